@@ -1,0 +1,3 @@
+"""shipctl — shipment operations from the command line."""
+
+__version__ = "0.1.0"

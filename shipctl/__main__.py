@@ -1,0 +1,3 @@
+from shipctl.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""`shipctl completions SHELL`: print the shell completion script (SPEC §9)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+PROG = "shipctl"
+COMPLETE_VAR = "_SHIPCTL_COMPLETE"
+
+
+class Shell(str, Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+
+
+def script(shell: str) -> str:
+    from typer._completion_shared import get_completion_script
+
+    text = get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell)
+    return text.strip() + "\n"
+
+
+def completions(shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")]) -> None:
+    """Print the completion script for SHELL (install it as the README says).
+
+    Example:  shipctl completions bash > ~/.local/share/bash-completion/completions/shipctl
+    """
+    sys.stdout.write(script(shell.value))

@@ -1,0 +1,74 @@
+"""`shipctl digest`: EWE's MD5+Base64 request signature (SPEC §4)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl.app import get_app
+from shipctl.commands.options import OutputFormat, OutputOpt, ProfileOpt
+from shipctl.errors import ExitCode, UsageError
+
+
+def digest(
+    ctx: typer.Context,
+    username: Annotated[
+        Optional[str], typer.Option("--username", "-u", help="Default: the profile's ewe.username.")
+    ] = None,
+    msg_type: Annotated[str, typer.Option("--msg-type", help="EWE msgType.")] = "modifyShipment",
+    count: Annotated[
+        Optional[int],
+        typer.Option("--count", min=0, help="pushShipment form: md5(username + N + msgType + password)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+    ] = False,
+    verify: Annotated[
+        Optional[str],
+        typer.Option("--verify", metavar="DIGEST", help="Exit 0 if DIGEST matches, 1 if not."),
+    ] = None,
+    profile: ProfileOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Compute EWE's digest: base64(md5(username + msgType + password)).
+
+    Prints only the digest, so `$(shipctl digest)` works. The password comes from
+    --password-stdin or the profile's ewe.password (SHIPCTL_EWE_PASSWORD).
+
+    Example:  printf '%s\\n' "$PW" | shipctl digest --username test --password-stdin
+    """
+    from shipctl.ewe import digest as ewe_digest
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json)
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
+        password = line.rstrip("\r\n")
+    else:
+        password = app.require("ewe.password")
+    user = app.require("ewe.username", flag=username)
+    value = ewe_digest.compute(user, msg_type, password, count)
+
+    if verify is not None:
+        if ewe_digest.matches(verify, value):
+            app.out.info(f"digest matches for username {user!r} and msgType {msg_type!r}")
+            raise typer.Exit(ExitCode.OK)
+        app.out.info(
+            f"digest does not match username {user!r}, msgType {msg_type!r} and the given password"
+        )
+        raise typer.Exit(ExitCode.FAILED)
+
+    # The digest is what the user asked for: written directly, not through the redacting Output.
+    if output is OutputFormat.json:
+        import json
+
+        document = {"username": user, "msg_type": msg_type, "digest": value}
+        if count is not None:
+            document["count"] = count
+        sys.stdout.write(json.dumps(document) + "\n")
+    else:
+        sys.stdout.write(value + "\n")

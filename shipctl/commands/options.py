@@ -1,0 +1,83 @@
+"""Option declarations shared by several commands, so each flag means one thing everywhere."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+OutputOpt = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout."),
+]
+
+ProfileOpt = Annotated[
+    Optional[str],
+    typer.Option("--profile", "-p", help="Credentials profile (overrides the global --profile)."),
+]
+
+ShowSecretsOpt = Annotated[
+    bool, typer.Option("--show-secrets", help="Show passwords, digests and tokens in clear.")
+]
+
+PathsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        help="Files, directories or - for stdin (default: stdin when it is not a terminal).",
+        show_default=False,
+    ),
+]
+
+RecursiveOpt = Annotated[
+    bool, typer.Option("--recursive", "-R", help="Recurse into directories.")
+]
+
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Validate and print exactly what would be sent; send nothing."),
+]
+
+# -- HTTP (SPEC §2 "HTTP behaviour") ---------------------------------------------------------
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Read timeout in seconds (connect timeout is 10 s).")
+]
+RetriesOpt = Annotated[
+    int, typer.Option("--retries", min=0, help="Retries of transient failures per request.")
+]
+CaBundleOpt = Annotated[
+    Optional[Path],
+    typer.Option("--ca-bundle", help="Extra CA certificate(s) to trust (PEM).", dir_okay=False),
+]
+
+# -- Bulk engine (SPEC §2 "Bulk engine") -----------------------------------------------------
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Requests in flight at once.")]
+RateOpt = Annotated[
+    Optional[float],
+    typer.Option("--rate", min=0, help="At most R requests per second, evenly paced; 0 = unlimited."),
+]
+JournalOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--journal", dir_okay=False, help="SQLite journal: a re-run skips items that succeeded."
+    ),
+]
+ReportOpt = Annotated[
+    Optional[Path],
+    typer.Option("--report", dir_okay=False, help="Per-item report: CSV if *.csv, else JSON Lines."),
+]
+FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop sending at the first failure.")]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="If any item is invalid, send nothing and exit 1.")
+]
+ShardOpt = Annotated[
+    Optional[str],
+    typer.Option("--shard", metavar="K/N", help="Process only shard K of N (0-based)."),
+]

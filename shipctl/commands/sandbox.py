@@ -1,0 +1,43 @@
+"""`shipctl sandbox`: serve the embedded simulators on loopback until Ctrl-C (SPEC §8)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl.app import get_app
+
+
+class FailMode(str, Enum):
+    code2 = "code2"
+    http503 = "http503"
+    reset = "reset"
+    mix = "mix"
+
+
+def sandbox(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free).")] = 8765,
+    latency: Annotated[float, typer.Option("--latency", min=0, metavar="MS", help="Added latency per answer.")] = 0.0,
+    jitter: Annotated[float, typer.Option("--jitter", min=0, metavar="MS", help="Random ± latency.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", min=0, max=1, metavar="P", help="Fraction of answers replaced by a fault.")] = 0.0,
+    fail_mode: Annotated[FailMode, typer.Option("--fail-mode", help="Which fault: EWE code 2, HTTP 503, dropped connection, or a mix.")] = FailMode.mix,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible faults.")] = None,
+) -> None:
+    """Serve simulators of the EWE, Fynd and Ecom APIs on loopback until Ctrl-C.
+
+    Prints the base URLs and the sandbox credentials. GET /_sandbox/stats reports how many
+    times each item was applied and how many faults were injected.
+
+    Example:  shipctl sandbox --latency 50 --fail-rate 0.2 --seed 7
+    """
+    from shipctl.sandbox import Faults, serve_forever
+
+    app = get_app(ctx)
+    faults = Faults(
+        latency_ms=latency, jitter_ms=jitter, fail_rate=fail_rate, fail_mode=fail_mode.value, seed=seed
+    )
+    raise typer.Exit(serve_forever(app.out, host=host, port=port, faults=faults))

@@ -1,0 +1,133 @@
+"""`shipctl ewe …`: modify, validate, template."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl.app import get_app
+from shipctl.commands.options import (
+    CaBundleOpt,
+    DryRunOpt,
+    FailFastOpt,
+    JobsOpt,
+    JournalOpt,
+    OutputFormat,
+    OutputOpt,
+    PathsArg,
+    ProfileOpt,
+    RateOpt,
+    RecursiveOpt,
+    ReportOpt,
+    RetriesOpt,
+    ShardOpt,
+    ShowSecretsOpt,
+    StrictOpt,
+    TimeoutOpt,
+)
+
+app = typer.Typer(
+    help="EWE (Australia) modifyShipment: send, validate offline, print a template.",
+    no_args_is_help=True,
+)
+
+
+class TemplateFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+
+
+@app.command()
+def modify(
+    ctx: typer.Context,
+    paths: PathsArg = None,
+    recursive: RecursiveOpt = False,
+    profile: ProfileOpt = None,
+    jobs: JobsOpt = 4,
+    rate: RateOpt = None,
+    journal: JournalOpt = None,
+    report: ReportOpt = None,
+    fail_fast: FailFastOpt = False,
+    strict: StrictOpt = False,
+    shard: ShardOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    ca_bundle: CaBundleOpt = None,
+    content_type: Annotated[
+        Optional[str],
+        typer.Option(
+            "--content-type",
+            help="Content-Type of the JSON body (default: EWE's documented application/javascript).",
+        ),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    show_secrets: ShowSecretsOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Send modifyShipment requests from YAML/JSON/JSONL/CSV files, one or thousands.
+
+    Each item is a request body without username/digest/msgType (they come from the profile).
+    Every item is validated offline first; invalid items are reported and not sent.
+
+    Example:  shipctl ewe modify changes.csv --journal nightly.db --report nightly.csv
+    """
+    from shipctl.ewe.modify import ModifyOptions, run
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    options = ModifyOptions(
+        paths=paths or [],
+        recursive=recursive,
+        jobs=jobs,
+        rate=rate,
+        journal=journal,
+        report=report,
+        fail_fast=fail_fast,
+        strict=strict,
+        shard=shard,
+        timeout=timeout,
+        retries=retries,
+        ca_bundle=ca_bundle,
+        content_type=content_type,
+        dry_run=dry_run,
+    )
+    raise typer.Exit(run(app_, options))
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: PathsArg = None,
+    recursive: RecursiveOpt = False,
+    profile: ProfileOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say what was not checked.")] = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check modifyShipment request bodies offline against every documented field rule.
+
+    Example:  shipctl ewe validate sample_payloads/ewe/invalid.yaml
+    """
+    from shipctl.ewe.validate import run
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json)
+    app_.out.verbose = app_.out.verbose or verbose
+    raise typer.Exit(run(app_, paths or [], recursive=recursive))
+
+
+@app.command()
+def template(
+    ctx: typer.Context,
+    format: Annotated[
+        TemplateFormat, typer.Option("--format", help="yaml (commented) or json.")
+    ] = TemplateFormat.yaml,
+) -> None:
+    """Print a skeleton modifyShipment request with every field and its rule.
+
+    Example:  shipctl ewe template > change.yaml
+    """
+    from shipctl.ewe.template import render
+
+    get_app(ctx).out.stdout.write(render(format.value))

@@ -1,0 +1,99 @@
+"""Everything shipctl writes to the terminal goes through ``Output``.
+
+Results go to stdout, progress/warnings/logs to stderr. ``-o json`` means exactly one JSON
+document on stdout. Colour only on a terminal and never with NO_COLOR. Rich is imported only
+when a table or progress bar is actually drawn, to keep start-up fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from shipctl import secrets
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    def __init__(self, *, json_mode: bool = False, show_secrets: bool = False) -> None:
+        self.json_mode = json_mode
+        self.show_secrets = show_secrets
+        self.verbose = False
+
+    # streams are looked up on each call so pytest's capture and CliRunner see our writes
+    @property
+    def stdout(self) -> Any:
+        return sys.stdout
+
+    @property
+    def stderr(self) -> Any:
+        return sys.stderr
+
+    @property
+    def stdout_is_tty(self) -> bool:
+        return _isatty(sys.stdout)
+
+    @property
+    def stderr_is_tty(self) -> bool:
+        return _isatty(sys.stderr)
+
+    @property
+    def stdin_is_tty(self) -> bool:
+        return _isatty(sys.stdin)
+
+    @property
+    def color(self) -> bool:
+        return self.stdout_is_tty and "NO_COLOR" not in os.environ and not self.json_mode
+
+    def scrub(self, text: str) -> str:
+        return text if self.show_secrets else secrets.redact(text)
+
+    # -- stdout -------------------------------------------------------------------------------
+    def print(self, text: str = "") -> None:
+        """One line of result text on stdout (suppressed in json mode)."""
+        if self.json_mode:
+            return
+        self.stdout.write(self.scrub(text) + "\n")
+
+    def write_json(self, document: Any) -> None:
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        self.stdout.write(self.scrub(text) + "\n")
+
+    def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
+        """A table for people: rich on a terminal, tab-separated plain text otherwise."""
+        if self.json_mode:
+            return
+        if self.stdout_is_tty:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(*columns, title=title)
+            for row in rows:
+                table.add_row(*(self.scrub(str(c)) for c in row))
+            Console(no_color=not self.color, highlight=False).print(table)
+        else:
+            self.stdout.write("\t".join(columns) + "\n")
+            for row in rows:
+                self.stdout.write(self.scrub("\t".join(str(c) for c in row)) + "\n")
+
+    # -- stderr -------------------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        self.stderr.write(self.scrub(text) + "\n")
+
+    def warn(self, text: str) -> None:
+        self.stderr.write(self.scrub(f"warning: {text}") + "\n")
+
+    def error(self, text: str) -> None:
+        self.stderr.write(self.scrub(f"error: {text}") + "\n")
+
+    def debug(self, text: str) -> None:
+        if self.verbose:
+            self.stderr.write(self.scrub(f"debug: {text}") + "\n")

@@ -1,0 +1,44 @@
+"""The run's secrets, so every line we print can be scrubbed of them.
+
+Config resolution registers each secret value it hands out (passwords, client secrets, EWE
+digests, OAuth tokens); ``redact`` replaces any of them in text. Output, logs, reports and
+journals go through ``redact`` so a secret cannot leak by an unforeseen path, unless the user
+passed ``--show-secrets``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+MASK = "********"
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register(value: str | None) -> None:
+    # Very short values would mask ordinary text ("1", "a"); they are not credentials anyway.
+    if value and len(value) >= 4:
+        with _lock:
+            _secrets.add(value)
+
+
+def clear() -> None:
+    with _lock:
+        _secrets.clear()
+
+
+def redact(text: str) -> str:
+    if not _secrets or not text:
+        return text
+    with _lock:
+        values = sorted(_secrets, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def mask(value: str | None) -> str:
+    """How a secret value is shown: set or not, never its content."""
+    return MASK if value else ""
