@@ -32,6 +32,7 @@ app = typer.Typer(
     help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see commands.options.group
     add_completion=False,  # `shipctl completions SHELL` replaces typer's install flags
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -110,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # the commonest probe of all: answer it without building the command tree
+        sys.stdout.write(f"shipctl {__version__}\n")
+        return ExitCode.OK
     from typer.main import get_command
 
     command = get_command(app)

@@ -26,12 +26,10 @@ from shipctl.commands.options import (
     ShowSecretsOpt,
     StrictOpt,
     TimeoutOpt,
+    group,
 )
 
-app = typer.Typer(
-    help="EWE (Australia) modifyShipment: send, validate offline, print a template.",
-    no_args_is_help=True,
-)
+app = group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
 
 
 class TemplateFormat(str, Enum):
@@ -78,7 +76,7 @@ def modify(
     app_ = get_app(ctx)
     app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
     options = ModifyOptions(
-        paths=paths or [],
+        paths=[str(p) for p in paths or []],
         recursive=recursive,
         jobs=jobs,
         rate=rate,
@@ -114,7 +112,7 @@ def validate(
     app_ = get_app(ctx)
     app_.use(profile=profile, json_mode=output is OutputFormat.json)
     app_.out.verbose = app_.out.verbose or verbose
-    raise typer.Exit(run(app_, paths or [], recursive=recursive))
+    raise typer.Exit(run(app_, [str(p) for p in paths or []], recursive=recursive))
 
 
 @app.command()

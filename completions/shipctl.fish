@@ -1,0 +1,1 @@
+complete --command shipctl --no-files --arguments "(env _SHIPCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) shipctl)" --condition "env _SHIPCTL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) shipctl"

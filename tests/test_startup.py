@@ -1,0 +1,66 @@
+"""Start-up guard: the commonest invocations must not import what they do not use.
+
+Like Typer's own test that rich is not imported early. Wall-clock figures live in
+benchmarks/startup.py; this test checks the cause (imports), which does not flake.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator", "tenacity",
+         "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
+         "shipctl.sandbox"]
+
+PROBE = """
+import json, sys
+from shipctl import cli
+argv = json.loads(sys.argv[1])
+try:
+    cli.run(argv)
+except SystemExit:
+    pass
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+"""
+
+
+def loaded_modules(argv: list[str], stdin: bytes = b"", env: dict | None = None) -> set[str]:
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv)], input=stdin,
+                          capture_output=True, env={**os.environ, **(env or {})}, timeout=60)
+    line = proc.stderr.decode().rsplit("MODULES ", 1)[1]
+    return set(json.loads(line))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--version"], ["--help"], ["ewe", "--help"], ["ewe", "modify", "--help"],
+     ["config", "--help"], ["completions", "bash"]],
+)
+def test_light_commands_import_nothing_heavy(argv):
+    modules = loaded_modules(argv)
+    assert not [m for m in HEAVY if m in modules]
+
+
+def test_digest_needs_no_http_validation_or_rich():
+    modules = loaded_modules(["digest", "-u", "test", "--password-stdin"], stdin=b"123456\n")
+    assert "hashlib" in modules
+    assert not [m for m in HEAVY if m in modules]
+
+
+def test_version_does_not_build_the_command_tree():
+    modules = loaded_modules(["--version"])
+    assert "shipctl.commands.config" in modules  # imported with the app module…
+    assert "typer._completion_shared" not in modules  # …but no click command was built
+
+
+def test_tab_completion_imports_nothing_heavy(tmp_path):
+    env = {"_SHIPCTL_COMPLETE": "complete_bash", "COMP_WORDS": "shipctl ewe ", "COMP_CWORD": "2"}
+    modules = loaded_modules([], env=env)
+    assert not [m for m in HEAVY if m in modules]
