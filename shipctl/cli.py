@@ -18,6 +18,7 @@ from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import digest as digest_cmd
 from shipctl.commands import sandbox as sandbox_cmd
+from shipctl.commands.completions import COMPLETE_VAR
 from shipctl.errors import ExitCode, ShipctlError
 from shipctl.ewe import commands as ewe_cmd
 
@@ -79,9 +80,7 @@ def root(
     ] = False,
     debug: Annotated[
         bool,
-        typer.Option(
-            "--debug", envvar="SHIPCTL_DEBUG", help="Full tracebacks and HTTP wire logs."
-        ),
+        typer.Option("--debug", envvar="SHIPCTL_DEBUG", help="Full tracebacks and HTTP wire logs."),
     ] = False,
     version: Annotated[
         bool,
@@ -117,6 +116,11 @@ def run(argv: list[str] | None = None) -> int:
         return ExitCode.OK
     from typer.main import get_command
 
+    if COMPLETE_VAR in os.environ:
+        # a TAB press: typer registers its shells only when its own completion flags are on
+        from typer.completion import completion_init
+
+        completion_init()
     command = get_command(app)
     try:
         result = command.main(args=argv, prog_name="shipctl", standalone_mode=False)

@@ -57,7 +57,7 @@ def modify(
         Optional[str],
         typer.Option(
             "--content-type",
-            help="Content-Type of the JSON body (default: EWE's documented application/javascript).",
+            help="Content-Type of the body (default: EWE's documented application/javascript).",
         ),
     ] = None,
     dry_run: DryRunOpt = False,
@@ -100,7 +100,9 @@ def validate(
     paths: PathsArg = None,
     recursive: RecursiveOpt = False,
     profile: ProfileOpt = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say what was not checked.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Say what was not checked.")
+    ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Check modifyShipment request bodies offline against every documented field rule.

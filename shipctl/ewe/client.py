@@ -1,0 +1,119 @@
+"""EWE modifyShipment over HTTP: the envelope, the request, and what the answer means.
+
+Facts from seed 004 and reference/ewe.md: POST {ewe.url}/modifyShipment, JSON body documented
+with ``Content-Type: application/javascript``, answer ``{success, message, code}`` where
+``message`` is an array in the seed and a string in older material.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shipctl.ewe import digest as ewe_digest
+
+MSG_TYPE = ewe_digest.MODIFY_SHIPMENT
+CONTENT_TYPE = "application/javascript"  # seed 004 "Request Example"
+
+# reference/ewe.md "Response": code → what it means, and a plain hint for a person
+CODES: dict[int, str] = {
+    0: "Successful",
+    1: "Unknown error",
+    2: "Service is temporarily unavailable",
+    3: "Unsupported open API method",
+    10: "Invalid parameter",
+    101: "Invalid API key",
+    104: "Incorrect signature",
+}
+HINTS: dict[int, str] = {
+    3: "unsupported method: check ewe.url (it should end in /eweApi/ewe/api)",
+    101: "invalid API key: check ewe.username",
+    104: "incorrect signature: check ewe.password",
+}
+# Every item would be refused the same way: no point sending the rest of a bulk run.
+FATAL_CODES = frozenset({3, 101, 104})
+TRANSIENT_CODE = 2
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+    @property
+    def digest(self) -> str:
+        return ewe_digest.compute(self.username, MSG_TYPE, self.password)
+
+
+def envelope(request: dict[str, Any], credentials: Credentials) -> dict[str, Any]:
+    """The body EWE expects: username, digest, msgType first, then the request's fields."""
+    return {
+        "username": credentials.username,
+        "digest": credentials.digest,
+        "msgType": MSG_TYPE,
+        **request,
+    }
+
+
+def endpoint(base_url: str) -> str:
+    return base_url.rstrip("/") + "/modifyShipment"
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """EWE's verdict on one request."""
+
+    ok: bool
+    code: int | None
+    message: str
+    hint: str | None = None
+
+    @property
+    def fatal(self) -> bool:
+        return self.code in FATAL_CODES
+
+    @property
+    def text(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+def parse_answer(status: int, body: bytes) -> Answer:
+    """Interpret an HTTP status and body; never raises."""
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        document = None
+    if not isinstance(document, dict) or "code" not in document:
+        snippet = body[:200].decode("utf-8", "replace").strip() or "(empty body)"
+        return Answer(False, None, f"HTTP {status}: unexpected answer: {snippet}")
+    code = document.get("code")
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return Answer(False, None, f"HTTP {status}: unexpected code {code!r}")
+    raw = document.get("message")
+    if isinstance(raw, list):
+        message = "; ".join(str(m) for m in raw)
+    elif raw is None:
+        message = ""
+    else:
+        message = str(raw)
+    message = message or CODES.get(code, f"code {code}")
+    ok = code == 0 and document.get("success") is not False and 200 <= status < 300
+    if code == 0 and not ok:
+        return Answer(False, code, f"HTTP {status}: {message}")
+    label = f"code {code}" if code else ""
+    return Answer(ok, code, message if ok else f"{label}: {message}", HINTS.get(code))
+
+
+def transient_reason(status: int, body: bytes) -> str | None:
+    """EWE code 2 ("temporarily unavailable") is worth retrying (reference/ewe.md)."""
+    if b'"code"' not in body:  # cheap test first: this runs on every answer
+        return None
+    answer = parse_answer(status, body)
+    return "EWE code 2: service temporarily unavailable" if answer.code == TRANSIENT_CODE else None

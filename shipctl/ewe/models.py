@@ -1,0 +1,546 @@
+"""EWE modifyShipment field rules (seed 004, reference/ewe.md, SPEC §5) and the one check.
+
+``check(data)`` is the single entry point for everyone who needs the rules: ``shipctl ewe
+validate``, ``shipctl ewe modify`` before it sends, and the sandbox simulator when it answers
+code 10. It never raises for bad data: it returns the problems, in source order, as plain
+English for support staff, and — when there are none — the normalised body to send.
+
+The pydantic models hold the structure (required keys, unknown keys, nesting); each field's own
+rule is a small validator below that raises a message we wrote, so no pydantic wording or
+internal names ever reach the user. Checks that need two fields (state ↔ postcode, suburb ↔
+postcode) run on the raw data afterwards, so they are reported even when another field is bad.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, NoReturn
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError
+
+from shipctl.ewe.postcodes import (
+    STATES,
+    PostcodeIndex,
+    describe_ranges,
+    in_state,
+    load_postcodes,
+    state_of,
+)
+
+__all__ = [
+    "Checked",
+    "ModifyShipment",
+    "PostcodeIndex",
+    "Problem",
+    "check",
+    "load_postcodes",
+]
+
+Path_ = tuple[str | int, ...]
+
+MSG_TYPE = "modifyShipment"
+DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
+ENVELOPE_KEYS = ("username", "digest", "msgType")  # come from the profile, never from the item
+MAX_NAME = 40  # seed: name "Maximum 40 characters"
+MAX_LINE = 40  # seed: "Maximum 40 characters for each line"
+MAX_LINES = 3  # seed: "Minimum one line, up to three lines"
+PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
+
+# seed: 9–20 of "() - 0-9"; its own examples use a leading + ("+61 (3) 7010 4321")
+_PHONE = re.compile(r"\+?[0-9 ()\-]*")
+_POSTCODE = re.compile(r"[0-9]{4}")
+_WHOLE = re.compile(r"\+?[0-9]{1,18}")
+_DECIMAL = re.compile(r"\+?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+_STATE_NAMES = {
+    "new south wales": "NSW",
+    "victoria": "VIC",
+    "queensland": "QLD",
+    "south australia": "SA",
+    "western australia": "WA",
+    "tasmania": "TAS",
+    "northern territory": "NT",
+    "australian capital territory": "ACT",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path_  # ("to", "phone"); () for the item as a whole
+    message: str
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(part) for part in self.path)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.path else self.message
+
+
+@dataclass
+class Checked:
+    request: dict[str, Any] | None  # the body to send (without the envelope), None if invalid
+    problems: list[Problem] = field(default_factory=list)
+    envelope: dict[str, Any] = field(default_factory=dict)  # username/digest/msgType/version given
+    reference_no: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+# -- wording ------------------------------------------------------------------------------------
+def _fail(message: str) -> NoReturn:
+    # The message travels in the context so braces in user data are never treated as a template.
+    raise PydanticCustomError("ewe", "{message}", {"message": message})
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A value quoted for a message, cut short so a pasted novel does not flood the screen."""
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return f'"{text}"'
+    return str(value)[:limit]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# -- field rules --------------------------------------------------------------------------------
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    # YAML reads `referenceNo: 12345` or `phone: 61407000000` as a number; the API wants text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    _fail(f"expected text, got {_kind(value)}")
+
+
+def _required_text(value: Any) -> str:
+    if _blank(value):
+        _fail("required, but empty")
+    return _text(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    # An optional field left empty (e.g. in the template) is simply not sent.
+    return None if _blank(value) else _text(value)
+
+
+def _limited(what: str, limit: int) -> Callable[[Any], str]:
+    def rule(value: Any) -> str:
+        if _blank(value):
+            _fail(f"required, but empty ({what}, at most {limit} characters)")
+        text = _text(value)
+        if len(text) > limit:
+            _fail(f"at most {limit} characters (it has {len(text)})")
+        return text
+
+    return rule
+
+
+def _lines_shape(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        hint = " — put each line in its own entry" if isinstance(value, str) else ""
+        _fail(f"expected a list of 1–{MAX_LINES} address lines, got {_kind(value)}{hint}")
+    if not value:
+        _fail(f"needs at least 1 address line (at most {MAX_LINES})")
+    if len(value) > MAX_LINES:
+        _fail(f"at most {MAX_LINES} address lines (it has {len(value)})")
+    return list(value)
+
+
+def _state(value: Any) -> str:
+    if _blank(value):
+        _fail(f"required, but empty (one of {' '.join(STATES)})")
+    text = _text(value)
+    code = text.strip().upper()
+    if code not in STATES:
+        guess = _STATE_NAMES.get(" ".join(text.split()).casefold())
+        hint = f" (did you mean {guess}?)" if guess else ""
+        _fail(f"{_show(text)} is not a state: use one of {', '.join(STATES)}{hint}")
+    return code  # SPEC §5: case-insensitive, sent upper-case
+
+
+def _postcode(value: Any) -> str:
+    if _blank(value):
+        _fail("required, but empty (4 digits)")
+    if isinstance(value, int) and not isinstance(value, bool) and not 1000 <= value <= 9999:
+        _fail(f'must be exactly 4 digits written as text, e.g. "0800" (it is the number {value})')
+    text = _text(value).strip()
+    if not (_POSTCODE.fullmatch(text) and text.isascii()):
+        _fail(f"must be exactly 4 digits (it is {_show(value)})")
+    return text
+
+
+def _phone(value: Any) -> str:
+    text = _text(value)
+    if not (9 <= len(text) <= 20):
+        _fail(f"{PHONE_RULE} (it has {len(text)} characters)")
+    if not _PHONE.fullmatch(text):
+        bad = next(
+            (c for i, c in enumerate(text) if not (c in "0123456789 ()-" or (c == "+" and i == 0))),
+            "+",
+        )
+        _fail(f'{PHONE_RULE} ("{bad}" is not allowed there)')
+    return text
+
+
+def _required_phone(value: Any) -> str:
+    if _blank(value):
+        _fail(f"required, but empty ({PHONE_RULE.removeprefix('must be ')})")
+    return _phone(value)
+
+
+def _optional_phone(value: Any) -> str | None:
+    return None if _blank(value) else _phone(value)
+
+
+def _email(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    text = _text(value)
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(text, check_deliverability=False)  # offline: no DNS lookups
+    except EmailNotValidError as error:
+        _fail(f"not a valid email address: {error}")
+    except Exception:  # noqa: BLE001 - odd Unicode can trip the IDNA codec; still just invalid
+        _fail("not a valid email address")
+    return text
+
+
+def _msg_type(value: Any) -> str | None:
+    if _blank(value):
+        return None
+    if value != MSG_TYPE:
+        _fail(
+            f'must be "{MSG_TYPE}" (it is {_show(value)}); leave it out, '
+            "shipctl sets it from the profile"
+        )
+    return MSG_TYPE
+
+
+def _version(value: Any) -> str:
+    if _blank(value):
+        return DEFAULT_VERSION
+    # YAML reads `version: 1.6` as a number
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return _text(value)
+
+
+def _quantity(value: Any) -> int | None:
+    if _blank(value):
+        return None
+    number: int
+    if isinstance(value, bool):
+        _fail("must be a positive whole number, got true/false")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            _fail(f"must be a positive whole number (it is {_show(value)})")
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not _WHOLE.fullmatch(text):
+            _fail(f"must be a positive whole number (it is {_show(value)})")
+        number = int(text)  # seed example sends "quantity": "1"; EWE documents an integer
+    else:
+        _fail(f"must be a positive whole number, got {_kind(value)}")
+    if number < 1:
+        _fail(f"must be a positive whole number, at least 1 (it is {number})")
+    return number
+
+
+def _decimal(value: Any) -> int | float | None:
+    if _blank(value):
+        return None
+    number: int | float
+    if isinstance(value, bool):
+        _fail("expected a non-negative number, got true/false")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(f"expected a non-negative number (it is {value})")
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
+            _fail(f"must not be negative (it is {_show(value)})")
+        if not _DECIMAL.fullmatch(text):
+            _fail(f"expected a non-negative number (it is {_show(value)})")
+        number = float(text) if "." in text else int(text)
+    else:
+        _fail(f"expected a non-negative number, got {_kind(value)}")
+    if number < 0:
+        _fail(f"must not be negative (it is {number})")
+    return type(number)(0) if number == 0 else number  # no "-0.0" in the body
+
+
+def _merchandise_shape(value: Any) -> Any:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        _fail(f"expected a list of merchandise objects, got {_kind(value)}")
+    return list(value)
+
+
+Text = Annotated[Any, PlainValidator(_required_text)]
+OptionalText = Annotated[Any, PlainValidator(_optional_text)]
+Name = Annotated[Any, PlainValidator(_limited("name", MAX_NAME))]
+Line = Annotated[Any, PlainValidator(_limited("address line", MAX_LINE))]
+Lines = Annotated[list[Line], BeforeValidator(_lines_shape)]
+State = Annotated[Any, PlainValidator(_state)]
+Postcode = Annotated[Any, PlainValidator(_postcode)]
+Phone = Annotated[Any, PlainValidator(_required_phone)]
+OptionalPhone = Annotated[Any, PlainValidator(_optional_phone)]
+Email = Annotated[Any, PlainValidator(_email)]
+MsgType = Annotated[Any, PlainValidator(_msg_type)]
+Version = Annotated[Any, PlainValidator(_version)]
+Quantity = Annotated[Any, PlainValidator(_quantity)]
+Decimal_ = Annotated[Any, PlainValidator(_decimal)]
+
+
+# -- the models ---------------------------------------------------------------------------------
+class _Strict(BaseModel):
+    # extra="forbid": a misspelt optional field would otherwise be silently dropped (SPEC §5)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Strict):
+    """``to``: the receiver. seed: every field required except phone and email."""
+
+    name: Name
+    lines: Lines
+    suburb: Text
+    state: State
+    postcode: Postcode
+    phone: OptionalPhone = None
+    email: Email = None
+
+
+class Sender(Address):
+    """``from``: as ``to``, but the phone is required (seed)."""
+
+    phone: Phone
+
+
+class Merchandise(_Strict):
+    sku: OptionalText = None
+    goodsName: OptionalText = None
+    goodsNameCn: OptionalText = None
+    barcode: OptionalText = None
+    description: OptionalText = None
+    country_of_origin: OptionalText = None
+    quantity: Quantity = None
+    value: Decimal_ = None  # single item price
+    length: Decimal_ = None  # cm
+    width: Decimal_ = None  # cm
+    height: Decimal_ = None  # cm
+    weight: Decimal_ = None  # kg
+
+
+class ModifyShipment(_Strict):
+    """A modifyShipment body as users write it: the envelope keys are allowed but not needed."""
+
+    username: OptionalText = None
+    digest: OptionalText = None
+    msgType: MsgType = None
+    version: Version = DEFAULT_VERSION
+    referenceNo: Text
+    articleId: OptionalText = None
+    reason: Text
+    from_: Sender = Field(alias="from")
+    to: Address
+    merchandise: Annotated[list[Merchandise], BeforeValidator(_merchandise_shape)] = []
+
+
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(info.alias or name for name, info in model.model_fields.items())
+
+
+_TOP_KEYS = _field_names(ModifyShipment)
+_ADDRESS_KEYS = _field_names(Address)
+_MERCHANDISE_KEYS = _field_names(Merchandise)
+_FIELD_ORDER = {
+    key: position
+    for keys in (_TOP_KEYS, _ADDRESS_KEYS, _MERCHANDISE_KEYS)
+    for position, key in enumerate(keys)
+}
+
+
+# -- the entry point ----------------------------------------------------------------------------
+def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
+    """Every rule on one modifyShipment body; never raises for any data."""
+    if not isinstance(data, dict):
+        message = f"expected an object (a modifyShipment request), got {_kind(data)}"
+        return Checked(request=None, problems=[Problem((), message)])
+    envelope = {key: data[key] for key in (*ENVELOPE_KEYS, "version") if key in data}
+    reference = data.get("referenceNo")
+    reference_no = (
+        str(reference)
+        if isinstance(reference, (str, int)) and not isinstance(reference, bool)
+        else None
+    )
+
+    problems: list[Problem] = []
+    model: ModifyShipment | None = None
+    try:
+        model = ModifyShipment.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problem(e) for e in error.errors(include_url=False))
+    for side in ("from", "to"):
+        address = data.get(side)
+        if isinstance(address, dict):
+            problems.extend(_address_problems(side, address, postcodes))
+
+    if problems:
+        problems.sort(key=lambda problem: _source_order(data, problem.path))
+        return Checked(None, problems, envelope, reference_no)
+    assert model is not None
+    request = model.model_dump(by_alias=True, exclude_none=True, exclude=set(ENVELOPE_KEYS))
+    # Optional fields left empty are not sent (the template has every field, most left ""):
+    # an entry with nothing filled in is empty too, and so is a list of only such entries.
+    merchandise = [entry for entry in request.pop("merchandise", []) if entry]
+    if merchandise:
+        request["merchandise"] = merchandise
+    return Checked(request, [], envelope, reference_no)
+
+
+def _problem(error: Any) -> Problem:
+    path: Path_ = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "ewe":
+        message = error["ctx"]["message"]
+    elif kind == "missing":
+        message = "required, but missing"
+    elif kind == "extra_forbidden":
+        message = _unknown_field(path)
+    elif kind == "invalid_key":
+        message = "unknown field (field names must be text)"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected an object, got {_kind(error.get('input'))}"
+    else:  # not expected with the validators above; keep pydantic's sentence, minus jargon
+        message = str(error.get("msg", "invalid")).replace("Input should be", "should be")
+    return Problem(path, message)
+
+
+def _unknown_field(path: Path_) -> str:
+    key = str(path[-1])
+    parent = path[:-1]
+    if not parent:
+        allowed = _TOP_KEYS
+    elif parent[0] == "merchandise":
+        allowed = _MERCHANDISE_KEYS
+    else:
+        allowed = _ADDRESS_KEYS
+    suggestion = _closest(key, allowed)
+    return f"unknown field (did you mean {suggestion}?)" if suggestion else "unknown field"
+
+
+def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
+    def squash(name: str) -> str:
+        return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
+
+    for name in allowed:  # "ReferenceNo", "country-of-origin", "goods_name"
+        if squash(name) == squash(key):
+            return name
+    by_squashed = {squash(name): name for name in allowed}
+    close = difflib.get_close_matches(squash(key), by_squashed, n=1, cutoff=0.6)
+    return by_squashed[close[0]] if close else None
+
+
+def _address_problems(
+    side: str, address: dict[str, Any], postcodes: PostcodeIndex | None
+) -> list[Problem]:
+    """The rules that need two fields; each field's own rule was already reported if broken."""
+    state = _valid_or_none(_state, address.get("state"))
+    postcode = _valid_or_none(_postcode, address.get("postcode"))
+    if postcode is None:
+        return []
+    problems: list[Problem] = []
+    if state is not None and not in_state(postcode, state):
+        actual = state_of(postcode)
+        where = f"; {postcode} is in {actual}" if actual else ""
+        problems.append(
+            Problem(
+                (side, "postcode"),
+                f"{postcode} is not a {state} postcode "
+                f"({describe_ranges(state)}){where}",
+            )
+        )
+    suburb = address.get("suburb")
+    if postcodes is not None and isinstance(suburb, str) and suburb.strip():
+        problem = _suburb_problem(suburb, postcode, postcodes)
+        if problem:
+            problems.append(Problem((side, "suburb"), problem))
+    return problems
+
+
+def _suburb_problem(suburb: str, postcode: str, postcodes: PostcodeIndex) -> str | None:
+    if postcodes.matches(suburb, postcode):
+        return None
+    known = postcodes.postcodes_for(suburb)
+    if known:
+        return (
+            f"{_show(suburb)} does not match postcode {postcode}: "
+            f"{postcodes.source} has {postcodes.name_of(suburb)} at {' or '.join(known)}"
+        )
+    similar = postcodes.similar(suburb)
+    hint = f" (did you mean {' or '.join(similar)}?)" if similar else ""
+    return f"{_show(suburb)} is not a suburb in {postcodes.source}{hint}"
+
+
+def _valid_or_none(rule: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return rule(value)
+    except PydanticCustomError:
+        return None
+
+
+def _source_order(data: Any, path: Path_) -> list[int]:
+    """Sort key placing problems in the order their fields appear in the input (so the file
+    lines they point at go down the screen); missing fields come after their siblings."""
+    key: list[int] = []
+    node = data
+    for part in path:
+        if isinstance(node, dict):
+            keys = list(node)
+            if part in node:
+                key.append(keys.index(part))
+                node = node[part]
+            else:
+                key.append(len(keys) + _FIELD_ORDER.get(str(part), len(_FIELD_ORDER)))
+                node = None
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            key.append(part)
+            node = node[part]
+        else:
+            key.append(0)
+            node = None
+    return key

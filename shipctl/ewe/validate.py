@@ -1,0 +1,62 @@
+"""`shipctl ewe validate`: every modifyShipment rule, offline, with where each problem is.
+
+Text output streams one verdict per item (so a large file shows progress) and ends with a
+summary; ``-o json`` prints one document at the end. Exit 0 all valid, 1 any invalid; input that
+cannot be read raises InputError, which cli.run turns into exit 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def run(app: Any, paths: list[str], *, recursive: bool) -> int:
+    from shipctl.ewe.models import check
+    from shipctl.ewe.postcodes import configured_index
+    from shipctl.inputs import read_items
+
+    out = app.out
+    postcodes = configured_index(app)
+    results: list[dict[str, Any]] = []
+    valid = invalid = 0
+    for item in read_items(paths, recursive=recursive, allow_csv=True, warn=out.warn):
+        checked = check(item.data, postcodes=postcodes)
+        if checked.valid:
+            valid += 1
+        else:
+            invalid += 1
+        reference = checked.reference_no or "-"
+        if out.json_mode:
+            results.append(
+                {
+                    "file": item.location.file,
+                    "line": item.location.line,
+                    "index": item.location.index,
+                    "reference_no": checked.reference_no,
+                    "valid": checked.valid,
+                    "errors": [
+                        {
+                            "field": problem.field,
+                            "line": item.line_of(problem.path),
+                            "message": problem.message,
+                        }
+                        for problem in checked.problems
+                    ],
+                }
+            )
+            continue
+        verdict = "VALID  " if checked.valid else "INVALID"
+        out.print(f"{verdict} {item.where()}  {reference}")
+        for problem in checked.problems:
+            out.print(f"  {item.where(problem.path)}: {problem.message}")
+
+    total = valid + invalid
+    if out.json_mode:
+        out.write_json(
+            {"summary": {"items": total, "valid": valid, "invalid": invalid}, "results": results}
+        )
+    else:
+        out.print(f"{total} item{'' if total == 1 else 's'}: {valid} valid, {invalid} invalid")
+    if not total:
+        out.warn("no items found in the input")
+    return 1 if invalid else 0
