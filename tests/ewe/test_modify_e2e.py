@@ -164,11 +164,11 @@ def test_content_type_is_configurable(cli, sandbox):
 
 # -- failures --------------------------------------------------------------------------------
 
-def test_wrong_password_explains_104_and_leaks_nothing(cli, sandbox, monkeypatch):
+def test_wrong_password_explains_104_and_leaks_nothing(cli, sandbox, monkeypatch, tmp_path):
     sandbox()
     secret = "Wr0ng-Passw0rd-x9"
     monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", secret)
-    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", "0", "--report", "r.csv")
+    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", "0", "--report", str(tmp_path / "r.csv"))
     assert result.code == 1
     assert "104" in result.err and "check ewe.password" in result.err
     wrong_digest = ewe_digest.compute("sandbox", "modifyShipment", secret)

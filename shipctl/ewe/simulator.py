@@ -1,0 +1,116 @@
+"""The EWE "Jerry" API in the sandbox (SPEC §8): POST {prefix}/modifyShipment.
+
+Answers as the real API does — HTTP 200 with ``{"success", "message": [...], "code"}`` — and
+checks in the real API's order: the body (10), msgType (3), username (101), digest (104), then
+every field rule of SPEC §5 (10, one message per problem), else 0 "Modify success!". It counts
+how many times each referenceNo was modified, so a test can prove nothing was applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from shipctl.ewe import digest
+from shipctl.sandbox import EWE_PASSWORD, EWE_USERNAME, SimRequest, SimResponse, error_response
+
+PREFIX = "/eweApi/ewe/api"  # reference/ewe.md: https://jerrytest.ewe.com.au/eweApi/ewe/api/<op>
+ENVELOPE = ("username", "digest", "msgType")  # SPEC §5: supplied by the client, not the item
+# reference/ewe.md "Hosts and paths": the API's other operations, not simulated.
+OTHER_OPERATIONS = frozenset(
+    {"cancelShipment", "pushShipment", "shipmentDetails", "getShipmentsStatus", "getOrderList"}
+)
+
+
+def answer(code: int, *messages: str) -> SimResponse:
+    """EWE's answer shape (seed 004 "Response"): always HTTP 200; ``code`` says what happened."""
+    return SimResponse.json(
+        {"success": code == 0, "message": list(messages), "code": code},
+        headers={"Content-Type": "application/json;charset=UTF-8"},
+    )
+
+
+class EweSimulator:
+    name = "ewe"
+    prefix = PREFIX
+
+    def __init__(self, username: str = EWE_USERNAME, password: str = EWE_PASSWORD) -> None:
+        self.username = username
+        self._digest = digest.compute(username, digest.MODIFY_SHIPMENT, password)
+        self._lock = threading.Lock()
+        self._applied: Counter[str] = Counter()
+        self._rejected: Counter[int] = Counter()
+        # when each applied request arrived (epoch seconds), so tests can measure client pacing
+        self._arrivals: list[float] = []
+
+    # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
+    def handle(self, request: SimRequest) -> SimResponse:
+        operation = request.path[len(self.prefix) :].strip("/")
+        if operation != digest.MODIFY_SHIPMENT and operation not in OTHER_OPERATIONS:
+            return error_response(404, f"no EWE operation at {request.path}")
+        if request.method != "POST":
+            return error_response(405, "use POST", Allow="POST")
+        if operation != digest.MODIFY_SHIPMENT:
+            return self._reject(3, "Unsupported open API method")
+        return self.modify_shipment(request.body)
+
+    def transient_fault(self, request: SimRequest) -> SimResponse | None:
+        return answer(2, "Service is temporarily unavailable")
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "applied": dict(self._applied),
+                "rejected": {str(code): n for code, n in self._rejected.items()},
+                "arrivals": list(self._arrivals),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._applied.clear()
+            self._rejected.clear()
+            self._arrivals.clear()
+
+    # -- modifyShipment -------------------------------------------------------------------------
+    def modify_shipment(self, body: bytes) -> SimResponse:
+        arrived = time.time()
+        try:
+            data = json.loads(body)  # any Content-Type: the docs show application/javascript
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, absurdly deep, huge ints
+            data = None
+        if not isinstance(data, dict):
+            return self._reject(10, "Invalid parameter: body is not a JSON object")
+        if data.get("msgType") != digest.MODIFY_SHIPMENT:
+            return self._reject(3, "Unsupported open API method")
+        if data.get("username") != self.username:
+            return self._reject(101, "Invalid API key")
+        sent = data.get("digest")
+        if not isinstance(sent, str) or not digest.matches(self._digest, sent):
+            return self._reject(104, "Incorrect signature")
+
+        from shipctl.ewe import models  # the field rules; pydantic, loaded on first use
+        from shipctl.inputs import dotted
+
+        item = {key: value for key, value in data.items() if key not in ENVELOPE}
+        checked = models.check(item)
+        if checked.problems:
+            messages = [
+                f"{dotted(p.path)}: {p.message}" if p.path else p.message for p in checked.problems
+            ]
+            return self._reject(10, *messages)
+        with self._lock:
+            self._applied[str(checked.reference_no)] += 1
+            self._arrivals.append(round(arrived, 6))
+        return answer(0, "Modify success!")
+
+    def _reject(self, code: int, *messages: str) -> SimResponse:
+        with self._lock:
+            self._rejected[code] += 1
+        return answer(code, *messages)
+
+
+def create() -> EweSimulator:
+    return EweSimulator()
