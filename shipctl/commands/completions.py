@@ -26,7 +26,9 @@ def script(shell: str) -> str:
     return text.strip() + "\n"
 
 
-def completions(shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")]) -> None:
+def completions(
+    shell: Annotated[Shell, typer.Argument(help="bash, zsh, fish or powershell.")],
+) -> None:
     """Print the completion script for SHELL (install it as the README says).
 
     Example:  shipctl completions bash > ~/.local/share/bash-completion/completions/shipctl

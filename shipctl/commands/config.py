@@ -1,11 +1,280 @@
-"""`shipctl config …` (placeholder until the config module lands)."""
+"""`shipctl config …`: profiles, credentials and settings (SPEC §3).
+
+Imported at start-up (and on every TAB press), so only typer and the standard library are
+imported here; the work is done by ``shipctl.config``, imported inside each command.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
 
-app = typer.Typer(help="Profiles, credentials and settings.", no_args_is_help=True)
+from shipctl.app import get_app
+from shipctl.commands.options import (
+    OutputFormat,
+    OutputOpt,
+    ProfileOpt,
+    ShowSecretsOpt,
+    group,
+)
+from shipctl.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from shipctl.app import Application
+    from shipctl.config import KeySpec
+
+app = group("Profiles, credentials and settings: set, get, unset, show, profiles, path.")
 
 
-def complete_profile(incomplete: str) -> list[str]:
-    return []
+# -- TAB completion: must never raise and must stay cheap -------------------------------------
+def complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """Profile names in the config file (--config, SHIPCTL_CONFIG or the per-user one)."""
+    try:
+        from shipctl import config
+
+        path = None
+        if ctx is not None:
+            path = ctx.find_root().params.get("config")
+        path = path or os.environ.get("SHIPCTL_CONFIG") or None
+        names = config.load(path).profiles()
+        if config.DEFAULT_PROFILE not in names:
+            names.insert(0, config.DEFAULT_PROFILE)
+        return [name for name in names if name.startswith(incomplete or "")]
+    except Exception:  # noqa: BLE001 - a broken config must not break the shell's TAB
+        return []
+
+
+def complete_key(incomplete: str) -> list[str]:
+    try:
+        from shipctl.config import KEYS
+
+        return [key for key in KEYS if key.startswith(incomplete or "")]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        help="A config key, e.g. ewe.username (all keys: `shipctl config show`).",
+        autocompletion=complete_key,
+        show_default=False,
+    ),
+]
+
+
+# -- commands -------------------------------------------------------------------------------
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    key: KeyArg,
+    value: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="The value. Omit it for a secret: you are prompted without echo, or one line"
+            " is read from stdin when it is not a terminal.",
+            show_default=False,
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Set KEY in a profile of the config file (created 0600 on first use).
+
+    A profile that does not exist yet is created. A value starting with '-' goes after '--'.
+
+    Examples:
+      shipctl config set ewe.username acme
+      shipctl config set ewe.password                      # prompts, no echo
+      printf '%s\\n' "$PW" | shipctl config set --profile prod ewe.password
+    """
+    from shipctl import config, secrets
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile)
+    spec = config.key_spec(key)
+    config.check_profile_name(app_.profile)
+    out = app_.out
+    if value is None:
+        value = _read_value(spec, app_.profile, out.stdin_is_tty)
+        if spec.secret:
+            secrets.register(value)
+    elif spec.secret:
+        secrets.register(value)
+        out.warn(
+            f"a secret given on the command line may be kept in your shell history and seen"
+            f" in the process list; omit VALUE to be prompted, or pipe it:"
+            f" printf '%s\\n' \"$SECRET\" | shipctl config set {spec.name}"
+        )
+    typed = config.parse_value(spec, value)
+    with config.edit(app_.config_path, out) as cfg:
+        cfg.set(app_.profile, spec.name, typed)
+    out.info(f"set {spec.name} for profile '{app_.profile}' in {cfg.path}")
+    if os.environ.get(spec.env):
+        out.warn(f"{spec.env} is set in the environment and takes precedence over this value")
+
+
+def _read_value(spec: KeySpec, profile: str, interactive: bool) -> str:
+    if interactive:
+        # err=True: the prompt is not a result, stdout stays clean
+        return typer.prompt(
+            f"{spec.name} for profile '{profile}'",
+            hide_input=spec.secret,
+            confirmation_prompt=spec.secret,
+            err=True,
+        )
+    line = sys.stdin.readline()
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):  # a CRLF pipe from Windows
+        line = line[:-1]
+    if not line:
+        raise UsageError(
+            f"no value for {spec.name} on stdin: give VALUE, or pipe one line, e.g."
+            f" printf '%s\\n' \"$VALUE\" | shipctl config set {spec.name}"
+        )
+    return line
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    key: KeyArg,
+    profile: ProfileOpt = None,
+    show_secrets: ShowSecretsOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Print KEY's value for the active profile (flag > env > file > default).
+
+    Secrets are masked unless --show-secrets. Exit 1 when the key is not set anywhere.
+
+    Example:  shipctl config get ewe.url -o json
+    """
+    from shipctl import config
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    spec = config.key_spec(key)
+    setting = app_.setting(spec.name)
+    if output is OutputFormat.json:
+        app_.out.write_json(setting.as_dict(show_secrets))
+    elif setting.value is not None:
+        app_.out.print(str(setting.shown(show_secrets)))
+    if setting.value is None:
+        app_.out.info(
+            f"{spec.name} is not set for profile '{app_.profile}' (not in {spec.env},"
+            f" not in {app_.config.path}, no default)"
+        )
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@app.command()
+def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
+    """Remove KEY from a profile of the config file (absent already is fine).
+
+    Example:  shipctl config unset --profile staging ewe.password
+    """
+    from shipctl import config
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile)
+    spec = config.key_spec(key)
+    where = f"profile '{app_.profile}'"
+    # Look first, so that removing nothing creates no file and no directory.
+    if config.load(app_.config_path).raw_or_none(app_.profile, spec) is None:
+        app_.out.info(f"{spec.name} was not set for {where} in {_path(app_)}; nothing to do")
+        return
+    with config.edit(app_.config_path, app_.out) as cfg:
+        removed = cfg.unset(app_.profile, spec.name)
+    if removed:
+        app_.out.info(f"unset {spec.name} for {where} in {cfg.path}")
+    else:  # removed by someone else in the meantime
+        app_.out.info(f"{spec.name} was not set for {where} in {cfg.path}; nothing to do")
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    show_secrets: ShowSecretsOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Every key of the active profile: its value (secrets masked) and where it came from.
+
+    The source column says flag, sandbox, the environment variable, the config file, default,
+    or unset.
+
+    Example:  SHIPCTL_EWE_PASSWORD=… shipctl config show --profile prod
+    """
+    from shipctl import config
+
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    settings = [app_.setting(key) for key in config.KEYS]
+    if output is OutputFormat.json:
+        app_.out.write_json(
+            {
+                "profile": app_.profile,
+                "config": str(app_.config.path),
+                "settings": [s.as_dict(show_secrets) for s in settings],
+            }
+        )
+        return
+    rows = []
+    for setting in settings:
+        shown = setting.shown(show_secrets)
+        rows.append([setting.key, "" if shown is None else str(shown), setting.source])
+    app_.out.table(
+        ["key", "value", "source"], rows, title=f"profile '{app_.profile}' ({app_.config.path})"
+    )
+
+
+@app.command()
+def profiles(
+    ctx: typer.Context, profile: ProfileOpt = None, output: OutputOpt = OutputFormat.text
+) -> None:
+    """List the profiles in the config file; '*' marks the active one.
+
+    Example:  shipctl config profiles -o json
+    """
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json)
+    cfg = app_.config
+    names = cfg.profiles()
+    if output is OutputFormat.json:
+        app_.out.write_json(names)
+        return
+    for name in names:
+        app_.out.print(("* " if name == app_.profile else "  ") + name)
+    if not names:
+        app_.out.info(
+            f"no profiles in {cfg.path} yet; create one with `shipctl config set KEY VALUE`"
+        )
+    elif app_.profile not in names:
+        app_.out.info(f"the active profile '{app_.profile}' is not defined in {cfg.path}")
+
+
+@app.command()
+def path(
+    ctx: typer.Context, profile: ProfileOpt = None, output: OutputOpt = OutputFormat.text
+) -> None:
+    """Print the config file's path (--config, SHIPCTL_CONFIG, or the per-user file).
+
+    Example:  $EDITOR "$(shipctl config path)"
+    """
+    app_ = get_app(ctx)
+    app_.use(profile=profile, json_mode=output is OutputFormat.json)
+    target = _path(app_)
+    if output is OutputFormat.json:
+        app_.out.write_json({"path": str(target), "exists": target.exists()})
+    else:
+        app_.out.print(str(target))
+
+
+def _path(app_: Application) -> Path:
+    from shipctl import config
+
+    return config.config_path(app_.config_path)

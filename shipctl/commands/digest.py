@@ -20,7 +20,9 @@ def digest(
     msg_type: Annotated[str, typer.Option("--msg-type", help="EWE msgType.")] = "modifyShipment",
     count: Annotated[
         Optional[int],
-        typer.Option("--count", min=0, help="pushShipment form: md5(username + N + msgType + password)."),
+        typer.Option(
+            "--count", min=0, help="pushShipment form: md5(username + N + msgType + password)."
+        ),
     ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
@@ -48,6 +50,9 @@ def digest(
         if not line:
             raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
         password = line.rstrip("\r\n")
+        from shipctl import secrets
+
+        secrets.register(password)
     else:
         password = app.require("ewe.password")
     user = app.require("ewe.username", flag=username)

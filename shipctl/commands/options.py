@@ -26,9 +26,20 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout."),
 ]
 
+def _complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    from shipctl.commands.config import complete_profile  # lazy: config imports this module
+
+    return complete_profile(incomplete, ctx)
+
+
 ProfileOpt = Annotated[
     Optional[str],
-    typer.Option("--profile", "-p", help="Credentials profile (overrides the global --profile)."),
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Credentials profile (overrides the global --profile).",
+        autocompletion=_complete_profile,
+    ),
 ]
 
 ShowSecretsOpt = Annotated[
@@ -44,9 +55,7 @@ PathsArg = Annotated[
     ),
 ]
 
-RecursiveOpt = Annotated[
-    bool, typer.Option("--recursive", "-R", help="Recurse into directories.")
-]
+RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-R", help="Recurse into directories.")]
 
 DryRunOpt = Annotated[
     bool,
@@ -69,7 +78,9 @@ CaBundleOpt = Annotated[
 JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Requests in flight at once.")]
 RateOpt = Annotated[
     Optional[float],
-    typer.Option("--rate", min=0, help="At most R requests per second, evenly paced; 0 = unlimited."),
+    typer.Option(
+        "--rate", min=0, help="At most R requests per second, evenly paced; 0 = unlimited."
+    ),
 ]
 JournalOpt = Annotated[
     Optional[Path],
@@ -79,9 +90,13 @@ JournalOpt = Annotated[
 ]
 ReportOpt = Annotated[
     Optional[Path],
-    typer.Option("--report", dir_okay=False, help="Per-item report: CSV if *.csv, else JSON Lines."),
+    typer.Option(
+        "--report", dir_okay=False, help="Per-item report: CSV if *.csv, else JSON Lines."
+    ),
 ]
-FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop sending at the first failure.")]
+FailFastOpt = Annotated[
+    bool, typer.Option("--fail-fast", help="Stop sending at the first failure.")
+]
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="If any item is invalid, send nothing and exit 1.")
 ]

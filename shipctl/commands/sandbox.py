@@ -20,12 +20,34 @@ class FailMode(str, Enum):
 def sandbox(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free).")] = 8765,
-    latency: Annotated[float, typer.Option("--latency", min=0, metavar="MS", help="Added latency per answer.")] = 0.0,
-    jitter: Annotated[float, typer.Option("--jitter", min=0, metavar="MS", help="Random ± latency.")] = 0.0,
-    fail_rate: Annotated[float, typer.Option("--fail-rate", min=0, max=1, metavar="P", help="Fraction of answers replaced by a fault.")] = 0.0,
-    fail_mode: Annotated[FailMode, typer.Option("--fail-mode", help="Which fault: EWE code 2, HTTP 503, dropped connection, or a mix.")] = FailMode.mix,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for reproducible faults.")] = None,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free).")
+    ] = 8765,
+    latency: Annotated[
+        float, typer.Option("--latency", min=0, metavar="MS", help="Added latency per answer.")
+    ] = 0.0,
+    jitter: Annotated[
+        float, typer.Option("--jitter", min=0, metavar="MS", help="Random ± latency.")
+    ] = 0.0,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            "--fail-rate",
+            min=0,
+            max=1,
+            metavar="P",
+            help="Fraction of answers replaced by a fault.",
+        ),
+    ] = 0.0,
+    fail_mode: Annotated[
+        FailMode,
+        typer.Option(
+            "--fail-mode", help="Which fault: EWE code 2, HTTP 503, dropped connection, or a mix."
+        ),
+    ] = FailMode.mix,
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Seed for reproducible faults.")
+    ] = None,
 ) -> None:
     """Serve simulators of the EWE, Fynd and Ecom APIs on loopback until Ctrl-C.
 
@@ -38,6 +60,10 @@ def sandbox(
 
     app = get_app(ctx)
     faults = Faults(
-        latency_ms=latency, jitter_ms=jitter, fail_rate=fail_rate, fail_mode=fail_mode.value, seed=seed
+        latency_ms=latency,
+        jitter_ms=jitter,
+        fail_rate=fail_rate,
+        fail_mode=fail_mode.value,
+        seed=seed,
     )
     raise typer.Exit(serve_forever(app.out, host=host, port=port, faults=faults))

@@ -1,0 +1,606 @@
+"""Profiles, settings and credentials (SPEC §3).
+
+One TOML file per user (``platformdirs.user_config_dir("shipctl")/config.toml``, or
+``--config`` / ``SHIPCTL_CONFIG``), one table per profile and API section::
+
+    [profiles.default.ewe]
+    username = "test"
+    password = "123456"
+
+``resolve`` applies the precedence of SPEC §3, highest first: command-line flag → the sandbox's
+values (``--sandbox``) → environment ``SHIPCTL_<SECTION>_<KEY>`` → the profile in the file →
+the built-in default. An empty value counts as not given at every level, so an empty
+``SHIPCTL_EWE_URL=`` in a cron environment does not blank out the default.
+
+The file is written atomically (temp file in the same directory, fsync, rename) with mode
+0600 in a 0700 directory, under a lock so two concurrent ``config set`` never lose a change.
+A file that cannot be parsed is reported with its line and column and never overwritten.
+
+Only the standard library is imported at module level: tomllib, tomli_w and platformdirs are
+imported where they are used, to keep start-up and TAB completion fast.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipctl import secrets
+from shipctl.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from shipctl.output import Output
+
+DEFAULT_PROFILE = "default"
+FILE_NAME = "config.toml"
+# A config file is a few hundred bytes; anything this large is the wrong file.
+MAX_BYTES = 1024 * 1024
+# Profile names are typed in shells and offered by TAB completion: keep them plain.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+# -- the key table (SPEC §3): every key lives here, completion and `config show` read it ------
+@dataclass(frozen=True)
+class KeySpec:
+    name: str  # "<section>.<key>", e.g. "ewe.password"
+    help: str
+    secret: bool = False
+    default: Any = None
+    type: str = "str"  # str | url | float (finite, ≥ 0) | path (a file)
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def leaf(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def env(self) -> str:
+        """SPEC §3: SHIPCTL_<SECTION>_<KEY>, e.g. SHIPCTL_FYND_CLIENT_SECRET."""
+        return "SHIPCTL_" + self.name.upper().replace(".", "_")
+
+
+KEYS: dict[str, KeySpec] = {
+    spec.name: spec
+    for spec in (
+        KeySpec(
+            "ewe.url",
+            "EWE API base URL",
+            default="https://jerrytest.ewe.com.au/eweApi/ewe/api",
+            type="url",
+        ),
+        KeySpec("ewe.username", "EWE username"),
+        KeySpec("ewe.password", "EWE API password (signs each request's digest)", secret=True),
+        # EWE's docs ask for at most one request per second.
+        KeySpec("ewe.rate", "EWE requests per second; 0 = unlimited", default=1.0, type="float"),
+        KeySpec(
+            "ewe.postcodes", "CSV of suburb,postcode,state for full suburb checks", type="path"
+        ),
+        KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),
+        KeySpec("fynd.company_id", "Fynd company id"),
+        KeySpec("fynd.client_id", "Fynd OAuth client id"),
+        KeySpec("fynd.client_secret", "Fynd OAuth client secret", secret=True),
+        KeySpec("ecom.url", "the webhook URL that Ecom replays go to", type="url"),
+        KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),
+        KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
+    )
+}
+SECTIONS = tuple(dict.fromkeys(spec.section for spec in KEYS.values()))
+
+
+def key_spec(key: str) -> KeySpec:
+    """The spec of KEY, or a UsageError suggesting the nearest known key."""
+    spec = KEYS.get(key)
+    if spec is not None:
+        return spec
+    suggestion = _nearest(key, KEYS)
+    if suggestion:
+        raise UsageError(f"unknown config key {key!r} (did you mean {suggestion}?)")
+    raise UsageError(f"unknown config key {key!r} (keys: {', '.join(KEYS)})")
+
+
+def _nearest(word: str, choices: Any) -> str | None:
+    import difflib
+
+    by_lower = {choice.lower(): choice for choice in choices}
+    found = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[found[0]] if found else None
+
+
+def check_profile_name(name: str) -> str:
+    if not PROFILE_NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid profile name {name!r}: use letters, digits, '-', '_' and '.'"
+            " (at most 64 characters, starting with a letter or digit)"
+        )
+    return name
+
+
+# -- values ---------------------------------------------------------------------------------
+def _convert(spec: KeySpec, raw: Any) -> Any:
+    """RAW as KEY's type; ValueError says what was expected (never echoing a secret)."""
+    if spec.type == "float":
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise ValueError(f"must be a number ≥ 0, not a TOML {_toml_type(raw)}")
+        try:
+            number = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number ≥ 0, got {raw!r}") from None
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"must be a number ≥ 0, got {raw!r}")
+        return number
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # `company_id = 1` is natural TOML for an id
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a string, not a TOML {_toml_type(raw)}")
+    if spec.type == "url":
+        return _check_url(raw)
+    return raw
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+             dict: "table"}
+    return names.get(type(value), "date/time")
+
+
+def _check_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(f"must be a URL without spaces, got {text!r}")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        _ = parts.port  # raises on a non-numeric port
+    except ValueError as error:
+        raise ValueError(f"is not a valid URL ({error})") from None
+    if parts.username is not None or parts.password is not None:
+        # Credentials in a URL would be printed wherever the URL is: they have their own keys.
+        raise ValueError("must not contain a username or password; set them as their own keys")
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(f"must be an http:// or https:// URL with a host, got {text!r}")
+    # Clients append paths ("{ewe.url}/modifyShipment"): no trailing slash, no "//".
+    return text.rstrip("/")
+
+
+def parse_value(spec: KeySpec, text: str) -> Any:
+    """A value typed by the user for `config set`: checked and converted, or a UsageError."""
+    if text == "":
+        raise UsageError(
+            f"empty value for {spec.name}; to remove it run `shipctl config unset {spec.name}`"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{spec.name}: the value is not valid Unicode text") from None
+    try:
+        value = _convert(spec, text)
+    except ValueError as error:
+        raise UsageError(f"{spec.name} {error}") from None
+    if spec.type == "path":
+        # Relative to where the user typed it, not to wherever cron later runs us.
+        value = os.path.abspath(os.path.expanduser(value))
+    return value
+
+
+@dataclass
+class Setting:
+    key: str
+    value: Any
+    source: str  # "flag", "sandbox", an env var name, the config file path, "default", "unset"
+    secret: bool = False
+
+    def shown(self, show_secrets: bool = False) -> Any:
+        """The value as printed: a secret is MASK unless the user asked to see it."""
+        if self.secret and self.value not in (None, "") and not show_secrets:
+            return secrets.MASK
+        return self.value
+
+    def as_dict(self, show_secrets: bool = False) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": self.shown(show_secrets),
+            "source": self.source,
+            "secret": self.secret,
+        }
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def resolve(
+    cfg: ConfigFile,
+    profile: str,
+    key: str,
+    *,
+    flag: Any = None,
+    overrides: dict[str, Any] | None = None,
+) -> Setting:
+    """KEY for PROFILE by SPEC §3's precedence; every secret returned is registered."""
+    spec = key_spec(key)
+
+    def found(raw: Any, source: str, error: type[Exception], where: str, of: str = "") -> Setting:
+        if spec.secret and isinstance(raw, str):
+            secrets.register(raw)  # before anything could print it
+        try:
+            value = _convert(spec, raw)
+        except ValueError as problem:
+            raise error(f"{where}: {spec.name}{of} {problem}") from None
+        if spec.secret:
+            secrets.register(value)
+        return Setting(spec.name, value, source, spec.secret)
+
+    if _given(flag):
+        return found(flag, "flag", UsageError, "command line")
+    if overrides and _given(overrides.get(spec.name)):
+        return found(overrides[spec.name], "sandbox", ConfigError, "sandbox")
+    env = os.environ.get(spec.env)
+    if _given(env):
+        return found(env, spec.env, ConfigError, spec.env)
+    raw = cfg.raw(profile, spec)
+    if _given(raw):
+        where = cfg.location(profile, spec)
+        setting = found(raw, str(cfg.path), ConfigError, where, f" (profile {profile!r})")
+        if spec.type == "path" and setting.value:
+            # A relative path in the file is relative to the file, wherever we run from.
+            path = Path(os.path.expanduser(setting.value))  # Path.expanduser raises on "~x"
+            setting.value = str(path if path.is_absolute() else cfg.path.parent / path)
+        return setting
+    if spec.default is not None:
+        return Setting(spec.name, spec.default, "default", spec.secret)
+    return Setting(spec.name, None, "unset", spec.secret)
+
+
+def missing_error(key: str, profile: str, path: Path | str) -> ConfigError:
+    spec = key_spec(key)
+    select = "" if profile == DEFAULT_PROFILE else f" --profile {profile}"
+    return ConfigError(
+        f"{key} is not set for profile {profile!r}: run `shipctl config set{select} {key}`"
+        f" or set {spec.env}"
+    )
+
+
+# -- the file -------------------------------------------------------------------------------
+def default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("shipctl")) / FILE_NAME
+
+
+def config_path(path: Path | str | None) -> Path:
+    """The file a command uses: --config / SHIPCTL_CONFIG, else the per-user one; absolute."""
+    if path is None or str(path) == "":
+        return default_path()
+    return Path(os.path.expanduser(str(path))).absolute()
+
+
+@dataclass
+class ConfigFile:
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+    exists: bool = False
+    text: str = ""
+    mode: int | None = None  # permission bits of the file when loaded
+
+    def profiles(self) -> list[str]:
+        return list(self.data.get("profiles", {}))
+
+    def has_profile(self, name: str) -> bool:
+        return name in self.data.get("profiles", {})
+
+    def unknown_profile(self, name: str) -> ConfigError:
+        names = self.profiles()
+        if names:
+            return ConfigError(
+                f"unknown profile {name!r} in {self.path} (profiles: {', '.join(names)})"
+            )
+        state = "defines no profiles" if self.exists else "does not exist yet"
+        return ConfigError(
+            f"unknown profile {name!r}: {self.path} {state}; create the profile with"
+            f" `shipctl config set --profile {name} KEY VALUE`"
+        )
+
+    def raw(self, profile: str, spec: KeySpec) -> Any:
+        """The value as stored in the file, or None. A profile other than "default" must exist."""
+        profiles = self.data.get("profiles", {})
+        if profile not in profiles:
+            if profile == DEFAULT_PROFILE:
+                return None
+            raise self.unknown_profile(profile)
+        return profiles[profile].get(spec.section, {}).get(spec.leaf)
+
+    def raw_or_none(self, profile: str, spec: KeySpec) -> Any:
+        """Like ``raw`` but an unknown profile is simply absent (for `config unset`)."""
+        table = self.data.get("profiles", {}).get(profile, {}).get(spec.section, {})
+        return table.get(spec.leaf) if isinstance(table, dict) else None
+
+    def location(self, profile: str, spec: KeySpec) -> str:
+        """'path:line' of the key's assignment when it can be found by eye, else 'path'."""
+        line = _line_of(self.text, profile, spec)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    def set(self, profile: str, key: str, value: Any) -> None:
+        spec = key_spec(key)
+        profiles = self.data.setdefault("profiles", {})
+        profiles.setdefault(profile, {}).setdefault(spec.section, {})[spec.leaf] = value
+
+    def unset(self, profile: str, key: str) -> bool:
+        """Remove KEY from PROFILE; False when it was not there. The profile itself stays."""
+        spec = key_spec(key)
+        section = self.data.get("profiles", {}).get(profile, {}).get(spec.section)
+        if not section or spec.leaf not in section:
+            return False
+        del section[spec.leaf]
+        if not section:
+            del self.data["profiles"][profile][spec.section]
+        return True
+
+    def save(self) -> None:
+        """Write atomically: temp file beside the target, fsync, rename. Mode 0600."""
+        import tomli_w
+
+        payload = tomli_w.dumps(self.data).encode("utf-8")
+        # Write through a symlink (dotfile managers) rather than replacing the link itself.
+        real = Path(os.path.realpath(self.path))
+        ensure_directory(real.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+        except OSError as error:
+            raise ConfigError(f"cannot write {self.path}: {error.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)  # mkstemp's default, made explicit: the file holds secrets
+            os.replace(tmp, real)
+        except OSError as error:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise ConfigError(
+                f"cannot write {self.path}: {error.strerror or error}; the file was not changed"
+            ) from None
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_directory(real.parent)
+        self.exists = True
+        self.text = payload.decode("utf-8")
+        self.mode = 0o600
+
+
+def load(
+    path: Path | str | None = None, out: Output | None = None, *, check_permissions: bool = True
+) -> ConfigFile:
+    """Read the config file. Missing → empty config (nothing is created until a `set`)."""
+    target = config_path(path)
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return ConfigFile(target)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {target}: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"config file {target} is a directory, not a file")
+    try:
+        # Not only regular files: `--config <(pass show shipctl)` is a fine way to keep secrets.
+        with open(target, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {target}: {error.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigError(f"config file {target} is larger than 1 MiB; is it the right file?")
+    text = _decode(data, target)
+    document = _parse(text, target)
+    cfg = ConfigFile(target, document, True, text, stat.S_IMODE(info.st_mode))
+    _check_structure(cfg, out)
+    if check_permissions and out is not None and stat.S_ISREG(info.st_mode):
+        _warn_permissions(cfg, out)
+    return cfg
+
+
+def _decode(data: bytes, target: Path) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):  # a BOM from a Windows editor: harmless, skip it
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ConfigError(
+            f"{target}: not UTF-8 text at line {line}, column {column}; the file was not changed"
+        ) from None
+
+
+def _parse(text: str, target: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        # tomllib says e.g. "Invalid value (at line 2, column 9)"; lead with the place.
+        message = str(error)
+        where = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)", message)
+        if where:
+            message = f" at {where.group(1)}: {message[: where.start()] or 'invalid value'}"
+        else:
+            message = f": {message}"
+        raise ConfigError(
+            f"{target}: invalid TOML{message}; fix the file (it was not changed)"
+        ) from None
+    except RecursionError:  # absurdly nested arrays
+        raise ConfigError(f"{target}: invalid TOML (nested too deeply)") from None
+
+
+def _check_structure(cfg: ConfigFile, out: Output | None) -> None:
+    """[profiles.NAME.SECTION] tables; unknown keys are warned about with a suggestion."""
+    path = cfg.path
+
+    def warn(text: str) -> None:
+        if out is not None:
+            out.warn(text)
+
+    for top in cfg.data:
+        if top != "profiles":
+            warn(f"{path}: unknown top-level key {top!r} ignored (expected [profiles.NAME.…])")
+    profiles = cfg.data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(
+            f"{path}: 'profiles' must be a table of profiles, e.g. [profiles.default.ewe]"
+        )
+    for name, profile in profiles.items():
+        if not isinstance(profile, dict):
+            raise ConfigError(
+                f"{path}: profiles.{name} must be a table, e.g. [profiles.{name}.ewe]"
+            )
+        for section, table in profile.items():
+            if section in SECTIONS and not isinstance(table, dict):
+                raise ConfigError(
+                    f"{path}: profiles.{name}.{section} must be a table of"
+                    f" {section} settings, e.g. [profiles.{name}.{section}]"
+                )
+            if not isinstance(table, dict):
+                hint = _nearest(section.replace("_", "."), KEYS)
+                warn(_unknown(path, f"profiles.{name}.{section}", hint))
+                continue
+            if section not in SECTIONS:
+                hint = _nearest(section, SECTIONS)
+                hint = hint and f"[profiles.{name}.{hint}]"
+                warn(_unknown(path, f"profiles.{name}.{section}", hint))
+                continue
+            for leaf in table:
+                if f"{section}.{leaf}" not in KEYS:
+                    hint = _nearest(f"{section}.{leaf}", KEYS)
+                    warn(_unknown(path, f"profiles.{name}.{section}.{leaf}", hint))
+
+
+def _unknown(path: Path, where: str, hint: str | None) -> str:
+    suffix = f" (did you mean {hint}?)" if hint else ""
+    return f"{path}: unknown key {where} ignored{suffix}"
+
+
+def _warn_permissions(cfg: ConfigFile, out: Output) -> None:
+    if os.name == "nt" or cfg.mode is None:
+        return  # POSIX modes do not describe Windows ACLs
+    if cfg.mode & 0o044:
+        out.warn(f"{cfg.path} is readable by other users; run chmod 600 {cfg.path}")
+    elif cfg.mode & 0o022:
+        out.warn(f"{cfg.path} is writable by other users; run chmod 600 {cfg.path}")
+
+
+def _line_of(text: str, profile: str, spec: KeySpec) -> int | None:
+    """The line of `leaf = …` under [profiles.PROFILE.SECTION], for the layout we write."""
+    if not text:
+        return None
+
+    def part(name: str) -> str:
+        return rf"""\s*(?:{re.escape(name)}|"{re.escape(name)}"|'{re.escape(name)}')\s*"""
+
+    header = re.compile(rf"\s*\[{part('profiles')}\.{part(profile)}\.{part(spec.section)}\]\s*")
+    assignment = re.compile(rf"""\s*(?:{re.escape(spec.leaf)}|"{re.escape(spec.leaf)}")\s*=""")
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            inside = bool(header.match(line.split("#", 1)[0]))
+        elif inside and assignment.match(line):
+            return number
+    return None
+
+
+# -- writing --------------------------------------------------------------------------------
+def ensure_directory(directory: Path, out: Output | None = None) -> None:
+    """Create DIRECTORY 0700; an existing one we did not create is only warned about."""
+    try:
+        directory.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise ConfigError(f"cannot create directory {directory}: {error.strerror}") from None
+    else:
+        with suppress(OSError):
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        return
+    if not directory.is_dir():
+        raise ConfigError(f"cannot write the config file: {directory} is not a directory")
+    if os.name == "nt" or out is None:
+        return
+    mode = directory.stat().st_mode
+    ours = directory == Path(os.path.realpath(default_path().parent))
+    # Our own directory should be private; any other (e.g. --config ./x.toml) only must not
+    # let others replace the file (group/other-writable without the sticky bit).
+    if (ours and mode & 0o077) or (mode & 0o022 and not mode & stat.S_ISVTX):
+        out.warn(
+            f"directory {directory} is accessible by other users"
+            f" (mode {stat.S_IMODE(mode):04o}); run chmod 700 {directory}"
+        )
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); not possible on Windows."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the config directory, so read-modify-write never loses a change."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the atomic rename still keeps the file whole
+        yield
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        with suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def edit(path: Path | str | None = None, out: Output | None = None) -> Iterator[ConfigFile]:
+    """Load the file under a lock, let the caller change it, save it atomically.
+
+    A malformed file raises before anything is written, so it is never replaced.
+    """
+    target = config_path(path)
+    directory = Path(os.path.realpath(target)).parent
+    ensure_directory(directory, out)
+    with _locked(directory):
+        cfg = load(target, out, check_permissions=False)
+        yield cfg
+        old_mode = cfg.mode if cfg.exists else None
+        cfg.save()
+    if old_mode is not None and old_mode & 0o077 and out is not None and os.name != "nt":
+        out.info(f"{cfg.path} is now mode 0600 (was {old_mode:04o})")
