@@ -69,7 +69,6 @@ def test_python_dash_m_works(shipctl_proc):
 
 
 def test_console_script_is_declared():
-    import tomllib  # noqa: F401 - py3.11 in CI; the declaration is what matters
     from pathlib import Path
 
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
