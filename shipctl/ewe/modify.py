@@ -84,9 +84,10 @@ def run(app: Application, options: ModifyOptions) -> int:
         command="ewe modify",
     )
     if options.strict and invalid:
-        # --strict: report the invalid items and send nothing.
-        jobs = (job for job in context.jobs(source.items()) if job.problems)
-        summary = batch.run(jobs, _never_sent, bulk, out, total=invalid)
+        # --strict: every item is reported (the valid ones as not_sent) and nothing is sent.
+        hold = batch.strict_hold_reason(invalid, total)
+        summary = batch.run(context.jobs(source.items()), _never_sent, bulk, out, total=total,
+                            hold=hold)
         out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
         return summary.exit_code()
 
@@ -156,10 +157,9 @@ def _identity(url: str, username: str, request: Any) -> str:
 
 
 def _postcodes(app: Application) -> Any:
-    from shipctl.ewe import models
+    from shipctl.ewe.postcodes import configured_index
 
-    path = app.setting("ewe.postcodes").value
-    return models.load_postcodes(Path(path)) if path else None
+    return configured_index(app)
 
 
 def _rate(app: Application, options: ModifyOptions) -> float | None:
@@ -215,7 +215,7 @@ def _sender(app: Application, options: ModifyOptions, url: str) -> Any:
     return send
 
 
-def _never_sent(job: Job) -> Any:  # pragma: no cover - only invalid jobs reach the engine
+def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every job back
     raise AssertionError("--strict run tried to send")
 
 

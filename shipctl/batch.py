@@ -1,0 +1,759 @@
+"""The one bulk engine (SPEC §2 "Bulk engine"): EWE modify, Fynd apply, Ecom replay.
+
+The caller turns its input into ``Job``s (validating each one: ``Job.problems``), filters them
+with ``in_shard`` when ``--shard`` is given, and hands them to ``run`` with a ``send`` function
+that performs one request — retries included — and returns an ``Outcome``.
+
+Where things go:
+
+- stderr: on a terminal, a progress bar with count, rate and ETA (failed, invalid and blocked
+  items are printed above it); otherwise one line per finished item:
+  ``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!`` (status, label, where, message).
+- stdout, text mode: only the final summary line
+  (``sent 10, succeeded 9, failed 1, invalid 0, skipped 0, blocked 0, duplicate 0 in 2.3 s``).
+  json mode: exactly one JSON document ``{"results": [...], "summary": {...}}``, streamed one
+  record at a time so memory stays flat however long the input.
+- ``--report FILE``: one record per item as it finishes (``shipctl.report``).
+- ``--journal FILE``: each outcome, durably, before it is reported (``shipctl.journal``).
+
+Statuses: ``succeeded``, ``failed``, ``invalid`` (never sent), ``skipped`` (the journal says it
+already succeeded), ``blocked`` (an earlier item with the same ordering key failed or was
+blocked; an *invalid* item does not block its key), ``duplicate`` (same job id earlier in this
+input), ``not_sent`` (after ``--fail-fast`` or a ``fatal`` outcome, or held back by
+``--strict``) and ``interrupted`` (not started, or abandoned in flight, because of
+Ctrl-C/SIGTERM; not journaled, so a re-run sends it). After Ctrl-C the rest of the input is not
+read, so ``total`` counts the items read.
+
+How it runs: the calling (main) thread reads the jobs lazily, decides each one's fate, and does
+all writing (journal, report, terminal); ``options.jobs`` worker threads only wait for the
+pacer and call ``send``. At most a bounded window of jobs is held at once, so memory does not
+grow with the input; the only per-input state kept for the whole run is the set of failed
+ordering keys and the duplicate-detection set, which lives in a temporary SQLite file rather
+than in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import queue
+import re
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipctl import secrets
+from shipctl.errors import ExitCode, ShipctlError, UsageError
+from shipctl.output import Output
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+INVALID = "invalid"
+SKIPPED = "skipped"
+BLOCKED = "blocked"
+DUPLICATE = "duplicate"
+NOT_SENT = "not_sent"
+INTERRUPTED = "interrupted"
+STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, INTERRUPTED)
+# Any of these makes the run exit 1 (SPEC §2 "Exit codes": invalid, rejected or not delivered).
+_BAD = (FAILED, INVALID, BLOCKED, NOT_SENT)
+# Shown above the progress bar on a terminal, where successes are only counted.
+_NOTEWORTHY = (FAILED, INVALID, BLOCKED)
+
+
+@dataclass(slots=True)
+class Job:
+    id: str  # stable identity (e.g. a hash of the request body): journal and duplicates
+    key: str | None  # ordering key; None = independent of every other job
+    label: str  # what a person recognises, e.g. the referenceNo
+    where: str  # source location, e.g. "bulk.jsonl:3 item 3"
+    payload: Any = None  # what send() needs; never journaled or reported
+    problems: list[str] = field(default_factory=list)  # non-empty → invalid, never sent
+
+
+@dataclass(slots=True)
+class Outcome:
+    ok: bool
+    message: str
+    code: str | int | None = None
+    attempts: int = 1
+    detail: dict | None = None  # extra fields for -o json / JSON Lines reports; no secrets
+    # A failure every other item would meet too (e.g. EWE 104 "Incorrect signature"): stop
+    # sending, as --fail-fast would, rather than be refused thousands of times.
+    fatal: bool = False
+
+
+@dataclass
+class BulkOptions:
+    jobs: int = 4
+    rate: float | None = None  # starts per second; None or 0 = unlimited
+    journal: Path | None = None
+    report: Path | None = None
+    fail_fast: bool = False
+    # --strict needs a validation pass over the whole input before anything is sent, so the
+    # caller applies it: when any job is invalid it calls run(..., hold=strict_hold_reason(n)).
+    strict: bool = False
+    shard: tuple[int, int] | None = None  # applied by the caller with in_shard()
+    grace_seconds: float = 5.0  # after Ctrl-C, how long in-flight requests may finish
+    command: str = ""  # e.g. "ewe modify", recorded in the journal's runs table
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    sent: int = 0  # jobs whose send() was called
+    total: int = 0  # jobs read from the input
+    elapsed: float = 0.0
+    interrupted: bool = False
+    signal: str | None = None  # "SIGINT" / "SIGTERM" when interrupted
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return int(ExitCode.INTERRUPTED)
+        if any(self.counts[s] for s in _BAD):
+            return int(ExitCode.FAILED)
+        return int(ExitCode.OK)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "sent": self.sent,
+            **self.counts,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "signal": self.signal,
+            "exit_code": self.exit_code(),
+        }
+
+    def line(self) -> str:
+        c = self.counts
+        parts = [f"sent {self.sent}"] + [
+            f"{s} {c[s]}" for s in (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE)
+        ]
+        if c[NOT_SENT]:
+            parts.append(f"not sent {c[NOT_SENT]}")
+        if self.interrupted or c[INTERRUPTED]:
+            parts.append(f"interrupted {c[INTERRUPTED]}")
+        return f"{', '.join(parts)} in {_duration(self.elapsed)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min {secs} s" if hours else f"{minutes} min {secs} s"
+
+
+# -- shards ----------------------------------------------------------------------------------
+_SHARD = re.compile(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` → (K, N) with 0 ≤ K < N (SPEC §2 ``--shard K/N``, 0-based)."""
+    match = _SHARD.fullmatch(text or "")
+    if match is None:
+        raise UsageError(f"--shard {text!r}: expected K/N, e.g. 0/3 (shard K of N, 0-based)")
+    k, n = int(match[1]), int(match[2])
+    if n < 1 or k >= n:
+        raise UsageError(
+            f"--shard {text!r}: K must be 0 to N-1 and N at least 1, e.g. 0/3, 1/3, 2/3"
+        )
+    return k, n
+
+
+def shard_of(key: str, n: int) -> int:
+    # sha256, not hash(): the split must be the same on every machine and every run.
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    return shard is None or shard_of(key, shard[1]) == shard[0]
+
+
+def strict_hold_reason(invalid: int, total: int) -> str:
+    """The message for valid jobs held back by ``--strict`` (pass as ``run(..., hold=...)``)."""
+    return f"not sent: --strict and {invalid} of {total} items are invalid"
+
+
+# -- pacing ----------------------------------------------------------------------------------
+class Pacer:
+    """At most ``rate`` starts per second, evenly spaced (SPEC §2 ``--rate``).
+
+    A start is allowed no sooner than 1/rate after the previous *actual* start, so no two
+    requests start closer than that, and an idle spell earns no burst. The lock is held while
+    waiting, which serialises starts — exactly what the rule asks. It governs the first attempt
+    of each job; retries inside send() are spaced by the HTTP layer's back-off.
+    """
+
+    def __init__(self, rate: float, stop: threading.Event) -> None:
+        self.interval = 1.0 / rate
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._last = -math.inf
+
+    def wait(self) -> bool:
+        """Block until this caller may start; False if stopping meanwhile (do not start)."""
+        with self._lock:
+            while True:
+                if self._stop.is_set():
+                    return False
+                delay = self._last + self.interval - time.monotonic()
+                if delay <= 0:
+                    break
+                self._stop.wait(delay)
+            self._last = time.monotonic()
+            return True
+
+
+# -- duplicate detection ---------------------------------------------------------------------
+class _SeenIds:
+    """Ids seen in this run, in a temporary SQLite file so memory does not grow with input.
+
+    A Python set would cost ~100 bytes per item (≈100 MB for a million-item nightly file);
+    SQLite keeps a small page cache and spills the rest to a temp file that is deleted on close.
+    Ids are stored as 16-byte BLAKE2 digests with the index of their first occurrence.
+    """
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self._conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode = OFF")
+        self._conn.execute("PRAGMA synchronous = OFF")
+        self._conn.execute("CREATE TABLE seen (id BLOB PRIMARY KEY, idx INTEGER) WITHOUT ROWID")
+
+    def first_index(self, job_id: str, index: int) -> int | None:
+        """None if ``job_id`` is new (and remember it), else the index where it was first seen."""
+        digest = hashlib.blake2b(
+            job_id.encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
+        cur = self._conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (digest, index))
+        if cur.rowcount == 1:
+            return None
+        row = self._conn.execute("SELECT idx FROM seen WHERE id = ?", (digest,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# -- terminal and stdout ---------------------------------------------------------------------
+def _record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
+            elapsed_ms: int | None) -> dict[str, Any]:
+    return {
+        "index": index,
+        "where": job.where,
+        "label": job.label,
+        "key": job.key,
+        "status": status,
+        "code": code,
+        "message": message,
+        "attempts": attempts,
+        "elapsed_ms": elapsed_ms,
+    }
+
+
+def item_line(record: dict[str, Any]) -> str:
+    """``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!``"""
+    label = record["label"] or "-"
+    text = f"{record['status']:<9}  {label}  {record['where']}  {record['message']}"
+    return text.replace("\r", " ").replace("\n", " ")  # one item, one line
+
+
+class _Progress:
+    """rich progress bar on stderr: count, rate, ETA; transient (gone when the run ends)."""
+
+    def __init__(self, total: int | None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f}/s" if speed else "-/s", style="progress.data.speed")
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True, highlight=False),
+            transient=True,
+            # stdout carries results (the -o json document): never route it to the bar's
+            # console. stderr is: warnings from send() then appear above the bar.
+            redirect_stdout=False,
+        )
+        self.task = self.progress.add_task("sending", total=total)
+        self.progress.start()
+
+    def advance(self) -> None:
+        self.progress.advance(self.task)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class _JsonStream:
+    """``{"results": [ ... ], "summary": {...}}`` written piece by piece to stdout."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.count = 0
+        out.stdout.write('{"results": [')
+
+    def add(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        self.out.stdout.write(("\n  " if self.count == 0 else ",\n  ") + self.out.scrub(text))
+        self.count += 1
+
+    def close(self, summary: dict[str, Any]) -> None:
+        text = json.dumps(summary, ensure_ascii=False, indent=2)
+        self.out.stdout.write(("\n" if self.count else "") + '],\n"summary": ')
+        self.out.stdout.write(self.out.scrub(text) + "}\n")
+        self.out.stdout.flush()
+
+
+# -- the engine ------------------------------------------------------------------------------
+class _StopPulling(BaseException):
+    """Raised by the signal handler only while the main thread waits for the next job."""
+
+
+_FINISHED = 0
+_NOT_STARTED = 1
+_SIGNAL = 2
+_NOTHING = object()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, ShipctlError) else f"{type(exc).__name__}: {exc}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"error: {first[:500]}"
+
+
+class _Engine:
+    def __init__(self, send: Callable[[Job], Outcome], options: BulkOptions, out: Output,
+                 total: int | None, hold: str | None) -> None:
+        if options.jobs < 1:
+            raise UsageError(f"--jobs {options.jobs}: must be at least 1")
+        if options.rate is not None and not (options.rate >= 0 and math.isfinite(options.rate)):
+            raise UsageError(f"--rate {options.rate}: must be 0 (unlimited) or more")
+        self.send = send
+        self.options = options
+        self.out = out
+        self.hold = hold
+        self.summary = Summary()
+        self.workers = options.jobs
+        # Jobs held at once (in flight + ready + waiting behind a busy ordering key). Reading
+        # ahead lets other keys proceed while one key's items wait their turn.
+        self.window_limit = max(64, 8 * options.jobs)
+        self.window = 0
+
+        self.stop_sending = threading.Event()
+        self.stop_status = NOT_SENT
+        self.stop_message = ""
+        self.pacer = Pacer(options.rate, self.stop_sending) if options.rate else None
+        self.work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # SimpleQueue.put is reentrant: the signal handler may use it while get() waits.
+        self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+        self.inflight: dict[int, Job] = {}
+        self.started: dict[int, float] = {}  # written by workers when send() is called
+        # Jobs free to start, lowest input index first: with --jobs 1 items go in input order,
+        # and a key's next item does not queue behind everything read meanwhile.
+        self.ready: list[tuple[int, Job]] = []  # a heap
+        self.waiting: dict[str, deque[tuple[int, Job]]] = {}  # key → later jobs of that key
+        self.failed_keys: set[str] = set()
+
+        self.input_done = False
+        self.input_error: BaseException | None = None
+        self.pulling = False
+        self.signals = 0
+        self.deadline: float | None = None
+        self.abandon = False
+        self.old_handlers: dict[int, Any] = {}
+
+        self.total_hint = total
+        self.journal: Any = None
+        self.report: Any = None
+        self.seen: _SeenIds | None = None
+        self.progress: _Progress | None = None
+        self.json: _JsonStream | None = None
+        self.t0 = time.monotonic()
+
+    # -- setup / teardown -------------------------------------------------------------------
+    def open(self) -> None:
+        from shipctl.journal import Journal
+        from shipctl.report import ReportWriter
+
+        o = self.options
+        if o.journal and o.report and Path(o.journal).resolve() == Path(o.report).resolve():
+            raise UsageError(f"--journal and --report are the same file ({o.report})")
+        # Everything that can be refused is checked before anything is written to stdout.
+        if o.journal is not None and self.hold is None:
+            self.journal = Journal.open(Path(o.journal), command=o.command)
+        try:
+            if o.report is not None:
+                self.report = ReportWriter.open(Path(o.report))
+            self.seen = _SeenIds()
+        except BaseException:
+            self.close_files()
+            raise
+        self.install_signals()
+        if self.out.json_mode:
+            self.json = _JsonStream(self.out)
+        if self.out.stderr_is_tty:
+            self.progress = _Progress(self.total_hint)
+
+    def close_files(self) -> None:
+        if self.journal is not None:
+            self.journal.finish(self.summary.as_dict())
+            self.journal.close()
+        if self.report is not None:
+            self.report.close()
+        if self.seen is not None:
+            self.seen.close()
+
+    def teardown(self) -> None:
+        self.stop_sending.set()  # workers waiting for the pacer give up
+        for _ in self.threads:
+            self.work.put(None)  # abandoned workers are daemon threads and exit on their own
+        self.restore_signals()
+        if self.progress is not None:
+            self.progress.close()
+        self.summary.elapsed = time.monotonic() - self.t0
+        self.close_files()
+        if self.json is not None:
+            self.json.close(self.summary.as_dict())
+        else:
+            self.out.print(self.summary.line())
+
+    # -- signals ----------------------------------------------------------------------------
+    def install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.old_handlers[sig] = signal.signal(sig, self.on_signal)
+            except (ValueError, OSError):
+                pass
+
+    def restore_signals(self) -> None:
+        for sig, old in self.old_handlers.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self.old_handlers.clear()
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        # Runs in the main thread between two bytecodes: only note the signal and wake the
+        # loop. Nothing is written here, so a report line or a journal commit is never cut.
+        self.signals += 1
+        if self.summary.signal is None:
+            self.summary.signal = signal.Signals(signum).name
+        self.done.put((_SIGNAL, signum, None, 0.0))
+        if self.pulling and self.signals == 1:
+            raise _StopPulling  # waiting on the input (e.g. a quiet stdin): stop reading it
+
+    def check_signals(self) -> None:
+        """Act on signals noted by on_signal: 1st → stop and allow a grace; 2nd → abandon."""
+        if not self.signals:
+            return
+        if not self.summary.interrupted:
+            self.summary.interrupted = True
+            self.deadline = time.monotonic() + self.options.grace_seconds
+            self.stop(INTERRUPTED, f"not sent: interrupted ({self.summary.signal})")
+            if self.inflight and self.signals == 1:
+                self.note(
+                    f"interrupted: letting {len(self.inflight)} request(s) in flight finish "
+                    f"(up to {self.options.grace_seconds:g} s); "
+                    "press Ctrl-C again to abandon them"
+                )
+        if self.signals >= 2:
+            self.abandon = True
+
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.note(self.out.scrub(text))
+        else:
+            self.out.info(text)
+
+    # -- the main loop ----------------------------------------------------------------------
+    def run(self, jobs: Iterable[Job]) -> None:
+        it = iter(jobs)
+        try:
+            while True:
+                self.fill(it)
+                self.check_signals()
+                self.dispatch()
+                if self.abandon:
+                    break
+                if not self.inflight:
+                    if self.input_done or self.summary.interrupted:
+                        break
+                    continue
+                self.wait_one()
+                self.check_signals()
+                if self.abandon:
+                    break
+            self.abandon_inflight()
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # the input's own clean-up must not hide our outcome
+                    pass
+
+    def fill(self, it: Iterator[Job]) -> None:
+        while not self.input_done and not self.signals and (
+            self.window < self.window_limit or self.stop_sending.is_set()
+        ):
+            job: Any = _NOTHING
+            try:
+                try:
+                    self.pulling = True
+                    job = next(it)
+                finally:
+                    self.pulling = False
+            except StopIteration:
+                self.input_done = True
+                return
+            except _StopPulling:
+                # the signal handler interrupted a blocking read: stop reading the input
+                self.pulling = False
+                self.input_done = True
+                if job is _NOTHING:
+                    return
+            except Exception as exc:  # unreadable input mid-stream: stop, report, re-raise
+                self.input_done = True
+                self.input_error = exc
+                self.stop(NOT_SENT, "not sent: the input could not be read to the end")
+                return
+            self.summary.total += 1
+            self.check_signals()
+            self.admit(self.summary.total, job)
+            # start it now: the next read may block (a pipe that is slow to say more)
+            self.dispatch()
+
+    def admit(self, index: int, job: Job) -> None:
+        """Decide a job's fate as it is read: report it now, or queue it for sending."""
+        if job.problems:
+            self.finish(index, job, INVALID, "; ".join(job.problems))
+            return
+        assert self.seen is not None
+        first = self.seen.first_index(str(job.id), index)
+        if first is not None:
+            self.finish(index, job, DUPLICATE, f"duplicate of item {first}; not sent again")
+        elif self.journal is not None and self.journal.succeeded(str(job.id)):
+            self.finish(index, job, SKIPPED, "already succeeded (journal); not sent again")
+        elif job.key is not None and job.key in self.failed_keys:
+            self.finish(index, job, BLOCKED, self.blocked_message(job.key))
+        elif self.hold is not None:
+            self.finish(index, job, NOT_SENT, self.hold)
+        elif self.stop_sending.is_set():
+            self.finish(index, job, self.stop_status, self.stop_message)
+        else:
+            self.window += 1
+            if job.key is not None:
+                later = self.waiting.get(job.key)
+                if later is not None:
+                    later.append((index, job))
+                    return
+                self.waiting[job.key] = deque()
+            heapq.heappush(self.ready, (index, job))
+
+    @staticmethod
+    def blocked_message(key: str) -> str:
+        return f"not sent: an earlier item with the same ordering key ({key}) failed"
+
+    def dispatch(self) -> None:
+        while self.ready and len(self.inflight) < self.workers and not self.stop_sending.is_set():
+            index, job = heapq.heappop(self.ready)
+            self.inflight[index] = job
+            if len(self.threads) < len(self.inflight):  # threads as needed, up to --jobs
+                thread = threading.Thread(target=self.worker, name="shipctl-send", daemon=True)
+                thread.start()
+                self.threads.append(thread)
+            self.work.put((index, job))
+
+    def wait_one(self) -> None:
+        if self.deadline is None:
+            timeout = None
+        else:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                self.abandon = True
+                return
+        try:
+            kind, index, outcome, elapsed = self.done.get(timeout=timeout)
+        except queue.Empty:
+            self.abandon = True
+            return
+        if kind == _SIGNAL:
+            return  # check_signals() acts on it
+        job = self.inflight.pop(index, None)
+        if job is None:
+            return  # abandoned earlier; its late result is not ours to report
+        self.started.pop(index, None)
+        self.window -= 1
+        if kind == _NOT_STARTED:
+            self.finish(index, job, self.stop_status, self.stop_message)
+            self.release(job.key, self.stop_status)
+            return
+        self.summary.sent += 1
+        status = SUCCEEDED if outcome.ok else FAILED
+        self.finish(index, job, status, outcome.message, outcome.code, outcome.attempts,
+                    int(elapsed * 1000), outcome.detail)
+        self.release(job.key, status)
+        if status == FAILED and not self.stop_sending.is_set():
+            if outcome.fatal:
+                self.stop(NOT_SENT, secrets.redact(
+                    f"not sent: stopped after item {index} failed: {outcome.message}"))
+            elif self.options.fail_fast:
+                self.stop(NOT_SENT, "not sent: --fail-fast after an earlier failure")
+
+    def release(self, key: str | None, status: str) -> None:
+        """The job holding ``key`` finished: start the next one of that key, or block them."""
+        if key is None:
+            return
+        later = self.waiting.pop(key, None) or deque()
+        if status == FAILED:
+            self.failed_keys.add(key)  # the one thing remembered for the whole run
+            for index, job in later:
+                self.window -= 1
+                self.finish(index, job, BLOCKED, self.blocked_message(key))
+        elif status == SUCCEEDED:
+            if later:
+                heapq.heappush(self.ready, later.popleft())
+                self.waiting[key] = later
+        else:
+            for index, job in later:
+                self.window -= 1
+                self.finish(index, job, self.stop_status, self.stop_message)
+
+    def stop(self, status: str, message: str) -> None:
+        """Start nothing new; everything read but not started gets ``status``."""
+        if not self.stop_sending.is_set():
+            self.stop_status, self.stop_message = status, message
+            self.stop_sending.set()
+        while self.ready:
+            index, job = heapq.heappop(self.ready)
+            self.window -= 1
+            self.finish(index, job, self.stop_status, self.stop_message)
+            later = self.waiting.pop(job.key, None) if job.key is not None else None
+            for later_index, later_job in later or ():
+                self.window -= 1
+                self.finish(later_index, later_job, self.stop_status, self.stop_message)
+        for later in self.waiting.values():  # keys whose head is still in flight
+            while later:
+                index, job = later.popleft()
+                self.window -= 1
+                self.finish(index, job, self.stop_status, self.stop_message)
+
+    def abandon_inflight(self) -> None:
+        for index, job in sorted(self.inflight.items()):
+            if index in self.started:
+                self.summary.sent += 1
+                message = "abandoned in flight: result unknown; a re-run sends it again"
+            else:
+                message = self.stop_message or "not sent: interrupted"
+            self.finish(index, job, INTERRUPTED, message)
+        self.inflight.clear()
+
+    # -- workers ----------------------------------------------------------------------------
+    def worker(self) -> None:
+        get, put, send = self.work.get, self.done.put, self.send
+        while True:
+            task = get()
+            if task is None:
+                return
+            index, job = task
+            if self.stop_sending.is_set() or (self.pacer is not None and not self.pacer.wait()):
+                put((_NOT_STARTED, index, None, 0.0))
+                continue
+            start = time.monotonic()
+            self.started[index] = start
+            try:
+                outcome = send(job)
+                if not isinstance(outcome, Outcome):
+                    outcome = Outcome(False, f"error: send returned {type(outcome).__name__}")
+            except BaseException as exc:  # a bug or an error in send(): this job fails, run goes on
+                outcome = Outcome(False, secrets.redact(_one_line(exc)))
+            put((_FINISHED, index, outcome, time.monotonic() - start))
+
+    # -- one finished item ------------------------------------------------------------------
+    def finish(self, index: int, job: Job, status: str, message: str, code: Any = None,
+               attempts: int = 0, elapsed_ms: int | None = None,
+               detail: dict | None = None) -> None:
+        self.summary.counts[status] += 1
+        message = secrets.redact(str(message))
+        if self.journal is not None:
+            # Journal first: if we die between the two, the re-run reports it as skipped.
+            self.journal.record(item_id=str(job.id), key=job.key, label=job.label,
+                                where=job.where, status=status, code=code, message=message,
+                                attempts=attempts)
+        record = _record(index, job, status, message, code, attempts, elapsed_ms)
+        if detail:
+            record["detail"] = detail
+        if self.report is not None:
+            self.report.write(record)
+        if self.json is not None:
+            self.json.add(record)
+        if self.progress is not None:
+            if status in _NOTEWORTHY:
+                self.progress.note(self.out.scrub(item_line(record)))
+            self.progress.advance()
+        else:
+            self.out.info(item_line(record))
+
+
+def run(
+    jobs: Iterable[Job],
+    send: Callable[[Job], Outcome],
+    options: BulkOptions,
+    out: Output,
+    *,
+    total: int | None = None,
+    hold: str | None = None,
+) -> Summary:
+    """Send every job with ``send`` under the bulk rules; report each; return the summary.
+
+    ``total``: the number of jobs if known (for the progress bar's ETA). ``hold``: send nothing
+    and report every valid job ``not_sent`` with this message (``--strict`` with invalid items;
+    see ``strict_hold_reason``); the journal is not opened then.
+
+    The caller exits with ``summary.exit_code()`` (130 after Ctrl-C/SIGTERM). Raises
+    UsageError before anything is written when the journal or report cannot be used, and
+    re-raises an error from reading ``jobs`` after reporting what was done up to it.
+    """
+    engine = _Engine(send, options, out, total, hold)
+    engine.open()
+    try:
+        engine.run(jobs)
+    finally:
+        engine.teardown()
+    if engine.input_error is not None:
+        raise engine.input_error
+    return engine.summary

@@ -1,0 +1,541 @@
+"""The bulk engine (SPEC §2 "Bulk engine"): ordering, concurrency, rate, statuses, output.
+
+Real worker threads and fake send functions with small sleeps; what is asserted is what a user
+sees: which requests were made and when, the exit code, the lines and documents printed, the
+report written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import re
+import sys
+import threading
+import time
+import tracemalloc
+from collections import defaultdict
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipctl import secrets
+from shipctl.batch import (
+    BulkOptions,
+    Job,
+    Outcome,
+    in_shard,
+    parse_shard,
+    run,
+    shard_of,
+    strict_hold_reason,
+)
+from shipctl.errors import InputError, UsageError
+from shipctl.output import Output
+
+
+def make_jobs(n: int, *, keys: int = 0, prefix: str = "item") -> list[Job]:
+    return [
+        Job(
+            id=f"{prefix}-{i}",
+            key=f"key-{i % keys}" if keys else None,
+            label=f"TEST{i:04d}",
+            where=f"bulk.jsonl:{i + 1} item {i + 1}",
+            payload=i,
+        )
+        for i in range(n)
+    ]
+
+
+class Recorder:
+    """A send() that records what was sent, when, and how many ran at once."""
+
+    def __init__(self, *, delay=0.0, jitter=0.0, fail=(), raise_for=()):
+        self.delay, self.jitter = delay, jitter
+        self.fail, self.raise_for = set(fail), set(raise_for)
+        self.lock = threading.Lock()
+        self.sent: list[str] = []
+        self.starts: list[float] = []
+        self.active = 0
+        self.max_active = 0
+        self.active_per_key: dict = defaultdict(int)
+        self.max_active_per_key = 0
+
+    def __call__(self, job: Job) -> Outcome:
+        with self.lock:
+            self.starts.append(time.monotonic())
+            self.sent.append(job.id)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            if job.key is not None:
+                self.active_per_key[job.key] += 1
+                self.max_active_per_key = max(
+                    self.max_active_per_key, self.active_per_key[job.key]
+                )
+        try:
+            if self.delay or self.jitter:
+                time.sleep(self.delay + random.random() * self.jitter)
+            if job.id in self.raise_for:
+                raise RuntimeError(f"boom while sending {job.label}\nsecond line")
+            if job.id in self.fail:
+                return Outcome(False, "Shipment not found", code=3)
+            return Outcome(True, "Modify success!", code=0)
+        finally:
+            with self.lock:
+                self.active -= 1
+                if job.key is not None:
+                    self.active_per_key[job.key] -= 1
+
+
+def stderr_records(err: str) -> dict[str, str]:
+    """label → status from the one-line-per-item stderr output."""
+    result = {}
+    for line in err.splitlines():
+        parts = line.split()
+        if parts and parts[0] in {"succeeded", "failed", "invalid", "skipped", "blocked",
+                                  "duplicate", "not_sent", "interrupted"}:
+            result[parts[1]] = parts[0]
+    return result
+
+
+# -- ordering and concurrency ----------------------------------------------------------------
+def test_same_key_runs_in_input_order_and_different_keys_overlap(capsys):
+    jobs = make_jobs(120, keys=12)
+    random.shuffle(jobs)  # input order is what must be kept, whatever it is
+    send = Recorder(jitter=0.004)
+
+    summary = run(jobs, send, BulkOptions(jobs=8), Output())
+
+    assert summary.exit_code() == 0
+    assert summary.counts["succeeded"] == 120 and summary.sent == 120
+    assert sorted(send.sent) == sorted(j.id for j in jobs)
+    position = {job_id: n for n, job_id in enumerate(send.sent)}
+    by_key = defaultdict(list)
+    for job in jobs:
+        by_key[job.key].append(position[job.id])
+    for key, positions in by_key.items():
+        assert positions == sorted(positions), f"{key} sent out of input order"
+    assert send.max_active_per_key == 1  # never two requests of one key at once
+    assert send.max_active > 1  # but different keys did run concurrently
+    assert send.max_active <= 8
+
+
+def test_jobs_limits_requests_in_flight(capsys):
+    send = Recorder(delay=0.01)
+    run(make_jobs(30), send, BulkOptions(jobs=3), Output())
+    assert send.max_active == 3
+
+
+def test_failure_blocks_later_items_of_the_same_key_only(capsys):
+    jobs = make_jobs(20, keys=4)  # key-1 holds items 1, 5, 9, 13, 17
+    send = Recorder(fail={"item-5"})
+
+    summary = run(jobs, send, BulkOptions(jobs=4), Output())
+
+    out, err = capsys.readouterr()
+    status = stderr_records(err)
+    assert status["TEST0005"] == "failed"
+    assert [status[f"TEST{i:04d}"] for i in (9, 13, 17)] == ["blocked"] * 3
+    assert {"item-9", "item-13", "item-17"}.isdisjoint(send.sent)
+    assert "item-1" in send.sent
+    assert all(status[f"TEST{i:04d}"] == "succeeded" for i in range(20) if i % 4 != 1)
+    assert summary.counts["blocked"] == 3 and summary.counts["failed"] == 1
+    assert summary.exit_code() == 1
+    blocked_line = next(line for line in err.splitlines() if "TEST0009" in line)
+    assert "key-1" in blocked_line and "failed" in blocked_line
+
+
+def test_items_without_a_key_are_not_blocked_by_a_failure(capsys):
+    send = Recorder(fail={"item-0"})
+    summary = run(make_jobs(5), send, BulkOptions(jobs=1), Output())
+    assert summary.counts == {**summary.counts, "failed": 1, "succeeded": 4, "blocked": 0}
+
+
+def test_invalid_items_are_reported_with_their_problems_and_never_sent(capsys):
+    jobs = make_jobs(4)
+    jobs[1].problems = ["bulk.jsonl:2 item 2 to.phone: must be 9-20 characters"]
+    jobs[3].problems = ["a", "b"]
+    send = Recorder()
+
+    summary = run(jobs, send, BulkOptions(), Output())
+
+    _, err = capsys.readouterr()
+    assert sorted(send.sent) == ["item-0", "item-2"]
+    assert summary.counts["invalid"] == 2 and summary.exit_code() == 1
+    line = next(line for line in err.splitlines() if "TEST0001" in line)
+    assert line.startswith("invalid") and "to.phone: must be 9-20 characters" in line
+    assert "a; b" in next(line for line in err.splitlines() if "TEST0003" in line)
+
+
+def test_duplicates_are_sent_once(capsys):
+    jobs = make_jobs(3) + [Job(id="item-1", key=None, label="AGAIN", where="b.jsonl:9 item 9")]
+    send = Recorder()
+
+    summary = run(jobs, send, BulkOptions(), Output())
+
+    _, err = capsys.readouterr()
+    assert send.sent.count("item-1") == 1
+    assert summary.counts["duplicate"] == 1
+    assert summary.exit_code() == 0  # a duplicate is not a failure (Ecom dedupe)
+    assert re.search(r"^duplicate\s+AGAIN\s+b\.jsonl:9 item 9\s+duplicate of item 2", err, re.M)
+
+
+def test_fail_fast_stops_sending_after_the_first_failure(capsys):
+    send = Recorder(fail={"item-3"})
+    summary = run(make_jobs(10), send, BulkOptions(jobs=1, fail_fast=True), Output())
+
+    assert send.sent == ["item-0", "item-1", "item-2", "item-3"]
+    assert summary.counts["not_sent"] == 6 and summary.exit_code() == 1
+    _, err = capsys.readouterr()
+    assert re.search(r"^not_sent\s+TEST0009 .*--fail-fast", err, re.M)
+
+
+def test_fail_fast_lets_in_flight_requests_finish(capsys):
+    send = Recorder(delay=0.02, fail={"item-2"})
+    summary = run(make_jobs(40), send, BulkOptions(jobs=4, fail_fast=True), Output())
+    # what was in flight at the failure finished normally; nothing new started after it
+    assert summary.counts["interrupted"] == 0
+    assert summary.sent == len(send.sent) <= 3 + 4
+    assert summary.counts["not_sent"] == 40 - summary.sent
+    assert summary.counts["succeeded"] == summary.sent - 1
+
+
+def test_a_fatal_failure_stops_sending_without_fail_fast(capsys):
+    sent = []
+
+    def send(job):
+        sent.append(job.id)
+        if job.id == "item-2":
+            return Outcome(False, "Incorrect signature (check ewe.password)", code=104,
+                           fatal=True)
+        return Outcome(True, "Modify success!")
+
+    summary = run(make_jobs(10), send, BulkOptions(jobs=1), Output())
+
+    assert sent == ["item-0", "item-1", "item-2"]
+    assert summary.counts["not_sent"] == 7 and summary.exit_code() == 1
+    _, err = capsys.readouterr()
+    assert re.search(r"^not_sent\s+TEST0003 .*stopped after item 3 failed: Incorrect signature",
+                     err, re.M)
+
+
+def test_an_exception_in_send_fails_that_item_only(capsys):
+    secrets.register("hunter2-password")
+    jobs = make_jobs(3)
+    jobs[1].label = "hunter2-password"
+    send = Recorder(raise_for={"item-1"})
+
+    summary = run(jobs, send, BulkOptions(), Output())
+
+    out, err = capsys.readouterr()
+    assert summary.counts["failed"] == 1 and summary.counts["succeeded"] == 2
+    line = next(line for line in err.splitlines() if line.startswith("failed"))
+    assert "RuntimeError: boom while sending" in line
+    assert "second line" not in err
+    assert "hunter2-password" not in out + err
+
+
+def test_send_returning_something_else_is_a_failure_not_a_crash(capsys):
+    summary = run(make_jobs(2), lambda job: None, BulkOptions(), Output())
+    assert summary.counts["failed"] == 2
+
+
+def test_an_input_error_mid_stream_is_raised_after_reporting_what_was_done(capsys, tmp_path):
+    def jobs():
+        yield from make_jobs(3)
+        raise InputError("bulk.jsonl:4:1: expected a JSON object")
+
+    send = Recorder()
+    report = tmp_path / "r.jsonl"
+    with pytest.raises(InputError):
+        run(jobs(), send, BulkOptions(report=report), Output(json_mode=True))
+    out, _ = capsys.readouterr()
+    document = json.loads(out)  # stdout is still one complete JSON document
+    assert len(document["results"]) == 3 == len(report.read_text().splitlines())
+
+
+def test_strict_hold_sends_nothing(capsys, tmp_path):
+    jobs = make_jobs(3)
+    jobs[0].problems = ["bad"]
+    send = Recorder()
+    journal = tmp_path / "j.db"
+
+    summary = run(jobs, send, BulkOptions(journal=journal), Output(),
+                  hold=strict_hold_reason(1, 3))
+
+    assert send.sent == []
+    assert summary.counts["invalid"] == 1 and summary.counts["not_sent"] == 2
+    assert summary.exit_code() == 1
+    assert not journal.exists()
+    _, err = capsys.readouterr()
+    assert "not sent: --strict and 1 of 3 items are invalid" in err
+
+
+def test_bad_options_are_usage_errors(capsys):
+    with pytest.raises(UsageError):
+        run(make_jobs(1), Recorder(), BulkOptions(jobs=0), Output())
+    with pytest.raises(UsageError):
+        run(make_jobs(1), Recorder(), BulkOptions(rate=-1), Output())
+    assert capsys.readouterr().out == ""
+
+
+# -- shards ----------------------------------------------------------------------------------
+def test_shards_partition_the_keys_evenly():
+    keys = [f"AWB{n:08d}" for n in range(3000)]
+    counts = [0, 0, 0]
+    for key in keys:
+        owners = [k for k in range(3) if in_shard(key, (k, 3))]
+        assert len(owners) == 1
+        counts[owners[0]] += 1
+    assert all(850 < c < 1150 for c in counts), counts
+    assert all(in_shard(key, None) for key in keys[:10])
+
+
+def test_shard_is_stable_across_runs_and_machines():
+    # sha256-based, so these values are the same on every machine and Python version (a cron
+    # entry on host A and one on host B must agree); Python's hash() is salted per process.
+    assert [shard_of(f"TEST{n:04d}", 3) for n in range(8)] == [1, 0, 1, 1, 2, 1, 1, 1]
+    assert shard_of("TEST0001", 1000) == 961
+
+
+@pytest.mark.parametrize("text", ["", "3", "3/3", "4/3", "0/0", "-1/3", "a/b", "1/2/3", "1 of 3",
+                                  "1/99999999999999999999"])
+def test_parse_shard_rejects_bad_values(text):
+    with pytest.raises(UsageError) as info:
+        parse_shard(text)
+    assert "--shard" in str(info.value) and "0/3" in str(info.value)
+
+
+def test_parse_shard_accepts_k_of_n():
+    assert parse_shard("0/3") == (0, 3)
+    assert parse_shard(" 2 / 3 ") == (2, 3)
+    assert parse_shard("0/1") == (0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_parse_shard_any_text_is_a_shard_or_a_usage_error(text):
+    try:
+        k, n = parse_shard(text)
+    except UsageError:
+        return
+    assert 0 <= k < n
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(), st.integers(1, 50))
+def test_any_key_lands_in_exactly_one_shard(key, n):
+    assert sum(in_shard(key, (k, n)) for k in range(n)) == 1
+
+
+# -- rate ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", [1, 8])
+def test_rate_paces_starts_evenly(capsys, workers):
+    # 20 starts at 10/s: long enough to tell, and a late wake-up on a busy machine (a few ms)
+    # stays well inside the 5 % the pacing must keep.
+    rate, count = 10.0, 20
+    send = Recorder(delay=0.01)
+    run(make_jobs(count), send, BulkOptions(jobs=workers, rate=rate), Output())
+
+    starts = sorted(send.starts)
+    span, ideal = starts[-1] - starts[0], (count - 1) / rate
+    assert ideal * 0.999 <= span <= ideal * 1.05, span  # never faster than --rate
+    gaps = [b - a for a, b in pairwise(starts)]
+    assert min(gaps) >= 0.95 / rate, min(gaps)  # evenly: no two starts bunched together
+
+
+def test_rate_allows_no_burst_after_an_idle_spell(capsys):
+    rate = 20.0
+
+    def jobs():
+        yield from make_jobs(3, prefix="a")
+        time.sleep(0.3)  # idle: the pacer must not "save up" starts
+        yield from make_jobs(3, prefix="b")
+
+    send = Recorder()
+    run(jobs(), send, BulkOptions(jobs=4, rate=rate), Output())
+    starts = sorted(send.starts)
+    assert min(b - a for a, b in pairwise(starts)) >= 0.95 / rate
+
+
+@pytest.mark.parametrize("rate", [0, None])
+def test_rate_zero_is_unlimited(capsys, rate):
+    send = Recorder()
+    started = time.monotonic()
+    summary = run(make_jobs(300), send, BulkOptions(jobs=4, rate=rate), Output())
+    assert summary.counts["succeeded"] == 300
+    assert time.monotonic() - started < 1.0  # at --rate 1 this would take 5 minutes
+
+
+# -- output ----------------------------------------------------------------------------------
+def test_text_mode_one_line_per_item_on_stderr_and_summary_on_stdout(capsys):
+    send = Recorder(fail={"item-1"})
+    run(make_jobs(3), send, BulkOptions(jobs=1), Output())
+    out, err = capsys.readouterr()
+
+    assert out.count("\n") == 1
+    assert re.fullmatch(
+        r"sent 3, succeeded 2, failed 1, invalid 0, skipped 0, blocked 0, duplicate 0 "
+        r"in \d+\.\d s\n", out
+    )
+    lines = err.splitlines()
+    assert lines == [
+        "succeeded  TEST0000  bulk.jsonl:1 item 1  Modify success!",
+        "failed     TEST0001  bulk.jsonl:2 item 2  Shipment not found",
+        "succeeded  TEST0002  bulk.jsonl:3 item 3  Modify success!",
+    ]
+
+
+def test_json_mode_is_exactly_one_document_with_results_and_summary(capsys):
+    secrets.register("digest-secret-value")
+    jobs = make_jobs(4)
+    jobs[2].problems = ["to.state: must be one of NSW VIC QLD SA WA TAS NT ACT"]
+
+    def send(job):
+        return Outcome(True, "Modify success!", code=0,
+                       detail={"answer": {"success": True}, "echo": "digest-secret-value"})
+
+    summary = run(jobs, send, BulkOptions(), Output(json_mode=True))
+    out, _ = capsys.readouterr()
+
+    document = json.loads(out)
+    assert set(document) == {"results", "summary"}
+    assert document["summary"] == summary.as_dict()
+    assert document["summary"]["succeeded"] == 3 and document["summary"]["invalid"] == 1
+    assert document["summary"]["exit_code"] == 1
+    results = sorted(document["results"], key=lambda r: r["index"])
+    assert [r["index"] for r in results] == [1, 2, 3, 4]
+    assert results[0]["label"] == "TEST0000" and results[0]["where"] == "bulk.jsonl:1 item 1"
+    assert results[0]["detail"]["answer"] == {"success": True}
+    assert results[2]["status"] == "invalid" and "to.state" in results[2]["message"]
+    assert "digest-secret-value" not in out
+
+
+def test_json_mode_with_no_items_is_still_one_document(capsys):
+    summary = run([], Recorder(), BulkOptions(), Output(json_mode=True))
+    document = json.loads(capsys.readouterr().out)
+    assert document["results"] == [] and document["summary"]["total"] == 0
+    assert summary.exit_code() == 0
+
+
+@pytest.mark.parametrize("name", ["report.csv", "report.jsonl", "report.out"])
+def test_report_has_one_record_per_item(capsys, tmp_path, name):
+    secrets.register("s3cret-in-message")
+    jobs = make_jobs(5, keys=2)
+    jobs[4].problems = ["bad postcode"]
+    send = Recorder(fail={"item-0"})
+
+    def sending(job):
+        outcome = send(job)
+        outcome.message += " s3cret-in-message"
+        return outcome
+
+    report = tmp_path / name
+    run(jobs, sending, BulkOptions(jobs=2, report=report), Output())
+
+    text = report.read_text(encoding="utf-8")
+    assert "s3cret-in-message" not in text
+    if name.endswith(".csv"):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert list(rows[0]) == ["index", "where", "label", "key", "status", "code", "message",
+                                 "attempts", "elapsed_ms"]
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+    by_index = {int(r["index"]): r for r in rows}
+    assert sorted(by_index) == [1, 2, 3, 4, 5]
+    statuses = {i: r["status"] for i, r in by_index.items()}
+    assert statuses == {1: "failed", 2: "succeeded", 3: "blocked", 4: "succeeded", 5: "invalid"}
+    assert str(by_index[1]["code"]) == "3" and "Shipment not found" in by_index[1]["message"]
+    assert by_index[5]["message"] == "bad postcode"
+
+
+def test_report_in_a_missing_directory_is_a_usage_error(capsys, tmp_path):
+    send = Recorder()
+    with pytest.raises(UsageError) as info:
+        run(make_jobs(1), send, BulkOptions(report=tmp_path / "nope" / "r.csv"), Output())
+    assert "nope" in str(info.value)
+    assert send.sent == [] and capsys.readouterr().out == ""
+
+
+class TtyOutput(Output):
+    @property
+    def stderr_is_tty(self) -> bool:
+        return True
+
+
+def test_terminal_gets_a_progress_bar_and_failures_but_no_success_lines(capsys):
+    send = Recorder(fail={"item-2"})
+    summary = run(make_jobs(5), send, BulkOptions(), TtyOutput(), total=5)
+    out, err = capsys.readouterr()
+    assert summary.counts["succeeded"] == 4
+    assert "Shipment not found" in err and "TEST0002" in err
+    assert "Modify success!" not in err
+    assert out.startswith("sent 5, succeeded 4, failed 1")
+
+
+# -- memory and speed ------------------------------------------------------------------------
+def _peak_bytes(count: int) -> int:
+    def jobs():
+        for i in range(count):
+            yield Job(id=f"id-{i}", key=f"k{i % 1000}", label=f"L{i}", where=f"f:{i} item {i}")
+
+    tracemalloc.start()
+    try:
+        summary = run(jobs(), lambda job: Outcome(True, "ok"), BulkOptions(jobs=4), Output())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary.counts["succeeded"] == count
+    return peak
+
+
+def test_memory_does_not_grow_with_input(monkeypatch):
+    with open(os.devnull, "w") as devnull:
+        monkeypatch.setattr(sys, "stderr", devnull)
+        monkeypatch.setattr(sys, "stdout", devnull)
+        _peak_bytes(100)  # imports and first-use caches are not what is measured
+        small = _peak_bytes(10_000)
+        large = _peak_bytes(100_000)
+    assert large < 2 * small, (small, large)
+
+
+def test_on_a_terminal_the_bar_goes_to_stderr_and_stdout_keeps_the_json(tmp_path):
+    import pty
+    import subprocess
+
+    helper = os.path.join(os.path.dirname(__file__), "helpers", "bulk_run.py")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, helper, "--count", "60", "--sleep", "0.01", "--json",
+         "--log", str(tmp_path / "sent.log")],
+        stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=30)
+    reader.join(5)
+    os.close(master)
+
+    document = json.loads(out)  # the bar did not swallow stdout into the terminal
+    assert document["summary"]["succeeded"] == 60 and len(document["results"]) == 60
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert "/60" in terminal and "ETA" in terminal
+    assert "Modify success!" not in terminal  # successes are counted, not listed
