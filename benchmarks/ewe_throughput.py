@@ -85,7 +85,7 @@ def main() -> None:
         if proc.returncode != 0:
             sys.exit(f"shipctl failed ({proc.returncode}): {proc.stderr[-2000:]}")
         summary = json.loads(proc.stdout)["summary"]
-        engine = float(summary.get("elapsed") or summary.get("elapsed_s") or wall)
+        engine = float(summary["elapsed_seconds"])
         print(f"items {args.items}, jobs {args.jobs}, latency {args.latency:.0f} ms; "
               f"latency-bound limit {limit:.0f} req/s")
         print(f"shipctl: {args.items / engine:7.1f} req/s over the send phase ({engine:.2f} s) "

@@ -8,6 +8,7 @@ with ``Content-Type: application/javascript``, answer ``{success, message, code}
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,9 +112,12 @@ def parse_answer(status: int, body: bytes) -> Answer:
     return Answer(ok, code, message if ok else f"{label}: {message}", HINTS.get(code))
 
 
+_CODE_2 = re.compile(rb'"code"\s*:\s*"?2\b')
+
+
 def transient_reason(status: int, body: bytes) -> str | None:
     """EWE code 2 ("temporarily unavailable") is worth retrying (reference/ewe.md)."""
-    if b'"code"' not in body:  # cheap test first: this runs on every answer
+    if not _CODE_2.search(body):  # cheap test first: this runs on every answer
         return None
     answer = parse_answer(status, body)
     return "EWE code 2: service temporarily unavailable" if answer.code == TRANSIENT_CODE else None
