@@ -16,9 +16,54 @@ from pathlib import Path
 import pytest
 
 from shipctl import secrets
+from shipctl.ewe import digest as ewe_digest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_payloads"
+
+# -- the secrets audit ---------------------------------------------------------------------
+# Every output a test produces through `cli`/`run_shipctl` (or hands to `audit`) and every file
+# it leaves in its tmp_path (reports, journals, configs excepted) is searched for these values
+# and for every secret shipctl registered during the test. Tests that print secrets on purpose
+# (--show-secrets, the sandbox banner) are marked `shows_secrets`.
+ALWAYS_SECRET = {
+    "sandbox-password",
+    "sandbox-secret",
+    ewe_digest.compute("sandbox", "modifyShipment", "sandbox-password"),
+}
+_seen_outputs: list[str] = []
+_seen_secrets: set[str] = set()
+
+
+def audit(*texts: str | bytes) -> None:
+    """Hand output produced outside the fixtures (e.g. a Popen) to the secrets audit."""
+    for text in texts:
+        _seen_outputs.append(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "shows_secrets: the test prints secrets on purpose")
+
+
+@pytest.fixture(autouse=True)
+def secrets_audit(request):
+    _seen_outputs.clear()
+    _seen_secrets.clear()
+    yield
+    if request.node.get_closest_marker("shows_secrets"):
+        return
+    _seen_secrets.update(secrets._secrets)
+    needles = {s for s in ALWAYS_SECRET | _seen_secrets if len(s) >= 6}
+    places = [("output", text) for text in _seen_outputs]
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is not None:
+        for path in Path(tmp).rglob("*"):
+            # config files hold secrets by design (0600); everything else must not
+            if path.is_file() and path.suffix != ".toml" and path.stat().st_size < 50_000_000:
+                places.append((str(path), path.read_bytes().decode("utf-8", "replace")))
+    leaks = [f"{secret!r} in {where}" for where, text in places for secret in needles
+             if secret in text]
+    assert not leaks, "secret leaked: " + "; ".join(leaks[:5])
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +106,9 @@ def cli(capsys, monkeypatch):
         capsys.readouterr()
         code = cli_module.run([str(a) for a in args])
         captured = capsys.readouterr()
+        _seen_secrets.update(secrets._secrets)
         secrets.clear()
+        audit(captured.out, captured.err)
         return Result(int(code), captured.out, captured.err)
 
     return run
@@ -81,8 +128,10 @@ def run_shipctl(*args: str, input: str | bytes | None = None, env: dict | None =
         timeout=timeout,
         cwd=cwd,
     )
-    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                  proc.stderr.decode("utf-8", "replace"))
+    result = Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                    proc.stderr.decode("utf-8", "replace"))
+    audit(result.out, result.err)
+    return result
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ def test_value_starting_with_dash_after_double_dash(cli):
 
 
 # -- secrets --------------------------------------------------------------------------------
+@pytest.mark.shows_secrets  # checks --show-secrets reveals the value
 def test_secret_from_stdin_never_printed(cli, user_config):
     result = cli("config", "set", "ewe.password", input=PASSWORD + "\n")
     assert result.code == 0 and PASSWORD not in result.all
@@ -135,6 +136,7 @@ def test_secret_from_env_is_masked(cli, monkeypatch):
     assert f"fynd.client_secret\t{secrets.MASK}\tSHIPCTL_FYND_CLIENT_SECRET\n" in result.out
 
 
+@pytest.mark.shows_secrets  # checks --show-secrets reveals the value
 def test_secret_with_crlf_from_stdin(cli):
     cli("config", "set", "ecom.password", input=PASSWORD + "\r\n")
     assert cli("config", "get", "ecom.password", "--show-secrets").out == PASSWORD + "\n"
@@ -411,6 +413,7 @@ printable = st.text(
 )
 
 
+@pytest.mark.shows_secrets  # checks --show-secrets reveals the value
 @given(value=printable)
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,7 +16,7 @@ import requests
 
 from shipctl.ewe import digest as ewe_digest
 from shipctl.sandbox import Faults, start_background
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, audit
 
 BULK_JSONL = SAMPLES / "ewe" / "bulk.jsonl"
 SANDBOX_DIGEST = ewe_digest.compute("sandbox", "modifyShipment", "sandbox-password")
@@ -148,6 +148,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(cli, sandbox):
     assert applied(server) == {}
 
 
+@pytest.mark.shows_secrets
 def test_dry_run_show_secrets(cli, sandbox):
     sandbox()
     result = cli("ewe", "modify", str(SAMPLES / "ewe" / "modify.json"), "--dry-run",
@@ -168,7 +169,8 @@ def test_wrong_password_explains_104_and_leaks_nothing(cli, sandbox, monkeypatch
     sandbox()
     secret = "Wr0ng-Passw0rd-x9"
     monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", secret)
-    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", "0", "--report", str(tmp_path / "r.csv"))
+    report = tmp_path / "r.csv"
+    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", "0", "--report", str(report))
     assert result.code == 1
     assert "104" in result.err and "check ewe.password" in result.err
     wrong_digest = ewe_digest.compute("sandbox", "modifyShipment", secret)
@@ -280,12 +282,13 @@ def test_kill_9_midway_then_resume_applies_everything_once(sandbox, tmp_path):
     proc = _spawn(args, dict(os.environ))
     _wait_for_rows(journal, 40)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    audit(*proc.communicate(timeout=30))
     succeeded_first = {ref for ref, s in _journal_rows(journal).items() if s == "succeeded"}
     assert 40 <= len(succeeded_first) < 200
 
     second = subprocess.run([sys.executable, "-m", "shipctl", *args], capture_output=True,
                             text=True, timeout=120)
+    audit(second.stdout, second.stderr)
     assert second.returncode == 0, second.stderr[-2000:]
     assert f"skipped {len(succeeded_first)}" in second.stdout
     counts = applied(server)
@@ -305,6 +308,7 @@ def test_sigint_exits_130_with_journal_and_report_consistent(sandbox, tmp_path):
     _wait_for_rows(journal, 20)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
+    audit(out, err)
     assert proc.returncode == 130, err.decode()[-2000:]
     with report.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
