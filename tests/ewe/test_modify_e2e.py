@@ -13,10 +13,10 @@ import time
 
 import pytest
 import requests
+from conftest import SAMPLES, audit
 
 from shipctl.ewe import digest as ewe_digest
 from shipctl.sandbox import Faults, start_background
-from tests.conftest import SAMPLES, audit
 
 BULK_JSONL = SAMPLES / "ewe" / "bulk.jsonl"
 SANDBOX_DIGEST = ewe_digest.compute("sandbox", "modifyShipment", "sandbox-password")

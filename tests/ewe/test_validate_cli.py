@@ -8,8 +8,7 @@ import re
 import shutil
 
 import pytest
-
-from tests.conftest import SAMPLES
+from conftest import SAMPLES
 
 EWE = SAMPLES / "ewe"
 POSTCODES = EWE / "config" / "postcodes.csv"  # not a payload: outside the top-level scan
