@@ -85,6 +85,11 @@ KEYS: dict[str, KeySpec] = {
         # EWE's docs ask for at most one request per second.
         KeySpec("ewe.rate", "EWE requests per second; 0 = unlimited", default=1.0, type="float"),
         KeySpec(
+            "ewe.content_type",
+            "Content-Type of modifyShipment bodies (seed 004 documents application/javascript)",
+            default="application/javascript",
+        ),
+        KeySpec(
             "ewe.postcodes", "CSV of suburb,postcode,state for full suburb checks", type="path"
         ),
         KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),

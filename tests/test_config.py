@@ -48,7 +48,8 @@ def write(path: Path, text: str, mode: int = 0o600) -> Path:
 # -- the key table --------------------------------------------------------------------------
 def test_key_table_matches_spec():
     assert list(config.KEYS) == [
-        "ewe.url", "ewe.username", "ewe.password", "ewe.rate", "ewe.postcodes",
+        "ewe.url", "ewe.username", "ewe.password", "ewe.rate", "ewe.content_type",
+        "ewe.postcodes",
         "fynd.url", "fynd.company_id", "fynd.client_id", "fynd.client_secret",
         "ecom.url", "ecom.username", "ecom.password",
     ]  # fmt: skip
@@ -58,6 +59,7 @@ def test_key_table_matches_spec():
     assert config.KEYS["ewe.url"].default == "https://jerrytest.ewe.com.au/eweApi/ewe/api"
     assert config.KEYS["fynd.url"].default == "https://api.fynd.com"
     assert config.KEYS["ewe.rate"].default == 1.0
+    assert config.KEYS["ewe.content_type"].default == "application/javascript"
     assert config.KEYS["fynd.client_secret"].env == "SHIPCTL_FYND_CLIENT_SECRET"
 
 

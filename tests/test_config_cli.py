@@ -195,7 +195,7 @@ def test_show_sources_env_file_default_unset(cli, monkeypatch, user_config):
     assert table["ewe.url"] == ["https://jerrytest.ewe.com.au/eweApi/ewe/api", "default"]
     assert table["ewe.rate"] == ["1.0", "default"]
     assert table["ecom.url"] == ["", "unset"]
-    assert len(table) == 12
+    assert len(table) == 13
 
 
 def test_flag_beats_env_and_file_in_digest(cli, monkeypatch):
