@@ -51,7 +51,11 @@ class Application:
         """Resolve one config key for the active profile (secrets are registered for redaction)."""
         from shipctl import config
 
-        self.ensure_sandbox()
+        if self.sandbox and self._sandbox_server is None:
+            from shipctl.sandbox import SETTING_KEYS
+
+            if key in SETTING_KEYS:
+                self.ensure_sandbox()
         return config.resolve(
             self.config, self.profile, key, flag=flag, overrides=self.overrides
         )

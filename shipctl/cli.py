@@ -149,16 +149,17 @@ def run(argv: list[str] | None = None) -> int:
         if isinstance(error, ClickException):
             error.show()
             return error.exit_code
-        if _debugging():
+        if _debugging(argv):
             raise
         _report(f"internal error: {type(error).__name__}: {error}\nrun with --debug for details")
         return ExitCode.FAILED
 
 
-def _debugging() -> bool:
+def _debugging(argv: list[str] | None) -> bool:
     if _current is not None:
         return _current.debug
-    return os.environ.get("SHIPCTL_DEBUG", "") not in ("", "0") or "--debug" in sys.argv
+    args = sys.argv[1:] if argv is None else argv
+    return os.environ.get("SHIPCTL_DEBUG", "") not in ("", "0") or "--debug" in args
 
 
 def _report(message: str) -> None:

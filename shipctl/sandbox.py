@@ -44,6 +44,13 @@ FYND_CLIENT_ID = "sandbox"
 FYND_CLIENT_SECRET = "sandbox-secret"
 ECOM_USERNAME = "sandbox"
 ECOM_PASSWORD = "sandbox-password"
+# The settings --sandbox overrides (SandboxServer.settings); resolving any other key, as
+# offline commands do, must not start a server.
+SETTING_KEYS = frozenset({
+    "ewe.url", "ewe.username", "ewe.password",
+    "fynd.url", "fynd.company_id", "fynd.client_id", "fynd.client_secret",
+    "ecom.url", "ecom.username", "ecom.password",
+})  # fmt: skip
 
 # Each provider's simulator module, beside its own code; each exposes ``create() -> Simulator``.
 # Adding a provider is one line here.
@@ -193,7 +200,7 @@ class SandboxServer(ThreadingHTTPServer):
             host = "::1"
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, str]:  # keys: SETTING_KEYS
         """Config overrides that point every client at this server with the sandbox credentials."""
         base = self.base_url
         return {

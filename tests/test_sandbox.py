@@ -493,3 +493,18 @@ def test_a_client_expecting_100_continue_is_told_to_continue(server):
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ") and b'"code":0' in answer
+
+
+def test_setting_keys_are_what_the_server_overrides():
+    from shipctl.sandbox import SETTING_KEYS
+
+    with start_background() as server:
+        assert set(server.settings()) == SETTING_KEYS
+
+
+def test_global_sandbox_flag_does_not_start_a_server_for_offline_commands(cli):
+    from conftest import SAMPLES
+
+    result = cli("--sandbox", "ewe", "validate", str(SAMPLES / "ewe" / "modify.yaml"))
+    assert result.code == 0, result.err
+    assert "sandbox" not in result.err

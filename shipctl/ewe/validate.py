@@ -11,7 +11,7 @@ from typing import Any
 
 
 def run(app: Any, paths: list[str], *, recursive: bool) -> int:
-    from shipctl.ewe.models import check
+    from shipctl.ewe.models import MSG_TYPE, check
     from shipctl.ewe.postcodes import configured_index
     from shipctl.inputs import read_items
 
@@ -21,11 +21,15 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     valid = invalid = 0
     for item in read_items(paths, recursive=recursive, allow_csv=True, warn=out.warn):
         checked = check(item.data, postcodes=postcodes)
+        carried = checked.envelope.get("msgType", MSG_TYPE)
+        if carried != MSG_TYPE:
+            out.warn(f"{item.where(('msgType',))}: {_shorten(repr(carried))} is replaced by "
+                     f"{MSG_TYPE!r} when sent")
         if checked.valid:
             valid += 1
         else:
             invalid += 1
-        reference = checked.reference_no or "-"
+        reference = _shorten(checked.reference_no or "-")
         if out.json_mode:
             results.append(
                 {
@@ -60,3 +64,9 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     if not total:
         out.warn("no items found in the input")
     return 1 if invalid else 0
+
+
+def _shorten(value: Any, width: int = 80) -> str:
+    """A value as shown on one line: a 50 MB referenceNo must not flood the terminal."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -413,11 +413,12 @@ def test_unknown_key_without_a_near_miss():
     assert only_problem(body(colour="red")) == ("colour", "unknown field")
 
 
-def test_msg_type_must_be_modify_shipment():
-    field, message = only_problem(body(msgType="cancelShipment"))
-    assert field == "msgType"
-    assert message.startswith('must be "modifyShipment" (it is "cancelShipment")')
-    assert check(body(msgType="modifyShipment")).problems == []
+def test_carried_msg_type_is_replaced_not_rejected():
+    # SPEC §5: envelope keys in an item are replaced (the commands warn when they differ)
+    checked = check(body(msgType="cancelShipment"))
+    assert checked.problems == []
+    assert checked.envelope["msgType"] == "cancelShipment"
+    assert "msgType" not in checked.request
 
 
 @pytest.mark.parametrize("item, kind", [([], "a list"), ("text", "text"), (None, "null"),

@@ -343,3 +343,21 @@ SEED_EXAMPLE = """{
 ]
 }
 """
+
+
+def test_a_carried_msg_type_is_a_warning_not_an_error(cli, tmp_path):
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps(request(msgType="cancelShipment")))
+    result = cli("ewe", "validate", path)
+    assert result.code == 0, result.all
+    assert "typed.json:1 item 1 msgType: 'cancelShipment' is replaced by 'modifyShipment'" in (
+        result.err)
+
+
+def test_a_huge_reference_is_shortened_on_screen(cli, tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(request(referenceNo="R" * 100_000, reason="")))
+    result = cli("ewe", "validate", path)
+    assert result.code == 1
+    assert len(result.out) < 2_000
+    assert "R" * 79 + "…" in result.out
