@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
 
 EWE = SAMPLES / "ewe"
-POSTCODES = EWE / "config" / "postcodes.csv"  # not a payload: outside the top-level scan
+POSTCODES = Path(__file__).parent.parent / "data" / "ewe" / "postcodes.csv"
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
 NOTE = "suburb/postcode pairs not checked: set ewe.postcodes to a CSV of suburb,postcode,state"
 
