@@ -116,11 +116,9 @@ def key_spec(key: str) -> KeySpec:
 
 
 def _nearest(word: str, choices: Any) -> str | None:
-    import difflib
+    from shipctl.suggest import nearest
 
-    by_lower = {choice.lower(): choice for choice in choices}
-    found = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[found[0]] if found else None
+    return nearest(word, choices)
 
 
 def check_profile_name(name: str) -> str:

@@ -430,3 +430,13 @@ def test_tricky_values_round_trip(cli):
                   '"""', "  spaced  ", "[profiles.x]"]:
         assert cli("config", "set", "ewe.username", "--", value).code == 0
         assert cli("config", "get", "ewe.username").out == value + "\n", value
+
+
+def test_setting_a_missing_postcodes_file_warns(cli, tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    result = cli("config", "set", "ewe.postcodes", str(missing))
+    assert result.code == 0
+    assert f"warning: {missing} is not a readable file yet" in result.err
+    present = tmp_path / "postcodes.csv"
+    present.write_text("suburb,postcode,state\nGreenacre,2190,NSW\n")
+    assert "warning" not in cli("config", "set", "ewe.postcodes", str(present)).err

@@ -113,6 +113,9 @@ def set_(
     with config.edit(app_.config_path, out) as cfg:
         cfg.set(app_.profile, spec.name, typed)
     out.info(f"set {spec.name} for profile '{app_.profile}' in {cfg.path}")
+    if spec.type == "path" and not os.path.isfile(typed):
+        # kept anyway (the file may come later), but every command using it would fail
+        out.warn(f"{typed} is not a readable file yet")
     if os.environ.get(spec.env):
         out.warn(f"{spec.env} is set in the environment and takes precedence over this value")
 

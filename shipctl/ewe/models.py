@@ -13,7 +13,6 @@ postcode) run on the raw data afterwards, so they are reported even when another
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from shipctl.ewe.postcodes import (
     load_postcodes,
     state_of,
 )
+from shipctl.suggest import nearest
 
 __all__ = [
     "Checked",
@@ -458,16 +458,13 @@ def _unknown_field(path: Path_) -> str:
     return f"unknown field (did you mean {suggestion}?)" if suggestion else "unknown field"
 
 
-def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
-    def squash(name: str) -> str:
-        return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
+def _squash(name: str) -> str:
+    # "ReferenceNo", "country-of-origin", "goods_name" are near misses of the real names
+    return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
 
-    for name in allowed:  # "ReferenceNo", "country-of-origin", "goods_name"
-        if squash(name) == squash(key):
-            return name
-    by_squashed = {squash(name): name for name in allowed}
-    close = difflib.get_close_matches(squash(key), by_squashed, n=1, cutoff=0.6)
-    return by_squashed[close[0]] if close else None
+
+def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
+    return nearest(key, allowed, normalise=_squash)
 
 
 def _address_problems(
