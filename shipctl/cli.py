@@ -1,107 +1,19 @@
-"""The root command: global options, the registry of command groups, and ``main``.
+"""The entry point: run the command tree and map every outcome to an exit code.
 
-Only typer and the thin command modules are imported here; each command imports what it
-needs when it runs, so ``shipctl --version`` and TAB completion stay fast.
+The command tree lives in shipctl.commands.root and is imported only when needed: the
+commonest probe, `shipctl --version`, is answered before typer is even imported.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
 
 from shipctl import __version__
-from shipctl.commands import completions as completions_cmd
-from shipctl.commands import config as config_cmd
-from shipctl.commands import digest as digest_cmd
-from shipctl.commands import sandbox as sandbox_cmd
-from shipctl.commands.completions import COMPLETE_VAR
 from shipctl.errors import ExitCode, ShipctlError
-from shipctl.ewe import commands as ewe_cmd
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
-    " 2 usage error, unreadable input or missing configuration (nothing sent);"
-    " 130 interrupted."
-)
-
-app = typer.Typer(
-    name="shipctl",
-    help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
-    epilog=EXIT_CODES_HELP,
-    no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: see commands.options.group
-    add_completion=False,  # `shipctl completions SHELL` replaces typer's install flags
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_current = None  # the Application of this invocation, for main()'s error handling
-
-
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"shipctl {__version__}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            "-p",
-            envvar="SHIPCTL_PROFILE",
-            help="Credentials profile to use.",
-            autocompletion=config_cmd.complete_profile,
-        ),
-    ] = "default",
-    config: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--config",
-            envvar="SHIPCTL_CONFIG",
-            help="Config file to use instead of the per-user one.",
-            dir_okay=False,
-        ),
-    ] = None,
-    sandbox: Annotated[
-        bool,
-        typer.Option(
-            "--sandbox",
-            envvar="SHIPCTL_SANDBOX",
-            help="Start the embedded simulator on loopback and point every client at it.",
-        ),
-    ] = False,
-    debug: Annotated[
-        bool,
-        typer.Option("--debug", envvar="SHIPCTL_DEBUG", help="Full tracebacks and HTTP wire logs."),
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    global _current
-    from shipctl.app import Application
-
-    _current = ctx.obj = Application(
-        profile=profile, config_path=config, sandbox=sandbox, debug=debug
-    )
-    _current.out.verbose = debug
-    ctx.call_on_close(_current.close)
-
-
-app.add_typer(config_cmd.app, name="config")
-app.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
-app.add_typer(ewe_cmd.app, name="ewe")
-app.command("sandbox")(sandbox_cmd.sandbox)
-app.command("completions")(completions_cmd.completions)
+# the environment variable that turns an invocation into a TAB completion (typer/click)
+COMPLETE_VAR = "_SHIPCTL_COMPLETE"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +26,10 @@ def run(argv: list[str] | None = None) -> int:
         # the commonest probe of all: answer it without building the command tree
         sys.stdout.write(f"shipctl {__version__}\n")
         return ExitCode.OK
+    import typer
     from typer.main import get_command
+
+    from shipctl.commands.root import app
 
     if COMPLETE_VAR in os.environ:
         # a TAB press: typer registers its shells only when its own completion flags are on
@@ -156,8 +71,10 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _debugging(argv: list[str] | None) -> bool:
-    if _current is not None:
-        return _current.debug
+    from shipctl.commands import root
+
+    if root.current is not None:
+        return root.current.debug
     args = sys.argv[1:] if argv is None else argv
     return os.environ.get("SHIPCTL_DEBUG", "") not in ("", "0") or "--debug" in args
 

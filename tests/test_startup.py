@@ -71,3 +71,8 @@ def test_tab_completion_imports_nothing_heavy(tmp_path):
     env = {"_SHIPCTL_COMPLETE": "complete_bash", "COMP_WORDS": "shipctl ewe ", "COMP_CWORD": "2"}
     modules = loaded_modules([], env=env)
     assert not [m for m in HEAVY if m in modules]
+
+
+def test_version_does_not_even_import_typer():
+    modules = loaded_modules(["--version"])
+    assert "typer" not in modules and "shipctl.commands.root" not in modules

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from shipctl.cli import COMPLETE_VAR
+
 PROG = "shipctl"
-COMPLETE_VAR = "_SHIPCTL_COMPLETE"
 
 
 class Shell(str, Enum):

@@ -1,0 +1,101 @@
+"""The root command: global options and the registry of command groups.
+
+Only typer and the thin command modules are imported here; each command imports what it
+needs when it runs, so TAB completion stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl import __version__
+from shipctl.commands import completions as completions_cmd
+from shipctl.commands import config as config_cmd
+from shipctl.commands import digest as digest_cmd
+from shipctl.commands import sandbox as sandbox_cmd
+from shipctl.ewe import commands as ewe_cmd
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
+    " 2 usage error, unreadable input or missing configuration (nothing sent);"
+    " 130 interrupted."
+)
+
+app = typer.Typer(
+    name="shipctl",
+    help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: see commands.options.group
+    add_completion=False,  # `shipctl completions SHELL` replaces typer's install flags
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+current = None  # the Application of this invocation, for cli.run()'s error handling
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"shipctl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            envvar="SHIPCTL_PROFILE",
+            help="Credentials profile to use.",
+            autocompletion=config_cmd.complete_profile,
+        ),
+    ] = "default",
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            envvar="SHIPCTL_CONFIG",
+            help="Config file to use instead of the per-user one.",
+            dir_okay=False,
+        ),
+    ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            envvar="SHIPCTL_SANDBOX",
+            help="Start the embedded simulator on loopback and point every client at it.",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", envvar="SHIPCTL_DEBUG", help="Full tracebacks and HTTP wire logs."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    global current
+    from shipctl.app import Application
+
+    current = ctx.obj = Application(
+        profile=profile, config_path=config, sandbox=sandbox, debug=debug
+    )
+    current.out.verbose = debug
+    ctx.call_on_close(current.close)
+
+
+app.add_typer(config_cmd.app, name="config")
+app.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
+app.add_typer(ewe_cmd.app, name="ewe")
+app.command("sandbox")(sandbox_cmd.sandbox)
+app.command("completions")(completions_cmd.completions)
