@@ -25,12 +25,14 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from shipctl.errors import InputError, UsageError
+from shipctl.output import _isatty
 
 Path_ = tuple[str | int, ...]  # a field path: ("to", "lines", 0)
 
@@ -81,7 +83,10 @@ STDIN_NAME = "<stdin>"
 LENIENT_LIMIT = 2 * 1024 * 1024  # comments, trailing commas, prose… (fast: json.loads after fixes)
 JSON5_LIMIT = 256 * 1024  # single quotes, unquoted keys… (json5 itself: ~2 s at this size)
 MAX_DOCUMENT = 256 * 1024 * 1024  # a whole JSON/YAML document, or one line: /dev/zero must not hang
-_SPOOL_IN_MEMORY = 8 * 1024 * 1024  # stdin beyond this is spooled to a temporary file
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a spooled stream beyond this goes to a temporary file
+# stdin, a pipe, /dev/fd/N… are copied whole before the first item so that a second pass can
+# read them again: an endless stream (`yes |`) must end in an error, not fill the disk
+MAX_SPOOL = 1024 * 1024 * 1024
 
 Warn = Callable[[str], None]
 
@@ -134,8 +139,10 @@ def open_inputs(
 ) -> Inputs:
     """Resolve ``paths`` now (usage errors surface at once); read them with ``Inputs.items()``.
 
-    ``items()`` may be iterated more than once (the bulk engine validates, then sends): stdin is
-    spooled on first use and warnings are emitted on the first pass only.
+    ``items()`` may be iterated more than once (the bulk engine validates, then sends): whatever
+    can be read only once (``-``, and any named path that is not a regular file: a FIFO,
+    ``/dev/stdin``, ``<(…)``'s ``/dev/fd/63``) is spooled to a private temporary file on first
+    use, and warnings are emitted on the first pass only.
     """
     warn = warn or _stderr_warn
     sources = _resolve(paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn)
@@ -161,8 +168,9 @@ class Inputs:
         self.sources = sources
         self._stdin = stdin
         self._warn = warn
-        self._spool_stdin = spool
-        self._spooled: IO[bytes] | None = None
+        self._spool = spool
+        # one copy per source read once; the same path given twice shares it
+        self._spooled: dict[Source, IO[bytes]] = {}
         self._passes = 0
 
     def items(self) -> Iterator[Item]:
@@ -171,26 +179,31 @@ class Inputs:
         for source in self.sources:
             yield from _read_source(source, self, warn)
 
-    def _open_stdin(self) -> IO[bytes]:
-        stream = self._stdin if self._stdin is not None else _sys_stdin()
-        if not self._spool_stdin:
-            return _Borrowed(stream)
-        if self._spooled is None:
-            import shutil
-            import tempfile
-
-            self._spooled = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
-            try:
-                shutil.copyfileobj(stream, self._spooled)
-            except OSError as error:
-                raise InputError(f"{STDIN_NAME}: cannot read: {error.strerror or error}") from None
-        self._spooled.seek(0)
-        return _Borrowed(self._spooled)
+    def _open(self, source: Source) -> IO[bytes]:
+        """A stream over ``source``, from its spooled copy when it can only be read once."""
+        spooled = self._spooled.get(source)
+        if spooled is not None:
+            spooled.seek(0)
+            return _Borrowed(spooled)
+        if source.path is None:
+            stream: IO[bytes] = _Borrowed(
+                self._stdin if self._stdin is not None else _sys_stdin()
+            )
+        else:
+            stream = _open_file(source)
+            if _is_regular(stream):  # can be opened again for the next pass
+                return stream
+        if not self._spool:  # read_items: one pass, streamed as it comes
+            return stream
+        with stream:
+            spooled = _spool(stream, source.name)
+        self._spooled[source] = spooled
+        return _Borrowed(spooled)
 
     def close(self) -> None:
-        if self._spooled is not None:
-            self._spooled.close()
-            self._spooled = None
+        spooled, self._spooled = self._spooled, {}
+        for stream in spooled.values():
+            stream.close()
 
     def __enter__(self) -> Inputs:
         return self
@@ -218,6 +231,68 @@ class _Borrowed(io.BufferedIOBase):
         pass
 
 
+def _open_file(source: Source) -> IO[bytes]:
+    name = source.name
+    try:
+        return open(source.path or name, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file or directory") from None
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory") from None
+    except OSError as error:
+        raise InputError(f"{name}: cannot read: {error.strerror or error}") from None
+
+
+def _is_regular(stream: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+_SPOOL_CHUNK = 64 * 1024
+
+
+def _spool(stream: IO[bytes], name: str) -> IO[bytes]:
+    """Copy ``stream`` to a private temporary file (in memory while small), at most MAX_SPOOL.
+
+    The copy stops just after the first NUL byte: the reader refuses binary data at that byte
+    anyway (with the same message, since everything before it is kept), and /dev/zero must not
+    be copied to the disk first.
+    """
+    import tempfile
+
+    spooled = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+    size = 0
+    try:
+        while True:
+            chunk = stream.read(_SPOOL_CHUNK)
+            if not chunk:
+                break
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                spooled.write(chunk[: nul + 1])
+                break
+            size += len(chunk)
+            if size > MAX_SPOOL:
+                raise InputError(
+                    f"{name}: larger than {_size(MAX_SPOOL)}",
+                    hint="a stream is copied to a temporary file to be read twice; save it to"
+                    " a file and give its name",
+                )
+            spooled.write(chunk)
+    except OSError as error:
+        spooled.close()
+        raise InputError(f"{name}: cannot read: {error.strerror or error}") from None
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
+
+
 def _sys_stdin() -> IO[bytes]:
     stream = sys.stdin
     if stream is None:
@@ -226,13 +301,6 @@ def _sys_stdin() -> IO[bytes]:
     if buffer is not None:
         return buffer
     return io.BytesIO(stream.read().encode("utf-8"))
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,19 +391,7 @@ def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> lis
 
 def _read_source(source: Source, inputs: Inputs, warn: Warn) -> Iterator[Item]:
     name = source.name
-    if source.path is None:
-        stream = inputs._open_stdin()
-    else:
-        try:
-            stream = open(source.path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file or directory") from None
-        except PermissionError:
-            raise InputError(f"{name}: permission denied") from None
-        except IsADirectoryError:
-            raise InputError(f"{name}: is a directory") from None
-        except OSError as error:
-            raise InputError(f"{name}: cannot read: {error.strerror or error}") from None
+    stream = inputs._open(source)
     with stream:
         try:
             suffix = source.suffix
@@ -627,6 +683,45 @@ class _NotJSON(Exception):
         self.error = error
 
 
+# int() refuses integers of more than sys.get_int_max_str_digits() digits (CVE-2020-10735: 4,300
+# by default since Python 3.11 and 3.10.7; 0 means no limit); json, json5 and YAML all use int().
+def _digit_limit() -> int:
+    get = getattr(sys, "get_int_max_str_digits", None)
+    return get() if get is not None else 0
+
+
+def _is_digit_limit(error: ValueError) -> bool:
+    return not isinstance(error, json.JSONDecodeError) and "integer string conversion" in str(
+        error
+    )
+
+
+# a string (skipped: its digits are never converted), or a whole number; group 1: its digits
+_NUMBER_SCAN = re.compile(
+    r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
+    r"|(?<![\w$.])[-+]?(\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?(?![\w$.])"
+)
+
+
+def _number_too_long(
+    text: str, start: int, end: int, name: str, index: _LineIndex, line_base: int
+) -> InputError | None:
+    """The first integer in ``text[start:end]`` too long for int(), as an error; else None."""
+    limit = _digit_limit()
+    if not limit:
+        return None
+    for match in _NUMBER_SCAN.finditer(text, start, end):
+        digits = match.group(1)
+        # a fraction or an exponent makes a float, which has no limit
+        if digits is not None and len(digits) > limit and match.end(1) == match.end():
+            offset = match.start()
+            return InputError(
+                f"{name}:{index.line(offset) + line_base}:{index.column(offset)}:"
+                f" number too long (more than {limit} digits)"
+            )
+    return None
+
+
 def _json_document(
     text: str, name: str, warn: Warn, strict_error: ValueError | None = None
 ) -> list[_Value]:
@@ -756,6 +851,10 @@ def _lenient(
     text: str, name: str, strict_error: ValueError, *, line_base: int = 0
 ) -> tuple[list[_Value], list[tuple[str, int, str]]]:
     """Read what strict JSON refused: (values, forgiven [(kind, line, phrase)])."""
+    if _is_digit_limit(strict_error):  # valid JSON up to a number int() refuses
+        too_long = _number_too_long(text, 0, len(text), name, _LineIndex(text), line_base)
+        if too_long is not None:
+            raise too_long
     strict_line, strict_column, strict_msg = _strict_position(text, strict_error)
     if len(text) > LENIENT_LIMIT:
         raise InputError(
@@ -989,6 +1088,10 @@ def _parse_span(
             fail_at = start + error.pos
         else:
             fail_at = start
+        if _is_digit_limit(error):
+            too_long = _number_too_long(normalized, start, end, name, index, line_base)
+            if too_long is not None:
+                raise too_long from None
     if len(span) > JSON5_LIMIT:
         raise _syntax_error(
             name, normalized, tokens, fail_at, index, line_base,
@@ -1004,6 +1107,10 @@ def _parse_span(
     except MemoryError:
         raise InputError(f"{name}:{index.line(start) + line_base}: nesting too deep") from None
     except ValueError as error:
+        if _is_digit_limit(error):
+            too_long = _number_too_long(normalized, start, end, name, index, line_base)
+            if too_long is not None:
+                raise too_long from None
         match = re.match(r"<string>:(\d+) .* at column (\d+)$", str(error), re.DOTALL)
         if match:
             span_index = _LineIndex(span)
@@ -1285,6 +1392,7 @@ def _node_lines(root: Any, name: str, budget: list[int]) -> dict[Path_, int]:
 
     lines: dict[Path_, int] = {}
     stack: list[tuple[Any, Path_]] = [(root, ())]
+    limit = _digit_limit()
     while stack:
         node, path = stack.pop()
         budget[0] -= 1
@@ -1294,6 +1402,7 @@ def _node_lines(root: Any, name: str, budget: list[int]) -> dict[Path_, int]:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
                     continue
+                _check_yaml_int(key_node, name, limit)
                 key: str | int = key_node.value
                 if key_node.tag == "tag:yaml.org,2002:int":  # `1: …` makes an int key
                     key = int(key)
@@ -1305,7 +1414,20 @@ def _node_lines(root: Any, name: str, budget: list[int]) -> dict[Path_, int]:
                 child = (*path, position)
                 lines[child] = value_node.start_mark.line + 1
                 stack.append((value_node, child))
+        else:
+            _check_yaml_int(node, name, limit)
     return lines
+
+
+def _check_yaml_int(node: Any, name: str, limit: int) -> None:
+    """An int scalar too long for int(): say where, before the constructor fails somewhere."""
+    if limit and node.tag == "tag:yaml.org,2002:int" and len(node.value) > limit:
+        if len(node.value.lstrip("+-")) > limit:
+            mark = node.start_mark
+            raise InputError(
+                f"{name}:{mark.line + 1}:{mark.column + 1}:"
+                f" number too long (more than {limit} digits)"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1352,46 +1474,85 @@ class _Column:
     path: tuple[str | int, ...]
 
 
+# A header names the fields of one shipment, three parts deep at most (SPEC §5 `ewe modify`:
+# `to.lines.0`, `merchandise.0.sku`): 32 leaves room to spare and stops a hostile `a.a.a.…`
+# header from nesting without end (RecursionError in _lists). A list index only orders the
+# cells (`lines.0` and `lines.7` make a list of two), so memory does not grow with it; but one
+# row carrying 10,000 list elements is a typo, and int() refuses more than 4,300 digits.
+MAX_CSV_DEPTH = 32
+MAX_CSV_INDEX = 9999
+_SHOWN_COLUMN = 40  # characters of a column name quoted in an error
+
+
+def _shown(column: str) -> str:
+    if len(column) <= _SHOWN_COLUMN:
+        return column
+    return column[: _SHOWN_COLUMN - 1] + "…"
+
+
+def _column(number: int, column: str) -> str:
+    """``column 3 "to.lines.0"`` — numbered, since a hostile name may be shortened."""
+    return f'column {number} "{_shown(column)}"'
+
+
 def _csv_columns(header: list[str], name: str) -> list[_Column]:
     columns: list[_Column] = []
-    seen: dict[tuple, str] = {}
+    seen: dict[tuple, tuple[int, str]] = {}
     # every interior node of the column tree is a list (int children) or an object (names)
-    containers: dict[tuple, tuple[str, str]] = {}  # node path → ("list"|"object", column)
-    leaves: dict[tuple, str] = {}
+    containers: dict[tuple, tuple[str, int, str]] = {}  # node → ("list"|"object", number, name)
+    leaves: dict[tuple, tuple[int, str]] = {}
     for number, column in enumerate(header, 1):
         if not column:
             raise InputError(f"{name}:1: column {number} has no name")
-        parts = column.split(".")
-        if any(not p for p in parts):
-            raise InputError(f"{name}:1: column {column!r} is not a dotted name like to.name")
-        path = tuple(int(p) if p.isascii() and p.isdigit() else p for p in parts)
-        if isinstance(path[0], int):
-            raise InputError(f"{name}:1: column {column!r} must start with a field name")
-        if path in seen:
-            raise InputError(f"{name}:1: column {column!r} appears twice")
-        if path in containers:
-            raise InputError(
-                f"{name}:1: column {column!r} conflicts with column {containers[path][1]!r}"
-            )
-        for depth in range(1, len(path)):
-            prefix = path[:depth]
-            if prefix in leaves:
-                raise InputError(
-                    f"{name}:1: column {column!r} conflicts with column {leaves[prefix]!r}"
+        try:
+            path = _column_path(column)
+            if path in seen:
+                first = seen[path]
+                raise ValueError(
+                    f"appears twice (also {_column(*first)})" if first[1] == column
+                    else f"same field as {_column(*first)}"
                 )
-            kind = "list" if isinstance(path[depth], int) else "object"
-            known = containers.get(prefix)
-            if known is None:
-                containers[prefix] = (kind, column)
-            elif known[0] != kind:
-                raise InputError(
-                    f"{name}:1: column {column!r} conflicts with column {known[1]!r}"
-                    f" ({dotted(prefix)} cannot be both a list and an object)"
-                )
-        seen[path] = column
-        leaves[path] = column
+            if path in containers:
+                raise ValueError(f"conflicts with {_column(*containers[path][1:])}")
+            for depth in range(1, len(path)):
+                prefix = path[:depth]
+                if prefix in leaves:
+                    raise ValueError(f"conflicts with {_column(*leaves[prefix])}")
+                kind = "list" if isinstance(path[depth], int) else "object"
+                known = containers.get(prefix)
+                if known is None:
+                    containers[prefix] = (kind, number, column)
+                elif known[0] != kind:
+                    raise ValueError(
+                        f"conflicts with {_column(*known[1:])}"
+                        f" ({_shown(dotted(prefix))} cannot be both a list and an object)"
+                    )
+        except ValueError as why:
+            raise InputError(f"{name}:1: {_column(number, column)}: {why}") from None
+        seen[path] = leaves[path] = (number, column)
         columns.append(_Column(column, path))
     return columns
+
+
+def _column_path(column: str) -> tuple[str | int, ...]:
+    """``to.lines.0.qty`` → ("to", "lines", 0, "qty"); ValueError saying what is wrong."""
+    if column.count(".") >= MAX_CSV_DEPTH:  # before split(): a 1 MB header is one string
+        raise ValueError(f"more than {MAX_CSV_DEPTH} dotted parts")
+    path: list[str | int] = []
+    for part in column.split("."):
+        if not part:
+            raise ValueError("not a dotted name like to.name")
+        if part.isascii() and part.isdigit():
+            digits = part.lstrip("0") or "0"
+            # the length first: int() of thousands of digits is slow, then refused
+            if len(digits) > len(str(MAX_CSV_INDEX)) or int(digits) > MAX_CSV_INDEX:
+                raise ValueError(f"list index {_shown(part)} is larger than {MAX_CSV_INDEX}")
+            path.append(int(digits))
+        else:
+            path.append(part)
+    if isinstance(path[0], int):
+        raise ValueError("must start with a field name")
+    return tuple(path)
 
 
 def _csv_row(columns: list[_Column], row: list[str]) -> dict:
@@ -1407,7 +1568,10 @@ def _csv_row(columns: list[_Column], row: list[str]) -> dict:
 
 
 def _lists(node: dict) -> Any:
-    """Dicts keyed by ints (from ``lines.0``, ``lines.1``) → lists in index order."""
+    """Dicts keyed by ints (from ``lines.0``, ``lines.1``) → lists in index order.
+
+    Recursive, but no deeper than MAX_CSV_DEPTH (checked on the header).
+    """
     for key, value in node.items():
         if isinstance(value, dict):
             node[key] = _lists(value)

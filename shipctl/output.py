@@ -18,7 +18,7 @@ from shipctl import secrets
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, OSError):  # no such method, closed, or a dead fd
         return False
 
 

@@ -6,9 +6,12 @@ import inspect
 import io
 import json
 import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLES, run_shipctl
 
 from shipctl import inputs
 from shipctl.errors import ExitCode, InputError, ShipctlError, UsageError
@@ -224,15 +227,18 @@ def test_csv_with_bom_and_short_rows(here):
 @pytest.mark.parametrize(
     ("header", "message"),
     [
-        ("to,to.name", "c.csv:1: column 'to.name' conflicts with column 'to'"),
-        ("to.name,to", "c.csv:1: column 'to' conflicts with column 'to.name'"),
+        ("to,to.name", 'c.csv:1: column 2 "to.name": conflicts with column 1 "to"'),
+        ("to.name,to", 'c.csv:1: column 2 "to": conflicts with column 1 "to.name"'),
         ("to.0,to.name",
-         "c.csv:1: column 'to.name' conflicts with column 'to.0' (to cannot be both a list and"
-         " an object)"),
-        ("a,a", "c.csv:1: column 'a' appears twice"),
+         'c.csv:1: column 2 "to.name": conflicts with column 1 "to.0" (to cannot be both a list'
+         " and an object)"),
+        ("a,b,a", 'c.csv:1: column 3 "a": appears twice (also column 1 "a")'),
+        ("to.lines.1,to.lines.01",
+         'c.csv:1: column 2 "to.lines.01": same field as column 1 "to.lines.1"'),
         ("a,,b", "c.csv:1: column 2 has no name"),
-        ("a..b", "c.csv:1: column 'a..b' is not a dotted name like to.name"),
-        ("0.a", "c.csv:1: column '0.a' must start with a field name"),
+        ("a..b", 'c.csv:1: column 1 "a..b": not a dotted name like to.name'),
+        ("a,b.", 'c.csv:1: column 2 "b.": not a dotted name like to.name'),
+        ("0.a", 'c.csv:1: column 1 "0.a": must start with a field name'),
     ],
 )
 def test_csv_inconsistent_columns_name_the_column(here, header, message):
@@ -247,6 +253,60 @@ def test_csv_row_with_too_many_cells(here):
     assert error_of("c.csv", allow_csv=True).message == (
         "c.csv:3: 3 cells but the header has 2 columns"
     )
+
+
+def test_csv_column_depth_and_list_index_are_capped(here):
+    deepest = ".".join(["a"] * 32)
+    write("ok.csv", f"{deepest},to.lines.9999,to.lines.0003\nx,last,first\n")
+    items, _ = read("ok.csv", allow_csv=True)
+    data = items[0].data
+    for _ in range(31):
+        data = data["a"]
+    assert data == {"a": "x"}
+    # an index only orders the cells: 3 before 9999, and no list of 10,000 entries
+    assert items[0].data["to"] == {"lines": ["first", "last"]}
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        # 1,200 segments used to recurse until RecursionError (an internal error, exit 1)
+        (".".join(["a"] * 1200),
+         'c.csv:1: column 2 "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a…": more than 32 dotted'
+         " parts"),
+        (".".join(["a"] * 33),
+         'c.csv:1: column 2 "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a…": more than 32 dotted'
+         " parts"),
+        # 5,000 digits used to reach int(): ValueError "Exceeds the limit (4300 digits)"
+        ("to.lines." + "9" * 5000,
+         'c.csv:1: column 2 "to.lines.999999999999999999999999999999…": list index'
+         " 999999999999999999999999999999999999999… is larger than 9999"),
+        ("to.lines.99999999",
+         'c.csv:1: column 2 "to.lines.99999999": list index 99999999 is larger than 9999'),
+        ("to.lines.10000", 'c.csv:1: column 2 "to.lines.10000": list index 10000 is larger'
+         " than 9999"),
+        ("to.lines.0000000000000007.x", None),  # leading zeros: index 7, accepted
+    ],
+)
+def test_hostile_csv_header_is_a_clean_error(here, column, message):
+    write("c.csv", f"referenceNo,{column}\nR1,x\n")
+    if message is None:
+        items, _ = read("c.csv", allow_csv=True)
+        assert items[0].data == {"referenceNo": "R1", "to": {"lines": [{"x": "x"}]}}
+        return
+    error = error_of("c.csv", allow_csv=True)
+    assert isinstance(error, InputError)
+    assert error.exit_code == ExitCode.USAGE
+    assert error.message == message
+
+
+def test_hostile_csv_header_through_the_cli(here, cli):
+    write("c.csv", "referenceNo," + ".".join(["a"] * 1000) + "\nR1,x\n")
+    result = cli("ewe", "validate", "c.csv")
+    assert result.code == 2
+    assert result.err.startswith('error: c.csv:1: column 2 "a.a.a.')
+    assert "more than 32 dotted parts" in result.err
+    assert "internal error" not in result.err
 
 
 def test_csv_named_explicitly_where_not_allowed_is_a_usage_error(here):
@@ -369,6 +429,173 @@ def test_open_inputs_reports_bad_arguments_at_once(here):
         open_inputs(["nope.json"])
     assert caught.value.message == "nope.json: no such file or directory"
     assert caught.value.exit_code == ExitCode.USAGE
+
+
+# -- paths that can be read only once: FIFOs, <(…)'s /dev/fd/N, /dev/stdin -----------------------
+
+LENIENT_LINES = b'{"referenceNo": "R1"}\n{\'referenceNo\': \'R2\'}\n{"referenceNo": "R3",}\n'
+
+
+def two_passes(paths: list[str]) -> tuple[list, list, list[str]]:
+    """Iterate ``open_inputs(paths).items()`` twice: (first, second, warnings)."""
+    warnings: list[str] = []
+
+    def seen(item: Item) -> tuple:
+        return item.data, str(item.location), item.field_lines
+
+    with open_inputs(paths, warn=warnings.append) as opened:
+        first = [seen(i) for i in opened.items()]
+        second = [seen(i) for i in opened.items()]
+    return first, second, warnings
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+
+
+@needs_fifo
+@pytest.mark.parametrize("name", ["pipe", "pipe.jsonl"])
+def test_fifo_is_spooled_and_read_twice(here, name):
+    os.mkfifo(name)
+    writes = []
+
+    def writer():
+        with open(name, "wb") as fifo:  # blocks until the reader opens it: exactly once
+            fifo.write(LENIENT_LINES)
+        writes.append(1)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    # were the FIFO opened again for the second pass, that open would wait for a writer for
+    # ever: this one comes late and writes nothing, so the test fails instead of hanging
+    rescue = threading.Timer(10, lambda: open(name, "wb").close())
+    rescue.start()
+    try:
+        first, second, warnings = two_passes([name])
+    finally:
+        rescue.cancel()
+    thread.join(10)
+    assert writes == [1]
+    assert first == second
+    assert [(data, where) for data, where, _ in first] == [
+        ({"referenceNo": "R1"}, f"{name}:1 item 1"),
+        ({"referenceNo": "R2"}, f"{name}:2 item 2"),
+        ({"referenceNo": "R3"}, f"{name}:3 item 3"),
+    ]
+    assert warnings == [  # the first pass only
+        f"{name}: parsed leniently: single quotes at line 2",
+        f"{name}: parsed leniently: trailing comma at line 3",
+    ]
+
+
+def pipe_with(data: bytes) -> int:
+    """The read end of a pipe holding ``data`` (its writer already closed), like <(cat f)."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)  # small: fits in the pipe's buffer
+    os.close(write_end)
+    return read_end
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/fd/0"), reason="no /dev/fd on this system")
+def test_process_substitution_dev_fd_is_read_twice_under_its_own_name(here):
+    fd = pipe_with(b"- referenceNo: R1\n  to:\n    name: Bob\n- referenceNo: R2\n")
+    name = f"/dev/fd/{fd}"
+    try:
+        first, second, warnings = two_passes([name, name])  # the same path twice: read twice
+    finally:
+        os.close(fd)
+    assert first == second
+    assert [where for _, where, _ in first] == [
+        f"{name}:1 item 1", f"{name}:4 item 2", f"{name}:1 item 1", f"{name}:4 item 2",
+    ]
+    assert first[0][0] == {"referenceNo": "R1", "to": {"name": "Bob"}}
+    assert first[0][2][("to", "name")] == 3
+    assert warnings == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdin"), reason="no /dev/stdin on this system")
+def test_dev_stdin_on_a_pipe_is_read_twice(here):
+    fd = pipe_with(LENIENT_LINES)
+    saved = os.dup(0)
+    os.dup2(fd, 0)  # this process's stdin is now the pipe, as in `cat bulk.jsonl | shipctl …`
+    try:
+        first, second, _ = two_passes(["/dev/stdin"])
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(fd)
+    assert first == second
+    assert [where for _, where, _ in first] == [
+        "/dev/stdin:1 item 1", "/dev/stdin:2 item 2", "/dev/stdin:3 item 3",
+    ]
+
+
+BULK_JSONL = SAMPLES / "ewe" / "bulk.jsonl"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdin"), reason="no /dev/stdin on this system")
+def test_cli_reads_dev_stdin_fed_by_a_pipe(here):
+    data = BULK_JSONL.read_bytes()
+    references = [json.loads(line)["referenceNo"] for line in data.decode().splitlines()]
+    result = run_shipctl("ewe", "validate", "/dev/stdin", input=data)
+    assert result.code == 0, result.err
+    assert f"/dev/stdin:{len(references)} item {len(references)}" in result.out
+    # ewe modify reads its input twice (validate everything, then send): the bug was exit 2
+    # "error: /dev/stdin: empty input" on the second pass
+    result = run_shipctl("--sandbox", "ewe", "modify", "/dev/stdin", "--dry-run", input=data)
+    assert result.code == 0, result.err
+    assert "empty input" not in result.err
+    for reference in references:
+        assert reference in result.out
+
+
+def test_spooled_stream_has_a_size_cap(here, monkeypatch):
+    class Endless(io.RawIOBase):  # `yes '{}' | shipctl …`: never an end
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            chunk = b'{"a": 1}\n' * (len(buffer) // 9)
+            buffer[: len(chunk)] = chunk
+            return len(chunk)
+
+    monkeypatch.setattr(inputs, "MAX_SPOOL", 1 << 20)
+    with open_inputs(["-"], stdin=io.BufferedReader(Endless())) as opened:
+        with pytest.raises(InputError) as caught:
+            next(opened.items())
+    assert caught.value.message == "<stdin>: larger than 1 MiB"
+    assert caught.value.hint == (
+        "a stream is copied to a temporary file to be read twice; save it to a file and give"
+        " its name"
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero on this system")
+def test_endless_binary_stream_is_not_spooled_to_the_disk(here):
+    class Zero(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            buffer[:] = b"\0" * len(buffer)
+            return len(buffer)
+
+    for path, stdin in (("/dev/zero", None), ("-", io.BufferedReader(Zero()))):
+        with open_inputs([path], stdin=stdin) as opened:
+            with pytest.raises(InputError) as caught:
+                next(opened.items())
+        shown = "<stdin>" if path == "-" else path
+        assert caught.value.message == f"{shown}: binary data, not text (NUL byte at line 1)"
+
+
+def test_nul_after_some_lines_is_reported_at_its_line_when_spooled(here):
+    data = b'{"a": 1}\n{"a": 2}\n{"a": \x00}\n' + b"more\n" * 100_000
+    with open_inputs(["-"], stdin=io.BytesIO(data)) as opened:
+        items = opened.items()
+        assert next(items).data == {"a": 1}
+        assert next(items).data == {"a": 2}
+        with pytest.raises(InputError) as caught:
+            next(items)
+    assert caught.value.message == "<stdin>: binary data, not text (NUL byte at line 3)"
 
 
 def test_default_warning_goes_to_stderr(here, capsys):
@@ -819,3 +1046,52 @@ def test_errors_are_one_line_and_exit_2(here):
     error = error_of("e.json")
     assert "\n" not in error.message
     assert error.exit_code == ExitCode.USAGE
+
+
+# int() refuses integers of more than 4,300 digits (Python 3.11, 3.10.7): json.loads raises a
+# plain ValueError, which used to end as a misleading "num.json:1:1: unexpected '{'"
+DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+needs_digit_limit = pytest.mark.skipif(not DIGITS, reason="no int() digit limit here")
+LONG = "1" * (DIGITS + 1)
+
+
+@needs_digit_limit
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        ("num.json", '{"a": ' + LONG + "}", "1:7"),
+        ("num.json", '{\n  "a": [1, -' + LONG + "]\n}", "2:12"),
+        ("num.txt", '{"a": ' + LONG + "}", "1:7"),
+        ("num.jsonl", '{"a": 1}\n{"b": [' + LONG + "]}\n", "2:8"),
+        ("num.json", '{"a": 1}\n{"b": [' + LONG + "]}\n", "2:8"),  # JSON Lines in a .json
+        ("num.json", '// pasted\n{"a": ' + LONG + ",}", "2:7"),  # lenient, after fixes
+        ("num.json", "{a: 1, 'b': " + LONG + "}", "1:13"),  # lenient: json5 itself
+        ("num.json", 'see {"a": ' + LONG + "} above", "1:11"),  # in prose
+        ("num.yaml", "a: 1\nb: -" + LONG + "\n", "2:4"),
+        ("num.yaml", "- a: 1\n- b: [" + LONG + "]\n", "2:7"),
+    ],
+)
+def test_too_long_number_says_so(here, name, text, where):
+    write(name, text)
+    error = error_of(name)
+    assert isinstance(error, InputError)
+    assert error.exit_code == ExitCode.USAGE
+    assert error.message == f"{name}:{where}: number too long (more than {DIGITS} digits)"
+
+
+@needs_digit_limit
+def test_long_digits_that_are_not_an_integer_are_read(here):
+    text = json.dumps({"s": LONG, "n": int("1" * DIGITS)})[:-1] + ', "f": ' + LONG + ".5}"
+    write("ok.json", text)
+    items, _ = read("ok.json")
+    assert items[0].data["s"] == LONG  # digits in a string are never converted
+    assert items[0].data["n"] == int("1" * DIGITS)  # exactly the limit is fine
+    assert items[0].data["f"] == float("inf")  # a float has no digit limit
+
+
+@needs_digit_limit
+def test_too_long_number_through_the_cli(here, cli):
+    write("num.json", '{"referenceNo": ' + LONG + "}")
+    result = cli("ewe", "validate", "num.json")
+    assert result.code == 2
+    assert result.err == f"error: num.json:1:17: number too long (more than {DIGITS} digits)\n"

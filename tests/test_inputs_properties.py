@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from shipctl.errors import ShipctlError
-from shipctl.inputs import Item, read_items
+from shipctl import inputs
+from shipctl.errors import InputError, ShipctlError
+from shipctl.inputs import Item, open_inputs, read_items
 
 SUFFIXES = [".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".csv", ".txt", "-"]
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,3 +221,103 @@ def test_logged_python_dict_reads_back(obj):
         json.loads(text)
     except ValueError:
         assert warnings, "whatever strict JSON refused must be reported"
+
+
+# -- hostile CSV headers: deep dotted paths, huge list indexes -----------------------------------
+
+# a segment: a field name, a list index (small, large, or thousands of digits), or empty
+segments = st.one_of(
+    st.sampled_from(["a", "to", "lines", "x y", "é"]),
+    st.integers(0, 12_000).map(str),
+    st.integers(1, 5000).map(lambda n: "9" * n),
+    st.just("0" * 50 + "7"),
+    st.just(""),
+)
+# a column: a few segments, or one repeated hundreds of times (`a.a.a.…`)
+columns = st.one_of(
+    st.lists(segments, min_size=1, max_size=40).map(".".join),
+    st.tuples(st.sampled_from(["a", "0", "12345", "lines.0"]), st.integers(1, 1500)).map(
+        lambda sn: ".".join([sn[0]] * sn[1])),
+)
+
+
+def column_is_acceptable(column: str) -> bool:
+    parts = column.split(".")
+    return (
+        0 < len(parts) <= inputs.MAX_CSV_DEPTH
+        and all(parts)
+        and not parts[0].isdigit()
+        and all(not p.isdigit() or int(p) <= inputs.MAX_CSV_INDEX for p in parts)
+    )
+
+
+@FAST
+@given(st.lists(columns, min_size=1, max_size=4))
+def test_hostile_csv_header_gives_items_or_one_short_error(header):
+    assume(all("," not in c and '"' not in c for c in header))
+    text = "referenceNo," + ",".join(header) + "\n" + ",".join(["R"] + ["v"] * len(header)) + "\n"
+    result = outcome(text.encode(), ".csv")
+    if isinstance(result, ShipctlError):
+        assert isinstance(result, InputError)
+        # the column is named by its number and a shortened name, whatever its length
+        assert len(result.message) < 400 + len(tempfile.gettempdir())
+        assert ":1: column " in result.message or ":1: not valid CSV: field larger" in (
+            result.message
+        )
+    else:
+        # accepted: each column was within the caps, and its value sits at its path
+        assert all(column_is_acceptable(c) for c in header)
+        assert result[0].data["referenceNo"] == "R"
+    if any(not column_is_acceptable(c) for c in header):
+        assert isinstance(result, InputError)
+
+
+# -- integers too long for int() ----------------------------------------------------------------
+
+DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+SMALL = settings(FAST, max_examples=60)
+
+
+@SMALL
+@given(st.integers(1, DIGITS + 50) if DIGITS else st.just(1), st.sampled_from(["", "-"]),
+       st.sampled_from(['{"a": %s}', '[{"a": [1, %s]}]', '{"a": 1}\n{"b": %s}\n',
+                        "// c\n{'a': %s,}", "a: %s\n", "- b: [%s]\n"]),
+       st.sampled_from([".json", ".jsonl", ".yaml", ".txt", "-"]))
+def test_long_integer_is_read_or_named(length, sign, template, suffix):
+    number = sign + "7" * length
+    result = outcome((template % number).encode(), suffix)
+    if isinstance(result, ShipctlError) and "number too long" in result.message:
+        assert DIGITS and length > DIGITS
+        assert result.message.endswith(f": number too long (more than {DIGITS} digits)")
+    elif DIGITS and length > DIGITS:
+        # refused for another reason (YAML text in a .json file…), never misread
+        assert isinstance(result, ShipctlError)
+
+
+# -- spooled streams read twice the same --------------------------------------------------------
+
+
+def passes(data: bytes) -> list:
+    """Two passes over ``data`` given as stdin: (data, location, field lines) or the error."""
+    results = []
+    with open_inputs(["-"], stdin=io.BytesIO(data), warn=lambda _message: None) as opened:
+        for _ in range(2):
+            try:
+                results.append([(i.data, i.location, i.field_lines) for i in opened.items()])
+            except ShipctlError as error:
+                results.append(str(error))
+    return results
+
+
+@FAST
+@given(st.one_of(st.binary(max_size=300), st.lists(PIECES, max_size=30).map(
+    lambda pieces: "".join(pieces).encode())))
+def test_spooled_stdin_reads_the_same_twice(data):
+    first, second = passes(data)
+    assert first == second
+    try:
+        once = [(i.data, i.location, i.field_lines)
+                for i in read_items(["-"], stdin=io.BytesIO(data), warn=lambda _m: None)]
+    except ShipctlError as error:
+        once = str(error)
+    assert first == once
