@@ -2,19 +2,27 @@
 
 The caller turns its input into ``Job``s (validating each one: ``Job.problems``), filters them
 with ``in_shard`` when ``--shard`` is given, and hands them to ``run`` with a ``send`` function
-that performs one request — retries included — and returns an ``Outcome``.
+that performs one request — retries included — and returns an ``Outcome``. ``--strict`` is the
+caller's too: it needs a validation pass over the whole input before anything is sent, so the
+caller counts the invalid jobs first and passes ``run(..., hold=strict_hold_reason(...))``.
+``--rate``: the caller makes the run's ``Pacer`` (``make_pacer``), passes it in
+``BulkOptions.pacer`` and lets its send() take a slot for each retry, so every request of the
+run is paced, not only first attempts.
 
 Where things go:
 
 - stderr: on a terminal, a progress bar with count, rate and ETA (failed, invalid and blocked
   items are printed above it); otherwise one line per finished item:
-  ``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!`` (status, label, where, message).
+  ``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!`` (status, label, where, message;
+  label and where shortened to ``LINE_FIELD_MAX`` characters so one item stays one line).
 - stdout, text mode: only the final summary line
   (``sent 10, succeeded 9, failed 1, invalid 0, skipped 0, blocked 0, duplicate 0 in 2.3 s``).
   json mode: exactly one JSON document ``{"results": [...], "summary": {...}}``, streamed one
   record at a time so memory stays flat however long the input.
 - ``--report FILE``: one record per item as it finishes (``shipctl.report``).
 - ``--journal FILE``: each outcome, durably, before it is reported (``shipctl.journal``).
+  Reports, journal and json records keep label, where and key whole up to ``RECORD_FIELD_MAX``
+  characters.
 
 Statuses: ``succeeded``, ``failed``, ``invalid`` (never sent), ``skipped`` (the journal says it
 already succeeded), ``blocked`` (an earlier item with the same ordering key failed or was
@@ -97,10 +105,9 @@ class BulkOptions:
     journal: Path | None = None
     report: Path | None = None
     fail_fast: bool = False
-    # --strict needs a validation pass over the whole input before anything is sent, so the
-    # caller applies it: when any job is invalid it calls run(..., hold=strict_hold_reason(n)).
-    strict: bool = False
-    shard: tuple[int, int] | None = None  # applied by the caller with in_shard()
+    # The run's pacer, shared with send() so that retries take slots too (make_pacer(rate));
+    # when None, the engine makes one from ``rate`` that paces first attempts only.
+    pacer: Pacer | None = None
     grace_seconds: float = 5.0  # after Ctrl-C, how long in-flight requests may finish
     command: str = ""  # e.g. "ewe modify", recorded in the journal's runs table
 
@@ -185,32 +192,72 @@ def strict_hold_reason(invalid: int, total: int) -> str:
 
 # -- pacing ----------------------------------------------------------------------------------
 class Pacer:
-    """At most ``rate`` starts per second, evenly spaced (SPEC §2 ``--rate``).
+    """At most ``rate`` request starts per second, evenly spaced (SPEC §2 ``--rate``).
 
     A start is allowed no sooner than 1/rate after the previous *actual* start, so no two
-    requests start closer than that, and an idle spell earns no burst. The lock is held while
-    waiting, which serialises starts — exactly what the rule asks. It governs the first attempt
-    of each job; retries inside send() are spaced by the HTTP layer's back-off.
+    requests start closer than that, and an idle spell earns no burst. Every request counts:
+    the engine takes a slot for each job's first attempt, and the caller's send() takes one
+    for each retry (``HttpOptions.pace = pacer.wait``), so one pacer — made with
+    ``make_pacer`` and handed to the engine in ``BulkOptions.pacer`` — governs them all.
+
+    ``cancel()`` (the engine calls it on Ctrl-C/SIGTERM and at the end of the run) makes every
+    waiting and future ``wait`` return False at once: a pacer serves one run.
     """
 
-    def __init__(self, rate: float, stop: threading.Event) -> None:
+    def __init__(self, rate: float) -> None:
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive number, not {rate!r}")
+        self.rate = rate
         self.interval = 1.0 / rate
-        self._stop = stop
-        self._lock = threading.Lock()
+        # One condition guards the last start and wakes waiters on cancel() and wake(). A
+        # waiter re-checks after every wake-up, so a slot is granted under the lock, to one
+        # caller at a time: starts are serialised, which is exactly what the rule asks.
+        self._cond = threading.Condition(threading.Lock())
         self._last = -math.inf
+        self._cancelled = False
 
-    def wait(self) -> bool:
-        """Block until this caller may start; False if stopping meanwhile (do not start)."""
-        with self._lock:
+    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
+        """Block until this caller may start; False if cancelled (or ``give_up()``) meanwhile.
+
+        ``give_up`` is checked before granting a slot and whenever ``wake()`` is called; the
+        engine passes its "stop sending new items" test so first attempts not yet started are
+        dropped at once after --fail-fast, while retries of requests in flight keep theirs.
+        """
+        with self._cond:
             while True:
-                if self._stop.is_set():
+                if self._cancelled or (give_up is not None and give_up()):
                     return False
                 delay = self._last + self.interval - time.monotonic()
                 if delay <= 0:
                     break
-                self._stop.wait(delay)
+                self._cond.wait(delay)
             self._last = time.monotonic()
             return True
+
+    def wake(self) -> None:
+        """Make waiters re-check their ``give_up`` now (call after changing what it tests)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+def make_pacer(rate: float | None) -> Pacer | None:
+    """The pacer for ``--rate R`` (None for 0/None: unlimited); UsageError for a bad R."""
+    check_rate(rate)
+    return Pacer(rate) if rate else None
+
+
+def check_rate(rate: float | None) -> None:
+    if rate is not None and not (rate >= 0 and math.isfinite(rate)):
+        raise UsageError(f"--rate {rate}: must be 0 (unlimited) or more")
 
 
 # -- duplicate detection ---------------------------------------------------------------------
@@ -246,13 +293,36 @@ class _SeenIds:
 
 
 # -- terminal and stdout ---------------------------------------------------------------------
+# A label is whatever the input's referenceNo (or AWB...) holds: a hostile or broken input can
+# make it megabytes long. The per-item line shows this much of label and where, so one item
+# stays one readable line; reports, journal and JSON keep up to RECORD_FIELD_MAX.
+LINE_FIELD_MAX = 80
+RECORD_FIELD_MAX = 1000
+
+
+def shorten(text: str, width: int, *, middle: bool = False) -> str:
+    """``text`` cut to at most ``width`` characters with "…" where it was cut.
+
+    ``middle``: keep both ends — for a source location the end ("…:14 item 3") matters as much
+    as the start of the file name.
+    """
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    if middle:
+        head = (width - 1) // 2
+        return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return text[: width - 1] + "…"
+
+
 def _record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
             elapsed_ms: int | None) -> dict[str, Any]:
     return {
         "index": index,
-        "where": job.where,
-        "label": job.label,
-        "key": job.key,
+        "where": shorten(str(job.where), RECORD_FIELD_MAX, middle=True),
+        "label": shorten(str(job.label), RECORD_FIELD_MAX),
+        "key": None if job.key is None else shorten(str(job.key), RECORD_FIELD_MAX),
         "status": status,
         "code": code,
         "message": message,
@@ -263,8 +333,9 @@ def _record(index: int, job: Job, status: str, message: str, code: Any, attempts
 
 def item_line(record: dict[str, Any]) -> str:
     """``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!``"""
-    label = record["label"] or "-"
-    text = f"{record['status']:<9}  {label}  {record['where']}  {record['message']}"
+    label = shorten(str(record["label"] or "-"), LINE_FIELD_MAX)
+    where = shorten(str(record["where"]), LINE_FIELD_MAX, middle=True)
+    text = f"{record['status']:<9}  {label}  {where}  {record['message']}"
     return text.replace("\r", " ").replace("\n", " ")  # one item, one line
 
 
@@ -358,8 +429,7 @@ class _Engine:
                  total: int | None, hold: str | None) -> None:
         if options.jobs < 1:
             raise UsageError(f"--jobs {options.jobs}: must be at least 1")
-        if options.rate is not None and not (options.rate >= 0 and math.isfinite(options.rate)):
-            raise UsageError(f"--rate {options.rate}: must be 0 (unlimited) or more")
+        check_rate(options.rate)
         self.send = send
         self.options = options
         self.out = out
@@ -374,7 +444,7 @@ class _Engine:
         self.stop_sending = threading.Event()
         self.stop_status = NOT_SENT
         self.stop_message = ""
-        self.pacer = Pacer(options.rate, self.stop_sending) if options.rate else None
+        self.pacer = options.pacer if options.pacer is not None else make_pacer(options.rate)
         self.work: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # SimpleQueue.put is reentrant: the signal handler may use it while get() waits.
         self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -438,7 +508,9 @@ class _Engine:
             self.seen.close()
 
     def teardown(self) -> None:
-        self.stop_sending.set()  # workers waiting for the pacer give up
+        self.stop_sending.set()
+        if self.pacer is not None:
+            self.pacer.cancel()  # workers (and abandoned retries) waiting for it give up
         for _ in self.threads:
             self.work.put(None)  # abandoned workers are daemon threads and exit on their own
         self.restore_signals()
@@ -484,9 +556,16 @@ class _Engine:
             self.summary.interrupted = True
             self.deadline = time.monotonic() + self.options.grace_seconds
             self.stop(INTERRUPTED, f"not sent: interrupted ({self.summary.signal})")
-            if self.inflight and self.signals == 1:
+            if self.pacer is not None:
+                # Retries waiting for a slot give up now (send() returns their last result);
+                # jobs waiting for their first slot are reported interrupted, never sent.
+                self.pacer.cancel()
+            # Only requests whose send() began are "in flight"; the others were waiting for
+            # the pacer and come back not started.
+            sending = sum(1 for index in self.inflight if index in self.started)
+            if sending and self.signals == 1:
                 self.note(
-                    f"interrupted: letting {len(self.inflight)} request(s) in flight finish "
+                    f"interrupted: letting {sending} request(s) in flight finish "
                     f"(up to {self.options.grace_seconds:g} s); "
                     "press Ctrl-C again to abandon them"
                 )
@@ -586,7 +665,8 @@ class _Engine:
 
     @staticmethod
     def blocked_message(key: str) -> str:
-        return f"not sent: an earlier item with the same ordering key ({key}) failed"
+        shown = shorten(key, LINE_FIELD_MAX)
+        return f"not sent: an earlier item with the same ordering key ({shown}) failed"
 
     def dispatch(self) -> None:
         while self.ready and len(self.inflight) < self.workers and not self.stop_sending.is_set():
@@ -658,6 +738,8 @@ class _Engine:
         if not self.stop_sending.is_set():
             self.stop_status, self.stop_message = status, message
             self.stop_sending.set()
+            if self.pacer is not None:
+                self.pacer.wake()  # first attempts waiting for a slot are dropped at once
         while self.ready:
             index, job = heapq.heappop(self.ready)
             self.window -= 1
@@ -690,7 +772,8 @@ class _Engine:
             if task is None:
                 return
             index, job = task
-            if self.stop_sending.is_set() or (self.pacer is not None and not self.pacer.wait()):
+            stopping = self.stop_sending.is_set
+            if stopping() or (self.pacer is not None and not self.pacer.wait(stopping)):
                 put((_NOT_STARTED, index, None, 0.0))
                 continue
             start = time.monotonic()
@@ -709,12 +792,12 @@ class _Engine:
                detail: dict | None = None) -> None:
         self.summary.counts[status] += 1
         message = secrets.redact(str(message))
+        record = _record(index, job, status, message, code, attempts, elapsed_ms)
         if self.journal is not None:
             # Journal first: if we die between the two, the re-run reports it as skipped.
-            self.journal.record(item_id=str(job.id), key=job.key, label=job.label,
-                                where=job.where, status=status, code=code, message=message,
-                                attempts=attempts)
-        record = _record(index, job, status, message, code, attempts, elapsed_ms)
+            self.journal.record(item_id=str(job.id), key=record["key"], label=record["label"],
+                                where=record["where"], status=status, code=code,
+                                message=message, attempts=attempts)
         if detail:
             record["detail"] = detail
         if self.report is not None:

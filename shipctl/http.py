@@ -69,7 +69,9 @@ SECRET_HEADERS = frozenset(
 )
 _SECRET_HEADER_WORDS = ("password", "secret", "token", "api-key", "apikey")
 
-# The wire log shows at most this much of a response body (the task: "truncated to 2 KiB").
+# The wire log shows at most this much of a response body: --debug is for reading an exchange
+# on a terminal, and an error page or a bulk answer of several megabytes would bury the lines
+# around it (and every item's log) without telling the reader more than its first screenful.
 LOG_BODY_LIMIT = 2048
 # Bodies larger than this are not parsed for redaction; the regex fallback still applies.
 _PARSE_LIMIT = 4 * 1024 * 1024
@@ -89,6 +91,37 @@ class HttpOptions:
     backoff_max: float = 20.0
     retry_after_max: float = 60.0  # a server's Retry-After is honoured up to this long
     debug: bool = False  # --debug: wire logs (redacted) through send(log=...)
+    # Called before each retry attempt, after its back-off wait: blocks until the request may
+    # start (the bulk engine's --rate pacer: shipctl.batch.Pacer.wait). False = stop requested:
+    # give up and return the last result. The first attempt is the caller's to pace.
+    pace: Callable[[], bool] | None = None
+
+
+# The longest --timeout accepted. Larger values overflow the platform's time_t in the socket
+# layer (1e12 s raises OverflowError in urllib3), and no answer is worth waiting a day for.
+TIMEOUT_MAX = 86400.0
+
+
+def check_options(options: HttpOptions) -> None:
+    """UsageError for settings no request could be sent with (before anything is sent).
+
+    Without this, ``--timeout 0`` made every item fail with requests' "Invalid timeout"
+    ValueError, reported as if the URL were wrong.
+    """
+    timeouts = (("--timeout", options.timeout), ("connect timeout", options.connect_timeout))
+    for flag, value in timeouts:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 < value <= TIMEOUT_MAX
+        ):
+            shown = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
+            raise UsageError(
+                f"{flag} {shown}: must be a number of seconds more than 0 "
+                f"and at most {TIMEOUT_MAX:g}"
+            )
+    if isinstance(options.retries, bool) or not isinstance(options.retries, int) or (
+        options.retries < 0
+    ):
+        raise UsageError(f"--retries {options.retries}: must be 0 or more")
 
 
 @dataclass
@@ -128,7 +161,12 @@ def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
 
 
 def make_session(options: HttpOptions, *, pool_size: int = 10) -> requests.Session:
-    """A session for one run: our User-Agent, TLS verification on, a pool for ``--jobs``."""
+    """A session for one run: our User-Agent, TLS verification on, a pool for ``--jobs``.
+
+    Raises UsageError when ``options`` cannot work (``check_options``) or the CA bundle is
+    unusable: the caller makes the session before sending anything.
+    """
+    check_options(options)
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.auth = _no_netrc
@@ -224,6 +262,8 @@ def send(
     ``transient(response)`` returns a reason when an otherwise final answer means "try again
     later" at the API level (EWE code 2); it is not consulted for 429/502/503/504, and a
     ValueError from it (a body that is not JSON) counts as "not transient".
+    ``options.pace`` (when set) is called before each retry, after the back-off wait; when it
+    returns False the last attempt's result is returned as it is.
     Thread-safe: each call has its own retry state, the session's pool is shared.
     """
     wire_log = log if options.debug else None
@@ -252,9 +292,19 @@ def send(
             elapsed=time.monotonic() - started,
         )
     pending = [first]
+    last = [first]
 
     def attempt_after_first() -> _Attempt:
-        return pending.pop() if pending else attempt()
+        if pending:
+            return pending.pop()
+        # SPEC §2 --rate counts every request: a retry takes a slot from the run's pacer too.
+        if options.pace is not None and not options.pace():
+            # Stop requested (Ctrl-C): the last answer stands, marked final so tenacity stops.
+            if wire_log is not None:
+                wire_log("not retrying: the run is stopping")
+            return _Attempt(response=last[0].response, error=last[0].error)
+        last[0] = attempt()
+        return last[0]
 
     jitter = wait_random_exponential(multiplier=options.backoff_base, max=options.backoff_max)
 
@@ -375,7 +425,10 @@ def _attempt_once(
             allow_redirects=False,
             **settings,
         )
-    except (requests.RequestException, ValueError) as exc:  # ValueError: http.client's URL checks
+    except (requests.RequestException, ValueError, OverflowError) as exc:
+        # ValueError: http.client's URL checks, or a timeout requests refuses (check_options
+        # keeps those out; describe_error never calls them a URL problem). OverflowError: a
+        # timeout too large for the socket layer.
         message = secrets.redact(describe_error(exc, _redact_url(call.url, call), options))
         if wire_log is not None:
             wire_log(f"! {message}")
@@ -432,6 +485,11 @@ def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
     except ValueError:
         return f"invalid URL {url}"
     where = f"{host}:{port}"
+    if isinstance(exc, (ValueError, OverflowError)) and _is_timeout_error(exc):
+        return (
+            f"invalid timeout (connect {options.connect_timeout:g} s, read {options.timeout:g} s):"
+            f" each must be more than 0 and at most {TIMEOUT_MAX:g} s"
+        )
     chain = _exception_chain(exc)
 
     def find(kind: type[BaseException]) -> BaseException | None:
@@ -478,6 +536,15 @@ def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
     if isinstance(exc, requests.ConnectionError):
         return f"connection to {where} failed"
     return f"request to {where} failed ({type(exc).__name__})"
+
+
+def _is_timeout_error(exc: BaseException) -> bool:
+    """A timeout the libraries refused, not a URL: requests' "Invalid timeout (0, 30)...",
+    urllib3's own checks, or the socket layer's overflow of a huge value."""
+    if isinstance(exc, OverflowError):
+        return True
+    text = str(exc)
+    return text.startswith(("Invalid timeout", "Timeout value", "Attempted to set"))
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
@@ -662,17 +729,7 @@ def describe(call: Call, *, show_secrets: bool) -> dict[str, Any]:
         },
         "body": body,
     }
-    return result if show_secrets else _redact_strings(result)
-
-
-def _redact_strings(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {secrets.redact(str(k)): _redact_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_strings(v) for v in value]
-    if isinstance(value, str):
-        return secrets.redact(value)
-    return value
+    return result if show_secrets else secrets.redact_strings(result)
 
 
 def format_call(call: Call, *, show_secrets: bool) -> str:
@@ -690,11 +747,54 @@ def format_call(call: Call, *, show_secrets: bool) -> str:
         shown = value if show_secrets else _redact_header(name, value, call)
         lines.append(f"{name}: {shown}")
     kind, value = _parse_body(call.body, headers.get("Content-Type", ""))
-    if kind != "none":
-        body = _render_body(kind, value, call, show_secrets=show_secrets)
-        lines += ["", _dump(body)]
+    if kind == "none":
+        pass
+    elif show_secrets:
+        lines += ["", _body_text(call.body)]  # the bytes as sent (Content-Length counts them)
+    elif kind == "json":
+        # Re-encoded the way the body was, so only the masked values differ from what is sent.
+        lines += ["", _encode_like(_render_body(kind, value, call, show_secrets=False), call.body)]
+    else:
+        lines += ["", _render_body(kind, value, call, show_secrets=False)]
     text = "\n".join(lines) + "\n"
     return text if show_secrets else secrets.redact(text)
+
+
+# The ways our clients encode JSON bodies: compact with ensure_ascii=False is
+# shipctl.ewe.client.encode's (EWE modifyShipment); json.dumps' defaults are the others'.
+_JSON_STYLES: tuple[dict[str, Any], ...] = (
+    {"separators": (",", ":"), "ensure_ascii": False},
+    {"separators": (",", ":"), "ensure_ascii": True},
+    {"separators": (", ", ": "), "ensure_ascii": False},
+    {"separators": (", ", ": "), "ensure_ascii": True},
+    {"indent": 2, "ensure_ascii": False},
+    {"indent": 2, "ensure_ascii": True},
+)
+
+
+def _encode_like(redacted: Any, body: bytes | str | None) -> str:
+    """``redacted`` as JSON text in the style that reproduces ``body`` from its parsed value."""
+    original = _body_text(body)
+    try:
+        value = json.loads(original)
+    except (ValueError, RecursionError):
+        value = _NO_VALUE
+    style: dict[str, Any] = _JSON_STYLES[0]
+    if value is not _NO_VALUE:
+        for candidate in _JSON_STYLES:
+            try:
+                if json.dumps(value, **candidate) == original:
+                    style = candidate
+                    break
+            except (ValueError, RecursionError):
+                break
+    try:
+        return json.dumps(redacted, **style)
+    except (ValueError, RecursionError):  # unreachable for parsed JSON; belt and braces
+        return str(redacted)
+
+
+_NO_VALUE = object()
 
 
 # -- wire log -------------------------------------------------------------------------------

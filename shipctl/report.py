@@ -17,16 +17,6 @@ from shipctl.errors import ShipctlError, UsageError
 FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attempts", "elapsed_ms")
 
 
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return secrets.redact(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    return value
-
-
 class ReportWriter:
     def __init__(self, path: Path, fh: IO[str], is_csv: bool) -> None:
         self.path = path
@@ -60,12 +50,15 @@ class ReportWriter:
         try:
             if self._csv is not None:
                 self._csv.writerow(
-                    ["" if record.get(f) is None else _redacted(str(record.get(f))) for f in FIELDS]
+                    [
+                        "" if record.get(f) is None else secrets.redact(str(record.get(f)))
+                        for f in FIELDS
+                    ]
                 )
             else:
-                row = {f: _redacted(record.get(f)) for f in FIELDS}
+                row = {f: secrets.redact_strings(record.get(f)) for f in FIELDS}
                 if record.get("detail"):
-                    row["detail"] = _redacted(record["detail"])
+                    row["detail"] = secrets.redact_strings(record["detail"])
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             self._fh.flush()
         except OSError as exc:

@@ -9,6 +9,7 @@ passed ``--show-secrets``.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 MASK = "********"
 
@@ -37,6 +38,23 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def redact_strings(value: Any) -> Any:
+    """``value`` with every string in it — dict keys included — passed through ``redact``.
+
+    For records that go out whole (the -o json request, report rows): registered secrets
+    vanish however deep they sit.
+    """
+    if isinstance(value, dict):
+        return {
+            (redact(k) if isinstance(k, str) else k): redact_strings(v) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_strings(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
 
 
 def mask(value: str | None) -> str:

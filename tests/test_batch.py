@@ -29,10 +29,13 @@ from shipctl.batch import (
     BulkOptions,
     Job,
     Outcome,
+    Pacer,
     in_shard,
+    make_pacer,
     parse_shard,
     run,
     shard_of,
+    shorten,
     strict_hold_reason,
 )
 from shipctl.errors import InputError, UsageError
@@ -370,6 +373,162 @@ def test_rate_zero_is_unlimited(capsys, rate):
     summary = run(make_jobs(300), send, BulkOptions(jobs=4, rate=rate), Output())
     assert summary.counts["succeeded"] == 300
     assert time.monotonic() - started < 1.0  # at --rate 1 this would take 5 minutes
+
+
+class RetryingSend:
+    """A send() whose request is answered "busy" once per item and then succeeds: like
+    shipctl.ewe.modify's, it takes a pacer slot for the retry (HttpOptions.pace)."""
+
+    def __init__(self, pace):
+        self.pace = pace
+        self.lock = threading.Lock()
+        self.requests: list[tuple[float, str]] = []
+
+    def request(self, job: Job) -> None:
+        with self.lock:
+            self.requests.append((time.monotonic(), job.id))
+
+    def __call__(self, job: Job) -> Outcome:
+        self.request(job)  # first attempt: the engine took its slot
+        time.sleep(0.002)  # the back-off
+        if not self.pace():
+            return Outcome(False, "HTTP 503", attempts=1)
+        self.request(job)
+        return Outcome(True, "Modify success!", attempts=2)
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_retries_take_slots_from_the_same_pacer(capsys, workers):
+    # SPEC §2 --rate: "no two requests start closer than 1/R s apart" — retries included.
+    rate, count = 20.0, 6
+    pacer = make_pacer(rate)
+    send = RetryingSend(pacer.wait)
+
+    summary = run(make_jobs(count), send, BulkOptions(jobs=workers, rate=rate, pacer=pacer),
+                  Output())
+
+    assert summary.counts["succeeded"] == count
+    starts = sorted(t for t, _ in send.requests)
+    assert len(starts) == 2 * count
+    assert min(b - a for a, b in pairwise(starts)) >= 0.95 / rate
+    assert starts[-1] - starts[0] <= (2 * count - 1) / rate * 1.1 + 0.05  # and not slower
+
+
+def test_without_a_shared_pacer_retries_are_not_paced(capsys):
+    # The reason BulkOptions.pacer exists: a pacer the engine makes for itself sees only
+    # first attempts, and a retry can follow its first attempt at once.
+    rate = 10.0
+    send = RetryingSend(lambda: True)
+    run(make_jobs(3), send, BulkOptions(jobs=2, rate=rate), Output())
+    starts = sorted(t for t, _ in send.requests)
+    assert min(b - a for a, b in pairwise(starts)) < 0.5 / rate
+
+
+def test_fail_fast_drops_jobs_waiting_for_the_pacer_at_once(capsys):
+    # --rate 0.5: the second job would wait 2 s for its slot; --fail-fast after the first
+    # job fails must not make the run wait for it.
+    send = Recorder(fail={"item-0"})
+    began = time.monotonic()
+    summary = run(make_jobs(3), send, BulkOptions(jobs=2, rate=0.5, fail_fast=True), Output())
+    assert time.monotonic() - began < 1.0
+    assert send.sent == ["item-0"]
+    assert summary.counts["failed"] == 1 and summary.counts["not_sent"] == 2
+
+
+def test_pacer_cancel_wakes_every_waiter_at_once():
+    pacer = Pacer(0.2)  # a 5 s interval
+    assert pacer.wait()
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(pacer.wait())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    began = time.monotonic()
+    pacer.cancel()
+    for thread in threads:
+        thread.join(2)
+    assert results == [False, False, False] and time.monotonic() - began < 0.5
+    assert pacer.wait() is False  # and for good: a pacer serves one run
+
+
+def test_pacer_give_up_is_rechecked_on_wake():
+    pacer = Pacer(0.2)
+    assert pacer.wait()
+    stop = threading.Event()
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(pacer.wait(stop.is_set)))
+    waiter.start()
+    time.sleep(0.05)
+    stop.set()
+    pacer.wake()
+    waiter.join(1)
+    assert results == [False]
+    assert not pacer.cancelled  # others (retries in flight) still get their slots
+
+
+@pytest.mark.parametrize("rate", [-1, float("nan"), float("inf")])
+def test_make_pacer_rejects_bad_rates(rate):
+    with pytest.raises(UsageError):
+        make_pacer(rate)
+
+
+def test_make_pacer_zero_or_none_is_unlimited():
+    assert make_pacer(0) is None and make_pacer(None) is None
+    assert make_pacer(4).interval == 0.25
+
+
+# -- long labels -----------------------------------------------------------------------------
+def test_shorten():
+    assert shorten("TEST0001", 80) == "TEST0001"
+    assert shorten("x" * 100, 10) == "x" * 9 + "…"
+    assert shorten("/a/very/long/dir/bulk.jsonl:14 item 3", 20, middle=True) == (
+        "/a/very/l…:14 item 3"
+    )
+    assert len(shorten("y" * 1000, 80, middle=True)) == 80
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(), st.integers(1, 200), st.booleans())
+def test_shorten_never_exceeds_the_width_and_keeps_short_text(text, width, middle):
+    shown = shorten(text, width, middle=middle)
+    assert len(shown) <= width
+    if len(text) <= width:
+        assert shown == text
+    else:
+        assert len(shown) == width
+        cut = (width - 1) // 2 if middle else width - 1  # where the "…" goes
+        assert shown[cut] == "…"
+        assert text.startswith(shown[:cut]) and text.endswith(shown[cut + 1:])
+
+
+def test_a_huge_label_is_shortened_on_stderr_and_capped_in_report_and_journal(capsys,
+                                                                             tmp_path):
+    huge = "R" * 1_000_000
+    where = "/" + "d" * 5000 + "/bulk.jsonl:7 item 7"
+    jobs = [Job(id="big", key=huge, label=huge, where=where), *make_jobs(1)]
+    jobs.append(Job(id="big-2", key=huge, label=huge, where=where))
+    report, journal = tmp_path / "r.jsonl", tmp_path / "j.db"
+    send = Recorder(fail={"big"})
+
+    run(jobs, send, BulkOptions(jobs=1, report=report, journal=journal), Output())
+
+    _, err = capsys.readouterr()
+    assert len(err) < 1000
+    lines = err.splitlines()
+    assert lines[0].startswith("failed     " + "R" * 79 + "…  /ddd")
+    assert ":7 item 7  Shipment not found" in lines[0]
+    blocked = next(line for line in lines if line.startswith("blocked"))
+    assert "(" + "R" * 79 + "…) failed" in blocked and len(blocked) < 400
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert all(len(r["label"]) <= 1000 and len(r["where"]) <= 1000 for r in rows)
+    assert all(len(r["key"] or "") <= 1000 and len(r["message"]) < 1000 for r in rows)
+    assert rows[0]["label"] == "R" * 999 + "…" and rows[0]["where"].endswith(":7 item 7")
+    import sqlite3
+
+    with sqlite3.connect(journal) as db:
+        sizes = db.execute('select max(length(label)), max(length("where")), max(length(key))'
+                           " from items").fetchone()
+    assert max(sizes) <= 1000
 
 
 # -- output ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from shipctl.batch import BulkOptions, Job, Outcome, run
+from shipctl.batch import BulkOptions, Job, Outcome, make_pacer, run
 from shipctl.output import Output
 
 HELPER = Path(__file__).parent / "helpers" / "bulk_run.py"
@@ -107,6 +107,48 @@ def test_in_flight_requests_are_abandoned_after_the_grace_period(capsys):
         release.set()
     assert 0.3 <= time.monotonic() - began < 3
     assert summary.counts["interrupted"] == 5 and summary.exit_code() == 130
+
+
+def test_sigterm_counts_only_requests_really_in_flight(capsys):
+    # --rate 1 with 3 workers: one request is being sent, two workers wait for the pacer.
+    # Those two were never sent: the note must not count them, and they must not hold up
+    # the exit while their slots come round.
+    def send(job: Job) -> Outcome:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        time.sleep(0.2)
+        return Outcome(True, "ok")
+
+    began = time.monotonic()
+    summary = run(make_jobs(5), send, BulkOptions(jobs=3, rate=1.0), Output())
+
+    assert time.monotonic() - began < 0.9
+    assert summary.signal == "SIGTERM" and summary.sent == 1
+    assert summary.counts["succeeded"] == 1 and summary.counts["interrupted"] == 4
+    _, err = capsys.readouterr()
+    assert "letting 1 request(s) in flight finish" in err
+
+
+def test_ctrl_c_stops_a_retry_waiting_for_the_pacer(capsys):
+    # The retry of item 0 waits for a slot of a shared pacer at --rate 0.5 (2 s away);
+    # Ctrl-C cancels the pacer, send() gives up with its last answer, the run ends at once.
+    pacer = make_pacer(0.5)
+    paced: list[bool] = []
+
+    def send(job: Job) -> Outcome:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        allowed = pacer.wait()  # what http.send does before a retry (HttpOptions.pace)
+        paced.append(allowed)
+        if not allowed:
+            return Outcome(False, "HTTP 503 (retry abandoned)", attempts=1)
+        return Outcome(True, "ok", attempts=2)
+
+    began = time.monotonic()
+    summary = run(make_jobs(3), send, BulkOptions(jobs=1, rate=0.5, pacer=pacer), Output())
+
+    assert time.monotonic() - began < 1.0
+    assert paced == [False]
+    assert summary.exit_code() == 130 and summary.sent == 1
+    assert summary.counts["failed"] == 1 and summary.counts["interrupted"] == 2
 
 
 def test_ctrl_c_while_waiting_for_input_stops_reading(capsys):

@@ -222,6 +222,164 @@ def test_read_timeout_is_retried_and_reported_plainly(waits):
     assert delivery.error == "timed out after 12 s waiting for jerrytest.ewe.com.au:443 to answer"
 
 
+# -- pacing of retries (SPEC §2 --rate counts every request) -------------------------------
+
+
+class FakePacer:
+    """A pace() that records when it was asked, relative to the back-off waits and sends."""
+
+    def __init__(self, events: list[str], answers=()):
+        self.events, self.answers = events, list(answers)
+
+    def __call__(self) -> bool:
+        self.events.append("pace")
+        return self.answers.pop(0) if self.answers else True
+
+
+@responses.activate
+def test_each_retry_waits_for_the_pacer_after_its_back_off(monkeypatch):
+    events: list[str] = []
+    monkeypatch.setattr(http, "sleep", lambda seconds: events.append("back-off"))
+
+    def answer(request):
+        events.append("send")
+        return (503, {}, "") if events.count("send") < 3 else (200, {}, "{}")
+
+    responses.add_callback(responses.POST, URL, callback=answer)
+    options = fast(pace=FakePacer(events))
+
+    delivery = send(make_session(options), ewe_call(), options)
+
+    assert delivery.response.status_code == 200 and delivery.attempts == 3
+    # the first attempt is the caller's to pace (the bulk engine does it); each retry takes
+    # a slot only once its back-off is over, so the slot is used at once
+    assert events == ["send", "back-off", "pace", "send", "back-off", "pace", "send"]
+
+
+@responses.activate
+def test_first_attempt_and_definite_answers_never_ask_the_pacer(waits):
+    responses.add(responses.POST, URL, status=200)
+    responses.add(responses.POST, URL, status=400)
+    events: list[str] = []
+    options = fast(pace=FakePacer(events))
+    session = make_session(options)
+
+    send(session, ewe_call(), options)
+    send(session, ewe_call(), options)
+    send(session, ewe_call(), fast(retries=0, pace=FakePacer(events)))
+
+    assert events == []
+
+
+@responses.activate
+def test_pacer_saying_stop_gives_up_with_the_last_answer(waits):
+    responses.add(responses.POST, URL, status=503, body="busy")
+    responses.add(responses.POST, URL, status=200)
+    events: list[str] = []
+    options = fast(retries=5, pace=FakePacer(events, answers=[False]), debug=True)
+    log: list[str] = []
+
+    delivery = send(make_session(options), ewe_call(), options, log=log.append)
+
+    assert events == ["pace"] and len(responses.calls) == 1
+    assert log[-1] == "not retrying: the run is stopping"
+    assert delivery.response.status_code == 503 and delivery.response.text == "busy"
+    assert delivery.attempts == 1 and delivery.error is None
+
+
+@responses.activate
+def test_pacer_saying_stop_after_a_connection_error_keeps_the_error(waits):
+    responses.add(responses.POST, URL, body=requests.ConnectionError("Connection aborted."))
+    events: list[str] = []
+    options = fast(retries=3, pace=FakePacer(events, answers=[True, False]))
+
+    delivery = send(make_session(options), ewe_call(), options)
+
+    assert events == ["pace", "pace"] and len(responses.calls) == 2
+    assert delivery.response is None and delivery.attempts == 2
+    assert delivery.error == "connection to jerrytest.ewe.com.au:443 failed"
+
+
+@responses.activate
+def test_retries_of_concurrent_sends_are_evenly_paced_by_one_pacer():
+    # A measured version: 4 threads, every item answered 503 once, one Pacer at 20/s that
+    # also paces each first attempt (as the bulk engine does). All 8 requests, retries
+    # included, start at least 1/20 s apart.
+    from shipctl.batch import Pacer
+
+    rate = 20.0
+    pacer = Pacer(rate)
+    lock = threading.Lock()
+    starts: list[float] = []
+    seen: set[str] = set()
+
+    def answer(request):
+        reference = json.loads(request.body)["referenceNo"]
+        with lock:
+            starts.append(time.monotonic())
+            first = reference not in seen
+            seen.add(reference)
+        return (503, {}, "") if first else (200, {}, "{}")
+
+    responses.add_callback(responses.POST, URL, callback=answer)
+    options = fast(backoff_base=0.001, backoff_max=0.002, pace=pacer.wait)
+    session = make_session(options)
+    results: list[int] = []
+
+    def worker(reference: str):
+        assert pacer.wait()
+        body = json.dumps(dict(BODY, referenceNo=reference)).encode()
+        results.append(send(session, ewe_call(body=body), options).response.status_code)
+
+    threads = [threading.Thread(target=worker, args=(f"R{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [200] * 4 and len(starts) == 8
+    starts.sort()
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.95 / rate
+
+
+# -- options --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [
+        ({"timeout": 0}, "--timeout 0"),
+        ({"timeout": -1.5}, "--timeout -1.5"),
+        ({"timeout": float("nan")}, "--timeout nan"),
+        ({"timeout": float("inf")}, "--timeout inf"),
+        ({"timeout": 1e12}, "--timeout 1e+12"),
+        ({"connect_timeout": 0}, "connect timeout 0"),
+        ({"retries": -1}, "--retries -1"),
+    ],
+)
+def test_unusable_options_are_a_usage_error_before_anything_is_sent(overrides, flag):
+    with pytest.raises(UsageError) as info:
+        make_session(HttpOptions(**overrides))
+    assert str(info.value).startswith(flag + ": must be")
+
+
+@pytest.mark.parametrize("overrides", [{"timeout": 0}, {"timeout": -1}, {"connect_timeout": 1e12}])
+def test_a_refused_timeout_is_never_reported_as_a_url_problem(overrides, waits):
+    # send() with options that skipped make_session's check: requests raises ValueError
+    # ("Invalid timeout") or the socket layer OverflowError; neither is about the URL.
+    session = make_session(fast())
+    delivery = send(session, Call("POST", "http://127.0.0.1:9/x", {}, b"{}"), fast(**overrides))
+
+    assert delivery.response is None and delivery.attempts == 1
+    assert delivery.error.startswith("invalid timeout (connect ")
+    assert "URL" not in delivery.error
+
+
+def test_accepted_timeouts():
+    for value in (0.001, 1, 30.0, 86400):
+        make_session(HttpOptions(timeout=value))
+
+
 @pytest.mark.parametrize(
     ("url", "headers", "expected"),
     [
@@ -705,8 +863,43 @@ def test_format_call_is_the_request_as_text():
     assert f"User-Agent: shipctl/{__version__}" in lines
     assert "Content-Type: application/javascript" in lines
     assert f"Content-Length: {len(call.body)}" in lines
-    assert json.loads(body) == BODY
-    assert body == json.dumps(BODY, indent=2) + "\n"
+    # The body exactly as it goes on the wire: Content-Length counts these bytes.
+    assert body == call.body.decode() + "\n"
+    assert f"Content-Length: {len(body.rstrip(chr(10)).encode())}" in lines
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        {"separators": (",", ":"), "ensure_ascii": False},  # shipctl.ewe.client.encode
+        {"separators": (",", ":"), "ensure_ascii": True},
+        {},  # json.dumps' defaults
+        {"indent": 2, "ensure_ascii": False},
+    ],
+)
+def test_dry_run_body_is_printed_as_sent_with_only_secrets_masked(style):
+    body = dict(BODY, to={"name": "Zoë Ng", "lines": ["1 Main St"]}, quantity=1, value=10.5)
+    sent = json.dumps(body, **style)
+    call = ewe_call(body=sent.encode())
+
+    hidden = format_call(call, show_secrets=False).partition("\n\n")[2]
+    shown = format_call(call, show_secrets=True).partition("\n\n")[2]
+
+    assert shown == sent + "\n"
+    assert DIGEST not in hidden
+    assert hidden == sent.replace(DIGEST, "********") + "\n"
+
+
+def test_dry_run_of_an_ewe_modify_body_is_compact():
+    from shipctl.ewe import client
+
+    body = client.encode(dict(BODY, to={"name": "Zoë"}))
+    text = format_call(ewe_call(body=body), show_secrets=False)
+    assert text.endswith(
+        '\n\n{"username":"test","digest":"********","msgType":"modifyShipment",'
+        '"referenceNo":"R1","to":{"name":"Zoë"}}\n'
+    )
+    assert f"Content-Length: {len(body)}\n" in text
 
 
 def test_format_call_redacts_unless_show_secrets():
@@ -818,6 +1011,37 @@ def test_printing_never_raises_and_never_shows_a_registered_secret(case, content
     json.dumps(described)  # the -o json form is always serialisable
     format_call(call, show_secrets=True)
     describe(call, show_secrets=True)
+
+
+def _has_secret_key(value) -> bool:
+    if isinstance(value, dict):
+        return any(k.lower() in http.DEFAULT_SECRET_KEYS or _has_secret_key(v)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_secret_key(v) for v in value)
+    return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=json_values.filter(lambda v: not _has_secret_key(v)),
+       style=st.sampled_from([{"separators": (",", ":"), "ensure_ascii": False},
+                              {"separators": (",", ":"), "ensure_ascii": True},
+                              {}, {"ensure_ascii": False}]))
+def test_dry_run_body_without_secrets_is_byte_for_byte_the_body_sent(value, style):
+    secrets.clear()
+    sent = json.dumps(value, **style)
+    call = Call("POST", URL, {"Content-Type": "application/json"}, sent.encode())
+
+    printed = format_call(call, show_secrets=False).partition("\n\n")[2]
+
+    assert printed == sent + "\n"
+
+
+def test_redact_strings_reaches_every_string_and_key():
+    secrets.register("deep-secret-42")
+    value = {"a": [{"deep-secret-42": ("x deep-secret-42", 5)}], 7: None, "n": 1.5}
+    assert secrets.redact_strings(value) == {"a": [{"********": ["x ********", 5]}], 7: None,
+                                          "n": 1.5}
 
 
 # -- plain http warning ---------------------------------------------------------------------

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipctl.errors import InputError
-
 if TYPE_CHECKING:
     from shipctl.app import Application
     from shipctl.batch import Job
@@ -41,59 +39,74 @@ class ModifyOptions:
 
 
 def run(app: Application, options: ModifyOptions) -> int:
-    from shipctl import batch, inputs
+    from shipctl import batch, http, inputs
     from shipctl.ewe import client, models
 
     out = app.out
+    # Flags and settings first: a usage error stops the run before any input is read.
     shard = batch.parse_shard(options.shard) if options.shard else None
-    source = inputs.open_inputs(
-        options.paths, recursive=options.recursive, allow_csv=True, warn=out.warn
-    )
-    postcodes = _postcodes(app)
-
-    # Pass 1: everything must be readable before anything is sent (exit 2 otherwise).
-    total = invalid = 0
-    for item in source.items():
-        total += 1
-        if options.strict and models.check(item.data, postcodes=postcodes).problems:
-            invalid += 1
-    if total == 0:
-        raise InputError("no items found in the input")
-
-    credentials = client.Credentials(
-        username=str(app.require("ewe.username")), password=str(app.require("ewe.password"))
-    )
-    url = client.endpoint(str(app.require("ewe.url")))
-    from shipctl import secrets
-
-    secrets.register(credentials.password)
-    secrets.register(credentials.digest)
-    context = _Context(app, credentials, url, postcodes, shard)
-
-    if options.dry_run:
-        return _dry_run(app, options, url, context.jobs(source.items()))
-
+    rate = _rate(app, options)
+    # One pacer for the run: the engine paces each item's first attempt with it and every
+    # retry inside http.send takes a slot from it too (SPEC §2 --rate: requests, not items).
+    pacer = batch.make_pacer(rate)
+    http_options = _http_options(app, options, pacer)
+    http.check_options(http_options)  # --timeout 0 / nan: exit 2 now, not a failure per item
+    content_type = _content_type(app, options)
     bulk = batch.BulkOptions(
         jobs=options.jobs,
-        rate=_rate(app, options),
+        rate=rate,
+        pacer=pacer,
         journal=options.journal,
         report=options.report,
         fail_fast=options.fail_fast,
-        strict=options.strict,
-        shard=shard,
         command="ewe modify",
     )
-    if options.strict and invalid:
-        # --strict: every item is reported (the valid ones as not_sent) and nothing is sent.
-        hold = batch.strict_hold_reason(invalid, total)
-        summary = batch.run(context.jobs(source.items()), _never_sent, bulk, out, total=total,
-                            hold=hold)
-        out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
-        return summary.exit_code()
 
-    send = _sender(app, options, url)
-    summary = batch.run(context.jobs(source.items()), send, bulk, out, total=total)
-    return summary.exit_code()
+    # A context manager: a spooled stdin (its temporary file) is removed however we leave.
+    with inputs.open_inputs(
+        options.paths, recursive=options.recursive, allow_csv=True, warn=out.warn
+    ) as source:
+        postcodes = _postcodes(app)
+
+        # Pass 1: everything must be readable before anything is sent (exit 2 otherwise).
+        total = invalid = 0
+        for item in source.items():
+            total += 1
+            if options.strict and models.check(item.data, postcodes=postcodes).problems:
+                invalid += 1
+        if total == 0:
+            # As `ewe validate` does: an empty input is not an error, there is just nothing
+            # to do; the usual (empty) summary still goes to stdout for scripts.
+            out.warn("no items in the input; nothing to send")
+            if options.dry_run:
+                return _dry_run(app, content_type, "", iter(()))
+            return batch.run(iter(()), _never_sent, bulk, out, total=0).exit_code()
+
+        credentials = client.Credentials(
+            username=str(app.require("ewe.username")),
+            password=str(app.require("ewe.password")),
+        )
+        url = client.endpoint(str(app.require("ewe.url")))
+        from shipctl import secrets
+
+        secrets.register(credentials.password)
+        secrets.register(credentials.digest)
+        context = _Context(app, credentials, url, postcodes, shard)
+
+        if options.dry_run:
+            return _dry_run(app, content_type, url, context.jobs(source.items()))
+
+        if options.strict and invalid:
+            # --strict: every item is reported (the valid ones as not_sent); nothing is sent.
+            hold = batch.strict_hold_reason(invalid, total)
+            summary = batch.run(context.jobs(source.items()), _never_sent, bulk, out,
+                                total=total, hold=hold)
+            out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
+            return summary.exit_code()
+
+        send = _sender(app, options, url, http_options, content_type)
+        summary = batch.run(context.jobs(source.items()), send, bulk, out, total=total)
+        return summary.exit_code()
 
 
 class _Context:
@@ -169,26 +182,45 @@ def _rate(app: Application, options: ModifyOptions) -> float | None:
     return float(value) if value is not None else 1.0
 
 
-def _http_options(app: Application, options: ModifyOptions) -> Any:
+def _content_type(app: Application, options: ModifyOptions) -> str:
+    """--content-type, else the profile's ``ewe.content_type`` (SPEC §5 "configurable")."""
+    from shipctl.errors import UsageError
+    from shipctl.ewe import client
+
+    setting = app.setting("ewe.content_type", flag=options.content_type)
+    value = str(setting.value or client.CONTENT_TYPE)
+    # A header value is one line of visible ASCII (RFC 9110); anything else would fail every
+    # item with "invalid header value" after the run had started.
+    if not value.strip() or any(not (" " <= ch <= "~") for ch in value):
+        given = "--content-type" if setting.source == "flag" else (
+            f"ewe.content_type ({setting.source})"
+        )
+        raise UsageError(
+            f"{given} {value!r}: must be one line of printable ASCII, e.g. application/json"
+        )
+    return value
+
+
+def _http_options(app: Application, options: ModifyOptions, pacer: Any = None) -> Any:
     from shipctl import http
 
     return http.HttpOptions(timeout=options.timeout, retries=options.retries,
-                            ca_bundle=options.ca_bundle, debug=app.debug)
+                            ca_bundle=options.ca_bundle, debug=app.debug,
+                            pace=pacer.wait if pacer is not None else None)
 
 
-def _call(url: str, content_type: str | None, body: dict[str, Any]) -> Any:
+def _call(url: str, content_type: str, body: dict[str, Any]) -> Any:
     from shipctl import http
     from shipctl.ewe import client
 
-    headers = {"Content-Type": content_type or client.CONTENT_TYPE}
-    return http.Call("POST", url, headers, client.encode(body))
+    return http.Call("POST", url, {"Content-Type": content_type}, client.encode(body))
 
 
-def _sender(app: Application, options: ModifyOptions, url: str) -> Any:
+def _sender(app: Application, options: ModifyOptions, url: str, http_options: Any,
+            content_type: str) -> Any:
     from shipctl import batch, http
     from shipctl.ewe import client
 
-    http_options = _http_options(app, options)
     session = http.make_session(http_options, pool_size=max(options.jobs, 1))
     http.warn_plain_http(url, sends_credentials=True, warn=app.out.warn)
     log = app.out.info if app.debug else None
@@ -197,7 +229,7 @@ def _sender(app: Application, options: ModifyOptions, url: str) -> Any:
         return client.transient_reason(response.status_code, response.content)
 
     def send(job: Job) -> batch.Outcome:
-        call = _call(url, options.content_type, job.payload)
+        call = _call(url, content_type, job.payload)
         delivery = http.send(session, call, http_options, transient=transient, log=log)
         if delivery.response is None:
             return batch.Outcome(False, delivery.error or "not delivered",
@@ -219,32 +251,36 @@ def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every j
     raise AssertionError("--strict run tried to send")
 
 
-def _dry_run(app: Application, options: ModifyOptions, url: str, jobs: Iterator[Job]) -> int:
-    from shipctl import http
+def _dry_run(app: Application, content_type: str, url: str, jobs: Iterator[Job]) -> int:
+    from shipctl import batch, http
 
     out = app.out
     results: list[dict[str, Any]] = []
     valid = invalid = 0
     for job in jobs:
+        # A label is the item's referenceNo, whatever its length: keep each heading one line.
+        heading = (f"{batch.shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
+                   f"{batch.shorten(job.label, batch.LINE_FIELD_MAX)}")
         if job.problems:
             invalid += 1
-            out.info(f"INVALID {job.where}  {job.label}")
+            out.info(f"INVALID {heading}")
             for problem in job.problems:
                 out.info(f"  {problem}")
             results.append({"where": job.where, "label": job.label, "valid": False,
                             "errors": job.problems})
             continue
         valid += 1
-        call = _call(url, options.content_type, job.payload)
+        call = _call(url, content_type, job.payload)
         if out.json_mode:
             results.append({"where": job.where, "label": job.label, "valid": True,
                             "request": http.describe(call, show_secrets=out.show_secrets)})
         else:
-            out.print(f"# {job.where}  {job.label}")
+            out.print(f"# {heading}")
             out.print(http.format_call(call, show_secrets=out.show_secrets))
             out.print()
     if out.json_mode:
-        out.write_json({"summary": {"items": valid + invalid, "valid": valid,
+        # "total" and "sent" as in a real run's summary, so a script reads both the same way.
+        out.write_json({"summary": {"total": valid + invalid, "valid": valid,
                                     "invalid": invalid, "sent": 0, "dry_run": True},
                         "results": results})
     else:

@@ -9,7 +9,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 
 import pytest
 import requests
@@ -142,7 +145,8 @@ def test_dry_run_prints_the_request_and_sends_nothing(cli, sandbox):
     assert "POST /eweApi/ewe/api/modifyShipment" in result.out
     assert "Content-Type: application/javascript" in result.out
     assert "User-Agent: shipctl/" in result.out
-    assert '"referenceNo": "TEST08030001"' in result.out
+    # the body as it goes on the wire: compact JSON, as shipctl.ewe.client.encode makes it
+    assert '"referenceNo":"TEST08030001"' in result.out
     assert SANDBOX_DIGEST not in result.all
     assert "********" in result.out
     assert applied(server) == {}
@@ -333,3 +337,189 @@ def test_rate_is_paced_within_5_percent(cli, sandbox, tmp_path):
     assert abs(span - expected) / expected <= 0.05
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     assert min(gaps) >= (1 / rate) * 0.9  # evenly paced: no bursts
+
+
+class BusyOnceEwe(ThreadingHTTPServer):
+    """A stand-in EWE on 127.0.0.1 that records the arrival of *every* request (the sandbox
+    only records applied ones) and answers 503 to the first request of each referenceNo."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.arrivals: list[float] = []
+        self.references: list[str] = []
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _BusyOnceHandler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/eweApi/ewe/api"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _BusyOnceHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        arrived = time.monotonic()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reference = json.loads(body).get("referenceNo", "")
+        server = self.server
+        with server.lock:
+            server.arrivals.append(arrived)
+            first = reference not in server.references
+            server.references.append(reference)
+        if first:
+            self._answer(503, b"busy")
+        else:
+            self._answer(200, json.dumps({"success": True, "message": ["Modify success!"],
+                                          "code": 0}).encode())
+
+    def _answer(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def busy_once(monkeypatch):
+    server = BusyOnceEwe()
+    monkeypatch.setenv("SHIPCTL_EWE_URL", server.url)
+    monkeypatch.setenv("SHIPCTL_EWE_USERNAME", "pacing-user")
+    monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", "pacing-password")
+    yield server
+    server.close()
+
+
+def test_rate_paces_retries_too(cli, busy_once):
+    # SPEC §2 --rate: "no two requests start closer than 1/R s apart" — every request,
+    # retries of the 503s included, not only each item's first attempt.
+    rate = 10.0
+    refs = [json.loads(line)["referenceNo"] for line in BULK_JSONL.read_text().splitlines()]
+    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", str(rate), "-j", "4")
+    assert result.code == 0, result.err
+    assert sorted(busy_once.references) == sorted(refs * 2)  # each 503 once, then applied
+    arrivals = sorted(busy_once.arrivals)
+    assert len(arrivals) == 2 * len(refs)
+    assert min(b - a for a, b in pairwise(arrivals)) >= 0.9 / rate
+
+
+# -- empty input, options, dry-run output ------------------------------------------------------
+
+@pytest.mark.parametrize("args", [(), ("-o", "json"), ("--dry-run",), ("--dry-run", "-o", "json")])
+def test_an_empty_input_warns_and_exits_0_like_validate(cli, sandbox, tmp_path, args):
+    server = sandbox()
+    (tmp_path / "empty.json").write_text("[]")
+    result = cli("ewe", "modify", str(tmp_path / "empty.json"), *args)
+    assert result.code == 0, result.err
+    assert "no items in the input; nothing to send" in result.err
+    if "-o" in args:
+        summary = json.loads(result.out)["summary"]
+        assert summary["total"] == 0 and summary["sent"] == 0
+    elif "--dry-run" not in args:
+        assert result.out.startswith("sent 0, succeeded 0, failed 0")
+    assert applied(server) == {}
+
+
+def test_dry_run_json_summary_uses_a_real_runs_keys(cli, sandbox, tmp_path):
+    sandbox()
+    write_jsonl(tmp_path / "x.jsonl", [item("D-1"), item("D-2", to={"name": "x"})])
+    dry = cli("ewe", "modify", str(tmp_path / "x.jsonl"), "--dry-run", "-o", "json")
+    real = cli("ewe", "modify", str(tmp_path / "x.jsonl"), "--rate", "0", "-o", "json")
+    dry_summary, real_summary = json.loads(dry.out)["summary"], json.loads(real.out)["summary"]
+    assert dry_summary == {"total": 2, "valid": 1, "invalid": 1, "sent": 0, "dry_run": True}
+    assert "items" not in dry_summary
+    for key in ("total", "sent", "invalid"):
+        assert key in real_summary
+    assert (dry_summary["total"], real_summary["total"]) == (2, 2)
+
+
+@pytest.mark.shows_secrets
+def test_dry_run_body_is_exactly_the_bytes_sent(cli, sandbox):
+    sandbox()
+    result = cli("ewe", "modify", str(SAMPLES / "ewe" / "modify.json"), "--dry-run",
+                 "--show-secrets")
+    request = result.out.split("\n", 1)[1]  # after the "# where label" line
+    head, _, body = request.partition("\n\n")
+    body = body.rstrip("\n")
+    length = next(int(line.split(": ")[1]) for line in head.splitlines()
+                  if line.startswith("Content-Length: "))
+    assert len(body.encode("utf-8")) == length
+    assert "\n" not in body and json.loads(body)["referenceNo"] == "TEST08030001"
+
+
+def test_dry_run_redacted_body_differs_only_in_the_digest(cli, sandbox):
+    sandbox()
+    path = str(SAMPLES / "ewe" / "modify.json")
+    hidden = cli("ewe", "modify", path, "--dry-run").out
+    from shipctl.ewe import client
+
+    request = dict(json.loads(cli("ewe", "modify", path, "--dry-run", "-o", "json").out)
+                   ["results"][0]["request"]["body"])
+    assert request["digest"] == "********"
+    assert client.encode(request).decode() in hidden
+
+
+def test_content_type_default_comes_from_the_profile(cli, sandbox, monkeypatch):
+    sandbox()
+    monkeypatch.setenv("SHIPCTL_EWE_CONTENT_TYPE", "application/json; charset=utf-8")
+    path = str(SAMPLES / "ewe" / "modify.json")
+    result = cli("ewe", "modify", path, "--dry-run")
+    assert "Content-Type: application/json; charset=utf-8\n" in result.out
+    result = cli("ewe", "modify", path, "--dry-run", "--content-type", "text/plain")
+    assert "Content-Type: text/plain\n" in result.out
+
+
+def test_content_type_that_is_no_header_value_is_a_usage_error(cli, sandbox):
+    server = sandbox()
+    result = cli("ewe", "modify", str(SAMPLES / "ewe" / "modify.json"),
+                 "--content-type", "application/json\r\nX-Evil: 1")
+    assert result.code == 2
+    assert "--content-type" in result.err and "printable ASCII" in result.err
+    assert applied(server) == {}
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan"])
+def test_unusable_timeout_is_a_usage_error_and_nothing_is_sent(cli, sandbox, value):
+    server = sandbox()
+    result = cli("ewe", "modify", str(BULK_JSONL), "--rate", "0", "--timeout", value)
+    assert result.code == 2, result.err
+    assert f"--timeout {value}: must be a number of seconds more than 0" in result.err
+    assert "URL" not in result.err
+    assert applied(server) == {}
+
+
+def test_stdin_spool_is_closed_when_the_run_ends(cli, sandbox, monkeypatch):
+    import tempfile
+
+    sandbox()
+    spools = []
+
+    class Recorded(tempfile.SpooledTemporaryFile):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            spools.append(self)  # held here, so only an explicit close() can close it
+
+    monkeypatch.setattr(tempfile, "SpooledTemporaryFile", Recorded)
+    result = cli("ewe", "modify", "-", "--rate", "0", input=json.dumps(item("SPOOL-1")))
+    assert result.code == 0, result.err
+    assert len(spools) == 1 and spools[0].closed
+
+
+def test_a_huge_reference_is_shortened_on_the_terminal(cli, sandbox, tmp_path):
+    sandbox()
+    huge = "H" * 200_000
+    write_jsonl(tmp_path / "h.jsonl", [item(huge)])
+    result = cli("ewe", "modify", str(tmp_path / "h.jsonl"), "--rate", "0")
+    assert huge not in result.err and len(result.err) < 5000
+    assert "H" * 79 + "…" in result.err
