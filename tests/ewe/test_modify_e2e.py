@@ -523,3 +523,17 @@ def test_a_huge_reference_is_shortened_on_the_terminal(cli, sandbox, tmp_path):
     result = cli("ewe", "modify", str(tmp_path / "h.jsonl"), "--rate", "0")
     assert huge not in result.err and len(result.err) < 5000
     assert "H" * 79 + "…" in result.err
+
+
+def test_carried_envelope_is_replaced_with_warnings(cli, sandbox, tmp_path):
+    server = sandbox()
+    carried = item("ENV-1", username="someone-else", msgType="cancelShipment",
+                   digest="AAAAAAAAAAAAAAAAAAAAAA==")
+    write_jsonl(tmp_path / "env.jsonl", [carried])
+    result = cli("ewe", "modify", str(tmp_path / "env.jsonl"), "--rate", "0")
+    assert result.code == 0, result.err
+    assert "username 'someone-else' is replaced by the profile's 'sandbox'" in result.err
+    assert "msgType 'cancelShipment' is replaced by 'modifyShipment'" in result.err
+    assert "digest differs from the profile's and is replaced" in result.err
+    assert "AAAAAAAAAAAAAAAAAAAAAA==" not in result.all
+    assert applied(server) == {"ENV-1": 1}
