@@ -537,3 +537,20 @@ def test_carried_envelope_is_replaced_with_warnings(cli, sandbox, tmp_path):
     assert "digest differs from the profile's and is replaced" in result.err
     assert "AAAAAAAAAAAAAAAAAAAAAA==" not in result.all
     assert applied(server) == {"ENV-1": 1}
+
+
+def test_strict_with_shards_only_minds_its_own_shard(cli, sandbox, tmp_path):
+    from shipctl.batch import in_shard
+
+    server = sandbox()
+    refs = [f"SH-{i:02d}" for i in range(12)]
+    bad = next(ref for ref in refs if in_shard(ref, (1, 2)))
+    bodies = [item(ref, reason="" if ref == bad else "Customer moved") for ref in refs]
+    write_jsonl(tmp_path / "s.jsonl", bodies)
+    shard0 = cli("ewe", "modify", str(tmp_path / "s.jsonl"), "--rate", "0", "--strict",
+                 "--shard", "0/2")
+    assert shard0.code == 0, shard0.err
+    shard1 = cli("ewe", "modify", str(tmp_path / "s.jsonl"), "--rate", "0", "--strict",
+                 "--shard", "1/2")
+    assert shard1.code == 1 and "nothing was sent" in shard1.err
+    assert set(applied(server)) == {ref for ref in refs if in_shard(ref, (0, 2))}
