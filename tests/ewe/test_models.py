@@ -663,3 +663,23 @@ def test_valid_requests_have_no_problems_and_are_normalised(data):
                 assert isinstance(sent_entry[key], (int, float))
                 assert math.isclose(sent_entry[key], float(given_entry[key]))
     json.dumps(sent, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.lists(st.text(max_size=12), max_size=4), max_size=6).map(
+        lambda rows: "\n".join(",".join(row) for row in rows).encode()),
+))
+def test_load_postcodes_reads_or_refuses_cleanly(tmp_path, data):
+    from shipctl.errors import ConfigError
+
+    path = tmp_path / "any.csv"
+    path.write_bytes(data)
+    try:
+        index = load_postcodes(path)
+    except ConfigError as error:
+        assert "any.csv" in str(error)
+    else:
+        assert isinstance(index, PostcodeIndex)
