@@ -73,3 +73,10 @@ def test_console_script_is_declared():
 
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
     assert 'shipctl = "shipctl.cli:main"' in text
+
+
+def test_sending_and_checking_commands_document_exit_codes(cli):
+    for args in (["ewe", "modify", "--help"], ["ewe", "validate", "--help"], ["digest", "--help"]):
+        result = cli(*args)
+        assert result.code == 0
+        assert "Exit codes: 0" in result.out and "130 interrupted" in result.out

@@ -8,6 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
+    " 2 usage error, unreadable input or missing configuration (nothing sent);"
+    " 130 interrupted."
+)
+
 
 def group(help: str, **settings) -> typer.Typer:
     """A command group. Help is click's plain formatter, not rich's: rich help costs ~45 ms

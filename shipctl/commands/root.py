@@ -17,13 +17,8 @@ from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import digest as digest_cmd
 from shipctl.commands import sandbox as sandbox_cmd
+from shipctl.commands.options import EXIT_CODES_HELP
 from shipctl.ewe import commands as ewe_cmd
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
-    " 2 usage error, unreadable input or missing configuration (nothing sent);"
-    " 130 interrupted."
-)
 
 app = typer.Typer(
     name="shipctl",

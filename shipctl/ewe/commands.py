@@ -9,6 +9,7 @@ import typer
 
 from shipctl.app import get_app
 from shipctl.commands.options import (
+    EXIT_CODES_HELP,
     CaBundleOpt,
     DryRunOpt,
     FailFastOpt,
@@ -37,7 +38,7 @@ class TemplateFormat(str, Enum):
     json = "json"
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def modify(
     ctx: typer.Context,
     paths: PathsArg = None,
@@ -94,7 +95,7 @@ def modify(
     raise typer.Exit(run(app_, options))
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def validate(
     ctx: typer.Context,
     paths: PathsArg = None,
