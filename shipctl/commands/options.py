@@ -85,7 +85,10 @@ JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Requests in f
 RateOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--rate", min=0, help="At most R requests per second, evenly paced; 0 = unlimited."
+        "--rate",
+        min=0,
+        help="At most R requests per second, evenly paced, retries included; 0 = unlimited."
+        " Default: the profile's rate setting (EWE: ewe.rate, 1.0).",
     ),
 ]
 JournalOpt = Annotated[

@@ -58,7 +58,7 @@ def modify(
         Optional[str],
         typer.Option(
             "--content-type",
-            help="Content-Type of the body (default: EWE's documented application/javascript).",
+            help="Content-Type of the body (default: ewe.content_type, application/javascript).",
         ),
     ] = None,
     dry_run: DryRunOpt = False,
