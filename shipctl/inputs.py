@@ -425,6 +425,12 @@ def _decode(raw: bytes, name: str, first_line: int = 1) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
+        # Whichever problem comes first in the bytes is the one reported, so a copy cut
+        # short after its first NUL (the stdin spool) gets the same message as the original.
+        nul = raw.find(b"\0", 0, error.start)
+        if nul >= 0:
+            line = first_line + raw.count(b"\n", 0, nul)
+            raise InputError(f"{name}: binary data, not text (NUL byte at line {line})") from None
         line = first_line + raw.count(b"\n", 0, error.start)
         bad = raw[error.start]
         raise InputError(f"{name}: not UTF-8 text (byte 0x{bad:02x} at line {line})") from None
