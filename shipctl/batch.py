@@ -32,12 +32,18 @@ input), ``not_sent`` (after ``--fail-fast`` or a ``fatal`` outcome, or held back
 Ctrl-C/SIGTERM; not journaled, so a re-run sends it). After Ctrl-C the rest of the input is not
 read, so ``total`` counts the items read.
 
-How it runs: the calling (main) thread reads the jobs lazily, decides each one's fate, and does
-all writing (journal, report, terminal); ``options.jobs`` worker threads only wait for the
-pacer and call ``send``. At most a bounded window of jobs is held at once, so memory does not
-grow with the input; the only per-input state kept for the whole run is the set of failed
-ordering keys and the duplicate-detection set, which lives in a temporary SQLite file rather
-than in memory.
+How it runs: the calling (main) thread reads the jobs lazily and decides each one's fate as it
+is read (invalid, duplicate, skipped, blocked, or queued for sending); it also handles
+Ctrl-C/SIGTERM, whose handlers only ever run in it. ``options.jobs`` worker threads take the
+next ready job themselves, wait for the pacer, call ``send`` and record the outcome
+themselves (journal, report, terminal), then take the next job: a job costs no round trip
+through the main thread. All of the engine's state and every write are guarded by one lock,
+so records are never interleaved and the journal is still written before the report. The main
+thread sleeps while the window is full or everything read is in flight, and is woken only when
+there is room to read a batch of jobs, when the run may be over, or by a signal. At most a
+bounded window of jobs is held at once, so memory does not grow with the input; the only
+per-input state kept for the whole run is the set of failed ordering keys and the
+duplicate-detection set, which lives in a temporary SQLite file rather than in memory.
 """
 
 from __future__ import annotations
@@ -414,7 +420,6 @@ class _StopPulling(BaseException):
 
 _FINISHED = 0
 _NOT_STARTED = 1
-_SIGNAL = 2
 _NOTHING = object()
 
 
@@ -439,15 +444,27 @@ class _Engine:
         # Jobs held at once (in flight + ready + waiting behind a busy ordering key). Reading
         # ahead lets other keys proceed while one key's items wait their turn.
         self.window_limit = max(64, 8 * options.jobs)
+        # A main thread asleep on a full window is woken when the window is down to this, so
+        # it reads a batch of jobs per wake-up rather than one job per finished job.
+        self.window_low = self.window_limit - max(1, self.window_limit // 4)
         self.window = 0
 
         self.stop_sending = threading.Event()
         self.stop_status = NOT_SENT
         self.stop_message = ""
         self.pacer = options.pacer if options.pacer is not None else make_pacer(options.rate)
-        self.work: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        # SimpleQueue.put is reentrant: the signal handler may use it while get() waits.
-        self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Guards everything below that workers touch, and every write (journal, report,
+        # stdout, stderr). Never taken by the signal handler (it may run while the main thread
+        # holds it); idle workers wait on ``work_ready`` for a job.
+        self.lock = threading.Lock()
+        self.work_ready = threading.Condition(self.lock)
+        self.idle = 0  # workers waiting on work_ready and not yet notified
+        self.closing = False  # workers exit; nothing more is recorded
+        self.error: BaseException | None = None  # raised by a worker while recording
+        # The main thread sleeps on this; SimpleQueue.put is reentrant, so the signal handler
+        # may use it while get() waits. Workers put only when ``main_asleep`` (under the lock).
+        self.wake: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.main_asleep = False
         self.threads: list[threading.Thread] = []
 
         self.inflight: dict[int, Job] = {}
@@ -508,20 +525,23 @@ class _Engine:
             self.seen.close()
 
     def teardown(self) -> None:
-        self.stop_sending.set()
+        with self.lock:
+            self.stop_sending.set()
+            self.closing = True  # abandoned workers are daemon threads and exit on their own
+            self.idle = 0
+            self.work_ready.notify_all()
         if self.pacer is not None:
             self.pacer.cancel()  # workers (and abandoned retries) waiting for it give up
-        for _ in self.threads:
-            self.work.put(None)  # abandoned workers are daemon threads and exit on their own
         self.restore_signals()
-        if self.progress is not None:
-            self.progress.close()
-        self.summary.elapsed = time.monotonic() - self.t0
-        self.close_files()
-        if self.json is not None:
-            self.json.close(self.summary.as_dict())
-        else:
-            self.out.print(self.summary.line())
+        with self.lock:  # an abandoned worker never writes once closing is set
+            if self.progress is not None:
+                self.progress.close()
+            self.summary.elapsed = time.monotonic() - self.t0
+            self.close_files()
+            if self.json is not None:
+                self.json.close(self.summary.as_dict())
+            else:
+                self.out.print(self.summary.line())
 
     # -- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:
@@ -544,7 +564,7 @@ class _Engine:
         self.signals += 1
         if self.summary.signal is None:
             self.summary.signal = signal.Signals(signum).name
-        self.done.put((_SIGNAL, signum, None, 0.0))
+        self.wake.put(None)
         if self.pulling and self.signals == 1:
             raise _StopPulling  # waiting on the input (e.g. a quiet stdin): stop reading it
 
@@ -584,20 +604,31 @@ class _Engine:
         try:
             while True:
                 self.fill(it)
-                self.check_signals()
-                self.dispatch()
-                if self.abandon:
-                    break
-                if not self.inflight:
-                    if self.input_done or self.summary.interrupted:
+                with self.lock:
+                    if self.error is not None:
+                        raise self.error
+                    self.check_signals()
+                    if self.abandon:
                         break
-                    continue
-                self.wait_one()
-                self.check_signals()
-                if self.abandon:
+                    if self.window == 0 and (self.input_done or self.summary.interrupted):
+                        break
+                    if self.can_read():
+                        continue
+                    # Nothing to read now: sleep until a worker makes room, the run may be
+                    # over, a worker fails to record, or a signal arrives.
+                    self.main_asleep = True
+                if not self.sleep():
+                    with self.lock:
+                        self.main_asleep = False
+                        self.abandon = True
                     break
-            self.abandon_inflight()
+                with self.lock:
+                    self.main_asleep = False
+            with self.lock:
+                self.abandon_inflight()
         finally:
+            with self.lock:
+                self.closing = True  # late results of abandoned workers are not recorded
             close = getattr(it, "close", None)
             if close is not None:
                 try:
@@ -605,10 +636,38 @@ class _Engine:
                 except Exception:  # the input's own clean-up must not hide our outcome
                     pass
 
-    def fill(self, it: Iterator[Job]) -> None:
-        while not self.input_done and not self.signals and (
+    def can_read(self) -> bool:
+        return not self.input_done and not self.signals and self.error is None and (
             self.window < self.window_limit or self.stop_sending.is_set()
+        )
+
+    def sleep(self) -> bool:
+        """Wait for a wake-up; False when the grace period after Ctrl-C is over."""
+        if self.deadline is None:
+            timeout = None
+        else:
+            timeout = self.deadline - time.monotonic()
+            if timeout <= 0:
+                return False
+        try:
+            self.wake.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def wake_main(self) -> None:
+        """Under the lock: wake the main thread if it sleeps and has something to do."""
+        if self.main_asleep and (
+            self.window == 0
+            or self.error is not None
+            or (not self.input_done and not self.signals and (
+                self.window <= self.window_low or self.stop_sending.is_set()))
         ):
+            self.main_asleep = False
+            self.wake.put(None)
+
+    def fill(self, it: Iterator[Job]) -> None:
+        while self.can_read():
             job: Any = _NOTHING
             try:
                 try:
@@ -626,15 +685,18 @@ class _Engine:
                 if job is _NOTHING:
                     return
             except Exception as exc:  # unreadable input mid-stream: stop, report, re-raise
-                self.input_done = True
-                self.input_error = exc
-                self.stop(NOT_SENT, "not sent: the input could not be read to the end")
+                with self.lock:
+                    self.input_done = True
+                    self.input_error = exc
+                    self.stop(NOT_SENT, "not sent: the input could not be read to the end")
                 return
-            self.summary.total += 1
-            self.check_signals()
-            self.admit(self.summary.total, job)
-            # start it now: the next read may block (a pipe that is slow to say more)
-            self.dispatch()
+            with self.lock:
+                if self.error is not None:
+                    return  # a worker could not record an outcome: the run stops now
+                self.summary.total += 1
+                self.check_signals()
+                # queued jobs start at once: the next read may block (a slow pipe)
+                self.admit(self.summary.total, job)
 
     def admit(self, index: int, job: Job) -> None:
         """Decide a job's fate as it is read: report it now, or queue it for sending."""
@@ -661,44 +723,45 @@ class _Engine:
                     later.append((index, job))
                     return
                 self.waiting[job.key] = deque()
-            heapq.heappush(self.ready, (index, job))
+            self.make_ready(index, job)
 
     @staticmethod
     def blocked_message(key: str) -> str:
         shown = shorten(key, LINE_FIELD_MAX)
         return f"not sent: an earlier item with the same ordering key ({shown}) failed"
 
-    def dispatch(self) -> None:
-        while self.ready and len(self.inflight) < self.workers and not self.stop_sending.is_set():
-            index, job = heapq.heappop(self.ready)
-            self.inflight[index] = job
-            if len(self.threads) < len(self.inflight):  # threads as needed, up to --jobs
-                thread = threading.Thread(target=self.worker, name="shipctl-send", daemon=True)
-                thread.start()
-                self.threads.append(thread)
-            self.work.put((index, job))
+    def make_ready(self, index: int, job: Job) -> None:
+        """Under the lock: ``job`` may start; hand it to an idle worker or a new one."""
+        heapq.heappush(self.ready, (index, job))
+        if self.idle:
+            self.idle -= 1
+            self.work_ready.notify()
+        elif len(self.threads) < self.workers:  # threads as needed, up to --jobs
+            thread = threading.Thread(target=self.worker, name="shipctl-send", daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
-    def wait_one(self) -> None:
-        if self.deadline is None:
-            timeout = None
-        else:
-            timeout = self.deadline - time.monotonic()
-            if timeout <= 0:
-                self.abandon = True
-                return
-        try:
-            kind, index, outcome, elapsed = self.done.get(timeout=timeout)
-        except queue.Empty:
-            self.abandon = True
+    def take(self) -> tuple[int, Job] | None:
+        """Under the lock: the next job to send (lowest index first), or None to exit."""
+        while not self.closing:
+            if self.ready and not self.stop_sending.is_set() and not self.signals:
+                index, job = heapq.heappop(self.ready)
+                self.inflight[index] = job
+                return index, job
+            self.idle += 1
+            self.work_ready.wait()
+        return None
+
+    def complete(self, index: int, kind: int, outcome: Outcome | None, elapsed: float) -> None:
+        """Under the lock, in the worker that sent it: record a job's outcome."""
+        if self.closing:
             return
-        if kind == _SIGNAL:
-            return  # check_signals() acts on it
         job = self.inflight.pop(index, None)
         if job is None:
             return  # abandoned earlier; its late result is not ours to report
         self.started.pop(index, None)
         self.window -= 1
-        if kind == _NOT_STARTED:
+        if kind == _NOT_STARTED or outcome is None:
             self.finish(index, job, self.stop_status, self.stop_message)
             self.release(job.key, self.stop_status)
             return
@@ -726,7 +789,7 @@ class _Engine:
                 self.finish(index, job, BLOCKED, self.blocked_message(key))
         elif status == SUCCEEDED:
             if later:
-                heapq.heappush(self.ready, later.popleft())
+                self.make_ready(*later.popleft())
                 self.waiting[key] = later
         else:
             for index, job in later:
@@ -766,25 +829,49 @@ class _Engine:
 
     # -- workers ----------------------------------------------------------------------------
     def worker(self) -> None:
-        get, put, send = self.work.get, self.done.put, self.send
-        while True:
-            task = get()
-            if task is None:
-                return
-            index, job = task
-            stopping = self.stop_sending.is_set
-            if stopping() or (self.pacer is not None and not self.pacer.wait(stopping)):
-                put((_NOT_STARTED, index, None, 0.0))
-                continue
-            start = time.monotonic()
-            self.started[index] = start
-            try:
-                outcome = send(job)
-                if not isinstance(outcome, Outcome):
-                    outcome = Outcome(False, f"error: send returned {type(outcome).__name__}")
-            except BaseException as exc:  # a bug or an error in send(): this job fails, run goes on
-                outcome = Outcome(False, secrets.redact(_one_line(exc)))
-            put((_FINISHED, index, outcome, time.monotonic() - start))
+        lock, send, pacer = self.lock, self.send, self.pacer
+        stopping = self.stop_sending.is_set
+        monotonic = time.monotonic
+        lock.acquire()
+        try:
+            while True:
+                task = self.take()
+                if task is None:
+                    return
+                index, job = task
+                lock.release()
+                try:
+                    if stopping() or self.signals or (
+                        pacer is not None and not pacer.wait(stopping)
+                    ):
+                        kind, outcome, elapsed = _NOT_STARTED, None, 0.0
+                    else:
+                        kind = _FINISHED
+                        start = monotonic()
+                        self.started[index] = start
+                        try:
+                            outcome = send(job)
+                            if not isinstance(outcome, Outcome):
+                                outcome = Outcome(
+                                    False, f"error: send returned {type(outcome).__name__}")
+                        except BaseException as exc:  # a bug or an error in send(): this job
+                            # fails, the run goes on
+                            outcome = Outcome(False, secrets.redact(_one_line(exc)))
+                        elapsed = monotonic() - start
+                finally:
+                    lock.acquire()
+                try:
+                    self.complete(index, kind, outcome, elapsed)
+                except BaseException as exc:  # e.g. the journal cannot be written: stop the run
+                    if self.error is None:
+                        self.error = exc
+                    self.closing = True  # nothing more is recorded; the main thread raises it
+                    self.stop_sending.set()
+                    self.idle = 0
+                    self.work_ready.notify_all()
+                self.wake_main()
+        finally:
+            lock.release()
 
     # -- one finished item ------------------------------------------------------------------
     def finish(self, index: int, job: Job, status: str, message: str, code: Any = None,

@@ -117,7 +117,7 @@ def _check_header(path: Path) -> bool:
 
 
 class Journal:
-    """Open with ``Journal.open``; used from one thread (the engine's main thread)."""
+    """Open with ``Journal.open``; used by one thread at a time (under the engine's lock)."""
 
     def __init__(self, path: Path, conn: Any, run_id: int) -> None:
         self.path = path
@@ -147,7 +147,10 @@ class Journal:
                 raise _refuse(path, f"cannot create: {exc.strerror or exc}") from None
         try:
             # isolation_level=None: each statement is its own transaction, i.e. one per item.
-            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            # check_same_thread=False: the engine's workers record outcomes, one at a time
+            # under the engine's lock.
+            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
+                                   check_same_thread=False)
         except sqlite3.Error as exc:
             raise _refuse(path, f"cannot open: {exc}") from None
         try:
