@@ -215,14 +215,24 @@ class Pacer:
             raise ValueError(f"rate must be a positive number, not {rate!r}")
         self.rate = rate
         self.interval = 1.0 / rate
-        # One condition guards the last start and wakes waiters on cancel() and wake(). A
-        # waiter re-checks after every wake-up, so a slot is granted under the lock, to one
-        # caller at a time: starts are serialised, which is exactly what the rule asks.
+        # One condition guards the last start and the queue of waiters, and wakes them on
+        # cancel() and wake(). Slots go to waiters strictly in queue order (first come, first
+        # served), so a paced run starts its items in input order; starts are serialised,
+        # which is exactly what the rule asks.
         self._cond = threading.Condition(threading.Lock())
         self._last = -math.inf
         self._cancelled = False
+        self._queue: deque[object] = deque()
 
-    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
+    def enter(self) -> object:
+        """Take a place in the queue now (the engine does, as it takes a job in input order);
+        pass the ticket to ``wait``, which always gives the place up again."""
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+        return ticket
+
+    def wait(self, give_up: Callable[[], bool] | None = None, ticket: object = None) -> bool:
         """Block until this caller may start; False if cancelled (or ``give_up()``) meanwhile.
 
         ``give_up`` is checked before granting a slot and whenever ``wake()`` is called; the
@@ -230,15 +240,25 @@ class Pacer:
         dropped at once after --fail-fast, while retries of requests in flight keep theirs.
         """
         with self._cond:
-            while True:
-                if self._cancelled or (give_up is not None and give_up()):
-                    return False
-                delay = self._last + self.interval - time.monotonic()
-                if delay <= 0:
-                    break
-                self._cond.wait(delay)
-            self._last = time.monotonic()
-            return True
+            if ticket is None:
+                ticket = object()
+                self._queue.append(ticket)
+            try:
+                while True:
+                    if self._cancelled or (give_up is not None and give_up()):
+                        return False
+                    if self._queue[0] is ticket:
+                        delay = self._last + self.interval - time.monotonic()
+                        if delay <= 0:
+                            break
+                        self._cond.wait(delay)
+                    else:
+                        self._cond.wait()  # the waiters ahead are served first
+                self._last = time.monotonic()
+                return True
+            finally:
+                self._queue.remove(ticket)
+                self._cond.notify_all()
 
     def wake(self) -> None:
         """Make waiters re-check their ``give_up`` now (call after changing what it tests)."""
@@ -839,11 +859,15 @@ class _Engine:
                 if task is None:
                     return
                 index, job = task
+                # queue for the pacer while the job is still taken in input order
+                ticket = pacer.enter() if pacer is not None else None
                 lock.release()
                 try:
-                    if stopping() or self.signals or (
-                        pacer is not None and not pacer.wait(stopping)
-                    ):
+                    if pacer is not None:
+                        started = pacer.wait(lambda: stopping() or bool(self.signals), ticket)
+                    else:
+                        started = not (stopping() or self.signals)
+                    if not started:
                         kind, outcome, elapsed = _NOT_STARTED, None, 0.0
                     else:
                         kind = _FINISHED

@@ -698,3 +698,20 @@ def test_on_a_terminal_the_bar_goes_to_stderr_and_stdout_keeps_the_json(tmp_path
     terminal = b"".join(chunks).decode("utf-8", "replace")
     assert "/60" in terminal and "ETA" in terminal
     assert "Modify success!" not in terminal  # successes are counted, not listed
+
+
+def test_a_paced_run_starts_items_in_input_order():
+    # first come, first served: workers queue for the pacer as they take jobs in input order
+    starts: list[str] = []
+    lock = threading.Lock()
+
+    def send(job):
+        with lock:
+            starts.append(job.label)
+        time.sleep(0.02)
+        return Outcome(True, "ok")
+
+    jobs = [Job(id=str(i), key=None, label=f"J{i:02d}", where=f"f:{i}") for i in range(12)]
+    summary = run(iter(jobs), send, BulkOptions(jobs=4, rate=40.0), Output(json_mode=True))
+    assert summary.counts["succeeded"] == 12
+    assert starts == [job.label for job in jobs]
