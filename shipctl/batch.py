@@ -65,7 +65,7 @@ from typing import Any
 
 from shipctl import secrets
 from shipctl.errors import ExitCode, ShipctlError, UsageError
-from shipctl.output import Output
+from shipctl.output import LINE_WIDTH, Output, shorten
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -322,24 +322,8 @@ class _SeenIds:
 # A label is whatever the input's referenceNo (or AWB...) holds: a hostile or broken input can
 # make it megabytes long. The per-item line shows this much of label and where, so one item
 # stays one readable line; reports, journal and JSON keep up to RECORD_FIELD_MAX.
-LINE_FIELD_MAX = 80
+LINE_FIELD_MAX = LINE_WIDTH
 RECORD_FIELD_MAX = 1000
-
-
-def shorten(text: str, width: int, *, middle: bool = False) -> str:
-    """``text`` cut to at most ``width`` characters with "…" where it was cut.
-
-    ``middle``: keep both ends — for a source location the end ("…:14 item 3") matters as much
-    as the start of the file name.
-    """
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    if middle:
-        head = (width - 1) // 2
-        return text[:head] + "…" + text[len(text) - (width - 1 - head):]
-    return text[: width - 1] + "…"
 
 
 def _record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,

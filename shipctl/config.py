@@ -301,9 +301,6 @@ class ConfigFile:
     def profiles(self) -> list[str]:
         return list(self.data.get("profiles", {}))
 
-    def has_profile(self, name: str) -> bool:
-        return name in self.data.get("profiles", {})
-
     def unknown_profile(self, name: str) -> ConfigError:
         names = self.profiles()
         if names:

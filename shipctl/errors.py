@@ -46,9 +46,3 @@ class ConfigError(ShipctlError):
     """Missing, unreadable or malformed configuration."""
 
     exit_code = ExitCode.USAGE
-
-
-class RemoteError(ShipctlError):
-    """A request that could not be delivered or was refused as a whole."""
-
-    exit_code = ExitCode.FAILED

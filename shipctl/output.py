@@ -22,6 +22,26 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+# how wide a single value may be on a line of its own (a 50 MB referenceNo must not flood it)
+LINE_WIDTH = 80
+
+
+def shorten(text: str, width: int, *, middle: bool = False) -> str:
+    """``text`` cut to at most ``width`` characters with "…" where it was cut.
+
+    ``middle``: keep both ends — for a source location the end ("…:14 item 3") matters as much
+    as the start of the file name.
+    """
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    if middle:
+        head = (width - 1) // 2
+        return text[:head] + "…" + text[len(text) - (width - 1 - head):]
+    return text[: width - 1] + "…"
+
+
 class Output:
     def __init__(self, *, json_mode: bool = False, show_secrets: bool = False) -> None:
         self.json_mode = json_mode
@@ -90,9 +110,6 @@ class Output:
 
     def warn(self, text: str) -> None:
         self.stderr.write(self.scrub(f"warning: {text}") + "\n")
-
-    def error(self, text: str) -> None:
-        self.stderr.write(self.scrub(f"error: {text}") + "\n")
 
     def debug(self, text: str) -> None:
         if self.verbose:

@@ -41,6 +41,7 @@ class ModifyOptions:
 def run(app: Application, options: ModifyOptions) -> int:
     from shipctl import batch, http, inputs, secrets
     from shipctl.ewe import client, models
+    from shipctl.ewe.postcodes import configured_index
 
     out = app.out
     # Flags and settings first: a usage error stops the run before any input is read.
@@ -66,7 +67,7 @@ def run(app: Application, options: ModifyOptions) -> int:
     with inputs.open_inputs(
         options.paths, recursive=options.recursive, allow_csv=True, warn=out.warn
     ) as source:
-        postcodes = _postcodes(app)
+        postcodes = configured_index(app)
 
         # Pass 1: everything must be readable before anything is sent (exit 2 otherwise).
         total = invalid = 0
@@ -170,12 +171,6 @@ def _identity(url: str, username: str, request: Any) -> str:
     canonical = json.dumps([url, username, request], sort_keys=True, ensure_ascii=False,
                            default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _postcodes(app: Application) -> Any:
-    from shipctl.ewe.postcodes import configured_index
-
-    return configured_index(app)
 
 
 def _rate(app: Application, options: ModifyOptions) -> float | None:

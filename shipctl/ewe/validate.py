@@ -14,6 +14,7 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     from shipctl.ewe.models import MSG_TYPE, check
     from shipctl.ewe.postcodes import configured_index
     from shipctl.inputs import read_items
+    from shipctl.output import LINE_WIDTH, shorten
 
     out = app.out
     postcodes = configured_index(app)
@@ -23,13 +24,13 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
         checked = check(item.data, postcodes=postcodes)
         carried = checked.envelope.get("msgType", MSG_TYPE)
         if carried != MSG_TYPE:
-            out.warn(f"{item.where(('msgType',))}: {_shorten(repr(carried))} is replaced by "
-                     f"{MSG_TYPE!r} when sent")
+            shown = shorten(repr(carried), LINE_WIDTH)
+            out.warn(f"{item.where(('msgType',))}: {shown} is replaced by {MSG_TYPE!r} when sent")
         if checked.valid:
             valid += 1
         else:
             invalid += 1
-        reference = _shorten(checked.reference_no or "-")
+        reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
         if out.json_mode:
             results.append(
                 {
@@ -64,9 +65,3 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     if not total:
         out.warn("no items found in the input")
     return 1 if invalid else 0
-
-
-def _shorten(value: Any, width: int = 80) -> str:
-    """A value as shown on one line: a 50 MB referenceNo must not flood the terminal."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -95,11 +95,16 @@ def request_body(ref: str = "R-1") -> dict:
     }
 
 
+def one_item_file(tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(request_body()))
+    return path
+
+
 @responses.activate
 def test_the_bytes_sent(cli, profile, tmp_path):
     responses.post(ENDPOINT, body=answer(0, ["Modify success!"]))
-    path = tmp_path / "one.json"
-    path.write_text(json.dumps(request_body()))
+    path = one_item_file(tmp_path)
     result = cli("ewe", "modify", str(path), "--rate", "0")
     assert result.code == 0, result.err
     sent = responses.calls[0].request
@@ -122,8 +127,7 @@ def test_code_2_is_retried_then_succeeds(cli, profile, tmp_path, monkeypatch):
     monkeypatch.setattr(http, "sleep", lambda seconds: None)
     responses.post(ENDPOINT, body=answer(2, ["Service is temporarily unavailable"]))
     responses.post(ENDPOINT, body=answer(0, ["Modify success!"]))
-    path = tmp_path / "one.json"
-    path.write_text(json.dumps(request_body()))
+    path = one_item_file(tmp_path)
     result = cli("ewe", "modify", str(path), "--rate", "0", "-o", "json")
     assert result.code == 0, result.err
     assert len(responses.calls) == 2
@@ -134,8 +138,7 @@ def test_code_2_is_retried_then_succeeds(cli, profile, tmp_path, monkeypatch):
 @responses.activate
 def test_code_10_fails_the_item_with_ewes_message(cli, profile, tmp_path):
     responses.post(ENDPOINT, body=answer(10, ["to.suburb: Suburb does not match postcode"]))
-    path = tmp_path / "one.json"
-    path.write_text(json.dumps(request_body()))
+    path = one_item_file(tmp_path)
     result = cli("ewe", "modify", str(path), "--rate", "0")
     assert result.code == 1
     assert "code 10: to.suburb: Suburb does not match postcode" in result.err
