@@ -38,7 +38,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_random_exponential
 
-from shipctl import __version__, secrets
+from shipctl import __version__, nesting, secrets
 from shipctl.errors import UsageError
 
 USER_AGENT = f"shipctl/{__version__}"
@@ -661,8 +661,8 @@ def _parse_body(body: bytes | str | None, content_type: str) -> tuple[str, Any]:
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
     if len(raw) <= _PARSE_LIMIT:
         try:
-            return "json", json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
+            return "json", nesting.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
             pass
         if "x-www-form-urlencoded" in content_type.lower():
             try:

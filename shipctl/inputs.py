@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from shipctl.errors import InputError, UsageError
+from shipctl.nesting import MAX_DEPTH, too_deep
 from shipctl.output import _isatty
 
 Path_ = tuple[str | int, ...]  # a field path: ("to", "lines", 0)
@@ -97,6 +98,21 @@ def _size(n: int) -> str:
     if n >= 1 << 10 and n % (1 << 10) == 0:
         return f"{n >> 10} KiB"
     return f"{n} bytes"
+
+
+def _nesting_error(name: str, line: int) -> InputError:
+    return InputError(
+        f"{name}:{line}: nesting too deep (more than {MAX_DEPTH} levels of objects and lists)"
+    )
+
+
+def _check_depth(
+    text: str, name: str, line_base: int = 0, start: int = 0, end: int | None = None
+) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH before a parser recurses into it."""
+    offset = too_deep(text, start, end)
+    if offset is not None:
+        raise _nesting_error(name, line_base + text.count("\n", 0, offset) + 1)
 
 
 def _stderr_warn(message: str) -> None:
@@ -490,10 +506,11 @@ def _read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn
     head_error: ValueError | None = None
     if first in (b"{", b"["):
         head_text = _decode(head, name, lineno)
+        _check_depth(head_text, name, lineno - 1)
         try:
             value = json.loads(head_text)
-        except RecursionError:
-            raise InputError(f"{name}:{lineno}: nesting too deep") from None
+        except RecursionError:  # only if the bracket count was fooled; same message
+            raise _nesting_error(name, lineno) from None
         except ValueError as error:
             value, head_error = None, error
         if isinstance(value, (dict, list)):
@@ -534,10 +551,11 @@ def _read_json_lines(
             continue
         nonblank = True
         text = _decode(raw, name, lineno)
+        _check_depth(text, name, lineno - 1)
         try:
             value = loads(text)
-        except RecursionError:
-            raise InputError(f"{name}:{lineno}: nesting too deep") from None
+        except RecursionError:  # only if the bracket count was fooled; same message
+            raise _nesting_error(name, lineno) from None
         except ValueError as error:
             if text.lstrip().startswith(("//", "#")):  # a comment line (pasted, hand-edited)
                 values: list[_Value] = []
@@ -749,10 +767,11 @@ def _json_values(
     """
     if strict_error is not None:
         return _lenient(text, name, strict_error)
+    _check_depth(text, name)
     try:
         data = json.loads(text)
-    except RecursionError:
-        raise InputError(f"{name}: nesting too deep") from None
+    except RecursionError:  # only if the bracket count was fooled; same message
+        raise _nesting_error(name, 1) from None
     except ValueError as error:
         return _lenient(text, name, error)
     start = len(text) - len(text.lstrip())
@@ -1002,11 +1021,22 @@ def _json5_escape(token: str) -> bool:
     return any(m.group(1) is not None for m in _ESCAPE.finditer(token))
 
 
+_TRAILING_COMMA = re.compile(r",\s*([\]}])")
+
+
 def _strict_position(text: str, error: ValueError) -> tuple[int, int, str]:
-    if isinstance(error, json.JSONDecodeError):
-        message = error.msg[:1].lower() + error.msg[1:]
-        return error.lineno, error.colno, message
-    return 1, 1, str(error)
+    """(line, column, message) of json's error, in words that do not depend on the Python."""
+    if not isinstance(error, json.JSONDecodeError):
+        return 1, 1, str(error)
+    # A trailing comma is the commonest slip, and json words it by version: 3.13 "Illegal
+    # trailing comma before end of array" at the comma, 3.12 "Expecting value" at the bracket.
+    comma = text.rfind(",", 0, error.pos + 1)
+    trailing = _TRAILING_COMMA.match(text, comma) if comma >= 0 else None
+    if trailing is not None and trailing.start(1) >= error.pos:
+        line = text.count("\n", 0, comma) + 1
+        column = comma - text.rfind("\n", 0, comma)
+        return line, column, f"trailing comma before '{trailing.group(1)}'"
+    return error.lineno, error.colno, error.msg[:1].lower() + error.msg[1:]
 
 
 def _segments(
@@ -1085,10 +1115,12 @@ def _parse_span(
     line_base: int,
 ) -> Any:
     span = normalized[start:end]
+    _check_depth(normalized, name, line_base, start, end)
+    line = index.line(start) + line_base
     try:
         return json.loads(span)
-    except RecursionError:
-        raise InputError(f"{name}:{index.line(start) + line_base}: nesting too deep") from None
+    except RecursionError:  # only if the bracket count was fooled; same message
+        raise _nesting_error(name, line) from None
     except ValueError as error:
         if isinstance(error, json.JSONDecodeError):
             fail_at = start + error.pos
@@ -1108,10 +1140,8 @@ def _parse_span(
 
     try:
         return json5.loads(span)
-    except RecursionError:
-        raise InputError(f"{name}:{index.line(start) + line_base}: nesting too deep") from None
-    except MemoryError:
-        raise InputError(f"{name}:{index.line(start) + line_base}: nesting too deep") from None
+    except (RecursionError, MemoryError):
+        raise _nesting_error(name, line) from None
     except ValueError as error:
         if _is_digit_limit(error):
             too_long = _number_too_long(normalized, start, end, name, index, line_base)
@@ -1335,10 +1365,11 @@ def _yaml_values(text: str, name: str) -> list[_Value]:
     """Every non-empty YAML document, with the line of each node."""
     import yaml
 
-    loader = _yaml_loader()(text)
     values: list[_Value] = []
     budget = [2 * len(text) + 10_000]  # node visits, aliases expanded (billion laughs)
+    loader = _yaml_loader()(text)
     try:
+        _check_yaml_depth(text, name)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -1353,8 +1384,8 @@ def _yaml_values(text: str, name: str) -> list[_Value]:
     except yaml.YAMLError as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{name}: not valid YAML: {detail}") from None
-    except (RecursionError, MemoryError):
-        raise InputError(f"{name}: nesting too deep") from None
+    except (RecursionError, MemoryError):  # not reached: depth is checked first; same message
+        raise _nesting_error(name, 1) from None
     except (ValueError, TypeError, OverflowError) as error:  # a constructor refusing a scalar
         raise InputError(f"{name}: not valid YAML: {error}") from None
     finally:
@@ -1362,11 +1393,43 @@ def _yaml_values(text: str, name: str) -> list[_Value]:
     return values
 
 
+def _check_yaml_depth(text: str, name: str) -> None:
+    """Refuse collections nested deeper than MAX_DEPTH before the composer recurses into them.
+
+    The composer recurses once per level (libyaml's in C, with no limit: 100,000 levels crash
+    the process), while the parser's events are flat, so they are counted first. This costs
+    about a fifth of the time of reading the YAML.
+    """
+    import yaml
+
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    loader = _yaml_loader()(text)
+    try:
+        depth = 0
+        while True:
+            event = loader.get_event()
+            if event is None:
+                return
+            if isinstance(event, starts):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _nesting_error(name, event.start_mark.line + 1)
+            elif isinstance(event, ends):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
 def _yaml_error(name: str, text: str, error: Any) -> InputError:
     mark = error.problem_mark or error.context_mark
     problem = error.problem or error.context or "not valid YAML"
     if "nesting depth" in problem:
-        return InputError(f"{name}: nesting too deep")
+        # libyaml's scanner reads flow brackets ahead and stops at its own limit (1,000 in some
+        # builds) before the events reach _check_yaml_depth: name the line our limit is crossed
+        offset = too_deep(text)
+        line = text.count("\n", 0, offset) + 1 if offset is not None else mark.line + 1
+        return _nesting_error(name, line)
     if mark is None:
         return InputError(f"{name}: {problem}")
     context_mark = error.context_mark
@@ -1399,11 +1462,17 @@ def _node_lines(root: Any, name: str, budget: list[int]) -> dict[Path_, int]:
     lines: dict[Path_, int] = {}
     stack: list[tuple[Any, Path_]] = [(root, ())]
     limit = _digit_limit()
+    alias_error = f"{name}: too many YAML alias expansions (or a recursive alias)"
     while stack:
         node, path = stack.pop()
         budget[0] -= 1
         if budget[0] < 0:
-            raise InputError(f"{name}: too many YAML alias expansions (or a recursive alias)")
+            raise InputError(alias_error)
+        if isinstance(node, yaml.CollectionNode) and len(path) >= MAX_DEPTH:
+            # aliases nest what they stand for: `&a [[…]]` used inside another deep list
+            if _is_recursive(root):
+                raise InputError(alias_error)
+            raise _nesting_error(name, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
@@ -1423,6 +1492,32 @@ def _node_lines(root: Any, name: str, budget: list[int]) -> dict[Path_, int]:
         else:
             _check_yaml_int(node, name, limit)
     return lines
+
+
+def _is_recursive(root: Any) -> bool:
+    """Does a composed YAML node contain itself (``&a [*a]``)? Iterative depth-first search."""
+    import yaml
+
+    done: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in on_path:
+            return True
+        if id(node) in done or not isinstance(node, yaml.CollectionNode):
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        children = node.value
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        stack.extend((child, False) for child in children)
+    return False
 
 
 def _check_yaml_int(node: Any, name: str, limit: int) -> None:
@@ -1481,11 +1576,10 @@ class _Column:
 
 
 # A header names the fields of one shipment, three parts deep at most (SPEC §5 `ewe modify`:
-# `to.lines.0`, `merchandise.0.sku`): 32 leaves room to spare and stops a hostile `a.a.a.…`
-# header from nesting without end (RecursionError in _lists). A list index only orders the
-# cells (`lines.0` and `lines.7` make a list of two), so memory does not grow with it; but one
-# row carrying 10,000 list elements is a typo, and int() refuses more than 4,300 digits.
-MAX_CSV_DEPTH = 32
+# `to.lines.0`, `merchandise.0.sku`); MAX_DEPTH parts leave room to spare and stop a hostile
+# `a.a.a.…` header from nesting without end. A list index only orders the cells (`lines.0` and
+# `lines.7` make a list of two), so memory does not grow with it; but one row carrying 10,000
+# list elements is a typo, and int() refuses more than 4,300 digits.
 MAX_CSV_INDEX = 9999
 _SHOWN_COLUMN = 40  # characters of a column name quoted in an error
 
@@ -1542,8 +1636,8 @@ def _csv_columns(header: list[str], name: str) -> list[_Column]:
 
 def _column_path(column: str) -> tuple[str | int, ...]:
     """``to.lines.0.qty`` → ("to", "lines", 0, "qty"); ValueError saying what is wrong."""
-    if column.count(".") >= MAX_CSV_DEPTH:  # before split(): a 1 MB header is one string
-        raise ValueError(f"more than {MAX_CSV_DEPTH} dotted parts")
+    if column.count(".") >= MAX_DEPTH:  # before split(): a 1 MB header is one string
+        raise ValueError(f"more than {MAX_DEPTH} dotted parts")
     path: list[str | int] = []
     for part in column.split("."):
         if not part:
@@ -1576,7 +1670,7 @@ def _csv_row(columns: list[_Column], row: list[str]) -> dict:
 def _lists(node: dict) -> Any:
     """Dicts keyed by ints (from ``lines.0``, ``lines.1``) → lists in index order.
 
-    Recursive, but no deeper than MAX_CSV_DEPTH (checked on the header).
+    Recursive, but no deeper than MAX_DEPTH (checked on the header).
     """
     for key, value in node.items():
         if isinstance(value, dict):

@@ -244,7 +244,7 @@ columns = st.one_of(
 def column_is_acceptable(column: str) -> bool:
     parts = column.split(".")
     return (
-        0 < len(parts) <= inputs.MAX_CSV_DEPTH
+        0 < len(parts) <= inputs.MAX_DEPTH
         and all(parts)
         and not parts[0].isdigit()
         # compare as text first: int() of 4,301+ digits raises (Python's conversion limit)

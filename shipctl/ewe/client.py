@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shipctl import nesting
 from shipctl.ewe import digest as ewe_digest
 
 MSG_TYPE = ewe_digest.MODIFY_SHIPMENT
@@ -86,7 +87,7 @@ class Answer:
 def parse_answer(status: int, body: bytes) -> Answer:
     """Interpret an HTTP status and body; never raises."""
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = nesting.loads(body.decode("utf-8"))  # a hostile server may nest deep
     except (UnicodeDecodeError, ValueError):
         document = None
     if not isinstance(document, dict) or "code" not in document:

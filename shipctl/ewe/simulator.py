@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from shipctl import nesting
 from shipctl.ewe import digest
 from shipctl.sandbox import EWE_PASSWORD, EWE_USERNAME, SimRequest, SimResponse, error_response
 
@@ -78,8 +79,9 @@ class EweSimulator:
     def modify_shipment(self, body: bytes) -> SimResponse:
         arrived = time.time()
         try:
-            data = json.loads(body)  # any Content-Type: the docs show application/javascript
-        except (ValueError, RecursionError):  # not JSON, not UTF-8, absurdly deep, huge ints
+            # any Content-Type: the docs show application/javascript
+            data = nesting.loads(body.decode("utf-8"))
+        except ValueError:  # not JSON, not UTF-8 (a ValueError too), too deep, huge ints
             data = None
         if not isinstance(data, dict):
             return self._reject(10, "Invalid parameter: body is not a JSON object")

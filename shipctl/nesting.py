@@ -1,0 +1,58 @@
+"""How deep shipctl reads nested objects and lists: one fixed limit, the same on every Python.
+
+No payload or answer of the three APIs nests deeper than about 10 levels. The interpreters'
+own limits differ (``json`` on 3.13 reads 5,000 levels that 3.11 refuses) and a C parser may
+crash before reaching any of them (libyaml composing 100,000 levels). So every reader refuses
+more than ``MAX_DEPTH`` levels before it parses, and nothing after reading (validation,
+redaction, printing) ever recurses deeper than that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 32  # README "Input rules"; also the most dotted parts of a CSV column
+
+# A JSON string (skipped: brackets inside it are text) or a bracket.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def too_deep(text: str, start: int = 0, end: int | None = None) -> int | None:
+    """Offset of the first bracket opening level ``MAX_DEPTH + 1`` in ``text[start:end]``.
+
+    None when the text nests no deeper than the limit. Counting brackets is cheap (two
+    ``str.count`` calls) and is enough for almost every input; only a text with more brackets
+    than the limit is scanned token by token.
+    """
+    if end is None:
+        end = len(text)
+    if text.count("[", start, end) + text.count("{", start, end) <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in _TOKEN.finditer(text, start, end):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif token == "]" or token == "}":
+            depth -= 1
+    return None
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than MAX_DEPTH (a ValueError, as json.loads's own errors are)."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.offset = offset
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` for text from outside (a server's answer): at most MAX_DEPTH levels."""
+    offset = too_deep(text)
+    if offset is not None:
+        raise TooDeep(offset)
+    return json.loads(text)
