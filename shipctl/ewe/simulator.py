@@ -8,7 +8,6 @@ how many times each referenceNo was modified, so a test can prove nothing was ap
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
