@@ -52,9 +52,9 @@ class Application:
         from shipctl import config
 
         if self.sandbox and self._sandbox_server is None:
-            from shipctl.sandbox import SETTING_KEYS
+            from shipctl.provider import sandbox_setting_keys
 
-            if key in SETTING_KEYS:
+            if key in sandbox_setting_keys():
                 self.ensure_sandbox()
         return config.resolve(
             self.config, self.profile, key, flag=flag, overrides=self.overrides

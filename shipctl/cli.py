@@ -9,11 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from shipctl import __version__
+from shipctl import COMPLETE_VAR, __version__
 from shipctl.errors import ExitCode, ShipctlError
-
-# the environment variable that turns an invocation into a TAB completion (typer/click)
-COMPLETE_VAR = "_SHIPCTL_COMPLETE"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,14 +26,14 @@ def run(argv: list[str] | None = None) -> int:
     import typer
     from typer.main import get_command
 
-    from shipctl.commands.root import app
+    from shipctl.commands.root import root_group
 
     if COMPLETE_VAR in os.environ:
         # a TAB press: typer registers its shells only when its own completion flags are on
         from typer.completion import completion_init
 
         completion_init()
-    command = get_command(app)
+    command = get_command(root_group)
     try:
         result = command.main(args=argv, prog_name="shipctl", standalone_mode=False)
         return result if isinstance(result, int) else ExitCode.OK

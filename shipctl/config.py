@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipctl import secrets
 from shipctl.errors import ConfigError, UsageError
+from shipctl.provider import KeySpec, providers
 
 if TYPE_CHECKING:
     from shipctl.output import Output
@@ -48,59 +49,9 @@ MAX_BYTES = 1024 * 1024
 PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-# -- the key table (SPEC §3): every key lives here, completion and `config show` read it ------
-@dataclass(frozen=True)
-class KeySpec:
-    name: str  # "<section>.<key>", e.g. "ewe.password"
-    help: str
-    secret: bool = False
-    default: Any = None
-    type: str = "str"  # str | url | float (finite, ≥ 0) | path (a file)
-
-    @property
-    def section(self) -> str:
-        return self.name.split(".", 1)[0]
-
-    @property
-    def leaf(self) -> str:
-        return self.name.split(".", 1)[1]
-
-    @property
-    def env(self) -> str:
-        """SPEC §3: SHIPCTL_<SECTION>_<KEY>, e.g. SHIPCTL_FYND_CLIENT_SECRET."""
-        return "SHIPCTL_" + self.name.upper().replace(".", "_")
-
-
-KEYS: dict[str, KeySpec] = {
-    spec.name: spec
-    for spec in (
-        KeySpec(
-            "ewe.url",
-            "EWE API base URL",
-            default="https://jerrytest.ewe.com.au/eweApi/ewe/api",
-            type="url",
-        ),
-        KeySpec("ewe.username", "EWE username"),
-        KeySpec("ewe.password", "EWE API password (signs each request's digest)", secret=True),
-        # EWE's docs ask for at most one request per second.
-        KeySpec("ewe.rate", "EWE requests per second; 0 = unlimited", default=1.0, type="float"),
-        KeySpec(
-            "ewe.content_type",
-            "Content-Type of modifyShipment bodies (seed 004 documents application/javascript)",
-            default="application/javascript",
-        ),
-        KeySpec(
-            "ewe.postcodes", "CSV of suburb,postcode,state for full suburb checks", type="path"
-        ),
-        KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),
-        KeySpec("fynd.company_id", "Fynd company id"),
-        KeySpec("fynd.client_id", "Fynd OAuth client id"),
-        KeySpec("fynd.client_secret", "Fynd OAuth client secret", secret=True),
-        KeySpec("ecom.url", "the webhook URL that Ecom replays go to", type="url"),
-        KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),
-        KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
-    )
-}
+# -- the key table (SPEC §3): each provider declares its own keys; completion and `config show`
+# read them here, in the order of the registry
+KEYS: dict[str, KeySpec] = {spec.name: spec for p in providers() for spec in p.keys}
 SECTIONS = tuple(dict.fromkeys(spec.section for spec in KEYS.values()))
 
 

@@ -35,30 +35,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from shipctl import __version__
 from shipctl.errors import UsageError
+from shipctl.provider import providers
 
-# The fixed, public sandbox credentials (SPEC §8). Not secrets: printed by `shipctl sandbox`.
-EWE_USERNAME = "sandbox"
-EWE_PASSWORD = "sandbox-password"
-FYND_COMPANY_ID = "1"
-FYND_CLIENT_ID = "sandbox"
-FYND_CLIENT_SECRET = "sandbox-secret"
-ECOM_USERNAME = "sandbox"
-ECOM_PASSWORD = "sandbox-password"
-# The settings --sandbox overrides (SandboxServer.settings); resolving any other key, as
-# offline commands do, must not start a server.
-SETTING_KEYS = frozenset({
-    "ewe.url", "ewe.username", "ewe.password",
-    "fynd.url", "fynd.company_id", "fynd.client_id", "fynd.client_secret",
-    "ecom.url", "ecom.username", "ecom.password",
-})  # fmt: skip
-
-# Each provider's simulator module, beside its own code; each exposes ``create() -> Simulator``.
-# Adding a provider is one line here.
-SIMULATORS: tuple[str, ...] = (
-    "shipctl.ewe.simulator",
-    # "shipctl.fynd.simulator",
-    # "shipctl.ecom.simulator",
-)
+# Each provider's URLs and fixed sandbox credentials, and its simulator module (beside its
+# own code, exposing ``create() -> Simulator``), come from its package (shipctl.provider).
 
 MAX_BODY = 1024 * 1024  # larger request bodies are refused with 413 without being read
 FAIL_MODES = ("code2", "http503", "reset")
@@ -117,7 +97,9 @@ class Simulator(Protocol):
 
 
 def default_simulators() -> list[Simulator]:
-    return [importlib.import_module(module).create() for module in SIMULATORS]
+    return [
+        importlib.import_module(p.simulator).create() for p in providers() if p.simulator
+    ]
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -200,20 +182,12 @@ class SandboxServer(ThreadingHTTPServer):
             host = "::1"
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def settings(self) -> dict[str, str]:  # keys: SETTING_KEYS
+    def settings(self) -> dict[str, str]:  # keys: provider.sandbox_setting_keys()
         """Config overrides that point every client at this server with the sandbox credentials."""
-        base = self.base_url
         return {
-            "ewe.url": base + "/eweApi/ewe/api",  # the client POSTs to {ewe.url}/modifyShipment
-            "ewe.username": EWE_USERNAME,
-            "ewe.password": EWE_PASSWORD,
-            "fynd.url": base + "/fynd",
-            "fynd.company_id": FYND_COMPANY_ID,
-            "fynd.client_id": FYND_CLIENT_ID,
-            "fynd.client_secret": FYND_CLIENT_SECRET,
-            "ecom.url": base + "/ecom",
-            "ecom.username": ECOM_USERNAME,
-            "ecom.password": ECOM_PASSWORD,
+            key: value
+            for p in providers()
+            for key, value in p.sandbox_settings(self.base_url).items()
         }
 
     def start(self) -> SandboxServer:

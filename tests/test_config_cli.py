@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipctl import secrets
-from shipctl.commands.config import complete_key, complete_profile
+from shipctl.commands.options import complete_key, complete_profile
 
 PASSWORD = "s3cr3t-Pa55word!"
 

@@ -496,10 +496,10 @@ def test_a_client_expecting_100_continue_is_told_to_continue(server):
 
 
 def test_setting_keys_are_what_the_server_overrides():
-    from shipctl.sandbox import SETTING_KEYS
+    from shipctl.provider import sandbox_setting_keys
 
     with start_background() as server:
-        assert set(server.settings()) == SETTING_KEYS
+        assert set(server.settings()) == sandbox_setting_keys()
 
 
 def test_global_sandbox_flag_does_not_start_a_server_for_offline_commands(cli):

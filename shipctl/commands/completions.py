@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shipctl.cli import COMPLETE_VAR
+from shipctl import COMPLETE_VAR
 
 PROG = "shipctl"
 

@@ -19,7 +19,8 @@ from shipctl.commands.options import (
     OutputOpt,
     ProfileOpt,
     ShowSecretsOpt,
-    group,
+    command_group,
+    complete_key_described,
 )
 from shipctl.errors import ExitCode, UsageError
 
@@ -27,48 +28,21 @@ if TYPE_CHECKING:
     from shipctl.app import Application
     from shipctl.config import KeySpec
 
-app = group("Profiles, credentials and settings: set, get, unset, show, profiles, path.")
-
-
-# -- TAB completion: must never raise and must stay cheap -------------------------------------
-def complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
-    """Profile names in the config file (--config, SHIPCTL_CONFIG or the per-user one)."""
-    try:
-        from shipctl import config
-
-        path = None
-        if ctx is not None:
-            path = ctx.find_root().params.get("config")
-        path = path or os.environ.get("SHIPCTL_CONFIG") or None
-        names = config.load(path).profiles()
-        if config.DEFAULT_PROFILE not in names:
-            names.insert(0, config.DEFAULT_PROFILE)
-        return [name for name in names if name.startswith(incomplete or "")]
-    except Exception:  # noqa: BLE001 - a broken config must not break the shell's TAB
-        return []
-
-
-def complete_key(incomplete: str) -> list[str]:
-    try:
-        from shipctl.config import KEYS
-
-        return [key for key in KEYS if key.startswith(incomplete or "")]
-    except Exception:  # noqa: BLE001
-        return []
+group = command_group("Profiles, credentials and settings: set, get, unset, show, profiles, path.")
 
 
 KeyArg = Annotated[
     str,
     typer.Argument(
         help="A config key, e.g. ewe.username (all keys: `shipctl config show`).",
-        autocompletion=complete_key,
+        autocompletion=complete_key_described,
         show_default=False,
     ),
 ]
 
 
 # -- commands -------------------------------------------------------------------------------
-@app.command("set")
+@group.command("set")
 def set_(
     ctx: typer.Context,
     key: KeyArg,
@@ -93,13 +67,13 @@ def set_(
     """
     from shipctl import config, secrets
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile)
+    app = get_app(ctx)
+    app.use(profile=profile)
     spec = config.key_spec(key)
-    config.check_profile_name(app_.profile)
-    out = app_.out
+    config.check_profile_name(app.profile)
+    out = app.out
     if value is None:
-        value = _read_value(spec, app_.profile, out.stdin_is_tty)
+        value = _read_value(spec, app.profile, out.stdin_is_tty)
         if spec.secret:
             secrets.register(value)
     elif spec.secret:
@@ -110,9 +84,9 @@ def set_(
             f" printf '%s\\n' \"$SECRET\" | shipctl config set {spec.name}"
         )
     typed = config.parse_value(spec, value)
-    with config.edit(app_.config_path, out) as cfg:
-        cfg.set(app_.profile, spec.name, typed)
-    out.info(f"set {spec.name} for profile '{app_.profile}' in {cfg.path}")
+    with config.edit(app.config_path, out) as cfg:
+        cfg.set(app.profile, spec.name, typed)
+    out.info(f"set {spec.name} for profile '{app.profile}' in {cfg.path}")
     if spec.type == "path" and not os.path.isfile(typed):
         # kept anyway (the file may come later), but every command using it would fail
         out.warn(f"{typed} is not a readable file yet")
@@ -142,7 +116,7 @@ def _read_value(spec: KeySpec, profile: str, interactive: bool) -> str:
     return line
 
 
-@app.command()
+@group.command()
 def get(
     ctx: typer.Context,
     key: KeyArg,
@@ -158,23 +132,23 @@ def get(
     """
     from shipctl import config
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
     spec = config.key_spec(key)
-    setting = app_.setting(spec.name)
+    setting = app.setting(spec.name)
     if output is OutputFormat.json:
-        app_.out.write_json(setting.as_dict(show_secrets))
+        app.out.write_json(setting.as_dict(show_secrets))
     elif setting.value is not None:
-        app_.out.print(str(setting.shown(show_secrets)))
+        app.out.print(str(setting.shown(show_secrets)))
     if setting.value is None:
-        app_.out.info(
-            f"{spec.name} is not set for profile '{app_.profile}' (not in {spec.env},"
-            f" not in {app_.config.path}, no default)"
+        app.out.info(
+            f"{spec.name} is not set for profile '{app.profile}' (not in {spec.env},"
+            f" not in {app.config.path}, no default)"
         )
         raise typer.Exit(ExitCode.FAILED)
 
 
-@app.command()
+@group.command()
 def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
     """Remove KEY from a profile of the config file (absent already is fine).
 
@@ -182,23 +156,23 @@ def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
     """
     from shipctl import config
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile)
+    app = get_app(ctx)
+    app.use(profile=profile)
     spec = config.key_spec(key)
-    where = f"profile '{app_.profile}'"
+    where = f"profile '{app.profile}'"
     # Look first, so that removing nothing creates no file and no directory.
-    if config.load(app_.config_path).raw_or_none(app_.profile, spec) is None:
-        app_.out.info(f"{spec.name} was not set for {where} in {_path(app_)}; nothing to do")
+    if config.load(app.config_path).raw_or_none(app.profile, spec) is None:
+        app.out.info(f"{spec.name} was not set for {where} in {_path(app)}; nothing to do")
         return
-    with config.edit(app_.config_path, app_.out) as cfg:
-        removed = cfg.unset(app_.profile, spec.name)
+    with config.edit(app.config_path, app.out) as cfg:
+        removed = cfg.unset(app.profile, spec.name)
     if removed:
-        app_.out.info(f"unset {spec.name} for {where} in {cfg.path}")
+        app.out.info(f"unset {spec.name} for {where} in {cfg.path}")
     else:  # removed by someone else in the meantime
-        app_.out.info(f"{spec.name} was not set for {where} in {cfg.path}; nothing to do")
+        app.out.info(f"{spec.name} was not set for {where} in {cfg.path}; nothing to do")
 
 
-@app.command()
+@group.command()
 def show(
     ctx: typer.Context,
     profile: ProfileOpt = None,
@@ -214,14 +188,14 @@ def show(
     """
     from shipctl import config
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
-    settings = [app_.setting(key) for key in config.KEYS]
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    settings = [app.setting(key) for key in config.KEYS]
     if output is OutputFormat.json:
-        app_.out.write_json(
+        app.out.write_json(
             {
-                "profile": app_.profile,
-                "config": str(app_.config.path),
+                "profile": app.profile,
+                "config": str(app.config.path),
                 "settings": [s.as_dict(show_secrets) for s in settings],
             }
         )
@@ -230,12 +204,12 @@ def show(
     for setting in settings:
         shown = setting.shown(show_secrets)
         rows.append([setting.key, "" if shown is None else str(shown), setting.source])
-    app_.out.table(
-        ["key", "value", "source"], rows, title=f"profile '{app_.profile}' ({app_.config.path})"
+    app.out.table(
+        ["key", "value", "source"], rows, title=f"profile '{app.profile}' ({app.config.path})"
     )
 
 
-@app.command()
+@group.command()
 def profiles(
     ctx: typer.Context, profile: ProfileOpt = None, output: OutputOpt = OutputFormat.text
 ) -> None:
@@ -243,24 +217,24 @@ def profiles(
 
     Example:  shipctl config profiles -o json
     """
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json)
-    cfg = app_.config
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json)
+    cfg = app.config
     names = cfg.profiles()
     if output is OutputFormat.json:
-        app_.out.write_json(names)
+        app.out.write_json(names)
         return
     for name in names:
-        app_.out.print(("* " if name == app_.profile else "  ") + name)
+        app.out.print(("* " if name == app.profile else "  ") + name)
     if not names:
-        app_.out.info(
+        app.out.info(
             f"no profiles in {cfg.path} yet; create one with `shipctl config set KEY VALUE`"
         )
-    elif app_.profile not in names:
-        app_.out.info(f"the active profile '{app_.profile}' is not defined in {cfg.path}")
+    elif app.profile not in names:
+        app.out.info(f"the active profile '{app.profile}' is not defined in {cfg.path}")
 
 
-@app.command()
+@group.command()
 def path(
     ctx: typer.Context, profile: ProfileOpt = None, output: OutputOpt = OutputFormat.text
 ) -> None:
@@ -268,16 +242,16 @@ def path(
 
     Example:  $EDITOR "$(shipctl config path)"
     """
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json)
-    target = _path(app_)
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json)
+    target = _path(app)
     if output is OutputFormat.json:
-        app_.out.write_json({"path": str(target), "exists": target.exists()})
+        app.out.write_json({"path": str(target), "exists": target.exists()})
     else:
-        app_.out.print(str(target))
+        app.out.print(str(target))
 
 
-def _path(app_: Application) -> Path:
+def _path(app: Application) -> Path:
     from shipctl import config
 
-    return config.config_path(app_.config_path)
+    return config.config_path(app.config_path)

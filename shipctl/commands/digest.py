@@ -10,6 +10,7 @@ import typer
 from shipctl.app import get_app
 from shipctl.commands.options import OutputFormat, OutputOpt, ProfileOpt
 from shipctl.errors import ExitCode, UsageError
+from shipctl.ewe import MSG_TYPE
 
 
 def digest(
@@ -17,7 +18,7 @@ def digest(
     username: Annotated[
         Optional[str], typer.Option("--username", "-u", help="Default: the profile's ewe.username.")
     ] = None,
-    msg_type: Annotated[str, typer.Option("--msg-type", help="EWE msgType.")] = "modifyShipment",
+    msg_type: Annotated[str, typer.Option("--msg-type", help="EWE msgType.")] = MSG_TYPE,
     count: Annotated[
         Optional[int],
         typer.Option(

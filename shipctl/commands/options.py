@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,7 +16,7 @@ EXIT_CODES_HELP = (
 )
 
 
-def group(help: str, **settings) -> typer.Typer:
+def command_group(help: str, **settings) -> typer.Typer:
     """A command group. Help is click's plain formatter, not rich's: rich help costs ~45 ms
     of imports per `--help` (2.3× the start-up floor) for boxes around the same text."""
     settings.setdefault("no_args_is_help", True)
@@ -32,10 +33,40 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout."),
 ]
 
-def _complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
-    from shipctl.commands.config import complete_profile  # lazy: config imports this module
+# -- TAB completion: must never raise and must stay cheap -------------------------------------
+def complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:
+    """Profile names in the config file (--config, SHIPCTL_CONFIG or the per-user one)."""
+    try:
+        from shipctl import config
 
-    return complete_profile(incomplete, ctx)
+        path = None
+        if ctx is not None:
+            path = ctx.find_root().params.get("config")
+        path = path or os.environ.get("SHIPCTL_CONFIG") or None
+        names = config.load(path).profiles()
+        if config.DEFAULT_PROFILE not in names:
+            names.insert(0, config.DEFAULT_PROFILE)
+        return [name for name in names if name.startswith(incomplete or "")]
+    except Exception:  # noqa: BLE001 - a broken config must not break the shell's TAB
+        return []
+
+
+def complete_key(incomplete: str) -> list[str]:
+    try:
+        from shipctl.config import KEYS
+
+        return [key for key in KEYS if key.startswith(incomplete or "")]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def complete_key_described(incomplete: str) -> list[tuple[str, str]]:
+    """Config keys with what each one is: zsh, fish and PowerShell show it beside the key."""
+    from shipctl.config import KEYS
+
+    return [(key, KEYS[key].help) for key in complete_key(incomplete)]
+
+
 
 
 ProfileOpt = Annotated[
@@ -44,7 +75,7 @@ ProfileOpt = Annotated[
         "--profile",
         "-p",
         help="Credentials profile (overrides the global --profile).",
-        autocompletion=_complete_profile,
+        autocompletion=complete_profile,
     ),
 ]
 

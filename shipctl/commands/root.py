@@ -1,4 +1,4 @@
-"""The root command: global options and the registry of command groups.
+"""The root command: global options, the core's commands and each provider's command group.
 
 Only typer and the thin command modules are imported here; each command imports what it
 needs when it runs, so TAB completion stays fast.
@@ -6,6 +6,7 @@ needs when it runs, so TAB completion stays fast.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,10 +18,10 @@ from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import digest as digest_cmd
 from shipctl.commands import sandbox as sandbox_cmd
-from shipctl.commands.options import EXIT_CODES_HELP
-from shipctl.ewe import commands as ewe_cmd
+from shipctl.commands.options import EXIT_CODES_HELP, complete_profile
+from shipctl.provider import providers
 
-app = typer.Typer(
+root_group = typer.Typer(
     name="shipctl",
     help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
     epilog=EXIT_CODES_HELP,
@@ -40,7 +41,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@root_group.callback()
 def root(
     ctx: typer.Context,
     profile: Annotated[
@@ -50,7 +51,7 @@ def root(
             "-p",
             envvar="SHIPCTL_PROFILE",
             help="Credentials profile to use.",
-            autocompletion=config_cmd.complete_profile,
+            autocompletion=complete_profile,
         ),
     ] = "default",
     config: Annotated[
@@ -89,8 +90,10 @@ def root(
     ctx.call_on_close(current.close)
 
 
-app.add_typer(config_cmd.app, name="config")
-app.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
-app.add_typer(ewe_cmd.app, name="ewe")
-app.command("sandbox")(sandbox_cmd.sandbox)
-app.command("completions")(completions_cmd.completions)
+root_group.add_typer(config_cmd.group, name="config")
+root_group.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
+for _provider in providers():
+    if _provider.commands:
+        root_group.add_typer(importlib.import_module(_provider.commands).group, name=_provider.name)
+root_group.command("sandbox")(sandbox_cmd.sandbox)
+root_group.command("completions")(completions_cmd.completions)

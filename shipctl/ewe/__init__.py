@@ -1,0 +1,52 @@
+"""EWE (Australia) modifyShipment: rules, digest, client, bulk sending, simulator, commands.
+
+What the core needs to know about EWE is declared here (``PROVIDER``); this module is imported
+on every invocation, so it holds declarations only.
+"""
+
+from __future__ import annotations
+
+from shipctl.provider import KeySpec, Provider
+
+MSG_TYPE = "modifyShipment"  # seed 004: the envelope's msgType, and part of the digest
+
+# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+SANDBOX_USERNAME = "sandbox"
+SANDBOX_PASSWORD = "sandbox-password"
+SANDBOX_PATH = "/eweApi/ewe/api"  # the simulator's prefix: {ewe.url}/modifyShipment
+
+
+def _sandbox_settings(base_url: str) -> dict[str, str]:
+    return {
+        "ewe.url": base_url + SANDBOX_PATH,
+        "ewe.username": SANDBOX_USERNAME,
+        "ewe.password": SANDBOX_PASSWORD,
+    }
+
+
+PROVIDER = Provider(
+    name="ewe",
+    keys=(
+        KeySpec(
+            "ewe.url",
+            "EWE API base URL",
+            default="https://jerrytest.ewe.com.au/eweApi/ewe/api",
+            type="url",
+        ),
+        KeySpec("ewe.username", "EWE username"),
+        KeySpec("ewe.password", "EWE API password (signs each request's digest)", secret=True),
+        # EWE's docs ask for at most one request per second.
+        KeySpec("ewe.rate", "EWE requests per second; 0 = unlimited", default=1.0, type="float"),
+        KeySpec(
+            "ewe.content_type",
+            "Content-Type of modifyShipment bodies (seed 004 documents application/javascript)",
+            default="application/javascript",
+        ),
+        KeySpec(
+            "ewe.postcodes", "CSV of suburb,postcode,state for full suburb checks", type="path"
+        ),
+    ),
+    sandbox_settings=_sandbox_settings,
+    simulator="shipctl.ewe.simulator",
+    commands="shipctl.ewe.commands",
+)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipctl import nesting
+from shipctl.ewe import MSG_TYPE
 from shipctl.ewe import digest as ewe_digest
 
-MSG_TYPE = ewe_digest.MODIFY_SHIPMENT
 CONTENT_TYPE = "application/javascript"  # seed 004 "Request Example"
 
 # reference/ewe.md "Response": code → what it means, and a plain hint for a person
@@ -59,7 +59,7 @@ def envelope(request: dict[str, Any], credentials: Credentials) -> dict[str, Any
 
 
 def endpoint(base_url: str) -> str:
-    return base_url.rstrip("/") + "/modifyShipment"
+    return base_url.rstrip("/") + "/" + MSG_TYPE
 
 
 def encode(body: dict[str, Any]) -> bytes:

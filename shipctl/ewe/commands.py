@@ -27,10 +27,10 @@ from shipctl.commands.options import (
     ShowSecretsOpt,
     StrictOpt,
     TimeoutOpt,
-    group,
+    command_group,
 )
 
-app = group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
+group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
 
 
 class TemplateFormat(str, Enum):
@@ -38,7 +38,7 @@ class TemplateFormat(str, Enum):
     json = "json"
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@group.command(epilog=EXIT_CODES_HELP)
 def modify(
     ctx: typer.Context,
     paths: PathsArg = None,
@@ -74,8 +74,8 @@ def modify(
     """
     from shipctl.ewe.modify import ModifyOptions, run
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
     options = ModifyOptions(
         paths=[str(p) for p in paths or []],
         recursive=recursive,
@@ -92,10 +92,10 @@ def modify(
         content_type=content_type,
         dry_run=dry_run,
     )
-    raise typer.Exit(run(app_, options))
+    raise typer.Exit(run(app, options))
 
 
-@app.command(epilog=EXIT_CODES_HELP)
+@group.command(epilog=EXIT_CODES_HELP)
 def validate(
     ctx: typer.Context,
     paths: PathsArg = None,
@@ -112,13 +112,13 @@ def validate(
     """
     from shipctl.ewe.validate import run
 
-    app_ = get_app(ctx)
-    app_.use(profile=profile, json_mode=output is OutputFormat.json)
-    app_.out.verbose = app_.out.verbose or verbose
-    raise typer.Exit(run(app_, [str(p) for p in paths or []], recursive=recursive))
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is OutputFormat.json)
+    app.out.verbose = app.out.verbose or verbose
+    raise typer.Exit(run(app, [str(p) for p in paths or []], recursive=recursive))
 
 
-@app.command()
+@group.command()
 def template(
     ctx: typer.Context,
     format: Annotated[

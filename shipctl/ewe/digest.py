@@ -11,8 +11,6 @@ import base64
 import hashlib
 import hmac
 
-MODIFY_SHIPMENT = "modifyShipment"
-
 
 def compute(username: str, msg_type: str, password: str, count: int | None = None) -> str:
     content = username + ("" if count is None else str(count)) + msg_type + password

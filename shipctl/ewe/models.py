@@ -22,6 +22,7 @@ from typing import Annotated, Any, NoReturn
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
+from shipctl.ewe import MSG_TYPE
 from shipctl.ewe.postcodes import (
     STATES,
     PostcodeIndex,
@@ -43,7 +44,6 @@ __all__ = [
 
 Path_ = tuple[str | int, ...]
 
-MSG_TYPE = "modifyShipment"
 DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
 ENVELOPE_KEYS = ("username", "digest", "msgType")  # come from the profile, never from the item
 MAX_NAME = 40  # seed: name "Maximum 40 characters"

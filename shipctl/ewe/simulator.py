@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 from shipctl import nesting
-from shipctl.ewe import digest
-from shipctl.sandbox import EWE_PASSWORD, EWE_USERNAME, SimRequest, SimResponse, error_response
+from shipctl.ewe import MSG_TYPE, SANDBOX_PASSWORD, SANDBOX_USERNAME, digest
+from shipctl.sandbox import SimRequest, SimResponse, error_response
 
 PREFIX = "/eweApi/ewe/api"  # reference/ewe.md: https://jerrytest.ewe.com.au/eweApi/ewe/api/<op>
 ENVELOPE = ("username", "digest", "msgType")  # SPEC §5: supplied by the client, not the item
@@ -37,9 +37,11 @@ class EweSimulator:
     name = "ewe"
     prefix = PREFIX
 
-    def __init__(self, username: str = EWE_USERNAME, password: str = EWE_PASSWORD) -> None:
+    def __init__(
+        self, username: str = SANDBOX_USERNAME, password: str = SANDBOX_PASSWORD
+    ) -> None:
         self.username = username
-        self._digest = digest.compute(username, digest.MODIFY_SHIPMENT, password)
+        self._digest = digest.compute(username, MSG_TYPE, password)
         self._lock = threading.Lock()
         self._applied: Counter[str] = Counter()
         self._rejected: Counter[int] = Counter()
@@ -49,11 +51,11 @@ class EweSimulator:
     # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
     def handle(self, request: SimRequest) -> SimResponse:
         operation = request.path[len(self.prefix) :].strip("/")
-        if operation != digest.MODIFY_SHIPMENT and operation not in OTHER_OPERATIONS:
+        if operation != MSG_TYPE and operation not in OTHER_OPERATIONS:
             return error_response(404, f"no EWE operation at {request.path}")
         if request.method != "POST":
             return error_response(405, "use POST", Allow="POST")
-        if operation != digest.MODIFY_SHIPMENT:
+        if operation != MSG_TYPE:
             return self._reject(3, "Unsupported open API method")
         return self.modify_shipment(request.body)
 
@@ -84,7 +86,7 @@ class EweSimulator:
             data = None
         if not isinstance(data, dict):
             return self._reject(10, "Invalid parameter: body is not a JSON object")
-        if data.get("msgType") != digest.MODIFY_SHIPMENT:
+        if data.get("msgType") != MSG_TYPE:
             return self._reject(3, "Unsupported open API method")
         if data.get("username") != self.username:
             return self._reject(101, "Invalid API key")

@@ -11,7 +11,8 @@ from typing import Any
 
 
 def run(app: Any, paths: list[str], *, recursive: bool) -> int:
-    from shipctl.ewe.models import MSG_TYPE, check
+    from shipctl.ewe import MSG_TYPE
+    from shipctl.ewe.models import check
     from shipctl.ewe.postcodes import configured_index
     from shipctl.inputs import read_items
     from shipctl.output import LINE_WIDTH, shorten

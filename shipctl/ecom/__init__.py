@@ -1,0 +1,30 @@
+"""Ecom Express status push (SPEC §7). Only its settings so far: the commands, receiver and
+simulator come with their issue, beside this file as in ``shipctl/ewe/``."""
+
+from __future__ import annotations
+
+from shipctl.provider import KeySpec, Provider
+
+# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+SANDBOX_USERNAME = "sandbox"
+SANDBOX_PASSWORD = "sandbox-password"
+SANDBOX_PATH = "/ecom"
+
+
+def _sandbox_settings(base_url: str) -> dict[str, str]:
+    return {
+        "ecom.url": base_url + SANDBOX_PATH,
+        "ecom.username": SANDBOX_USERNAME,
+        "ecom.password": SANDBOX_PASSWORD,
+    }
+
+
+PROVIDER = Provider(
+    name="ecom",
+    keys=(
+        KeySpec("ecom.url", "the webhook URL that Ecom replays go to", type="url"),
+        KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),
+        KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
+    ),
+    sandbox_settings=_sandbox_settings,
+)

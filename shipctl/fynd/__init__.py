@@ -1,0 +1,33 @@
+"""Fynd updateShipmentStatus (SPEC §6). Only its settings so far: the commands, client and
+simulator come with their issue, beside this file as in ``shipctl/ewe/``."""
+
+from __future__ import annotations
+
+from shipctl.provider import KeySpec, Provider
+
+# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+SANDBOX_COMPANY_ID = "1"
+SANDBOX_CLIENT_ID = "sandbox"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"
+SANDBOX_PATH = "/fynd"
+
+
+def _sandbox_settings(base_url: str) -> dict[str, str]:
+    return {
+        "fynd.url": base_url + SANDBOX_PATH,
+        "fynd.company_id": SANDBOX_COMPANY_ID,
+        "fynd.client_id": SANDBOX_CLIENT_ID,
+        "fynd.client_secret": SANDBOX_CLIENT_SECRET,
+    }
+
+
+PROVIDER = Provider(
+    name="fynd",
+    keys=(
+        KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),
+        KeySpec("fynd.company_id", "Fynd company id"),
+        KeySpec("fynd.client_id", "Fynd OAuth client id"),
+        KeySpec("fynd.client_secret", "Fynd OAuth client secret", secret=True),
+    ),
+    sandbox_settings=_sandbox_settings,
+)
