@@ -17,7 +17,6 @@ prefix to a provider's simulator, which lives beside that provider's code
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import json
 import os
 import random
@@ -35,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from shipctl import __version__
 from shipctl.errors import UsageError
+from shipctl.loopback import is_loopback
 from shipctl.provider import providers
 
 # Each provider's URLs and fixed sandbox credentials, and its simulator module (beside its
@@ -524,13 +524,6 @@ def _bind(host: str, port: int, faults: Faults) -> SandboxServer:
             raise UsageError(f"port {port} is in use; pass --port 0 for any free port") from None
         reason = error.strerror or str(error)
         raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _print_banner(server: SandboxServer) -> None:

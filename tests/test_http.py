@@ -100,9 +100,9 @@ def waits(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_warnings():
-    http._warned_hosts.clear()
+    http.session._warned_hosts.clear()
     yield
-    http._warned_hosts.clear()
+    http.session._warned_hosts.clear()
 
 
 def ewe_transient(response: requests.Response) -> str | None:

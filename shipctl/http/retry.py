@@ -1,0 +1,183 @@
+"""Sending with retries (SPEC §2): what is retried, how long to wait, when to give up.
+
+``RetryPolicy`` answers those three questions and nothing else; ``send`` is the loop that
+asks it: one attempt, and if the policy says the answer means "not now" and attempts are
+left, wait, take a pacer slot, try again. ``attempt`` is one request and its wire log.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from shipctl import secrets
+from shipctl.http import failure, show
+from shipctl.http.options import Call, Delivery, HttpOptions
+from shipctl.http.redact import redact_url
+from shipctl.http.session import environment_settings, prepare
+
+# Answers that say "not now" rather than "no" (SPEC §2): rate limited, or a gateway/upstream
+# that is down for the moment. Every other status (other 4xx, 500, 501...) is definite.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries with exponential back-off and full jitter, honouring Retry-After.
+
+    Retried: no response because the connection failed, broke off or timed out
+    (``failure.is_retriable``); a status in RETRY_STATUSES; an answer the caller's
+    ``transient`` predicate calls temporary (EWE code 2). Never a definite answer.
+    """
+
+    retries: int  # attempts after the first
+    backoff_base: float
+    backoff_max: float
+    retry_after_max: float
+
+    @classmethod
+    def from_options(cls, options: HttpOptions) -> RetryPolicy:
+        return cls(max(0, options.retries), options.backoff_base, options.backoff_max,
+                   options.retry_after_max)
+
+    def gives_up(self, attempts: int) -> bool:
+        return attempts > self.retries
+
+    def wait(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds to wait after attempt number ``attempts`` (1 = the first) failed.
+
+        Full jitter (uniform between 0 and a ceiling that doubles per attempt up to
+        backoff_max) keeps the --jobs workers that hit the same 503 from coming back together.
+        A Retry-After means "at least that long": the server knows when it will be back; it
+        is capped so a hostile or mistaken header cannot park a cron job for hours.
+        """
+        # The exponent is capped so a large --retries cannot overflow a float.
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** min(attempts - 1, 64))
+        seconds = random.uniform(0, max(0.0, ceiling))
+        if retry_after is not None:
+            seconds = max(seconds, min(retry_after, self.retry_after_max))
+        return seconds
+
+
+@dataclass
+class Attempt:
+    response: requests.Response | None = None
+    error: str | None = None
+    retry_reason: str | None = None  # None: final (success or definite failure)
+    retry_after: float | None = None
+
+
+def send(
+    session: requests.Session,
+    call: Call,
+    options: HttpOptions,
+    *,
+    transient: Callable[[requests.Response], str | None] | None = None,
+    log: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """``shipctl.http.send``: see its docstring; ``sleep`` waits out each back-off."""
+    policy = RetryPolicy.from_options(options)
+    wire_log = log if options.debug else None
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        attempts += 1
+        result = attempt(session, call, options, transient, wire_log)
+        if result.retry_reason is None or policy.gives_up(attempts):
+            break
+        seconds = policy.wait(attempts, result.retry_after)
+        if wire_log is not None:
+            wire_log(secrets.redact(f"retrying in {seconds:.1f} s ({result.retry_reason})"))
+        sleep(seconds)
+        # SPEC §2 --rate counts every request: a retry takes a slot from the run's pacer too,
+        # once its back-off is over, so the slot is used at once.
+        if options.pace is not None and not options.pace():
+            if wire_log is not None:  # stop requested (Ctrl-C): the last answer stands
+                wire_log("not retrying: the run is stopping")
+            break
+    return Delivery(
+        response=result.response,
+        attempts=attempts,
+        error=None if result.response is not None else result.error,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def attempt(
+    session: requests.Session,
+    call: Call,
+    options: HttpOptions,
+    transient: Callable[[requests.Response], str | None] | None,
+    wire_log: Callable[[str], None] | None,
+) -> Attempt:
+    """One request: its response or error, and whether (and why) it is worth retrying."""
+    try:
+        prepared = prepare(session, call)
+    except (requests.RequestException, ValueError) as exc:  # a bad URL or header value
+        return Attempt(error=_error_line(exc, call, options))
+    if wire_log is not None:
+        wire_log(show.request_dump(prepared, call))
+    try:
+        response = session.send(
+            prepared,
+            timeout=(options.connect_timeout, options.timeout),
+            # A redirect of a POST would silently turn into a GET without the body (301/302)
+            # or resend credentials elsewhere: the caller sees the 3xx instead.
+            allow_redirects=False,
+            **environment_settings(session, prepared.url or call.url),
+        )
+    except (requests.RequestException, ValueError, OverflowError) as exc:
+        # ValueError: http.client's URL checks, or a timeout requests refuses (check_options
+        # keeps those out; describe_error never calls them a URL problem). OverflowError: a
+        # timeout too large for the socket layer.
+        message = _error_line(exc, call, options)
+        if wire_log is not None:
+            wire_log(f"! {message}")
+        return Attempt(error=message, retry_reason=message if failure.is_retriable(exc) else None)
+    if wire_log is not None:
+        wire_log(show.response_dump(response, call))
+    if response.status_code in RETRY_STATUSES:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        reason = f"HTTP {response.status_code}"
+        if retry_after is not None:
+            reason += f", Retry-After {retry_after:g} s"
+        return Attempt(response=response, retry_reason=reason, retry_after=retry_after)
+    try:
+        reason = transient(response) if transient is not None else None
+    except ValueError:  # e.g. an HTML error page where JSON was expected: not "later"
+        reason = None
+    return Attempt(response=response, retry_reason=reason)
+
+
+def _error_line(exc: BaseException, call: Call, options: HttpOptions) -> str:
+    url = redact_url(call.url, call.secret_keys)
+    return secrets.redact(failure.describe_error(exc, url, options))
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110: delta-seconds or an HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:  # HTTP-dates are GMT
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+        return None
+    return max(0.0, seconds)

@@ -1,0 +1,178 @@
+"""Printing requests and responses: the dry run (``--dry-run``) and the wire log (``--debug``).
+
+Both print the real ``PreparedRequest`` — the object the session sends, with the session's
+headers and requests' Content-Length in it — with secrets masked (``shipctl.http.redact``),
+the way ``http --offline`` prints what it would send. Nothing here re-derives what requests
+adds, so the dry run cannot drift from the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from shipctl import secrets
+from shipctl.http import redact
+from shipctl.http.options import Call, HttpOptions
+from shipctl.http.session import make_session, prepare
+
+# The wire log shows at most this much of a response body: --debug is for reading an exchange
+# on a terminal, and an error page or a bulk answer of several megabytes would bury the lines
+# around it (and every item's log) without telling the reader more than its first screenful.
+LOG_BODY_LIMIT = 2048
+
+
+# -- dry run --------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _dry_run_session() -> requests.Session:
+    # Built like a run's session, so it adds the same headers; it never sends anything.
+    return make_session(HttpOptions())
+
+
+def prepared_for_show(call: Call) -> requests.PreparedRequest:
+    """What a run's session would send for ``call``.
+
+    A call requests refuses to prepare (a malformed URL, a line break in a header value) is
+    still shown, as given plus the session's headers: the run reports it item by item, and
+    the dry run is where the user looks to see why.
+    """
+    session = _dry_run_session()
+    try:
+        return prepare(session, call)
+    except (requests.RequestException, ValueError):
+        request = requests.PreparedRequest()
+        request.method = call.method.upper()
+        request.url = call.url
+        request.headers = CaseInsensitiveDict({**session.headers, **call.headers})
+        request.prepare_body(call.body, None)
+        return request
+
+
+def describe(call: Call, *, show_secrets: bool) -> dict[str, Any]:
+    """The request as a JSON-able dict (``--dry-run -o json``): method, url, headers, body."""
+    prepared = prepared_for_show(call)
+    keys = call.secret_keys
+    kind, value = redact.parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
+    url = prepared.url or call.url
+    result = {
+        "method": prepared.method,
+        "url": url if show_secrets else redact.redact_url(url, keys),
+        "headers": {
+            name: (val if show_secrets else redact.redact_header(name, val, keys))
+            for name, val in prepared.headers.items()
+        },
+        "body": redact.render_body(kind, value, keys, show_secrets=show_secrets),
+    }
+    return result if show_secrets else secrets.redact_strings(result)
+
+
+def format_call(call: Call, *, show_secrets: bool) -> str:
+    """The exact request as text, httpie ``--offline`` style, for ``--dry-run`` output."""
+    prepared = prepared_for_show(call)
+    keys = call.secret_keys
+    url = prepared.url or call.url
+    if not show_secrets:
+        url = redact.redact_url(url, keys)
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    except ValueError:
+        host, target = "", url
+    lines = [f"{prepared.method} {target} HTTP/1.1", f"Host: {host}"]
+    for name, value in prepared.headers.items():
+        shown = value if show_secrets else redact.redact_header(name, value, keys)
+        lines.append(f"{name}: {shown}")
+    body = prepared.body
+    kind, value = redact.parse_body(body, prepared.headers.get("Content-Type", ""))
+    if kind == "none":
+        pass
+    elif show_secrets:
+        lines += ["", redact.body_text(body)]  # the bytes as sent (Content-Length counts them)
+    elif kind == "json":
+        # Re-encoded the way the body was, so only the masked values differ from what is sent.
+        masked = redact.render_body(kind, value, keys, show_secrets=False)
+        lines += ["", _encode_like(masked, body)]
+    else:
+        lines += ["", redact.render_body(kind, value, keys, show_secrets=False)]
+    text = "\n".join(lines) + "\n"
+    return text if show_secrets else secrets.redact(text)
+
+
+# The ways our clients encode JSON bodies: compact with ensure_ascii=False is
+# shipctl.ewe.client.encode's (EWE modifyShipment); json.dumps' defaults are the others'.
+_JSON_STYLES: tuple[dict[str, Any], ...] = (
+    {"separators": (",", ":"), "ensure_ascii": False},
+    {"separators": (",", ":"), "ensure_ascii": True},
+    {"separators": (", ", ": "), "ensure_ascii": False},
+    {"separators": (", ", ": "), "ensure_ascii": True},
+    {"indent": 2, "ensure_ascii": False},
+    {"indent": 2, "ensure_ascii": True},
+)
+_NO_VALUE = object()
+
+
+def _encode_like(redacted: Any, body: bytes | str | None) -> str:
+    """``redacted`` as JSON text in the style that reproduces ``body`` from its parsed value."""
+    original = redact.body_text(body)
+    try:
+        value = json.loads(original)
+    except (ValueError, RecursionError):
+        value = _NO_VALUE
+    style: dict[str, Any] = _JSON_STYLES[0]
+    if value is not _NO_VALUE:
+        for candidate in _JSON_STYLES:
+            try:
+                if json.dumps(value, **candidate) == original:
+                    style = candidate
+                    break
+            except (ValueError, RecursionError):
+                break
+    try:
+        return json.dumps(redacted, **style)
+    except (ValueError, RecursionError):  # unreachable for parsed JSON; belt and braces
+        return str(redacted)
+
+
+# -- wire log -------------------------------------------------------------------------------
+
+
+def request_dump(prepared: requests.PreparedRequest, call: Call) -> str:
+    keys = call.secret_keys
+    lines = [f"> {prepared.method} {redact.redact_url(prepared.url or call.url, keys)}"]
+    for name, value in prepared.headers.items():
+        lines.append(f"> {name}: {redact.redact_header(name, value, keys)}")
+    kind, value = redact.parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
+    if kind != "none":
+        body = redact.dump(redact.render_body(kind, value, keys, show_secrets=False))
+        lines.append(">")
+        lines += [f"> {line}" for line in body.splitlines()]
+    return secrets.redact("\n".join(lines))
+
+
+def response_dump(response: requests.Response, call: Call) -> str:
+    keys = call.secret_keys
+    lines = [f"< {response.status_code} {response.reason or ''}".rstrip()]
+    for name, value in response.headers.items():
+        lines.append(f"< {name}: {redact.redact_header(name, value, keys)}")
+    content = response.content or b""
+    kind, value = redact.parse_body(content, response.headers.get("Content-Type", ""))
+    if kind != "none":
+        # Responses carry secrets too (an OAuth token answer's access_token): redact the keys
+        # on the whole body first, then cut it to size.
+        body = redact.dump(redact.render_body(kind, value, keys, show_secrets=False))
+        if len(body) > LOG_BODY_LIMIT:
+            body = (
+                redact.redact_text(body[:LOG_BODY_LIMIT], keys)
+                + f"… (truncated; {len(content)} bytes in all)"
+            )
+        lines.append("<")
+        lines += [f"< {line}" for line in body.splitlines()]
+    return secrets.redact("\n".join(lines))
