@@ -17,10 +17,11 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from shipctl import secrets
-from shipctl.http import failure, show
+from shipctl.http.failure import describe_error, is_retriable
 from shipctl.http.options import Call, Delivery, HttpOptions
 from shipctl.http.redact import redact_url
 from shipctl.http.session import environment_settings, prepare
+from shipctl.http.show import request_dump, response_dump
 
 # Answers that say "not now" rather than "no" (SPEC §2): rate limited, or a gateway/upstream
 # that is down for the moment. Every other status (other 4xx, 500, 501...) is definite.
@@ -32,7 +33,7 @@ class RetryPolicy:
     """Retries with exponential back-off and full jitter, honouring Retry-After.
 
     Retried: no response because the connection failed, broke off or timed out
-    (``failure.is_retriable``); a status in RETRY_STATUSES; an answer the caller's
+    (``shipctl.http.failure.is_retriable``); a status in RETRY_STATUSES; an answer the caller's
     ``transient`` predicate calls temporary (EWE code 2). Never a definite answer.
     """
 
@@ -123,7 +124,7 @@ def attempt(
     except (requests.RequestException, ValueError) as exc:  # a bad URL or header value
         return Attempt(error=_error_line(exc, call, options))
     if wire_log is not None:
-        wire_log(show.request_dump(prepared, call))
+        wire_log(request_dump(prepared, call))
     try:
         response = session.send(
             prepared,
@@ -140,9 +141,9 @@ def attempt(
         message = _error_line(exc, call, options)
         if wire_log is not None:
             wire_log(f"! {message}")
-        return Attempt(error=message, retry_reason=message if failure.is_retriable(exc) else None)
+        return Attempt(error=message, retry_reason=message if is_retriable(exc) else None)
     if wire_log is not None:
-        wire_log(show.response_dump(response, call))
+        wire_log(response_dump(response, call))
     if response.status_code in RETRY_STATUSES:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         reason = f"HTTP {response.status_code}"
@@ -158,7 +159,7 @@ def attempt(
 
 def _error_line(exc: BaseException, call: Call, options: HttpOptions) -> str:
     url = redact_url(call.url, call.secret_keys)
-    return secrets.redact(failure.describe_error(exc, url, options))
+    return secrets.redact(describe_error(exc, url, options))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

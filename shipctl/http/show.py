@@ -1,7 +1,7 @@
 """Printing requests and responses: the dry run (``--dry-run``) and the wire log (``--debug``).
 
 Both print the real ``PreparedRequest`` — the object the session sends, with the session's
-headers and requests' Content-Length in it — with secrets masked (``shipctl.http.redact``),
+headers and requests' Content-Length in it — with secrets masked (``redact``),
 the way ``http --offline`` prints what it would send. Nothing here re-derives what requests
 adds, so the dry run cannot drift from the run.
 """
@@ -17,8 +17,16 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from shipctl import secrets
-from shipctl.http import redact
 from shipctl.http.options import Call, HttpOptions
+from shipctl.http.redact import (
+    body_text,
+    dump,
+    parse_body,
+    redact_header,
+    redact_text,
+    redact_url,
+    render_body,
+)
 from shipctl.http.session import make_session, prepare
 
 # The wire log shows at most this much of a response body: --debug is for reading an exchange
@@ -59,16 +67,16 @@ def describe(call: Call, *, show_secrets: bool) -> dict[str, Any]:
     """The request as a JSON-able dict (``--dry-run -o json``): method, url, headers, body."""
     prepared = prepared_for_show(call)
     keys = call.secret_keys
-    kind, value = redact.parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
+    kind, value = parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
     url = prepared.url or call.url
     result = {
         "method": prepared.method,
-        "url": url if show_secrets else redact.redact_url(url, keys),
+        "url": url if show_secrets else redact_url(url, keys),
         "headers": {
-            name: (val if show_secrets else redact.redact_header(name, val, keys))
+            name: (val if show_secrets else redact_header(name, val, keys))
             for name, val in prepared.headers.items()
         },
-        "body": redact.render_body(kind, value, keys, show_secrets=show_secrets),
+        "body": render_body(kind, value, keys, show_secrets=show_secrets),
     }
     return result if show_secrets else secrets.redact_strings(result)
 
@@ -79,7 +87,7 @@ def format_call(call: Call, *, show_secrets: bool) -> str:
     keys = call.secret_keys
     url = prepared.url or call.url
     if not show_secrets:
-        url = redact.redact_url(url, keys)
+        url = redact_url(url, keys)
     try:
         parts = urlsplit(url)
         host = parts.netloc.rpartition("@")[2]
@@ -88,20 +96,20 @@ def format_call(call: Call, *, show_secrets: bool) -> str:
         host, target = "", url
     lines = [f"{prepared.method} {target} HTTP/1.1", f"Host: {host}"]
     for name, value in prepared.headers.items():
-        shown = value if show_secrets else redact.redact_header(name, value, keys)
+        shown = value if show_secrets else redact_header(name, value, keys)
         lines.append(f"{name}: {shown}")
     body = prepared.body
-    kind, value = redact.parse_body(body, prepared.headers.get("Content-Type", ""))
+    kind, value = parse_body(body, prepared.headers.get("Content-Type", ""))
     if kind == "none":
         pass
     elif show_secrets:
-        lines += ["", redact.body_text(body)]  # the bytes as sent (Content-Length counts them)
+        lines += ["", body_text(body)]  # the bytes as sent (Content-Length counts them)
     elif kind == "json":
         # Re-encoded the way the body was, so only the masked values differ from what is sent.
-        masked = redact.render_body(kind, value, keys, show_secrets=False)
+        masked = render_body(kind, value, keys, show_secrets=False)
         lines += ["", _encode_like(masked, body)]
     else:
-        lines += ["", redact.render_body(kind, value, keys, show_secrets=False)]
+        lines += ["", render_body(kind, value, keys, show_secrets=False)]
     text = "\n".join(lines) + "\n"
     return text if show_secrets else secrets.redact(text)
 
@@ -121,7 +129,7 @@ _NO_VALUE = object()
 
 def _encode_like(redacted: Any, body: bytes | str | None) -> str:
     """``redacted`` as JSON text in the style that reproduces ``body`` from its parsed value."""
-    original = redact.body_text(body)
+    original = body_text(body)
     try:
         value = json.loads(original)
     except (ValueError, RecursionError):
@@ -146,12 +154,12 @@ def _encode_like(redacted: Any, body: bytes | str | None) -> str:
 
 def request_dump(prepared: requests.PreparedRequest, call: Call) -> str:
     keys = call.secret_keys
-    lines = [f"> {prepared.method} {redact.redact_url(prepared.url or call.url, keys)}"]
+    lines = [f"> {prepared.method} {redact_url(prepared.url or call.url, keys)}"]
     for name, value in prepared.headers.items():
-        lines.append(f"> {name}: {redact.redact_header(name, value, keys)}")
-    kind, value = redact.parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
+        lines.append(f"> {name}: {redact_header(name, value, keys)}")
+    kind, value = parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
     if kind != "none":
-        body = redact.dump(redact.render_body(kind, value, keys, show_secrets=False))
+        body = dump(render_body(kind, value, keys, show_secrets=False))
         lines.append(">")
         lines += [f"> {line}" for line in body.splitlines()]
     return secrets.redact("\n".join(lines))
@@ -161,16 +169,16 @@ def response_dump(response: requests.Response, call: Call) -> str:
     keys = call.secret_keys
     lines = [f"< {response.status_code} {response.reason or ''}".rstrip()]
     for name, value in response.headers.items():
-        lines.append(f"< {name}: {redact.redact_header(name, value, keys)}")
+        lines.append(f"< {name}: {redact_header(name, value, keys)}")
     content = response.content or b""
-    kind, value = redact.parse_body(content, response.headers.get("Content-Type", ""))
+    kind, value = parse_body(content, response.headers.get("Content-Type", ""))
     if kind != "none":
         # Responses carry secrets too (an OAuth token answer's access_token): redact the keys
         # on the whole body first, then cut it to size.
-        body = redact.dump(redact.render_body(kind, value, keys, show_secrets=False))
+        body = dump(render_body(kind, value, keys, show_secrets=False))
         if len(body) > LOG_BODY_LIMIT:
             body = (
-                redact.redact_text(body[:LOG_BODY_LIMIT], keys)
+                redact_text(body[:LOG_BODY_LIMIT], keys)
                 + f"… (truncated; {len(content)} bytes in all)"
             )
         lines.append("<")
