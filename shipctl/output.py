@@ -111,6 +111,3 @@ class Output:
     def warn(self, text: str) -> None:
         self.stderr.write(self.scrub(f"warning: {text}") + "\n")
 
-    def debug(self, text: str) -> None:
-        if self.verbose:
-            self.stderr.write(self.scrub(f"debug: {text}") + "\n")

@@ -57,6 +57,19 @@ def redact_strings(value: Any) -> Any:
     return value
 
 
-def mask(value: str | None) -> str:
-    """How a secret value is shown: set or not, never its content."""
-    return MASK if value else ""
+def read_line() -> str | None:
+    """One line of stdin without its line ending (LF or CRLF), None when stdin is empty.
+
+    How a secret is piped in (``printf '%s\\n' "$PW" | shipctl …``): never on the command
+    line, where ``ps`` and the shell history would show it.
+    """
+    import sys
+
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):  # a CRLF pipe from Windows
+        line = line[:-1]
+    return line

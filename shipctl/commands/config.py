@@ -7,7 +7,6 @@ imported here; the work is done by ``shipctl.config``, imported inside each comm
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -103,11 +102,9 @@ def _read_value(spec: KeySpec, profile: str, interactive: bool) -> str:
             confirmation_prompt=spec.secret,
             err=True,
         )
-    line = sys.stdin.readline()
-    if line.endswith("\n"):
-        line = line[:-1]
-    if line.endswith("\r"):  # a CRLF pipe from Windows
-        line = line[:-1]
+    from shipctl import secrets
+
+    line = secrets.read_line()
     if not line:
         raise UsageError(
             f"no value for {spec.name} on stdin: give VALUE, or pipe one line, e.g."

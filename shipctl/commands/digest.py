@@ -47,12 +47,11 @@ def digest(
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is OutputFormat.json)
     if password_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
-        password = line.rstrip("\r\n")
         from shipctl import secrets
 
+        password = secrets.read_line()
+        if password is None:
+            raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
         secrets.register(password)
     else:
         password = app.require("ewe.password")

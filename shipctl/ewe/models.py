@@ -31,6 +31,7 @@ from shipctl.ewe.postcodes import (
     load_postcodes,
     state_of,
 )
+from shipctl.inputs import Path_, dotted
 from shipctl.suggest import nearest
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "load_postcodes",
 ]
 
-Path_ = tuple[str | int, ...]
 
 DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
 ENVELOPE_KEYS = ("username", "digest", "msgType")  # come from the profile, never from the item
@@ -75,7 +75,7 @@ class Problem:
 
     @property
     def field(self) -> str:
-        return ".".join(str(part) for part in self.path)
+        return dotted(self.path)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.path else self.message

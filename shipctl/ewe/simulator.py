@@ -95,15 +95,11 @@ class EweSimulator:
             return self._reject(104, "Incorrect signature")
 
         from shipctl.ewe import models  # the field rules; pydantic, loaded on first use
-        from shipctl.inputs import dotted
 
         item = {key: value for key, value in data.items() if key not in ENVELOPE}
         checked = models.check(item)
         if checked.problems:
-            messages = [
-                f"{dotted(p.path)}: {p.message}" if p.path else p.message for p in checked.problems
-            ]
-            return self._reject(10, *messages)
+            return self._reject(10, *(str(problem) for problem in checked.problems))
         with self._lock:
             self._applied[str(checked.reference_no)] += 1
             self._arrivals.append(round(arrived, 6))

@@ -1,0 +1,265 @@
+"""The one runner of bulk commands: `ewe modify`, and `fynd apply` and `ecom replay` to come.
+
+A provider supplies only what is its own (``BulkProvider``): turning input items into jobs
+(validation, identity, ordering keys, label), building the HTTP call for a job, how its
+requests authenticate (``Auth``), and what an answer means (an ``Outcome``). The runner does
+the rest, the same way for every provider:
+
+- flags and settings are checked before any input is read (a usage error sends nothing);
+- pass 1 only parses, so unreadable input stops the run before anything is sent (exit 2);
+  an input with no items is a warning and exit 0, and needs no credentials;
+- credentials are resolved once (``BulkProvider.connect``);
+- ``--strict`` counts the invalid jobs in a pass of their own, and if there are any, reports
+  every job and sends nothing;
+- pass 2 turns items into jobs, keeps those of ``--shard``, and streams them into the bulk
+  engine (``shipctl.batch``), or prints them with ``--dry-run``.
+
+Two passes rather than one list, so memory stays flat however large the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from shipctl.app import Application
+    from shipctl.batch import Job, Outcome
+    from shipctl.http import Call
+    from shipctl.inputs import Item
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class RunOptions:
+    """The flags every bulk command shares (SPEC §2 "Bulk engine" and "HTTP behaviour")."""
+
+    paths: list[str]
+    recursive: bool = False
+    jobs: int = 4
+    rate: float | None = None  # None: the provider's default (e.g. ewe.rate)
+    journal: Path | None = None
+    report: Path | None = None
+    fail_fast: bool = False
+    strict: bool = False
+    shard: str | None = None
+    timeout: float = 30.0
+    retries: int = 3
+    ca_bundle: Path | None = None
+    dry_run: bool = False
+
+
+class Auth:
+    """How a provider's requests say who sends them: one object per run, shared by every
+    worker, so thread-safe. The default sends nothing extra (EWE signs the body itself)."""
+
+    def headers(self) -> dict[str, str]:
+        """The headers to add to the next request (a bearer token, Basic auth…)."""
+        return {}
+
+    def preview(self) -> dict[str, str]:
+        """The headers ``--dry-run`` shows: like ``headers`` but fetching nothing (a token
+        endpoint is not called for a dry run). They are masked when printed."""
+        return self.headers()
+
+    def renew(self, rejected: dict[str, str]) -> bool:
+        """The API answered 401 to a request sent with ``rejected``: get fresh credentials
+        (once for all workers: another may have renewed already) and say whether a retry
+        can succeed. The request is then sent once more, and a second 401 stands."""
+        return False
+
+
+class BulkProvider(ABC):
+    """What one API supplies to a bulk command. ``shipctl/ewe/modify.py`` is the model."""
+
+    command: str = ""  # "ewe modify": recorded in the journal's runs table
+    allow_csv: bool = False
+    # SPEC §2: for Fynd and Ecom an invalid item blocks its ordering keys, because a later
+    # transition or scan assumes the earlier one happened; EWE modifications supersede each
+    # other, so there it blocks nothing.
+    invalid_blocks_keys: bool = False
+    url: str = ""  # where the requests go; set by connect()
+
+    def prepare(self, app: Application) -> None:  # noqa: B027 - optional hook
+        """Check the provider's own flags and settings before any input is read."""
+
+    def default_rate(self, app: Application) -> float | None:
+        """Requests per second when --rate is not given (None or 0: unlimited)."""
+        return None
+
+    @abstractmethod
+    def connect(self, app: Application) -> Auth:
+        """Resolve URL and credentials (a ConfigError names a missing one) and register every
+        secret for redaction. Called once, after pass 1, only when there is something to do."""
+
+    @abstractmethod
+    def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
+        """Each item as a job: validated (``problems``), identified (``id``: same request,
+        same job), with its ordering ``keys`` and ``label``. May reorder (Ecom sorts each
+        AWB's scans), but must stream: inputs can be larger than memory."""
+
+    @abstractmethod
+    def call(self, job: Job) -> Call:
+        """The HTTP request for a valid job, without the ``Auth`` headers."""
+
+    def transient(self, response: requests.Response) -> str | None:
+        """Why an otherwise final answer means "try again later" (EWE code 2), else None."""
+        return None
+
+    @abstractmethod
+    def outcome(self, response: requests.Response) -> Outcome:
+        """What the final answer means: ok or not, message, code, and ``fatal`` when every
+        other job would be refused the same way (wrong credentials)."""
+
+
+def shard_key(job: Job) -> str:
+    """SPEC §2 --shard: the ordering key (the first, when a job has several), else where it
+    came from, so that jobs that must stay in order land in the same shard."""
+    return job.keys[0] if job.keys else job.where
+
+
+def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
+    from shipctl import batch, http, inputs
+
+    out = app.out
+    # Flags and settings first: a usage error stops the run before any input is read.
+    shard = batch.parse_shard(options.shard) if options.shard else None
+    rate = options.rate if options.rate is not None else provider.default_rate(app)
+    # One pacer for the run: the engine paces each job's first attempt with it and every
+    # retry inside http.send takes a slot from it too (SPEC §2 --rate: requests, not items).
+    pacer = batch.make_pacer(rate)
+    http_options = http.HttpOptions(
+        timeout=options.timeout, retries=options.retries, ca_bundle=options.ca_bundle,
+        debug=app.debug, pace=pacer.wait if pacer is not None else None,
+    )
+    http.check_options(http_options)  # --timeout 0 / nan: exit 2 now, not a failure per item
+    provider.prepare(app)
+    bulk = batch.BulkOptions(
+        jobs=options.jobs, rate=rate, pacer=pacer, journal=options.journal,
+        report=options.report, fail_fast=options.fail_fast, command=provider.command,
+        invalid_blocks_keys=provider.invalid_blocks_keys,
+    )
+
+    # A context manager: a spooled stdin (its temporary file) is removed however we leave.
+    with inputs.open_inputs(
+        options.paths, recursive=options.recursive, allow_csv=provider.allow_csv, warn=out.warn
+    ) as source:
+        total = sum(1 for _item in source.items())  # pass 1: readable, or exit 2
+        if total == 0:
+            # As validate does: an empty input is not an error, there is just nothing to do;
+            # the usual (empty) summary still goes to stdout for scripts.
+            out.warn("no items in the input; nothing to send")
+            if options.dry_run:
+                return _dry_run(app, provider, Auth(), iter(()))
+            return batch.run(iter(()), _never_sent, bulk, out, total=0).exit_code()
+
+        auth = provider.connect(app)
+
+        def jobs(warn: Warn = out.warn) -> Iterator[Job]:
+            for job in provider.jobs(source.items(), warn):
+                if shard is None or batch.in_shard(shard_key(job), shard):
+                    yield job
+
+        if options.dry_run:
+            return _dry_run(app, provider, auth, jobs())
+        if options.strict:
+            # its own pass, quietly: the reporting pass below gives each warning once
+            invalid = sum(1 for job in jobs(warn=_quiet) if job.problems)
+            if invalid:
+                # every job is reported (the valid ones as not_sent); nothing is sent
+                hold = batch.strict_hold_reason(invalid, total)
+                summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
+                out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
+                return summary.exit_code()
+        send = _sender(app, provider, auth, options.jobs, http_options)
+        return batch.run(jobs(), send, bulk, out, total=total).exit_code()
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def _with_auth(call: Call, headers: dict[str, str]) -> Call:
+    return dataclasses.replace(call, headers={**call.headers, **headers}) if headers else call
+
+
+def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
+            http_options: Any) -> Callable[[Job], Outcome]:
+    from shipctl import batch, http
+
+    session = http.make_session(http_options, pool_size=max(jobs, 1))
+    http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
+    log = app.out.info if app.debug else None
+
+    def deliver(call: Call, headers: dict[str, str]) -> Any:
+        return http.send(session, _with_auth(call, headers), http_options,
+                         transient=provider.transient, log=log)
+
+    def send(job: Job) -> Outcome:
+        call = provider.call(job)
+        headers = auth.headers()
+        delivery = deliver(call, headers)
+        attempts = delivery.attempts
+        if (delivery.response is not None and delivery.response.status_code == 401
+                and auth.renew(headers)):
+            delivery = deliver(call, auth.headers())  # once: a second 401 stands
+            attempts += delivery.attempts
+        if delivery.response is None:
+            return batch.Outcome(False, delivery.error or "not delivered", attempts=attempts)
+        outcome = provider.outcome(delivery.response)
+        outcome.attempts = attempts
+        outcome.detail = {"http_status": delivery.response.status_code, **(outcome.detail or {})}
+        return outcome
+
+    return send
+
+
+def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every job back
+    raise AssertionError("a run that sends nothing tried to send")
+
+
+def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterator[Job]) -> int:
+    """``--dry-run``: each request exactly as it would be sent (secrets masked), nothing sent."""
+    from shipctl import batch, http
+    from shipctl.output import shorten
+
+    out = app.out
+    headers = auth.preview()
+    results: list[dict[str, Any]] = []
+    valid = invalid = 0
+    for job in jobs:
+        # A label is whatever the input holds, at any length: keep each heading one line.
+        heading = (f"{shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
+                   f"{shorten(job.label, batch.LINE_FIELD_MAX)}")
+        if job.problems:
+            invalid += 1
+            out.info(f"INVALID {heading}")
+            for problem in job.problems:
+                out.info(f"  {problem}")
+            results.append({"where": job.where, "label": job.label, "valid": False,
+                            "errors": job.problems})
+            continue
+        valid += 1
+        call = _with_auth(provider.call(job), headers)
+        if out.json_mode:
+            results.append({"where": job.where, "label": job.label, "valid": True,
+                            "request": http.describe(call, show_secrets=out.show_secrets)})
+        else:
+            out.print(f"# {heading}")
+            out.print(http.format_call(call, show_secrets=out.show_secrets))
+            out.print()
+    if out.json_mode:
+        # "total" and "sent" as in a real run's summary, so a script reads both the same way.
+        out.write_json({"summary": {"total": valid + invalid, "valid": valid,
+                                    "invalid": invalid, "sent": 0, "dry_run": True},
+                        "results": results})
+    else:
+        out.info(f"dry run: {valid} request(s) built, {invalid} invalid; nothing was sent")
+    return 1 if invalid else 0
