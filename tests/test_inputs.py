@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES, run_shipctl
 
-from shipctl import inputs
 from shipctl.errors import ExitCode, InputError, ShipctlError, UsageError
-from shipctl.inputs import Item, Location, open_inputs, read_items
+from shipctl.inputs import Item, Location, limits, open_inputs, read_items, sources
 
 DATA = Path(__file__).resolve().parent / "data" / "inputs"
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -187,7 +186,7 @@ def test_json_lines_are_streamed(here):
 def test_csv_is_streamed(here, monkeypatch):
     write("s.csv", "")
     monkeypatch.setattr(
-        inputs, "open",
+        sources, "open",
         lambda *a, **k: io.BufferedReader(OneLineThenFail(b"a\n1\n"), buffer_size=4),
         raising=False,
     )
@@ -558,7 +557,7 @@ def test_spooled_stream_has_a_size_cap(here, monkeypatch):
             buffer[: len(chunk)] = chunk
             return len(chunk)
 
-    monkeypatch.setattr(inputs, "MAX_SPOOL", 1 << 20)
+    monkeypatch.setattr(limits, "MAX_SPOOL", 1 << 20)
     with open_inputs(["-"], stdin=io.BufferedReader(Endless())) as opened:
         with pytest.raises(InputError) as caught:
             next(opened.items())
@@ -920,7 +919,7 @@ def test_unreadable_file(here, monkeypatch):
     def refuse(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(inputs, "open", refuse, raising=False)
+    monkeypatch.setattr(sources, "open", refuse, raising=False)
     error = error_of("secret.json")
     assert isinstance(error, InputError)
     assert error.message == "secret.json: permission denied"
@@ -985,7 +984,7 @@ def test_yaml_alias_bomb_and_recursive_alias(here):
 
 
 def test_lenient_reading_has_a_size_limit(here, monkeypatch):
-    monkeypatch.setattr(inputs, "LENIENT_LIMIT", 1024)
+    monkeypatch.setattr(limits, "LENIENT_LIMIT", 1024)
     write("big.json", '{"a": [' + "1, " * 400 + "],}")
     error = error_of("big.json")
     assert error.message == "big.json:1:1206: trailing comma before ']'"
@@ -995,7 +994,7 @@ def test_lenient_reading_has_a_size_limit(here, monkeypatch):
 
 
 def test_json5_parser_has_a_size_limit(here, monkeypatch):
-    monkeypatch.setattr(inputs, "JSON5_LIMIT", 1024)
+    monkeypatch.setattr(limits, "JSON5_LIMIT", 1024)
     write("big.json", "{'a': [" + "1, " * 400 + "]}")
     error = error_of("big.json")
     assert error.message == "big.json:1:2: unexpected string 'a'"
@@ -1006,7 +1005,7 @@ def test_json5_parser_has_a_size_limit(here, monkeypatch):
 
 
 def test_endless_line_is_cut_off(here, monkeypatch):
-    monkeypatch.setattr(inputs, "MAX_DOCUMENT", 4096)
+    monkeypatch.setattr(limits, "MAX_DOCUMENT", 4096)
     write("long.jsonl", '{"a": 1}\n' + "x" * 5000 + "\n")
     assert error_of("long.jsonl").message == "long.jsonl:2: line longer than 4 KiB"
     write("long.json", "{\n" + " " * 5000 + "\n}")

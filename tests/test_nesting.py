@@ -110,9 +110,9 @@ def test_csv_columns_share_the_limit(here):  # noqa: F811
 )
 def test_json_messages_do_not_depend_on_the_python(here, text, message, monkeypatch):  # noqa: F811
     # lenient reading would forgive the comma; past its size limit the strict message shows
-    from shipctl import inputs
+    from shipctl.inputs import limits
 
-    monkeypatch.setattr(inputs, "LENIENT_LIMIT", 4)
+    monkeypatch.setattr(limits, "LENIENT_LIMIT", 4)
     write("t.json", text)
     assert error_of("t.json").message == message
 

@@ -1,0 +1,115 @@
+"""The reader's vocabulary: an ``Item`` and where it came from, and top-level values → items.
+
+Every other module of the package builds on this one, and it imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipctl.errors import InputError
+
+Path_ = tuple[str | int, ...]  # a field path: ("to", "lines", 0)
+
+Warn = Callable[[str], None]  # where "parsed leniently: …" and other warnings go
+
+
+def dotted(path: Path_) -> str:
+    """("to", "lines", 0) → "to.lines.0"."""
+    return ".".join(str(p) for p in path)
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str  # the path as the user gave it, or "<stdin>"
+    line: int | None  # 1-based line where the item starts (JSONL/CSV: its own line)
+    index: int  # 1-based item number within the file
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where} item {self.index}"
+
+
+@dataclass
+class Item:
+    data: Any
+    location: Location
+    # 1-based source line of each field path, where the format lets us know it
+    field_lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_ = ()) -> int | None:
+        """Line of the longest known prefix of ``path``; else the item's own line."""
+        for end in range(len(path), 0, -1):
+            line = self.field_lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return self.location.line
+
+    def where(self, path: Path_ = ()) -> str:
+        """``bulk.yaml:14 item 3 to.phone`` — file, best line, item number, field path."""
+        line = self.line_of(path)
+        place = self.location.file if line is None else f"{self.location.file}:{line}"
+        text = f"{place} item {self.location.index}"
+        return f"{text} {dotted(path)}" if path else text
+
+
+@dataclass(slots=True)
+class Value:
+    """One top-level value of a document (a JSON text, a YAML document), not yet split."""
+
+    data: Any
+    line: int  # where the value starts
+    field_lines: dict[Path_, int]  # relative to the value: ("lines", 0) inside a list's item 0
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def split_value(
+    data: Any, line: int, field_lines: dict, name: str, index: int
+) -> Iterator[Item]:
+    """A top-level value → items: an object is one item, a list gives one item per element.
+
+    ``index``: how many items of the file came before; the items yielded continue from it.
+    """
+    if isinstance(data, dict):
+        yield Item(data, Location(name, line, index + 1), field_lines)
+        return
+    if not isinstance(data, list):
+        raise InputError(
+            f"{name}:{line}: expected an object or a list of objects, found {_kind(data)}"
+        )
+    per_element: dict[int, dict] = {}
+    for path, where in field_lines.items():
+        per_element.setdefault(path[0], {})[path[1:]] = where
+    for position, element in enumerate(data):
+        lines = per_element.get(position, {})
+        element_line = lines.pop((), line)
+        index += 1
+        location = Location(name, element_line, index)
+        if not isinstance(element, dict):
+            raise InputError(f"{location}: expected an object, found {_kind(element)}")
+        yield Item(element, location, lines)
+
+
+def items_from_values(values: list[Value], name: str, index: int = 0) -> Iterator[Item]:
+    """The items of several top-level values, numbered on from ``index``."""
+    for value in values:
+        for item in split_value(value.data, value.line, value.field_lines, name, index):
+            index = item.location.index
+            yield item
