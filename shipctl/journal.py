@@ -4,9 +4,9 @@ One SQLite file. Every finished item is one transaction, committed with ``synchr
 WAL mode before the item is reported anywhere else, so a ``kill -9`` loses at most the items
 that were in flight. A re-run with the same journal skips the ids recorded as ``succeeded``.
 
-What is stored: the caller's job id (a hash of the request, not the request), ordering key,
-label, source location, status, code, message (secrets redacted) and attempts. Never the
-payload: it can hold personal data, and with EWE the digest.
+What is stored: the caller's job id (a hash of the request, not the request), ordering key
+(several joined with a space), label, source location, status, code, message (secrets
+redacted) and attempts. Never the payload: it can hold personal data, and with EWE the digest.
 
 Tables (for people who open the file with ``sqlite3``)::
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from shipctl import secrets
+from shipctl.batch.vocabulary import BLOCKED, FAILED, INVALID, SUCCEEDED
 from shipctl.errors import ShipctlError, UsageError
 
 # "shpj" in ASCII: lets us recognise our own files from the 100-byte SQLite header alone.
@@ -37,7 +38,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Statuses worth remembering. `interrupted`/`not_sent` are not written (a re-run must send
 # them); `duplicate` is not written (the id's row belongs to its first occurrence); `skipped`
 # leaves the earlier `succeeded` row as it is.
-JOURNALED = frozenset({"succeeded", "failed", "blocked", "invalid"})
+JOURNALED = frozenset({SUCCEEDED, FAILED, BLOCKED, INVALID})
 
 _ITEM_COLUMNS = (
     "id", "key", "label", "where", "status", "code", "message", "attempts", "updated_at", "run",
@@ -68,14 +69,14 @@ CREATE TABLE runs (
 
 # A succeeded row is never overwritten by a worse status: "already applied" is the one fact a
 # re-run must not forget.
-_UPSERT = """
+_UPSERT = f"""
 INSERT INTO items (id, key, label, "where", status, code, message, attempts, updated_at, run)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
     key = excluded.key, label = excluded.label, "where" = excluded."where",
     status = excluded.status, code = excluded.code, message = excluded.message,
     attempts = excluded.attempts, updated_at = excluded.updated_at, run = excluded.run
-WHERE items.status != 'succeeded' OR excluded.status = 'succeeded'
+WHERE items.status != '{SUCCEEDED}' OR excluded.status = '{SUCCEEDED}'
 """
 
 
@@ -198,7 +199,7 @@ class Journal:
     # -- per item ---------------------------------------------------------------------------
     def succeeded(self, item_id: str) -> bool:
         row = self._conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
-        return row is not None and row[0] == "succeeded"
+        return row is not None and row[0] == SUCCEEDED
 
     def record(
         self,

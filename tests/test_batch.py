@@ -46,7 +46,7 @@ def make_jobs(n: int, *, keys: int = 0, prefix: str = "item") -> list[Job]:
     return [
         Job(
             id=f"{prefix}-{i}",
-            key=f"key-{i % keys}" if keys else None,
+            keys=(f"key-{i % keys}",) if keys else (),
             label=f"TEST{i:04d}",
             where=f"bulk.jsonl:{i + 1} item {i + 1}",
             payload=i,
@@ -75,11 +75,9 @@ class Recorder:
             self.sent.append(job.id)
             self.active += 1
             self.max_active = max(self.max_active, self.active)
-            if job.key is not None:
-                self.active_per_key[job.key] += 1
-                self.max_active_per_key = max(
-                    self.max_active_per_key, self.active_per_key[job.key]
-                )
+            for key in job.keys:
+                self.active_per_key[key] += 1
+                self.max_active_per_key = max(self.max_active_per_key, self.active_per_key[key])
         try:
             if self.delay or self.jitter:
                 time.sleep(self.delay + random.random() * self.jitter)
@@ -91,8 +89,8 @@ class Recorder:
         finally:
             with self.lock:
                 self.active -= 1
-                if job.key is not None:
-                    self.active_per_key[job.key] -= 1
+                for key in job.keys:
+                    self.active_per_key[key] -= 1
 
 
 def stderr_records(err: str) -> dict[str, str]:
@@ -120,7 +118,7 @@ def test_same_key_runs_in_input_order_and_different_keys_overlap(capsys):
     position = {job_id: n for n, job_id in enumerate(send.sent)}
     by_key = defaultdict(list)
     for job in jobs:
-        by_key[job.key].append(position[job.id])
+        by_key[job.keys].append(position[job.id])
     for key, positions in by_key.items():
         assert positions == sorted(positions), f"{key} sent out of input order"
     assert send.max_active_per_key == 1  # never two requests of one key at once
@@ -176,7 +174,7 @@ def test_invalid_items_are_reported_with_their_problems_and_never_sent(capsys):
 
 
 def test_duplicates_are_sent_once(capsys):
-    jobs = make_jobs(3) + [Job(id="item-1", key=None, label="AGAIN", where="b.jsonl:9 item 9")]
+    jobs = make_jobs(3) + [Job(id="item-1", keys=(), label="AGAIN", where="b.jsonl:9 item 9")]
     send = Recorder()
 
     summary = run(jobs, send, BulkOptions(), Output())
@@ -505,8 +503,8 @@ def test_a_huge_label_is_shortened_on_stderr_and_capped_in_report_and_journal(ca
                                                                              tmp_path):
     huge = "R" * 1_000_000
     where = "/" + "d" * 5000 + "/bulk.jsonl:7 item 7"
-    jobs = [Job(id="big", key=huge, label=huge, where=where), *make_jobs(1)]
-    jobs.append(Job(id="big-2", key=huge, label=huge, where=where))
+    jobs = [Job(id="big", keys=(huge,), label=huge, where=where), *make_jobs(1)]
+    jobs.append(Job(id="big-2", keys=(huge,), label=huge, where=where))
     report, journal = tmp_path / "r.jsonl", tmp_path / "j.db"
     send = Recorder(fail={"big"})
 
@@ -641,7 +639,7 @@ def test_terminal_gets_a_progress_bar_and_failures_but_no_success_lines(capsys):
 def _peak_bytes(count: int) -> int:
     def jobs():
         for i in range(count):
-            yield Job(id=f"id-{i}", key=f"k{i % 1000}", label=f"L{i}", where=f"f:{i} item {i}")
+            yield Job(id=f"id-{i}", keys=(f"k{i % 1000}",), label=f"L{i}", where=f"f:{i} item {i}")
 
     tracemalloc.start()
     try:
@@ -711,7 +709,7 @@ def test_a_paced_run_starts_items_in_input_order():
         time.sleep(0.02)
         return Outcome(True, "ok")
 
-    jobs = [Job(id=str(i), key=None, label=f"J{i:02d}", where=f"f:{i}") for i in range(12)]
+    jobs = [Job(id=str(i), keys=(), label=f"J{i:02d}", where=f"f:{i}") for i in range(12)]
     summary = run(iter(jobs), send, BulkOptions(jobs=4, rate=40.0), Output(json_mode=True))
     assert summary.counts["succeeded"] == 12
     assert starts == [job.label for job in jobs]

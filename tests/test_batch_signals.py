@@ -31,7 +31,7 @@ JOBS = 4
 
 
 def make_jobs(n: int) -> list[Job]:
-    return [Job(id=f"id-{i}", key=None, label=f"TEST{i:04d}", where=f"b.jsonl:{i + 1} item {i + 1}")
+    return [Job(id=f"id-{i}", keys=(), label=f"TEST{i:04d}", where=f"b.jsonl:{i + 1} item {i + 1}")
             for i in range(n)]
 
 

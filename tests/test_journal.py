@@ -20,7 +20,7 @@ PAYLOAD_SECRET = "Jane Citizen, 0412 345 678"
 def make_jobs(n: int, *, keys: dict[int, str] | None = None) -> list[Job]:
     keys = keys or {}
     return [
-        Job(id=f"id-{i:03d}", key=keys.get(i), label=f"TEST{i:04d}",
+        Job(id=f"id-{i:03d}", keys=(keys[i],) if i in keys else (), label=f"TEST{i:04d}",
             where=f"bulk.jsonl:{i + 1} item {i + 1}",
             payload={"to": {"name": PAYLOAD_SECRET}})
         for i in range(n)

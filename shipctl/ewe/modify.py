@@ -137,13 +137,14 @@ class _Context:
             if checked.problems:
                 problems = [f"{item.where(p.path)}: {p.message}" for p in checked.problems]
                 yield batch.Job(id=_identity(self.url, self.credentials.username, item.data),
-                                key=reference or None, label=reference or "-", where=where,
+                                keys=(reference,) if reference else (),
+                                label=reference or "-", where=where,
                                 payload=None, problems=problems)
                 continue
             self._warn_envelope(item, checked.envelope)
             yield batch.Job(
                 id=_identity(self.url, self.credentials.username, checked.request),
-                key=reference or None,
+                keys=(reference,) if reference else (),
                 label=reference,
                 where=where,
                 payload=client.envelope(checked.request, self.credentials),

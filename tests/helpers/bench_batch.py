@@ -22,7 +22,7 @@ def main() -> None:
 
     def jobs():
         for i in range(count):
-            yield Job(id=f"id-{i}", key=f"k{i % 1000}", label=f"L{i}",
+            yield Job(id=f"id-{i}", keys=(f"k{i % 1000}",), label=f"L{i}",
                       where=f"b.jsonl:{i} item {i}")
 
     wall, cpu = time.perf_counter(), time.process_time()

@@ -1,0 +1,76 @@
+"""The one bulk engine (SPEC §2 "Bulk engine"): EWE modify, Fynd apply, Ecom replay.
+
+The caller turns its input into ``Job``s (validating each one: ``Job.problems``; ordering keys:
+``Job.keys``), filters them with ``in_shard`` when ``--shard`` is given, and hands them to
+``run`` with a ``send`` function that performs one request — retries included — and returns an
+``Outcome``. ``--strict`` is the caller's too: it needs a validation pass over the whole input
+before anything is sent, so the caller counts the invalid jobs first and passes
+``run(..., hold=strict_hold_reason(...))``. ``--rate``: the caller makes the run's ``Pacer``
+(``make_pacer``), passes it in ``BulkOptions.pacer`` and lets its send() take a slot for each
+retry, so every request of the run is paced, not only first attempts.
+
+Where things go:
+
+- stderr: on a terminal, a progress bar with count, rate and ETA (failed, invalid and blocked
+  items are printed above it); otherwise one line per finished item:
+  ``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!`` (status, label, where, message;
+  label and where shortened to ``LINE_FIELD_MAX`` characters so one item stays one line).
+- stdout, text mode: only the final summary line
+  (``sent 10, succeeded 9, failed 1, invalid 0, skipped 0, blocked 0, duplicate 0 in 2.3 s``).
+  json mode: exactly one JSON document ``{"results": [...], "summary": {...}}``, streamed one
+  record at a time so memory stays flat however long the input.
+- ``--report FILE``: one record per item as it finishes (``shipctl.report``).
+- ``--journal FILE``: each outcome, durably, before it is reported (``shipctl.journal``).
+  Reports, journal and json records keep label, where and key whole up to ``RECORD_FIELD_MAX``
+  characters; ``key`` is the job's one key, or its keys joined with a space, or null.
+
+Statuses: ``succeeded``, ``failed``, ``invalid`` (never sent), ``skipped`` (the journal says it
+already succeeded), ``blocked`` (an earlier item sharing an ordering key failed or was blocked;
+an *invalid* item blocks its keys only with ``BulkOptions.invalid_blocks_keys``), ``duplicate``
+(same job id earlier in this input), ``not_sent`` (after ``--fail-fast`` or a ``fatal``
+outcome, or held back by ``--strict``) and ``interrupted`` (not started, or abandoned in
+flight, because of Ctrl-C/SIGTERM; not journaled, so a re-run sends it). After Ctrl-C the rest
+of the input is not read, so ``total`` counts the items read.
+
+The package, each module importing only those below it:
+
+- ``vocabulary``: ``Job``, ``Outcome``, the statuses, ``Summary`` (also used by the journal).
+- ``shards``, ``pacing``: ``--shard K/N`` and ``--rate R``.
+- ``scheduler``: which job may start when — read-ahead window, per-key queues, failed keys,
+  duplicates, stop and hold. Plain code, no threads.
+- ``recorder``: journal, report, JSON stream, progress bar or item lines, summary line.
+- ``engine``: ``run``: the threads, the lock, signals and the pacer, wiring the two above.
+"""
+
+from __future__ import annotations
+
+from shipctl.batch.engine import BulkOptions, run
+from shipctl.batch.pacing import Pacer, check_rate, make_pacer
+from shipctl.batch.recorder import item_line
+from shipctl.batch.scheduler import strict_hold_reason
+from shipctl.batch.shards import in_shard, parse_shard, shard_of
+from shipctl.batch.vocabulary import (
+    BLOCKED,
+    DUPLICATE,
+    FAILED,
+    INTERRUPTED,
+    INVALID,
+    LINE_FIELD_MAX,
+    NOT_SENT,
+    RECORD_FIELD_MAX,
+    SKIPPED,
+    STATUSES,
+    SUCCEEDED,
+    Job,
+    Outcome,
+    Summary,
+    key_text,
+)
+from shipctl.output import shorten
+
+__all__ = [
+    "BLOCKED", "DUPLICATE", "FAILED", "INTERRUPTED", "INVALID", "LINE_FIELD_MAX", "NOT_SENT",
+    "RECORD_FIELD_MAX", "SKIPPED", "STATUSES", "SUCCEEDED", "BulkOptions", "Job", "Outcome",
+    "Pacer", "Summary", "check_rate", "in_shard", "item_line", "key_text", "make_pacer",
+    "parse_shard", "run", "shard_of", "shorten", "strict_hold_reason",
+]

@@ -1,0 +1,216 @@
+"""Recording finished items: journal, report, ``-o json`` stream, terminal (SPEC §2 "Output").
+
+Given a settled job, ``Recorder.finish`` writes it everywhere it goes, in this order: the
+journal first (durably: if we die between the two, a re-run reports it as skipped), then the
+report, the JSON stream and the terminal. It knows nothing of threads or signals: the engine
+calls it under its lock, one item at a time, so records are never interleaved.
+
+- stderr: on a terminal, a progress bar with count, rate and ETA (failed, invalid and blocked
+  items are printed above it); otherwise one line per finished item (``item_line``).
+- stdout, text mode: only the final summary line; json mode: exactly one JSON document
+  ``{"results": [...], "summary": {...}}``, streamed one record at a time so memory stays flat
+  however long the input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shipctl import secrets
+from shipctl.batch.vocabulary import (
+    LINE_FIELD_MAX,
+    NOTEWORTHY,
+    RECORD_FIELD_MAX,
+    Job,
+    Summary,
+)
+from shipctl.errors import UsageError
+from shipctl.output import Output, shorten
+
+
+def record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
+           elapsed_ms: int | None) -> dict[str, Any]:
+    """One item as reports, journal and JSON show it (label, where and key capped)."""
+    keys = job.keys
+    if not keys:
+        key = None
+    else:  # one key as it is; several joined with a space (vocabulary.key_text)
+        key = shorten(str(keys[0]) if len(keys) == 1 else " ".join(map(str, keys)),
+                      RECORD_FIELD_MAX)
+    return {
+        "index": index,
+        "where": shorten(str(job.where), RECORD_FIELD_MAX, middle=True),
+        "label": shorten(str(job.label), RECORD_FIELD_MAX),
+        "key": key,
+        "status": status,
+        "code": code,
+        "message": message,
+        "attempts": attempts,
+        "elapsed_ms": elapsed_ms,
+    }
+
+
+def item_line(record: dict[str, Any]) -> str:
+    """``succeeded  TEST0001  bulk.jsonl:1 item 1  Modify success!``"""
+    label = shorten(str(record["label"] or "-"), LINE_FIELD_MAX)
+    where = shorten(str(record["where"]), LINE_FIELD_MAX, middle=True)
+    text = f"{record['status']:<9}  {label}  {where}  {record['message']}"
+    return text.replace("\r", " ").replace("\n", " ")  # one item, one line
+
+
+class Recorder:
+    """Where finished items go. ``open_files`` (may refuse) → ``start`` → ``finish``… →
+    ``close``; the counts go to ``summary``."""
+
+    def __init__(self, out: Output, summary: Summary, total: int | None) -> None:
+        self.out = out
+        self.summary = summary
+        self.total_hint = total
+        self.journal: Any = None
+        self.report: Any = None
+        self.progress: _Progress | None = None
+        self.json: _JsonStream | None = None
+
+    def open_files(self, journal: Path | None, report: Path | None, command: str, *,
+                   use_journal: bool = True) -> None:
+        """Open (or refuse, with a UsageError) journal and report, before anything is written.
+        ``use_journal`` False: the journal is not opened (--strict holds everything back)."""
+        from shipctl.journal import Journal
+        from shipctl.report import ReportWriter
+
+        if journal and report and Path(journal).resolve() == Path(report).resolve():
+            raise UsageError(f"--journal and --report are the same file ({report})")
+        if journal is not None and use_journal:
+            self.journal = Journal.open(Path(journal), command=command)
+        try:
+            if report is not None:
+                self.report = ReportWriter.open(Path(report))
+        except BaseException:
+            self.close_files()
+            raise
+
+    def start(self) -> None:
+        """stdout and stderr from here on: the JSON document opens, the bar appears."""
+        if self.out.json_mode:
+            self.json = _JsonStream(self.out)
+        if self.out.stderr_is_tty:
+            self.progress = _Progress(self.total_hint)
+
+    def finish(self, index: int, job: Job, status: str, message: str, code: Any = None,
+               attempts: int = 0, elapsed_ms: int | None = None,
+               detail: dict | None = None) -> None:
+        """One finished item, everywhere it goes (journal first)."""
+        self.summary.counts[status] += 1
+        message = secrets.redact(str(message))
+        item = record(index, job, status, message, code, attempts, elapsed_ms)
+        if self.journal is not None:
+            # Journal first: if we die between the two, the re-run reports it as skipped.
+            self.journal.record(item_id=str(job.id), key=item["key"], label=item["label"],
+                                where=item["where"], status=status, code=code,
+                                message=message, attempts=attempts)
+        if detail:
+            item["detail"] = detail
+        if self.report is not None:
+            self.report.write(item)
+        if self.json is not None:
+            self.json.add(item)
+        if self.progress is not None:
+            if status in NOTEWORTHY:
+                self.progress.note(self.out.scrub(item_line(item)))
+            self.progress.advance()
+        else:
+            self.out.info(item_line(item))
+
+    def note(self, text: str) -> None:
+        """A message for the person watching (above the bar on a terminal)."""
+        if self.progress is not None:
+            self.progress.note(self.out.scrub(text))
+        else:
+            self.out.info(text)
+
+    def close_files(self) -> None:
+        if self.journal is not None:
+            self.journal.finish(self.summary.as_dict())
+            self.journal.close()
+        if self.report is not None:
+            self.report.close()
+
+    def close(self) -> None:
+        """The end of the run: bar gone, files closed, then the summary (line or document)."""
+        if self.progress is not None:
+            self.progress.close()
+        self.close_files()
+        if self.json is not None:
+            self.json.close(self.summary.as_dict())
+        else:
+            self.out.print(self.summary.line())
+
+
+class _Progress:
+    """rich progress bar on stderr: count, rate, ETA; transient (gone when the run ends)."""
+
+    def __init__(self, total: int | None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f}/s" if speed else "-/s", style="progress.data.speed")
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True, highlight=False),
+            transient=True,
+            # stdout carries results (the -o json document): never route it to the bar's
+            # console. stderr is: warnings from send() then appear above the bar.
+            redirect_stdout=False,
+        )
+        self.task = self.progress.add_task("sending", total=total)
+        self.progress.start()
+
+    def advance(self) -> None:
+        self.progress.advance(self.task)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class _JsonStream:
+    """``{"results": [ ... ], "summary": {...}}`` written piece by piece to stdout."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.count = 0
+        out.stdout.write('{"results": [')
+
+    def add(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        self.out.stdout.write(("\n  " if self.count == 0 else ",\n  ") + self.out.scrub(text))
+        self.count += 1
+
+    def close(self, summary: dict[str, Any]) -> None:
+        text = json.dumps(summary, ensure_ascii=False, indent=2)
+        self.out.stdout.write(("\n" if self.count else "") + '],\n"summary": ')
+        self.out.stdout.write(self.out.scrub(text) + "}\n")
+        self.out.stdout.flush()

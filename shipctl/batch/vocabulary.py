@@ -1,0 +1,141 @@
+"""The bulk engine's shared words: ``Job``, ``Outcome``, the statuses and ``Summary``.
+
+The bottom of the package: the scheduler, the recorder, the engine (and ``shipctl.journal``)
+import these and nothing here imports them back, so there is no import cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipctl.errors import ExitCode
+from shipctl.output import LINE_WIDTH
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+INVALID = "invalid"
+SKIPPED = "skipped"
+BLOCKED = "blocked"
+DUPLICATE = "duplicate"
+NOT_SENT = "not_sent"
+INTERRUPTED = "interrupted"
+STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, INTERRUPTED)
+# Any of these makes the run exit 1 (SPEC §2 "Exit codes": invalid, rejected or not delivered).
+BAD = (FAILED, INVALID, BLOCKED, NOT_SENT)
+# Shown above the progress bar on a terminal, where successes are only counted.
+NOTEWORTHY = (FAILED, INVALID, BLOCKED)
+
+# A label is whatever the input's referenceNo (or AWB...) holds: a hostile or broken input can
+# make it megabytes long. The per-item line shows this much of label, where and a key, so one
+# item stays one readable line; reports, journal and JSON keep up to RECORD_FIELD_MAX.
+LINE_FIELD_MAX = LINE_WIDTH
+RECORD_FIELD_MAX = 1000
+
+
+@dataclass(slots=True, init=False)
+class Job:
+    """One item to send.
+
+    ``keys`` are its ordering keys (the EWE referenceNo; the Fynd shipment identifiers of one
+    body; the Ecom awb): the job starts only after every earlier job sharing any of them has
+    finished, and is ``blocked`` if one of those failed. Empty = independent of every other job.
+    Reports, the journal and ``-o json`` show them in one ``key`` field: the key itself for one
+    key, the keys joined with a space for several, null for none.
+    """
+
+    id: str  # stable identity (e.g. a hash of the request body): journal and duplicates
+    keys: tuple[str, ...]
+    label: str  # what a person recognises, e.g. the referenceNo
+    where: str  # source location, e.g. "bulk.jsonl:3 item 3"
+    payload: Any  # what send() needs; never journaled or reported
+    problems: list[str]  # non-empty → invalid, never sent
+
+    def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
+                 payload: Any = None, problems: list[str] | None = None, *,
+                 key: str | None = None) -> None:
+        if key is not None:
+            # The one-key spelling of before ``keys`` (tests/helpers/bulk_run.py still uses
+            # it); ``key=None`` meant "no key", as ``keys=()`` does now.
+            if keys:
+                raise TypeError("Job: give keys or key, not both")
+            keys = (key,)
+        elif type(keys) is not tuple:
+            if isinstance(keys, str):  # a str is iterable: "AWB1" would become 4 keys
+                raise TypeError("Job.keys: a tuple of keys, e.g. (reference,), not a str")
+            keys = tuple(keys)
+        if len(keys) > 1 and len(set(keys)) != len(keys):
+            # A key listed twice would queue the job behind itself and never start it.
+            keys = tuple(dict.fromkeys(keys))
+        self.id = id
+        self.keys = keys
+        self.label = label
+        self.where = where
+        self.payload = payload
+        self.problems = [] if problems is None else problems
+
+
+def key_text(keys: tuple[str, ...]) -> str | None:
+    """The ``key`` field of reports, journal and JSON: null, the key, or the keys joined."""
+    if not keys:
+        return None
+    return keys[0] if len(keys) == 1 else " ".join(keys)
+
+
+@dataclass(slots=True)
+class Outcome:
+    ok: bool
+    message: str
+    code: str | int | None = None
+    attempts: int = 1
+    detail: dict | None = None  # extra fields for -o json / JSON Lines reports; no secrets
+    # A failure every other item would meet too (e.g. EWE 104 "Incorrect signature"): stop
+    # sending, as --fail-fast would, rather than be refused thousands of times.
+    fatal: bool = False
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    sent: int = 0  # jobs whose send() was called
+    total: int = 0  # jobs read from the input
+    elapsed: float = 0.0
+    interrupted: bool = False
+    signal: str | None = None  # "SIGINT" / "SIGTERM" when interrupted
+
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return int(ExitCode.INTERRUPTED)
+        if any(self.counts[s] for s in BAD):
+            return int(ExitCode.FAILED)
+        return int(ExitCode.OK)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "sent": self.sent,
+            **self.counts,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "signal": self.signal,
+            "exit_code": self.exit_code(),
+        }
+
+    def line(self) -> str:
+        c = self.counts
+        parts = [f"sent {self.sent}"] + [
+            f"{s} {c[s]}" for s in (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE)
+        ]
+        if c[NOT_SENT]:
+            parts.append(f"not sent {c[NOT_SENT]}")
+        if self.interrupted or c[INTERRUPTED]:
+            parts.append(f"interrupted {c[INTERRUPTED]}")
+        return f"{', '.join(parts)} in {_duration(self.elapsed)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min {secs} s" if hours else f"{minutes} min {secs} s"
