@@ -335,17 +335,31 @@ def test_any_key_lands_in_exactly_one_shard(key, n):
 
 
 # -- rate ------------------------------------------------------------------------------------
+# Timing on a busy 2-core CI: what these tests assert about time cannot flake. Start times are
+# the pacer's own (RecordingPacer: taken where it grants a slot, under its lock), so "never
+# closer than 1/R" holds exactly; "not slower than --rate" gets only a generous bound here,
+# and how closely a run keeps the rate (±5 %) is measured by benchmarks/pacing.py.
+class RecordingPacer(Pacer):
+    def __init__(self, rate: float) -> None:
+        super().__init__(rate)
+        self.grants: list[float] = []
+
+    def _grant(self) -> None:
+        super()._grant()
+        self.grants.append(self._last)
+
+
 @pytest.mark.parametrize("workers", [1, 8])
 def test_rate_paces_starts_evenly(capsys, workers):
-    # 20 starts at 10/s: long enough to tell, and a late wake-up on a busy machine (a few ms)
-    # stays well inside the 5 % the pacing must keep.
     rate, count = 10.0, 20
     send = Recorder(delay=0.01)
-    run(make_jobs(count), send, BulkOptions(jobs=workers, rate=rate), Output())
+    pacer = RecordingPacer(rate)
+    run(make_jobs(count), send, BulkOptions(jobs=workers, rate=rate, pacer=pacer), Output())
 
-    starts = sorted(send.starts)
+    starts = pacer.grants
+    assert len(starts) == count == len(send.starts)
     span, ideal = starts[-1] - starts[0], (count - 1) / rate
-    assert ideal * 0.999 <= span <= ideal * 1.05, span  # never faster than --rate
+    assert ideal * 0.999 <= span <= ideal * 3, span  # never faster than --rate
     gaps = [b - a for a, b in pairwise(starts)]
     assert min(gaps) >= 0.95 / rate, min(gaps)  # evenly: no two starts bunched together
 
@@ -359,8 +373,10 @@ def test_rate_allows_no_burst_after_an_idle_spell(capsys):
         yield from make_jobs(3, prefix="b")
 
     send = Recorder()
-    run(jobs(), send, BulkOptions(jobs=4, rate=rate), Output())
-    starts = sorted(send.starts)
+    pacer = RecordingPacer(rate)
+    run(jobs(), send, BulkOptions(jobs=4, rate=rate, pacer=pacer), Output())
+    starts = pacer.grants
+    assert len(starts) == 6
     assert min(b - a for a, b in pairwise(starts)) >= 0.95 / rate
 
 
@@ -370,7 +386,7 @@ def test_rate_zero_is_unlimited(capsys, rate):
     started = time.monotonic()
     summary = run(make_jobs(300), send, BulkOptions(jobs=4, rate=rate), Output())
     assert summary.counts["succeeded"] == 300
-    assert time.monotonic() - started < 1.0  # at --rate 1 this would take 5 minutes
+    assert time.monotonic() - started < 30  # at --rate 1 this would take 5 minutes
 
 
 class RetryingSend:
@@ -399,23 +415,24 @@ class RetryingSend:
 def test_retries_take_slots_from_the_same_pacer(capsys, workers):
     # SPEC §2 --rate: "no two requests start closer than 1/R s apart" — retries included.
     rate, count = 20.0, 6
-    pacer = make_pacer(rate)
+    pacer = RecordingPacer(rate)
     send = RetryingSend(pacer.wait)
 
     summary = run(make_jobs(count), send, BulkOptions(jobs=workers, rate=rate, pacer=pacer),
                   Output())
 
     assert summary.counts["succeeded"] == count
-    starts = sorted(t for t, _ in send.requests)
+    assert len(send.requests) == 2 * count
+    starts = pacer.grants  # one slot per request: first attempts and retries
     assert len(starts) == 2 * count
     assert min(b - a for a, b in pairwise(starts)) >= 0.95 / rate
-    assert starts[-1] - starts[0] <= (2 * count - 1) / rate * 1.1 + 0.05  # and not slower
+    assert starts[-1] - starts[0] <= (2 * count - 1) / rate * 3  # and not much slower
 
 
 def test_without_a_shared_pacer_retries_are_not_paced(capsys):
     # The reason BulkOptions.pacer exists: a pacer the engine makes for itself sees only
     # first attempts, and a retry can follow its first attempt at once.
-    rate = 10.0
+    rate = 2.0  # slots 0.5 s apart: a retry 2 ms after its first attempt is plainly unpaced
     send = RetryingSend(lambda: True)
     run(make_jobs(3), send, BulkOptions(jobs=2, rate=rate), Output())
     starts = sorted(t for t, _ in send.requests)
@@ -423,18 +440,18 @@ def test_without_a_shared_pacer_retries_are_not_paced(capsys):
 
 
 def test_fail_fast_drops_jobs_waiting_for_the_pacer_at_once(capsys):
-    # --rate 0.5: the second job would wait 2 s for its slot; --fail-fast after the first
+    # --rate 0.05: the second job would wait 20 s for its slot; --fail-fast after the first
     # job fails must not make the run wait for it.
     send = Recorder(fail={"item-0"})
     began = time.monotonic()
-    summary = run(make_jobs(3), send, BulkOptions(jobs=2, rate=0.5, fail_fast=True), Output())
-    assert time.monotonic() - began < 1.0
+    summary = run(make_jobs(3), send, BulkOptions(jobs=2, rate=0.05, fail_fast=True), Output())
+    assert time.monotonic() - began < 10
     assert send.sent == ["item-0"]
     assert summary.counts["failed"] == 1 and summary.counts["not_sent"] == 2
 
 
 def test_pacer_cancel_wakes_every_waiter_at_once():
-    pacer = Pacer(0.2)  # a 5 s interval
+    pacer = Pacer(0.01)  # a 100 s interval
     assert pacer.wait()
     results: list[bool] = []
     threads = [threading.Thread(target=lambda: results.append(pacer.wait())) for _ in range(3)]
@@ -444,13 +461,13 @@ def test_pacer_cancel_wakes_every_waiter_at_once():
     began = time.monotonic()
     pacer.cancel()
     for thread in threads:
-        thread.join(2)
-    assert results == [False, False, False] and time.monotonic() - began < 0.5
+        thread.join(60)
+    assert results == [False, False, False] and time.monotonic() - began < 30
     assert pacer.wait() is False  # and for good: a pacer serves one run
 
 
 def test_pacer_give_up_is_rechecked_on_wake():
-    pacer = Pacer(0.2)
+    pacer = Pacer(0.01)  # a 100 s interval
     assert pacer.wait()
     stop = threading.Event()
     results: list[bool] = []
@@ -459,7 +476,7 @@ def test_pacer_give_up_is_rechecked_on_wake():
     time.sleep(0.05)
     stop.set()
     pacer.wake()
-    waiter.join(1)
+    waiter.join(60)
     assert results == [False]
     assert not pacer.cancelled  # others (retries in flight) still get their slots
 

@@ -66,7 +66,7 @@ def test_a_second_signal_abandons_in_flight_requests_at_once(capsys):
 
     def send(job: Job) -> Outcome:
         started.release()
-        release.wait(10)  # a request that hangs
+        release.wait(120)  # a request that hangs
         return Outcome(True, "late")
 
     def interrupt_twice():
@@ -83,7 +83,7 @@ def test_a_second_signal_abandons_in_flight_requests_at_once(capsys):
         summary = run(make_jobs(10), send, BulkOptions(jobs=3, grace_seconds=30), Output())
     finally:
         release.set()
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < 20  # not the 30 s grace
     assert summary.signal == "SIGTERM" and summary.exit_code() == 130
     assert summary.sent == 3 and summary.counts["interrupted"] == 10
     _, err = capsys.readouterr()
@@ -97,7 +97,7 @@ def test_in_flight_requests_are_abandoned_after_the_grace_period(capsys):
     def send(job: Job) -> Outcome:
         if job.id == "id-0":
             threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
-        release.wait(10)
+        release.wait(120)
         return Outcome(True, "late")
 
     began = time.monotonic()
@@ -105,12 +105,12 @@ def test_in_flight_requests_are_abandoned_after_the_grace_period(capsys):
         summary = run(make_jobs(5), send, BulkOptions(jobs=2, grace_seconds=0.3), Output())
     finally:
         release.set()
-    assert 0.3 <= time.monotonic() - began < 3
+    assert 0.3 <= time.monotonic() - began < 60
     assert summary.counts["interrupted"] == 5 and summary.exit_code() == 130
 
 
 def test_sigterm_counts_only_requests_really_in_flight(capsys):
-    # --rate 1 with 3 workers: one request is being sent, two workers wait for the pacer.
+    # --rate 0.05 with 3 workers: one request is being sent, two workers wait for the pacer.
     # Those two were never sent: the note must not count them, and they must not hold up
     # the exit while their slots come round.
     def send(job: Job) -> Outcome:
@@ -119,9 +119,9 @@ def test_sigterm_counts_only_requests_really_in_flight(capsys):
         return Outcome(True, "ok")
 
     began = time.monotonic()
-    summary = run(make_jobs(5), send, BulkOptions(jobs=3, rate=1.0), Output())
+    summary = run(make_jobs(5), send, BulkOptions(jobs=3, rate=0.05), Output())
 
-    assert time.monotonic() - began < 0.9
+    assert time.monotonic() - began < 10  # their slots were 20 and 40 s away
     assert summary.signal == "SIGTERM" and summary.sent == 1
     assert summary.counts["succeeded"] == 1 and summary.counts["interrupted"] == 4
     _, err = capsys.readouterr()
@@ -129,9 +129,9 @@ def test_sigterm_counts_only_requests_really_in_flight(capsys):
 
 
 def test_ctrl_c_stops_a_retry_waiting_for_the_pacer(capsys):
-    # The retry of item 0 waits for a slot of a shared pacer at --rate 0.5 (2 s away);
+    # The retry of item 0 waits for a slot of a shared pacer at --rate 0.02 (50 s away);
     # Ctrl-C cancels the pacer, send() gives up with its last answer, the run ends at once.
-    pacer = make_pacer(0.5)
+    pacer = make_pacer(0.02)
     paced: list[bool] = []
 
     def send(job: Job) -> Outcome:
@@ -143,9 +143,9 @@ def test_ctrl_c_stops_a_retry_waiting_for_the_pacer(capsys):
         return Outcome(True, "ok", attempts=2)
 
     began = time.monotonic()
-    summary = run(make_jobs(3), send, BulkOptions(jobs=1, rate=0.5, pacer=pacer), Output())
+    summary = run(make_jobs(3), send, BulkOptions(jobs=1, rate=0.02, pacer=pacer), Output())
 
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 20
     assert paced == [False]
     assert summary.exit_code() == 130 and summary.sent == 1
     assert summary.counts["failed"] == 1 and summary.counts["interrupted"] == 2
@@ -160,7 +160,7 @@ def test_ctrl_c_while_waiting_for_input_stops_reading(capsys):
 
     began = time.monotonic()
     summary = run(jobs(), lambda job: Outcome(True, "ok"), BulkOptions(), Output())
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < 20  # not the 30 s the input sleeps
     assert summary.interrupted and summary.counts["succeeded"] == 3
 
 
