@@ -12,11 +12,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from factories import SANDBOX_DIGEST
 
+import shipctl.ecom
+import shipctl.ewe
+import shipctl.fynd
 from shipctl import secrets
-from shipctl.ewe import digest as ewe_digest
+
+if TYPE_CHECKING:
+    from shipctl.sandbox import SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_payloads"
@@ -27,9 +34,10 @@ SAMPLES = REPO / "sample_payloads"
 # and for every secret shipctl registered during the test. Tests that print secrets on purpose
 # (--show-secrets, the sandbox banner) are marked `shows_secrets`.
 ALWAYS_SECRET = {
-    "sandbox-password",
-    "sandbox-secret",
-    ewe_digest.compute("sandbox", "modifyShipment", "sandbox-password"),
+    shipctl.ewe.SANDBOX_PASSWORD,
+    shipctl.fynd.SANDBOX_CLIENT_SECRET,
+    shipctl.ecom.SANDBOX_PASSWORD,
+    SANDBOX_DIGEST,
 }
 _seen_outputs: list[str] = []
 _seen_secrets: set[str] = set()
@@ -137,3 +145,50 @@ def run_shipctl(*args: str, input: str | bytes | None = None, env: dict | None =
 @pytest.fixture
 def shipctl_proc():
     return run_shipctl
+
+
+# -- the sandbox -----------------------------------------------------------------------------
+def point_settings_at(server: SandboxServer, monkeypatch) -> None:
+    """Point every provider's settings at ``server`` the way a user would: SHIPCTL_* env."""
+    from shipctl.provider import providers
+
+    env_names = {spec.name: spec.env for p in providers() for spec in p.keys}
+    for key, value in server.settings().items():
+        monkeypatch.setenv(env_names[key], value)
+
+
+@pytest.fixture
+def sandbox(monkeypatch):
+    """``sandbox(**faults)``: a started sandbox on a free loopback port, with
+    ``Faults(**faults)`` if given (``sandbox(latency_ms=20)``, ``sandbox(fail_rate=0.2,
+    fail_mode="mix", seed=11)``); every provider's settings point at it through SHIPCTL_* env
+    (a later call re-points them at the newer one). Stopped when the test ends."""
+    from shipctl.sandbox import Faults, start_background
+
+    servers: list[SandboxServer] = []
+
+    def start(**faults) -> SandboxServer:
+        server = start_background(faults=Faults(**faults) if faults else None)
+        servers.append(server)
+        point_settings_at(server, monkeypatch)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def _module_sandbox():
+    from shipctl.sandbox import start_background
+
+    with start_background() as server:
+        yield server
+
+
+@pytest.fixture
+def shared_sandbox(_module_sandbox):
+    """One fault-free sandbox per test module, its counters reset for each test, for tests that
+    only send it requests: no env is set (post to ``shared_sandbox.base_url``)."""
+    _module_sandbox.reset()
+    return _module_sandbox
