@@ -13,7 +13,10 @@ def is_loopback(host: str) -> bool:
     IPv4-mapped loopback (``::ffff:127.0.0.1``); brackets, a trailing dot and an IPv6 zone
     (``%eth0``) are allowed. Any other name is not: it is the resolver's to place.
     """
-    host = host.strip().strip("[]").rstrip(".").lower()
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 literal as written in a URL
+        host = host[1:-1]
+    host = host.rstrip(".")
     # RFC 6761 §6.3: "localhost." and every name below it resolve to loopback, by rule.
     if host == "localhost" or host.endswith(".localhost"):
         return True

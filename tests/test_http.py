@@ -304,14 +304,29 @@ def test_pacer_saying_stop_after_a_connection_error_keeps_the_error(waits):
 def test_retries_of_concurrent_sends_are_evenly_paced_by_one_pacer():
     # A measured version: 4 threads, every item answered 503 once, one Pacer at 20/s that
     # also paces each first attempt (as the bulk engine does). All 8 requests, retries
-    # included, start at least 1/20 s apart.
+    # included, take a slot from it, so the k-th starts no sooner than k/20 s after the first.
+    # Measured where it cannot flake on a busy machine: each slot is granted inside its
+    # pace() call, so the k-th earliest return from pace() is no earlier than the k-th grant,
+    # which is k intervals after the first, itself after the first call began. (Timestamps
+    # taken later, in the server, can bunch up when a thread stalls after its grant.)
     from shipctl.batch import Pacer
 
     rate = 20.0
     pacer = Pacer(rate)
     lock = threading.Lock()
+    asked: list[float] = []
+    granted: list[float] = []
     starts: list[float] = []
     seen: set[str] = set()
+
+    def pace() -> bool:
+        before = time.monotonic()
+        allowed = pacer.wait()
+        after = time.monotonic()
+        with lock:
+            asked.append(before)
+            granted.append(after)
+        return allowed
 
     def answer(request):
         reference = json.loads(request.body)["referenceNo"]
@@ -322,12 +337,12 @@ def test_retries_of_concurrent_sends_are_evenly_paced_by_one_pacer():
         return (503, {}, "") if first else (200, {}, "{}")
 
     responses.add_callback(responses.POST, URL, callback=answer)
-    options = fast(backoff_base=0.001, backoff_max=0.002, pace=pacer.wait)
+    options = fast(backoff_base=0.001, backoff_max=0.002, pace=pace)
     session = make_session(options)
     results: list[int] = []
 
     def worker(reference: str):
-        assert pacer.wait()
+        assert pace()
         body = json.dumps(dict(BODY, referenceNo=reference)).encode()
         results.append(send(session, ewe_call(body=body), options).response.status_code)
 
@@ -337,9 +352,9 @@ def test_retries_of_concurrent_sends_are_evenly_paced_by_one_pacer():
     for thread in threads:
         thread.join()
 
-    assert results == [200] * 4 and len(starts) == 8
-    starts.sort()
-    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.95 / rate
+    assert results == [200] * 4 and len(starts) == 8 and len(granted) == 8
+    granted.sort()
+    assert all(at - min(asked) >= k * 0.95 / rate for k, at in enumerate(granted))
 
 
 # -- options --------------------------------------------------------------------------------
@@ -375,9 +390,26 @@ def test_a_refused_timeout_is_never_reported_as_a_url_problem(overrides, waits):
     assert "URL" not in delivery.error
 
 
-def test_accepted_timeouts():
-    for value in (0.001, 1, 30.0, 86400):
-        make_session(HttpOptions(timeout=value))
+@pytest.mark.parametrize("value", [0.001, 1, 30.0, 86400])
+@responses.activate
+def test_accepted_timeouts(value, waits):
+    # What the user notices: no usage error, and the request goes out with that read timeout.
+    responses.add(responses.POST, URL, status=200)
+    options = fast(timeout=value)
+
+    delivery = send(make_session(options), ewe_call(), options)
+
+    assert delivery.response.status_code == 200 and delivery.error is None
+    assert responses.calls[0].request.req_kwargs["timeout"] == (10.0, value)
+
+
+def test_the_longest_accepted_timeout_works_on_a_real_socket():
+    # 86400 s is below what the socket layer can hold (1e12 s overflows it).
+    options = fast(timeout=86400, connect_timeout=86400)
+    with ScriptedServer([OK]) as server:
+        delivery = send(make_session(options), ewe_call(url=server.url), options)
+
+    assert delivery.response.status_code == 200 and delivery.attempts == 1
 
 
 @pytest.mark.parametrize(
@@ -432,14 +464,17 @@ def test_retry_after_seconds_is_honoured_and_capped(header, cap, expected, waits
 
 @responses.activate
 def test_retry_after_http_date_is_honoured(waits):
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    # An hour ahead: the wait is the time left until then, which only a stall of more than
+    # a minute and a half between building the header and reading it could take below 3500 s.
+    when = datetime.now(timezone.utc) + timedelta(seconds=3600)
     responses.add(responses.POST, URL, status=503,
                   headers={"Retry-After": format_datetime(when, usegmt=True)})
     responses.add(responses.POST, URL, status=200)
+    options = fast(retry_after_max=7200)
 
-    send(make_session(fast()), ewe_call(), fast())
+    send(make_session(options), ewe_call(), options)
 
-    assert len(waits) == 1 and 27 <= waits[0] <= 30.01
+    assert len(waits) == 1 and 3500 <= waits[0] <= 3600.01
 
 
 def test_parse_retry_after_forms():

@@ -110,15 +110,43 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+_TEMPLATES_MAX = 64
+
+
 def prepare(session: requests.Session, call: Call) -> requests.PreparedRequest:
     """The request ``session`` sends for ``call``: its headers merged in, Content-Length set.
 
     Raises requests.RequestException or ValueError for a URL or header value that cannot be
     sent.
+
+    A copy of a cached template with the body swapped in: Session.prepare_request merges
+    session headers, cookies and hooks through generic machinery, and a bulk run sends
+    thousands of requests that differ only in their body, so that work is done once per
+    method, URL and headers. Measured: without it, a bulk run's client CPU goes from 0.81 to
+    0.99 ms per request (benchmarks/ewe_throughput.py), one send() from ~0.36 to ~0.50 ms.
     """
-    return session.prepare_request(
-        requests.Request(call.method, call.url, headers=call.headers, data=call.body)
+    if len(session.cookies):  # a server set cookies: they must ride along, so no template
+        return session.prepare_request(
+            requests.Request(call.method, call.url, headers=call.headers, data=call.body)
+        )
+    templates: dict[Any, requests.PreparedRequest] = session.__dict__.setdefault(
+        "_shipctl_templates", {}
     )
+    key = (call.method, call.url, tuple(sorted(call.headers.items())), call.body is None)
+    template = templates.get(key)
+    if template is None:
+        if len(templates) >= _TEMPLATES_MAX:
+            templates.clear()
+        template = session.prepare_request(
+            requests.Request(call.method, call.url, headers=call.headers,
+                             data=None if call.body is None else b"-")
+        )
+        templates[key] = template
+    prepared = template.copy()
+    if call.body is not None:
+        prepared.body = call.body
+        prepared.headers["Content-Length"] = str(len(call.body))
+    return prepared
 
 
 def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
@@ -126,8 +154,20 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
 
     verify=session.verify: otherwise REQUESTS_CA_BUNDLE would replace the --ca-bundle file
     (requests lets the environment outrank the session's own setting).
+
+    Worked out once per origin: requests re-reads every environment variable twice per
+    request to find proxies, and a bulk run talks to one origin. Measured: without it, a bulk
+    run's client CPU goes from 0.81 to 1.03 ms per request, one send() from ~0.36 to ~0.49 ms.
     """
-    return session.merge_environment_settings(url, {}, None, session.verify, None)
+    cache: dict[tuple[str, str], dict[str, Any]] = session.__dict__.setdefault(
+        "_shipctl_environment", {}
+    )
+    origin = urlsplit(url)[:2]
+    settings = cache.get(origin)
+    if settings is None:
+        settings = session.merge_environment_settings(url, {}, None, session.verify, None)
+        cache[origin] = settings
+    return settings
 
 
 # -- plain http warning ---------------------------------------------------------------------
