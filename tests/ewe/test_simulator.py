@@ -6,82 +6,52 @@ import json
 
 import pytest
 import requests
+from factories import ewe_envelope, ewe_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipctl.ewe import digest as ewe_digest
 from shipctl.ewe.simulator import PREFIX, EweSimulator
-from shipctl.sandbox import SimRequest, start_background
+from shipctl.sandbox import SimRequest
 
-DIGEST = ewe_digest.compute("sandbox", "modifyShipment", "sandbox-password")
 TIMEOUT = 10
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
 
 
-def envelope(**changes) -> dict:
-    return {"username": "sandbox", "digest": DIGEST, "msgType": "modifyShipment", **changes}
-
-
-def item(ref: str = "TEST08030001", **changes) -> dict:
-    """The seed's request example, made valid (SPEC §10)."""
-    body = {
-        "version": "1.6",
-        "articleId": "ABC20000000220008833",
-        "referenceNo": ref,
-        "reason": "Customer moved",
-        "from": {"name": "Dummy Duck", "phone": "61407000000", "suburb": "Greenacre",
-                 "state": "NSW", "lines": [" 457 Waterloo Road"], "postcode": "2190"},
-        "to": {"name": "MELBOURNE DC", "phone": "0284886811", "suburb": "Moorabbin Airport",
-               "state": "VIC", "email": "123456@gmail.com", "lines": ["6 Chifley Drive"],
-               "postcode": "3194"},
-        "merchandise": [{"sku": "NG0000X1", "barcode": "9999999999", "goodsName": "T-shirt",
-                         "goodsNameCn": "T-shirt", "description": "garment", "quantity": "1",
-                         "weight": 1, "value": 10.99}],
-    }
-    body.update(changes)
-    return body
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with start_background() as server:
-        yield server
-
-
 @pytest.fixture
-def post(sandbox):
-    requests.post(sandbox.base_url + "/_sandbox/reset", timeout=TIMEOUT)
+def post(shared_sandbox):
     session = requests.Session()
 
     def send(document=None, *, data: bytes | None = None, operation="modifyShipment",
              content_type="application/javascript") -> requests.Response:
         payload = json.dumps(document).encode() if data is None else data
         headers = {"Content-Type": content_type} if content_type else {}
-        url = f"{sandbox.base_url}{PREFIX}/{operation}"
+        url = f"{shared_sandbox.base_url}{PREFIX}/{operation}"
         return session.post(url, data=payload, headers=headers, timeout=TIMEOUT)
 
     yield send
     session.close()
 
 
-def ewe_stats(sandbox) -> dict:
-    document = requests.get(sandbox.base_url + "/_sandbox/stats", timeout=TIMEOUT).json()["ewe"]
+def ewe_stats(server) -> dict:
+    document = requests.get(server.base_url + "/_sandbox/stats", timeout=TIMEOUT).json()["ewe"]
     document.pop("arrivals")  # timestamps; checked in test_arrivals_are_recorded
     return document
 
 
-def test_a_valid_request_is_code_0_and_counted_per_reference(post, sandbox):
+def test_a_valid_request_is_code_0_and_counted_per_reference(post, shared_sandbox):
     for _ in range(2):
-        answer = post({**envelope(), **item("TEST08030001")})
+        answer = post({**ewe_envelope(), **ewe_request("TEST08030001")})
         assert answer.status_code == 200
         assert answer.json() == {"success": True, "message": ["Modify success!"], "code": 0}
-    post({**envelope(), **item("OTHER")})
-    assert ewe_stats(sandbox) == {"applied": {"TEST08030001": 2, "OTHER": 1}, "rejected": {}}
+    post({**ewe_envelope(), **ewe_request("OTHER")})
+    assert ewe_stats(shared_sandbox) == {"applied": {"TEST08030001": 2, "OTHER": 1},
+                                         "rejected": {}}
 
 
 @pytest.mark.parametrize("content_type", ["application/javascript", "application/json", None])
 def test_any_content_type_is_accepted(post, content_type):
-    answer = post({**envelope(), **item()}, content_type=content_type)
+    answer = post({**ewe_envelope(), **ewe_request()}, content_type=content_type)
     assert answer.json()["code"] == 0
 
 
@@ -100,21 +70,21 @@ def test_any_content_type_is_accepted(post, content_type):
         ({"username": "someone", "digest": "x"}, 101, "Invalid API key"),
     ],
 )
-def test_envelope_rejections(post, sandbox, changes, code, message):
-    answer = post({**item(), **envelope(**changes)})
+def test_envelope_rejections(post, shared_sandbox, changes, code, message):
+    answer = post({**ewe_request(), **ewe_envelope(**changes)})
     assert answer.status_code == 200
     assert answer.json() == {"success": False, "message": [message], "code": code}
-    assert ewe_stats(sandbox) == {"applied": {}, "rejected": {str(code): 1}}
+    assert ewe_stats(shared_sandbox) == {"applied": {}, "rejected": {str(code): 1}}
 
 
 def test_a_missing_envelope_is_an_invalid_api_method(post):
-    assert post(item()).json()["code"] == 3
+    assert post(ewe_request()).json()["code"] == 3
 
 
-def test_field_problems_are_code_10_with_one_message_per_problem(post, sandbox):
-    body = item(to={**item()["to"], "phone": "12"}, colour="red")
+def test_field_problems_are_code_10_with_one_message_per_problem(post, shared_sandbox):
+    body = ewe_request(to={**ewe_request()["to"], "phone": "12"}, colour="red")
     body["from"] = {**body["from"], "name": "x" * 41}
-    answer = post({**envelope(), **body})
+    answer = post({**ewe_envelope(), **body})
     assert answer.json() == {
         "success": False,
         "code": 10,
@@ -124,18 +94,18 @@ def test_field_problems_are_code_10_with_one_message_per_problem(post, sandbox):
             "colour: unknown field",
         ],
     }
-    assert ewe_stats(sandbox) == {"applied": {}, "rejected": {"10": 1}}
+    assert ewe_stats(shared_sandbox) == {"applied": {}, "rejected": {"10": 1}}
 
 
 def test_field_rules_are_only_checked_after_the_signature(post):
-    answer = post({**item(referenceNo=None), **envelope(digest="wrong")})
+    answer = post({**ewe_request(referenceNo=None), **ewe_envelope(digest="wrong")})
     assert answer.json()["code"] == 104
 
 
 def test_a_missing_reference_is_code_10(post):
-    body = item()
+    body = ewe_request()
     del body["referenceNo"]
-    answer = post({**envelope(), **body})
+    answer = post({**ewe_envelope(), **body})
     assert answer.json() == {
         "success": False, "message": ["referenceNo: required, but missing"], "code": 10,
     }
@@ -147,7 +117,7 @@ def test_a_missing_reference_is_code_10(post):
      b"[" * 100000],
     ids=["empty", "text", "array", "string", "null", "binary", "python-dict", "deep"],
 )
-def test_a_body_that_is_not_a_json_object_is_code_10(post, sandbox, data):
+def test_a_body_that_is_not_a_json_object_is_code_10(post, shared_sandbox, data):
     answer = post(data=data)
     assert answer.status_code == 200
     assert answer.json() == {
@@ -158,15 +128,15 @@ def test_a_body_that_is_not_a_json_object_is_code_10(post, sandbox, data):
 
 
 def test_other_operations_of_the_api_are_unsupported(post):
-    answer = post({**envelope(msgType="cancelShipment"), "referenceNo": "R"},
+    answer = post({**ewe_envelope(msgType="cancelShipment"), "referenceNo": "R"},
                   operation="cancelShipment")
     assert answer.json() == {
         "success": False, "message": ["Unsupported open API method"], "code": 3,
     }
 
 
-def test_unknown_paths_and_methods_under_the_prefix(sandbox):
-    url = sandbox.base_url + PREFIX
+def test_unknown_paths_and_methods_under_the_prefix(shared_sandbox):
+    url = shared_sandbox.base_url + PREFIX
     assert requests.post(url + "/frobShipment", json={}, timeout=TIMEOUT).status_code == 404
     assert requests.post(url, json={}, timeout=TIMEOUT).status_code == 404
     wrong = requests.get(url + "/modifyShipment", timeout=TIMEOUT)
@@ -177,7 +147,7 @@ def test_unknown_paths_and_methods_under_the_prefix(sandbox):
 def test_reset_forgets_the_counts():
     simulator = EweSimulator()
     simulator.handle(SimRequest("POST", PREFIX + "/modifyShipment", {}, {},
-                                json.dumps({**envelope(), **item("Z")}).encode()))
+                                json.dumps({**ewe_envelope(), **ewe_request("Z")}).encode()))
     simulator.handle(SimRequest("POST", PREFIX + "/modifyShipment", {}, {}, b"x"))
     assert len(simulator.stats().pop("arrivals")) == 1
     assert {k: v for k, v in simulator.stats().items() if k != "arrivals"} == {
@@ -226,7 +196,7 @@ field_names = st.sampled_from(
 @given(st.dictionaries(field_names, json_values, max_size=4))
 def test_any_fields_behind_a_valid_envelope_get_code_0_or_10(overrides):
     simulator = EweSimulator()
-    body = json.dumps({**item("P"), **overrides, **envelope()}).encode()
+    body = json.dumps({**ewe_request("P"), **overrides, **ewe_envelope()}).encode()
     document = ewe_answer(simulator, body)
     assert document["code"] in {0, 10}
     applied = simulator.stats()["applied"]
@@ -239,10 +209,10 @@ def test_any_json_document_without_the_envelope_is_refused(document):
     assert ewe_answer(EweSimulator(), json.dumps(document).encode())["code"] in {3, 10}
 
 
-def test_arrivals_are_recorded_for_applied_requests(post, sandbox):
-    post(envelope(**item("T1")))
-    post(envelope(**item("T2"), digest="wrong"))
-    post(envelope(**item("T3")))
-    document = requests.get(sandbox.base_url + "/_sandbox/stats", timeout=TIMEOUT).json()["ewe"]
-    arrivals = document["arrivals"]
+def test_arrivals_are_recorded_for_applied_requests(post, shared_sandbox):
+    post(ewe_envelope(**ewe_request("T1")))
+    post(ewe_envelope(**ewe_request("T2"), digest="wrong"))
+    post(ewe_envelope(**ewe_request("T3")))
+    url = shared_sandbox.base_url + "/_sandbox/stats"
+    arrivals = requests.get(url, timeout=TIMEOUT).json()["ewe"]["arrivals"]
     assert len(arrivals) == 2 and arrivals == sorted(arrivals)
