@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from factories import ewe_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,40 +19,8 @@ from shipctl.ewe.postcodes import STATE_RANGES, STATES, state_of
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
 
 
-def body(**changes) -> dict:
-    """A valid request as a user writes it (the seed's example, with a reason)."""
-    data = {
-        "referenceNo": "TEST08030001",
-        "articleId": "ABC20000000220008833",
-        "reason": "Receiver moved",
-        "from": {
-            "name": "Dummy Duck",
-            "phone": "61407000000",
-            "suburb": "Greenacre",
-            "state": "NSW",
-            "lines": [" 457 Waterloo Road"],
-            "postcode": "2190",
-        },
-        "to": {
-            "name": "MELBOURNE DC",
-            "phone": "0284886811",
-            "suburb": "Moorabbin Airport",
-            "state": "VIC",
-            "email": "123456@gmail.com",
-            "lines": ["6 Chifley Drive"],
-            "postcode": "3194",
-        },
-        "merchandise": [
-            {"sku": "NG0000X1", "goodsName": "T-shirt", "quantity": "1", "weight": 1,
-             "value": 10.99},
-        ],
-    }
-    data.update(changes)
-    return data
-
-
 def with_field(path: tuple, value, data: dict | None = None) -> dict:
-    data = copy.deepcopy(data if data is not None else body())
+    data = copy.deepcopy(data if data is not None else ewe_request())
     node = data
     for part in path[:-1]:
         node = node[part]
@@ -60,7 +29,7 @@ def with_field(path: tuple, value, data: dict | None = None) -> dict:
 
 
 def without(path: tuple) -> dict:
-    data = body()
+    data = ewe_request()
     node = data
     for part in path[:-1]:
         node = node[part]
@@ -82,7 +51,7 @@ def only_problem(data, **kwargs) -> tuple[str, str]:
 
 # -- the valid body and what is sent ------------------------------------------------------------
 def test_seed_example_is_valid_and_normalised_for_sending():
-    data = body(username="DUMMY", digest="xxxxxxxxxxxxx", msgType="modifyShipment")
+    data = ewe_request(username="DUMMY", digest="xxxxxxxxxxxxx", msgType="modifyShipment")
     data["to"]["state"] = "vic"
     data["merchandise"][0]["value"] = "10.99"
     checked = check(data)
@@ -102,18 +71,18 @@ def test_seed_example_is_valid_and_normalised_for_sending():
 
 
 def test_input_is_not_modified():
-    data = body()
+    data = ewe_request()
     snapshot = copy.deepcopy(data)
     check(data)
     assert data == snapshot
 
 
 def test_given_version_is_kept_and_reported_in_the_envelope():
-    checked = check(body(version="1.6"))
+    checked = check(ewe_request(version="1.6"))
     assert checked.request["version"] == "1.6"
     assert checked.envelope == {"version": "1.6"}
     # YAML reads `version: 1.6` as a number
-    assert check(body(version=1.6)).request["version"] == "1.6"
+    assert check(ewe_request(version=1.6)).request["version"] == "1.6"
 
 
 def test_numbers_where_text_is_expected_are_sent_as_text():
@@ -143,7 +112,7 @@ def test_optional_fields_left_empty_are_not_sent():
 
 
 def test_merchandise_absent_is_not_sent():
-    data = body()
+    data = ewe_request()
     del data["merchandise"]
     assert "merchandise" not in check(data).request
 
@@ -375,9 +344,9 @@ def test_decimals_rejected(key, given, start):
 
 
 def test_merchandise_must_be_a_list_of_objects():
-    assert only_problem(body(merchandise={"sku": "x"})) == (
+    assert only_problem(ewe_request(merchandise={"sku": "x"})) == (
         "merchandise", "expected a list of merchandise objects, got an object")
-    assert only_problem(body(merchandise=[{"sku": "x"}, "T-shirt"])) == (
+    assert only_problem(ewe_request(merchandise=[{"sku": "x"}, "T-shirt"])) == (
         "merchandise.1", "expected an object, got text")
 
 
@@ -385,7 +354,7 @@ def test_every_merchandise_field_is_accepted():
     entry = {"sku": "S", "goodsName": "G", "goodsNameCn": "帽子", "barcode": "9999999998",
              "description": "garment", "country_of_origin": "AU", "quantity": 2, "value": 1.5,
              "length": 10, "width": 5, "height": 2, "weight": 0.25}
-    checked = check(body(merchandise=[entry]))
+    checked = check(ewe_request(merchandise=[entry]))
     assert checked.problems == []
     assert checked.request["merchandise"] == [entry]
 
@@ -410,12 +379,12 @@ def test_unknown_key_suggests_the_nearest_allowed_key(path, wrong, suggestion):
 
 
 def test_unknown_key_without_a_near_miss():
-    assert only_problem(body(colour="red")) == ("colour", "unknown field")
+    assert only_problem(ewe_request(colour="red")) == ("colour", "unknown field")
 
 
 def test_carried_msg_type_is_replaced_not_rejected():
     # SPEC §5: envelope keys in an item are replaced (the commands warn when they differ)
-    checked = check(body(msgType="cancelShipment"))
+    checked = check(ewe_request(msgType="cancelShipment"))
     assert checked.problems == []
     assert checked.envelope["msgType"] == "cancelShipment"
     assert "msgType" not in checked.request
@@ -445,9 +414,10 @@ def test_wrong_types_are_described_plainly(path, value, expected):
 def test_messages_never_show_pydantic_internals():
     nasty = [
         with_field(("from",), 3), with_field(("to", "lines"), {"a": 1}),
-        with_field(("merchandise", 0), 7), body(merchandise="x"), body(**{"1": 2}),
+        with_field(("merchandise", 0), 7), ewe_request(merchandise="x"), ewe_request(**{"1": 2}),
         {1: "numeric key", None: "null key"}, with_field(("to", "phone"), 3.5),
-        with_field(("from", "state"), [1]), body(version=[1]), body(username={"a": 1}),
+        with_field(("from", "state"), [1]), ewe_request(version=[1]),
+        ewe_request(username={"a": 1}),
     ]
     for data in nasty:
         for problem in check(data).problems:
