@@ -6,6 +6,7 @@ import json
 
 import pytest
 import responses
+from factories import ewe_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,14 +86,10 @@ def profile(monkeypatch):
 
 
 def request_body(ref: str = "R-1") -> dict:
-    return {
-        "referenceNo": ref, "reason": "moved",
-        "from": {"name": "A", "lines": ["1 St"], "suburb": "Greenacre", "state": "nsw",
-                 "postcode": "2190", "phone": "0491 570 156"},
-        "to": {"name": "B", "lines": ["2 St"], "suburb": "Fitzroy", "state": "VIC",
-               "postcode": "3065"},
-        "merchandise": [{"sku": "X", "quantity": "2", "value": "10.50"}],
-    }
+    # the values test_the_bytes_sent checks: a lower-case state, numbers as text
+    body = ewe_request(ref, merchandise=[{"sku": "X", "quantity": "2", "value": "10.50"}])
+    body["from"]["state"] = "nsw"
+    return body
 
 
 def one_item_file(tmp_path):

@@ -10,24 +10,12 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
+from factories import ewe_request
 
 EWE = SAMPLES / "ewe"
 POSTCODES = Path(__file__).parent.parent / "data" / "ewe" / "postcodes.csv"
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
 NOTE = "suburb/postcode pairs not checked: set ewe.postcodes to a CSV of suburb,postcode,state"
-
-
-def request(**changes) -> dict:
-    data = {
-        "referenceNo": "TEST08030001",
-        "reason": "Receiver moved",
-        "from": {"name": "Dummy Duck", "lines": ["457 Waterloo Road"], "suburb": "Greenacre",
-                 "state": "NSW", "postcode": "2190", "phone": "0491 570 156"},
-        "to": {"name": "MELBOURNE DC", "lines": ["6 Chifley Drive"],
-               "suburb": "Moorabbin Airport", "state": "VIC", "postcode": "3194"},
-    }
-    data.update(changes)
-    return data
 
 
 def verdicts(out: str) -> list[str]:
@@ -173,11 +161,13 @@ def test_json_output_is_one_document(cli):
 
 # -- stdin, mixtures, unreadable input ------------------------------------------------------------
 def test_stdin(cli):
-    result = cli("ewe", "validate", "-", input=json.dumps(request()))
+    result = cli("ewe", "validate", "-", input=json.dumps(ewe_request()))
     assert result.code == 0, result.all
     assert verdicts(result.out) == ["VALID   <stdin>:1 item 1  TEST08030001"]
 
-    bad = request()
+    # `to` without a phone, so the one set here is its last key (no comma after it)
+    bad = ewe_request(to={"name": "MELBOURNE DC", "lines": ["6 Chifley Drive"],
+                          "suburb": "Moorabbin Airport", "state": "VIC", "postcode": "3194"})
     bad["to"]["phone"] = "12"
     pasted = json.dumps(bad, indent=2)
     result = cli("ewe", "validate", "-", input=pasted)
@@ -187,11 +177,11 @@ def test_stdin(cli):
 
 
 def test_one_invalid_item_among_valid_ones_exits_1(cli, tmp_path):
-    bad = request(referenceNo="R2")
+    bad = ewe_request(referenceNo="R2")
     bad["from"]["lines"] = []
     path = tmp_path / "mixed.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in [request(referenceNo="R1"), bad,
-                                                     request(referenceNo="R3")]) + "\n")
+    path.write_text("\n".join(json.dumps(x) for x in [ewe_request(referenceNo="R1"), bad,
+                                                     ewe_request(referenceNo="R3")]) + "\n")
     result = cli("ewe", "validate", path)
     assert result.code == 1
     assert verdicts(result.out) == [f"VALID   {path}:1 item 1  R1", f"INVALID {path}:2 item 2  R2",
@@ -203,7 +193,7 @@ def test_one_invalid_item_among_valid_ones_exits_1(cli, tmp_path):
 def test_non_object_item_is_unreadable_input(cli, tmp_path):
     # the reader refuses a list entry that is not an object (exit 2) after the items before it
     path = tmp_path / "list.json"
-    path.write_text(json.dumps([request(), "not a request"]))
+    path.write_text(json.dumps([ewe_request(), "not a request"]))
     result = cli("ewe", "validate", path)
     assert result.code == 2
     assert verdicts(result.out) == [f"VALID   {path}:1 item 1  TEST08030001"]
@@ -235,7 +225,7 @@ def test_pasted_seed_example_is_read_leniently_and_only_reason_is_missing(cli):
 
 def test_envelope_digest_is_never_printed(cli, tmp_path):
     digest = "oNCmEhRuYMf62nPzLxGrjA=="
-    bad = request(username="test", digest=digest, msgType="modifyShipment")
+    bad = ewe_request(username="test", digest=digest, msgType="modifyShipment")
     bad["to"]["postcode"] = "999"
     path = tmp_path / "with-digest.json"
     path.write_text(json.dumps(bad))
@@ -248,7 +238,7 @@ def test_envelope_digest_is_never_printed(cli, tmp_path):
 # -- the postcode list ----------------------------------------------------------------------------
 def test_suburb_checked_against_the_configured_list(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("SHIPCTL_EWE_POSTCODES", str(POSTCODES))
-    bad = request()
+    bad = ewe_request()
     bad["to"]["suburb"] = "fitzroy"
     path = tmp_path / "moved.json"
     path.write_text(json.dumps(bad, indent=2))
@@ -265,7 +255,7 @@ def test_postcode_list_from_the_config_file(cli, tmp_path):
     shutil.copy(POSTCODES, tmp_path / "places.csv")
     config = tmp_path / "config.toml"
     config.write_text('[profiles.default.ewe]\npostcodes = "places.csv"\n')
-    bad = request()
+    bad = ewe_request()
     bad["from"]["suburb"] = "Greenacres"
     result = cli("--config", config, "ewe", "validate", "-", input=json.dumps(bad))
     assert result.code == 1, result.all
@@ -348,7 +338,7 @@ SEED_EXAMPLE = """{
 
 def test_a_carried_msg_type_is_a_warning_not_an_error(cli, tmp_path):
     path = tmp_path / "typed.json"
-    path.write_text(json.dumps(request(msgType="cancelShipment")))
+    path.write_text(json.dumps(ewe_request(msgType="cancelShipment")))
     result = cli("ewe", "validate", path)
     assert result.code == 0, result.all
     assert "typed.json:1 item 1 msgType: 'cancelShipment' is replaced by 'modifyShipment'" in (
@@ -357,7 +347,7 @@ def test_a_carried_msg_type_is_a_warning_not_an_error(cli, tmp_path):
 
 def test_a_huge_reference_is_shortened_on_screen(cli, tmp_path):
     path = tmp_path / "huge.json"
-    path.write_text(json.dumps(request(referenceNo="R" * 100_000, reason="")))
+    path.write_text(json.dumps(ewe_request(referenceNo="R" * 100_000, reason="")))
     result = cli("ewe", "validate", path)
     assert result.code == 1
     assert len(result.out) < 2_000
