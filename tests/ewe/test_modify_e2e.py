@@ -295,7 +295,7 @@ def test_sigint_exits_130_with_journal_and_report_consistent(sandbox, tmp_path):
 # reads arrivals at are late by whatever stall the machine had, so two arrivals can bunch up
 # (a gap of 0.002 s at --rate 10 has been seen on a loaded 2-core CI). The tests hold bounds a
 # stall cannot break and that still fail without pacing or with a burst; the precise figures
-# (span within ±5 % of (n-1)/R, smallest gap ≥ 0.9/R) are benchmarks/pacing.py's to print.
+# (span within ±5 % of (n-1)/R, smallest gap ≥ 0.9/R) are benchmarks/ewe_pacing.py's to print.
 def busiest_second(arrivals: list[float]) -> int:
     """The most arrivals in any one-second window [t, t + 1)."""
     arrivals = sorted(arrivals)
