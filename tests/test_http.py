@@ -437,7 +437,7 @@ def test_backoff_grows_exponentially_with_full_jitter_and_a_cap(waits):
 
     send(make_session(options), ewe_call(), options)
 
-    # wait_random_exponential: attempt n waits uniform(0, min(max, base * 2**(n-1))).
+    # RetryPolicy.wait: attempt n waits uniform(0, min(max, base * 2**(n-1))).
     ceilings = [1, 2, 4, 4, 4, 4]
     assert len(waits) == 6
     assert all(0 <= w <= c for w, c in zip(waits, ceilings, strict=True))

@@ -1,12 +1,14 @@
-"""shipctl.http.retry.RetryPolicy: how long to wait, when to give up (the loop is in
-test_http.py, against real and mocked servers)."""
+"""shipctl.http.retry.RetryPolicy: what is retried, how long to wait, when to give up (the
+loop that asks it is tested in test_http.py, against mocked and real servers)."""
 
 from __future__ import annotations
 
 import pytest
+import requests
 
 from shipctl.http import HttpOptions, RetryPolicy
 from shipctl.http import retry as retry_module
+from shipctl.http.retry import Attempt
 
 
 @pytest.fixture
@@ -15,35 +17,77 @@ def highest(monkeypatch):
     monkeypatch.setattr(retry_module.random, "uniform", lambda low, high: high)
 
 
-def policy(**overrides) -> RetryPolicy:
-    return RetryPolicy.from_options(HttpOptions(**overrides))
+def policy(transient=None, **overrides) -> RetryPolicy:
+    return RetryPolicy.from_options(HttpOptions(**overrides), transient)
+
+
+def answer(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Attempt:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers or {})
+    response._content = body
+    return Attempt(response=response)
+
+
+NO_ANSWER = Attempt()
 
 
 def test_gives_up_after_the_retries_asked_for():
     three = policy(retries=3)
     assert [three.gives_up(n) for n in (1, 2, 3, 4)] == [False, False, False, True]
     assert policy(retries=0).gives_up(1)
-    assert RetryPolicy.from_options(HttpOptions(retries=-2)).retries == 0
+    assert policy(retries=-2).retries == 0
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        (answer(503), "HTTP 503"),
+        (answer(429, {"Retry-After": "7"}), "HTTP 429, Retry-After 7 s"),
+        (answer(200), None),
+        (answer(500), None),
+        (Attempt(error="connection refused by h:443",
+                 exception=requests.ConnectionError("refused")), "connection refused by h:443"),
+        (Attempt(error="TLS error with h:443: x",
+                 exception=requests.exceptions.SSLError("bad")), None),
+        (Attempt(error="invalid URL x", exception=requests.exceptions.InvalidURL("x")), None),
+    ],
+    ids=["503", "429-retry-after", "200", "500", "refused", "tls", "bad-url"],
+)
+def test_what_is_retried(result, reason):
+    assert policy().reason(result) == reason
+
+
+def test_the_callers_transient_predicate_decides_otherwise_final_answers():
+    def busy(response: requests.Response) -> str | None:
+        return "busy" if response.json()["code"] == 2 else None
+
+    asks = policy(busy)
+    assert asks.reason(answer(200, body=b'{"code": 2}')) == "busy"
+    assert asks.reason(answer(200, body=b'{"code": 0}')) is None
+    assert asks.reason(answer(500, body=b"<html>")) is None  # ValueError: not "later"
+    assert asks.reason(answer(503, body=b'{"code": 0}')) == "HTTP 503"  # not consulted
 
 
 def test_back_off_ceiling_doubles_up_to_the_cap(highest):
     capped = policy(backoff_base=0.25, backoff_max=2.0)
-    assert [capped.wait(n, None) for n in range(1, 7)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
+    waits = [capped.wait(n, NO_ANSWER) for n in range(1, 7)]
+    assert waits == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
 
 
 def test_back_off_never_overflows_for_a_huge_retry_count(highest):
-    assert policy(backoff_base=0.25, backoff_max=20.0).wait(100_000, None) == 20.0
+    assert policy(backoff_base=0.25, backoff_max=20.0).wait(100_000, NO_ANSWER) == 20.0
 
 
 def test_full_jitter_is_drawn_from_zero(monkeypatch):
     drawn: list[tuple[float, float]] = []
     monkeypatch.setattr(retry_module.random, "uniform",
                         lambda low, high: drawn.append((low, high)) or low)
-    assert policy(backoff_base=1.0).wait(3, None) == 0
+    assert policy(backoff_base=1.0).wait(3, NO_ANSWER) == 0
     assert drawn == [(0, 4.0)]
 
 
-@pytest.mark.parametrize(("retry_after", "expected"), [(7.0, 7.0), (0.0, 0.25), (500.0, 60.0)])
-def test_retry_after_is_a_floor_under_the_back_off_and_is_capped(highest, retry_after,
-                                                                 expected):
-    assert policy(backoff_base=0.25, retry_after_max=60.0).wait(1, retry_after) == expected
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("0", 0.25), ("500", 60.0)])
+def test_retry_after_is_a_floor_under_the_back_off_and_is_capped(highest, header, expected):
+    result = answer(503, {"Retry-After": header})
+    assert policy(backoff_base=0.25, retry_after_max=60.0).wait(1, result) == expected

@@ -7,12 +7,12 @@ never a retry of a definite rejection; ``User-Agent: shipctl/<version>``; a warn
 credentials over plain ``http://``. SPEC §3: secrets never appear in what we print unless
 ``--show-secrets``.
 
-By job: ``options`` (what callers pass and get back), ``session`` (the requests session and
-the prepared request), ``retry`` (the retry policy and the send loop), ``failure`` (a plain
-line for a request that got no answer), ``redact`` (masking), ``show`` (dry run, wire log).
-Each imports only the ones before it in that list (``redact`` and ``options`` first), never
-this package's ``__init__``. Only sending commands import this package (never the CLI at
-start-up), so requests is imported at the top.
+By job, each module importing only ones before it in this list and never this
+``__init__`` (so there is no import cycle): ``redact`` (masking), ``options`` (what callers
+pass and get back), ``session`` (the requests session and the prepared request), ``failure``
+(a plain line for a request that got no answer), ``show`` (dry run, wire log), ``retry``
+(the retry policy and the send loop). Only sending commands import this package (never the
+CLI at start-up), so requests is imported at the top.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Sending with retries (SPEC §2): what is retried, how long to wait, when to give up.
 
 ``RetryPolicy`` answers those three questions and nothing else; ``send`` is the loop that
-asks it: one attempt, and if the policy says the answer means "not now" and attempts are
+asks it: one attempt, and if the policy says the outcome means "not now" and attempts are
 left, wait, take a pacer slot, try again. ``attempt`` is one request and its wire log.
 """
 
@@ -28,30 +28,64 @@ from shipctl.http.show import request_dump, response_dump
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
+@dataclass
+class Attempt:
+    """One request's outcome: a response, or the error line and exception of why none came."""
+
+    response: requests.Response | None = None
+    error: str | None = None
+    exception: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries with exponential back-off and full jitter, honouring Retry-After.
+    """What is retried, how long to wait, when to give up: the loop in ``send`` asks this
+    object and nothing else.
 
-    Retried: no response because the connection failed, broke off or timed out
-    (``shipctl.http.failure.is_retriable``); a status in RETRY_STATUSES; an answer the caller's
-    ``transient`` predicate calls temporary (EWE code 2). Never a definite answer.
+    Retried (never a definite answer): no response because the connection failed, broke off
+    or timed out (``shipctl.http.failure.is_retriable``); a status in RETRY_STATUSES; an
+    answer the caller's ``transient`` predicate calls temporary (EWE code 2).
+    Waits: exponential back-off with full jitter, at least a Retry-After (capped).
+    Gives up after ``retries`` attempts after the first.
     """
 
-    retries: int  # attempts after the first
+    retries: int
     backoff_base: float
     backoff_max: float
     retry_after_max: float
+    transient: Callable[[requests.Response], str | None] | None = None
 
     @classmethod
-    def from_options(cls, options: HttpOptions) -> RetryPolicy:
+    def from_options(
+        cls,
+        options: HttpOptions,
+        transient: Callable[[requests.Response], str | None] | None = None,
+    ) -> RetryPolicy:
         return cls(max(0, options.retries), options.backoff_base, options.backoff_max,
-                   options.retry_after_max)
+                   options.retry_after_max, transient)
+
+    def reason(self, result: Attempt) -> str | None:
+        """Why ``result`` is worth another attempt (for the wire log), or None if it is final."""
+        if result.response is None:
+            retriable = result.exception is not None and is_retriable(result.exception)
+            return result.error if retriable else None
+        status = result.response.status_code
+        if status in RETRY_STATUSES:
+            retry_after = _retry_after(result.response)
+            return f"HTTP {status}" + ("" if retry_after is None else
+                                       f", Retry-After {retry_after:g} s")
+        if self.transient is None:
+            return None
+        try:
+            return self.transient(result.response)
+        except ValueError:  # e.g. an HTML error page where JSON was expected: not "later"
+            return None
 
     def gives_up(self, attempts: int) -> bool:
         return attempts > self.retries
 
-    def wait(self, attempts: int, retry_after: float | None) -> float:
-        """Seconds to wait after attempt number ``attempts`` (1 = the first) failed.
+    def wait(self, attempts: int, result: Attempt) -> float:
+        """Seconds to wait after attempt number ``attempts`` (1 = the first) gave ``result``.
 
         Full jitter (uniform between 0 and a ceiling that doubles per attempt up to
         backoff_max) keeps the --jobs workers that hit the same 503 from coming back together.
@@ -61,17 +95,16 @@ class RetryPolicy:
         # The exponent is capped so a large --retries cannot overflow a float.
         ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** min(attempts - 1, 64))
         seconds = random.uniform(0, max(0.0, ceiling))
+        retry_after = _retry_after(result.response) if result.response is not None else None
         if retry_after is not None:
             seconds = max(seconds, min(retry_after, self.retry_after_max))
         return seconds
 
 
-@dataclass
-class Attempt:
-    response: requests.Response | None = None
-    error: str | None = None
-    retry_reason: str | None = None  # None: final (success or definite failure)
-    retry_after: float | None = None
+def _retry_after(response: requests.Response) -> float | None:
+    if response.status_code not in RETRY_STATUSES:
+        return None
+    return parse_retry_after(response.headers.get("Retry-After"))
 
 
 def send(
@@ -84,18 +117,19 @@ def send(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
     """``shipctl.http.send``: see its docstring; ``sleep`` waits out each back-off."""
-    policy = RetryPolicy.from_options(options)
+    policy = RetryPolicy.from_options(options, transient)
     wire_log = log if options.debug else None
     started = time.monotonic()
     attempts = 0
     while True:
         attempts += 1
-        result = attempt(session, call, options, transient, wire_log)
-        if result.retry_reason is None or policy.gives_up(attempts):
+        result = attempt(session, call, options, wire_log)
+        reason = policy.reason(result)
+        if reason is None or policy.gives_up(attempts):
             break
-        seconds = policy.wait(attempts, result.retry_after)
+        seconds = policy.wait(attempts, result)
         if wire_log is not None:
-            wire_log(secrets.redact(f"retrying in {seconds:.1f} s ({result.retry_reason})"))
+            wire_log(secrets.redact(f"retrying in {seconds:.1f} s ({reason})"))
         sleep(seconds)
         # SPEC §2 --rate counts every request: a retry takes a slot from the run's pacer too,
         # once its back-off is over, so the slot is used at once.
@@ -115,14 +149,14 @@ def attempt(
     session: requests.Session,
     call: Call,
     options: HttpOptions,
-    transient: Callable[[requests.Response], str | None] | None,
     wire_log: Callable[[str], None] | None,
 ) -> Attempt:
-    """One request: its response or error, and whether (and why) it is worth retrying."""
+    """One request, logged to ``wire_log`` (redacted) when it is set; never raises for a
+    request that cannot be sent or gets no answer."""
     try:
         prepared = prepare(session, call)
     except (requests.RequestException, ValueError) as exc:  # a bad URL or header value
-        return Attempt(error=_error_line(exc, call, options))
+        return Attempt(error=_error_line(exc, call, options), exception=exc)
     if wire_log is not None:
         wire_log(request_dump(prepared, call))
     try:
@@ -141,20 +175,10 @@ def attempt(
         message = _error_line(exc, call, options)
         if wire_log is not None:
             wire_log(f"! {message}")
-        return Attempt(error=message, retry_reason=message if is_retriable(exc) else None)
+        return Attempt(error=message, exception=exc)
     if wire_log is not None:
         wire_log(response_dump(response, call))
-    if response.status_code in RETRY_STATUSES:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        reason = f"HTTP {response.status_code}"
-        if retry_after is not None:
-            reason += f", Retry-After {retry_after:g} s"
-        return Attempt(response=response, retry_reason=reason, retry_after=retry_after)
-    try:
-        reason = transient(response) if transient is not None else None
-    except ValueError:  # e.g. an HTML error page where JSON was expected: not "later"
-        reason = None
-    return Attempt(response=response, retry_reason=reason)
+    return Attempt(response=response)
 
 
 def _error_line(exc: BaseException, call: Call, options: HttpOptions) -> str:
