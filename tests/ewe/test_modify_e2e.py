@@ -313,10 +313,12 @@ def test_rate_is_paced(cli, sandbox, tmp_path):
     assert len(arrivals) == n
     span = arrivals[-1] - arrivals[0]
     expected = (n - 1) / rate
-    # Paced at about R: unpaced, 31 requests take a fraction of a second; paced at R/2, twice
-    # as long. A stall shortens the span only by delaying the first arrival (0.6 s allowed).
+    # Paced at about R: unpaced, 31 requests arrive within a fraction of a second; paced at
+    # R/2, in twice the time. Load moves the span little: a stall that delays the first
+    # arrival shortens it (0.6 s allowed), late wake-ups of the pacer lengthen it (1.5 s).
     assert 0.8 * expected <= span <= 1.5 * expected
-    # No burst: R fit in a second when evenly paced; a stall bunches at most its own length.
+    # No burst: about R arrive in any second when evenly paced; a stall of s seconds bunches
+    # about s × R more, so only a stall of nearly a second could reach 2 R.
     assert busiest_second(arrivals) <= 2 * rate
 
 
