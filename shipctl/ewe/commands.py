@@ -72,11 +72,12 @@ def modify(
 
     Example:  shipctl ewe modify changes.csv --journal nightly.db --report nightly.csv
     """
-    from shipctl.ewe.modify import ModifyOptions, run
+    from shipctl import runner
+    from shipctl.ewe.modify import ModifyShipment
 
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
-    options = ModifyOptions(
+    options = runner.RunOptions(
         paths=[str(p) for p in paths or []],
         recursive=recursive,
         jobs=jobs,
@@ -89,10 +90,9 @@ def modify(
         timeout=timeout,
         retries=retries,
         ca_bundle=ca_bundle,
-        content_type=content_type,
         dry_run=dry_run,
     )
-    raise typer.Exit(run(app, options))
+    raise typer.Exit(runner.run(app, ModifyShipment(content_type=content_type), options))
 
 
 @group.command(epilog=EXIT_CODES_HELP)
