@@ -151,6 +151,48 @@ def test_failure_blocks_later_items_of_the_same_key_only(capsys):
     assert "key-1" in blocked_line and "failed" in blocked_line
 
 
+def test_a_job_with_several_keys_waits_for_all_and_its_failure_blocks_each(capsys, tmp_path):
+    # Fynd: one body transitions several shipments; Ecom-like single keys around it
+    def make(n, *keys):
+        return Job(id=f"item-{n}", keys=keys, label=f"TEST{n:04d}", where=f"f:{n} item {n}")
+
+    jobs = [make(0, "A"), make(1, "B"), make(2, "A", "B"), make(3, "A"), make(4, "B"),
+            make(5, "C"), make(6, "C", "B")]
+    send = Recorder(jitter=0.004, fail={"item-2"})
+    report = tmp_path / "r.jsonl"
+
+    summary = run(jobs, send, BulkOptions(jobs=4, report=report), Output())
+
+    rows = {r["label"]: r for r in map(json.loads, report.read_text().splitlines())}
+    assert {label: r["status"] for label, r in rows.items()} == {
+        "TEST0000": "succeeded", "TEST0001": "succeeded", "TEST0002": "failed",
+        "TEST0003": "blocked", "TEST0004": "blocked", "TEST0005": "succeeded",
+        "TEST0006": "blocked"}
+    assert send.sent.index("item-2") > max(send.sent.index("item-0"), send.sent.index("item-1"))
+    assert send.max_active_per_key == 1
+    assert rows["TEST0002"]["key"] == "A B" and rows["TEST0000"]["key"] == "A"
+    assert "(B) failed" in rows["TEST0004"]["message"]
+    assert summary.counts["blocked"] == 3 and summary.exit_code() == 1
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_an_invalid_item_blocks_its_key_only_when_asked(capsys, blocks):
+    jobs = make_jobs(6, keys=2)  # key-0: items 0, 2, 4
+    jobs[2].problems = ["no such state"]
+    send = Recorder()
+
+    summary = run(jobs, send, BulkOptions(jobs=2, invalid_blocks_keys=blocks), Output())
+
+    _, err = capsys.readouterr()
+    status = stderr_records(err)
+    assert status["TEST0002"] == "invalid" and status["TEST0000"] == "succeeded"
+    assert status["TEST0004"] == ("blocked" if blocks else "succeeded")
+    assert summary.counts["blocked"] == int(blocks)
+    if blocks:
+        assert "(key-0) was invalid" in next(line for line in err.splitlines()
+                                             if "TEST0004" in line)
+
+
 def test_items_without_a_key_are_not_blocked_by_a_failure(capsys):
     send = Recorder(fail={"item-0"})
     summary = run(make_jobs(5), send, BulkOptions(jobs=1), Output())
@@ -448,6 +490,19 @@ def test_fail_fast_drops_jobs_waiting_for_the_pacer_at_once(capsys):
     assert time.monotonic() - began < 10
     assert send.sent == ["item-0"]
     assert summary.counts["failed"] == 1 and summary.counts["not_sent"] == 2
+
+
+def test_a_fatal_failure_drops_a_job_waiting_for_the_pacer_even_with_nothing_left_to_read(
+        capsys):
+    # two jobs, two workers: the second is taken at once and waits 20 s for its slot; when the
+    # first fails fatally there is nothing else to settle, and the wait must still end now
+    def send(job):
+        return Outcome(False, "Incorrect signature", code=104, fatal=True)
+
+    began = time.monotonic()
+    summary = run(make_jobs(2), send, BulkOptions(jobs=2, rate=0.05), Output())
+    assert time.monotonic() - began < 10
+    assert summary.sent == 1 and summary.counts["not_sent"] == 1
 
 
 def test_pacer_cancel_wakes_every_waiter_at_once():

@@ -293,8 +293,11 @@ class Engine:
                 self.check_signals()
                 # queued jobs start at once: the next read may block (a slow pipe)
                 ready = len(sched.ready)
-                self.record(sched.admit(self.summary.total, job))
-                self.dispatch(len(sched.ready) - ready)
+                settled = sched.admit(self.summary.total, job)
+                if settled:
+                    self.record(settled)
+                elif len(sched.ready) > ready:
+                    self.dispatch(len(sched.ready) - ready)
 
     def record(self, settled: Iterable[Settled]) -> None:
         finish = self.recorder.finish
@@ -371,10 +374,12 @@ class Engine:
                     f"not sent: stopped after item {index} failed: {outcome.message}")
         ready = len(sched.ready)
         settled = sched.release(index, job, status, fatal=fatal)
-        if sched.stopped:
+        if sched.stopped:  # (even with nothing left to settle: taken jobs wait for the pacer)
             self.stopped()
-        self.record(settled)
-        self.dispatch(len(sched.ready) - ready)
+        if settled:
+            self.record(settled)
+        if len(sched.ready) > ready:
+            self.dispatch(len(sched.ready) - ready)
 
     def worker(self) -> None:
         lock, send, pacer = self.lock, self.send, self.pacer

@@ -25,6 +25,7 @@ from shipctl.batch.vocabulary import (
     RECORD_FIELD_MAX,
     Job,
     Summary,
+    key_text,
 )
 from shipctl.errors import UsageError
 from shipctl.output import Output, shorten
@@ -33,17 +34,12 @@ from shipctl.output import Output, shorten
 def record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
            elapsed_ms: int | None) -> dict[str, Any]:
     """One item as reports, journal and JSON show it (label, where and key capped)."""
-    keys = job.keys
-    if not keys:
-        key = None
-    else:  # one key as it is; several joined with a space (vocabulary.key_text)
-        key = shorten(str(keys[0]) if len(keys) == 1 else " ".join(map(str, keys)),
-                      RECORD_FIELD_MAX)
+    key = key_text(job.keys)  # one key as it is, several joined with a space, or None
     return {
         "index": index,
         "where": shorten(str(job.where), RECORD_FIELD_MAX, middle=True),
         "label": shorten(str(job.label), RECORD_FIELD_MAX),
-        "key": key,
+        "key": None if key is None else shorten(str(key), RECORD_FIELD_MAX),
         "status": status,
         "code": code,
         "message": message,

@@ -214,11 +214,13 @@ class Scheduler:
         is not sent) or ``fail_fast`` stops the run. Anything else (it never started: the
         run is stopping): the jobs behind it get that status too.
         """
+        if status == SUCCEEDED:  # the common case, kept short: nothing else to settle
+            if job.keys:
+                self._advance(job.keys)
+            return _NONE
         settled: list[Settled] = []
         if job.keys:
-            if status == SUCCEEDED:
-                self._advance(job.keys)
-            elif status == FAILED:
+            if status == FAILED:
                 self._fail(job.keys, _FAILED)
                 self._drop_after((index, job), BLOCKED, None, settled)
             else:
