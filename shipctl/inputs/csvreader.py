@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from shipctl.errors import InputError
 from shipctl.inputs.items import Item, Location, Path_, dotted
@@ -63,8 +63,7 @@ class _Column:
     path: Path_
 
 
-@dataclass(frozen=True)
-class _HeaderCell:
+class _HeaderCell(NamedTuple):
     """A column as an error names it: ``column 3 "to.lines.0"``."""
 
     number: int  # 1-based: a hostile name may be shortened, the number still finds it

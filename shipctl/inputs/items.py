@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from shipctl.errors import InputError
 
@@ -55,8 +55,9 @@ class Item:
         return f"{text} {dotted(path)}" if path else text
 
 
-@dataclass(slots=True)
-class Value:
+# Small records in this package are NamedTuples (named fields, but far cheaper than a dataclass
+# to define at import and to make), or plain classes with __slots__ when they change.
+class Value(NamedTuple):
     """One top-level value of a document (a JSON text, a YAML document), not yet split."""
 
     data: Any

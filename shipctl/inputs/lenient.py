@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shipctl.errors import InputError
 from shipctl.inputs import limits
@@ -38,8 +37,7 @@ _PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}  # each as lo
 _ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt]|(.))', re.DOTALL)  # group 1: not JSON
 
 
-@dataclass(frozen=True)
-class Forgiveness:
+class Forgiveness(NamedTuple):
     """One kind of thing strict JSON refused and the lenient reader let pass: one warning."""
 
     kind: str  # "comment", "trailing comma"…: what JSON Lines counts line after line

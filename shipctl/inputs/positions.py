@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass
 
 from shipctl.inputs.items import Path_
 
@@ -49,16 +48,22 @@ _WALK_TOKEN = re.compile(
 )
 
 
-@dataclass(slots=True)
 class _Frame:
-    """An object or a list the scan is inside (slots: this is on the path of big inputs)."""
+    """An object or a list the scan is inside.
 
-    path: Path_  # its own field path
-    is_object: bool
-    expecting_key: bool = True  # object: the next string is a key, not a value
-    key: str | None = None  # object: the key of the value to come
-    key_line: int = 0  # object: the line of that key, which is the line of its value
-    element: int = 0  # list: the position of the element to come
+    A plain class with slots: a dataclass costs a millisecond at import, and slots keep the
+    attributes as quick as the list this used to be.
+    """
+
+    __slots__ = ("path", "is_object", "expecting_key", "key", "key_line", "element")
+
+    def __init__(self, path: Path_, is_object: bool) -> None:
+        self.path = path  # its own field path
+        self.is_object = is_object
+        self.expecting_key = True  # object: the next string is a key, not a value
+        self.key: str | None = None  # object: the key of the value to come
+        self.key_line = 0  # object: the line of that key, which is the line of its value
+        self.element = 0  # list: the position of the element to come
 
 
 def field_lines(
@@ -69,58 +74,64 @@ def field_lines(
     Iterative (an explicit stack), so any depth the parser accepted is fine here too. Lines are
     counted as the scan goes: keys and elements come in order.
     """
-    results = []
-    for begin, end in spans:
-        lines: dict[Path_, int] = {}
-        line = index.line(begin) + line_base
-        seen = begin  # `line` is the line of this offset
-        count = text.count
-        stack: list[_Frame] = []
-        for match in _WALK_TOKEN.finditer(text, begin, end):
-            token = match.group()
-            if not stack:
-                if token == "{" or token == "[":
-                    stack.append(_Frame((), token == "{"))
-                continue
-            frame = stack[-1]
-            if frame.is_object:
-                if frame.expecting_key:
-                    if token == "}":
-                        stack.pop()
-                    elif token not in ",:[]{":
-                        start = match.start()
-                        line += count("\n", seen, start)
-                        seen = start
-                        frame.key = _key_of(token)
-                        frame.key_line = line
-                        frame.expecting_key = False
-                    continue
-                if token == ":":
-                    continue
-                if token == ",":
-                    frame.expecting_key = True
-                    continue
+    return [_span_lines(text, begin, end, index.line(begin) + line_base) for begin, end in spans]
+
+
+def _span_lines(text: str, begin: int, end: int, line: int) -> dict[Path_, int]:
+    """{field path: line} of the value in ``text[begin:end]``; ``line``: the line of ``begin``."""
+    lines: dict[Path_, int] = {}
+    seen = begin  # `line` is the line of this offset
+    count = text.count
+    stack: list[_Frame] = []  # the objects and lists around the token, innermost last
+    frame: _Frame | None = None  # stack[-1], kept at hand: this loop runs once per token
+    for match in _WALK_TOKEN.finditer(text, begin, end):
+        token = match.group()
+        if frame is None:
+            if token == "{" or token == "[":
+                frame = _Frame((), token == "{")
+                stack.append(frame)
+            continue
+        if frame.is_object:
+            if frame.expecting_key:
                 if token == "}":
                     stack.pop()
-                    continue
-                path = (*frame.path, frame.key)
-                lines[path] = frame.key_line
-            else:  # a list
-                if token == ",":
-                    frame.element += 1
-                    continue
-                if token == "]":
-                    stack.pop()
-                    continue
-                start = match.start()
-                line += count("\n", seen, start)
-                seen = start
-                path = (*frame.path, frame.element)
-                lines[path] = line
-            if token == "{" or token == "[":
-                stack.append(_Frame(path, token == "{"))
-        results.append(lines)
-    return results
+                    frame = stack[-1] if stack else None
+                elif token not in ",:[]{":
+                    start = match.start()
+                    line += count("\n", seen, start)
+                    seen = start
+                    frame.key = _key_of(token)
+                    frame.key_line = line
+                    frame.expecting_key = False
+                continue
+            if token == ":":
+                continue
+            if token == ",":
+                frame.expecting_key = True
+                continue
+            if token == "}":
+                stack.pop()
+                frame = stack[-1] if stack else None
+                continue
+            path = (*frame.path, frame.key)
+            lines[path] = frame.key_line
+        else:  # a list
+            if token == ",":
+                frame.element += 1
+                continue
+            if token == "]":
+                stack.pop()
+                frame = stack[-1] if stack else None
+                continue
+            start = match.start()
+            line += count("\n", seen, start)
+            seen = start
+            path = (*frame.path, frame.element)
+            lines[path] = line
+        if token == "{" or token == "[":  # the value just placed opens an object or a list
+            frame = _Frame(path, token == "{")
+            stack.append(frame)
+    return lines
 
 
 def _key_of(token: str) -> str:

@@ -15,7 +15,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from shipctl.errors import InputError, UsageError
 from shipctl.inputs import limits
@@ -311,8 +311,7 @@ def lines(stream: IO[bytes], name: str, lineno: int = 0) -> Iterator[tuple[int, 
         yield lineno, raw
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(NamedTuple):
     """The start of an input, read to find out what it holds."""
 
     line: bytes  # the first line that is not blank (b"" if there is none)

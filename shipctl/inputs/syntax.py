@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shipctl.errors import InputError
 from shipctl.inputs.limits import digit_limit
@@ -52,8 +52,7 @@ def significant(tokens: list[Token]) -> list[Token]:
     return [token for token in tokens if token[0] not in COMMENTS]
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """Names a place in a text as ``file:line:column`` of the user's file."""
 
     name: str  # the file, as the user gave it
