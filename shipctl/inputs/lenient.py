@@ -64,14 +64,17 @@ def lenient(
     strict = f"{name}:{line + line_base}:{column}: {message}"  # json's error, in our words
     _refuse_outright(text, name, strict_error, strict, line_base)
     where = Where(name, LineIndex(text), line_base)
+    # where the values are, among prose and the commas between values pasted back to back
     tokens = tokenize(text)
     candidates, prose, separators = _segments(text, tokens)
     if not candidates:
         raise NotJSON(InputError(strict))
+    # made JSON, then read; every repair is noted with its line as it is made
     forgiven = _Forgiven(where)
     normalized = _normalise(text, tokens, prose | separators, forgiven)
     spans = _spans(candidates, tokens, len(text))
     values = _values(text, normalized, spans, tokens, where)
+    # what no single token shows: text around the values, several values
     if prose:
         _forgive_prose(forgiven, tokens, prose, spans)
     if len(values) > 1:

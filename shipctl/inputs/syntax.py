@@ -130,7 +130,7 @@ def syntax_error(
     ``offset``: where the parser stopped; the error names the token there, or an earlier one
     that is obviously the cause (a quote never closed). ``extra``: more for the hint.
     """
-    tokens = significant(tokens)
+    tokens = significant(tokens)  # comments are white space to a parser
     at = bisect.bisect_left([start for _kind, start, _end in tokens], offset)
     # the token that contains the offset, if the parser stopped inside one
     if at > 0 and tokens[at - 1][2] > offset:
