@@ -6,14 +6,13 @@ refuses is read leniently on its own, and each kind of forgiveness is warned abo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from shipctl.errors import InputError
+from shipctl.inputs import limits
 from shipctl.inputs.items import Item, Location, Value, Warn, items_from_values, split_value
 from shipctl.inputs.lenient import Forgiveness, NotJSON, lenient
-from shipctl.inputs.limits import check_depth, nesting_error
 from shipctl.inputs.positions import LineIndex, field_lines
 from shipctl.inputs.sources import decode
 
@@ -42,11 +41,8 @@ def json_values(
     """
     if strict_error is not None:
         return lenient(text, name, strict_error)
-    check_depth(text, name)
     try:
-        data = json.loads(text)
-    except RecursionError:  # only if the bracket count was fooled; same message
-        raise nesting_error(name, 1) from None
+        data = limits.loads(text, name)
     except ValueError as error:
         return lenient(text, name, error)
     start = len(text) - len(text.lstrip())
@@ -70,7 +66,7 @@ def read_json_lines(
     index = 0
     nonblank = first is not None
     warnings = _OncePerKind(name, warn)
-    loads = json.loads
+    loads = limits.loads
     if first is not None:
         for item in split_value(first[1], first[0], {}, name, index):
             index = item.location.index
@@ -80,11 +76,8 @@ def read_json_lines(
             continue
         nonblank = True
         text = decode(raw, name, lineno)
-        check_depth(text, name, lineno - 1)
         try:
-            value = loads(text)
-        except RecursionError:  # only if the bracket count was fooled; same message
-            raise nesting_error(name, lineno) from None
+            value = loads(text, name, lineno - 1)
         except ValueError as error:
             values, forgiven = _lenient_line(text, name, lineno, error)
             warnings.note(forgiven)

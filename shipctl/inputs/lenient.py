@@ -348,12 +348,9 @@ def _values(
 def _parse_span(normalized: str, start: int, end: int, tokens: list[Token], where: Where) -> Any:
     """One value of the normalised text: json.loads, else json5 (for values small enough)."""
     span = normalized[start:end]
-    check_depth(normalized, where.name, where.line_base, start, end)
     line = where.line(start)
     try:
-        return json.loads(span)
-    except RecursionError:  # only if the bracket count was fooled; same message
-        raise nesting_error(where.name, line) from None
+        return limits.loads(span, where.name, line - 1)
     except ValueError as error:
         if isinstance(error, json.JSONDecodeError):
             fail_at = start + error.pos
@@ -371,6 +368,7 @@ def _parse_span(normalized: str, start: int, end: int, tokens: list[Token], wher
         )
     import json5
 
+    check_depth(normalized, where.name, where.line_base, start, end)  # json5 recurses
     try:
         return json5.loads(span)
     except (RecursionError, MemoryError):

@@ -8,7 +8,9 @@ The other modules read the sizes here at call time (``limits.MAX_DOCUMENT``, not
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+from shipctl import nesting
 from shipctl.errors import InputError
 from shipctl.nesting import MAX_DEPTH, too_deep
 
@@ -37,10 +39,21 @@ def nesting_error(name: str, line: int) -> InputError:
     )
 
 
+def loads(text: str, name: str, line_base: int = 0) -> Any:
+    """``json.loads`` of ``text`` (which starts after ``line_base`` lines of its file), but
+    nesting deeper than MAX_DEPTH is the one nesting error; json's own errors are ValueErrors
+    as usual."""
+    try:
+        return nesting.loads(text)
+    except nesting.TooDeep as deep:
+        raise nesting_error(name, line_base + text.count("\n", 0, deep.offset) + 1) from None
+
+
 def check_depth(
     text: str, name: str, line_base: int = 0, start: int = 0, end: int | None = None
 ) -> None:
-    """Refuse JSON nested deeper than MAX_DEPTH before a parser recurses into it."""
+    """Refuse JSON nested deeper than MAX_DEPTH before a parser recurses into it (json5,
+    which is pure Python; ``loads`` is cheaper for json itself)."""
     offset = too_deep(text, start, end)
     if offset is not None:
         raise nesting_error(name, line_base + text.count("\n", 0, offset) + 1)

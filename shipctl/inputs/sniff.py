@@ -7,16 +7,15 @@ the file is ``.json``), else as YAML, else as JSON found in prose.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 from shipctl.errors import InputError
+from shipctl.inputs import limits
 from shipctl.inputs.items import Item, Value, Warn, items_from_values
 from shipctl.inputs.jsontext import json_document, json_values, read_json_lines
 from shipctl.inputs.lenient import NotJSON
-from shipctl.inputs.limits import check_depth, nesting_error
 from shipctl.inputs.sources import Head, decode, lines, read_all, read_head
 from shipctl.inputs.yamlreader import yaml_values
 
@@ -47,11 +46,8 @@ def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn)
 def _first_line(head: Head, name: str) -> tuple[Any, ValueError | None]:
     """The first line as JSON: (its value, None), or (None, what json.loads said)."""
     text = decode(head.line, name, head.lineno)
-    check_depth(text, name, head.lineno - 1)
     try:
-        return json.loads(text), None
-    except RecursionError:  # only if the bracket count was fooled; same message
-        raise nesting_error(name, head.lineno) from None
+        return limits.loads(text, name, head.lineno - 1), None
     except ValueError as error:
         return None, error
 
