@@ -24,7 +24,7 @@ from typing import Any
 from shipctl import secrets
 from shipctl.batch.pacing import Pacer, check_rate, make_pacer
 from shipctl.batch.recorder import Recorder
-from shipctl.batch.scheduler import Scheduler, SeenIds, Settled, window_for
+from shipctl.batch.scheduler import Scheduler, Settled, window_for
 from shipctl.batch.vocabulary import (
     FAILED,
     INTERRUPTED,
@@ -122,7 +122,7 @@ class Engine:
         try:
             self.sched = Scheduler(
                 window=window_for(o.jobs), fail_fast=o.fail_fast,
-                invalid_blocks_keys=o.invalid_blocks_keys, hold=self.hold, seen=SeenIds(),
+                invalid_blocks_keys=o.invalid_blocks_keys, hold=self.hold,
                 already_succeeded=journal.succeeded if journal is not None else None,
             )
         except BaseException:

@@ -183,7 +183,7 @@ class Scheduler:
         """Later jobs holding any of ``keys`` are blocked (a real failure names itself)."""
         failed = self.failed_keys
         for key in keys:
-            if why is _FAILED:
+            if why == _FAILED:
                 failed[key] = why
             else:
                 failed.setdefault(key, why)
