@@ -35,8 +35,10 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
                 package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
                 package = package[: len(package) - node.level + 1]
                 base = ".".join([*package, base] if base else package)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                # `from pkg import submodule` needs the submodule, not the rest of pkg
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in known else base)
 
     Visitor().visit(ast.parse(path.read_text(encoding="utf-8")))
     return {module for module in found if module in known and module != name}

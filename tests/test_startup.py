@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator", "tenacity",
+HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator",
          "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
          "shipctl.sandbox"]
 

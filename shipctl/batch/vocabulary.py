@@ -53,15 +53,8 @@ class Job:
     problems: list[str]  # non-empty → invalid, never sent
 
     def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
-                 payload: Any = None, problems: list[str] | None = None, *,
-                 key: str | None = None) -> None:
-        if key is not None:
-            # The one-key spelling of before ``keys`` (tests/helpers/bulk_run.py still uses
-            # it); ``key=None`` meant "no key", as ``keys=()`` does now.
-            if keys:
-                raise TypeError("Job: give keys or key, not both")
-            keys = (key,)
-        elif type(keys) is not tuple:
+                 payload: Any = None, problems: list[str] | None = None) -> None:
+        if type(keys) is not tuple:
             if isinstance(keys, str):  # a str is iterable: "AWB1" would become 4 keys
                 raise TypeError("Job.keys: a tuple of keys, e.g. (reference,), not a str")
             keys = tuple(keys)

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         for i in range(args.count):
             yield Job(
                 id=f"item-{i:04d}",
-                key=f"key-{i % args.keys}" if args.keys else None,
+                keys=(f"key-{i % args.keys}",) if args.keys else (),
                 label=f"TEST{i:04d}",
                 where=f"bulk.jsonl:{i + 1} item {i + 1}",
                 payload={"referenceNo": f"TEST{i:04d}", "note": PAYLOAD_SECRET},
