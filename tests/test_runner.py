@@ -239,3 +239,25 @@ def test_shards_split_by_the_first_ordering_key(api, tmp_path):
     assert sorted(body["n"] for body in api.applied) == list(range(12))
     in_shard = [n for n in range(12) if batch.shard_of(f"S{n}", 3) == 0]
     assert [b["n"] for b in api.applied[: len(in_shard)]] == in_shard
+
+
+def test_dry_run_masks_basic_auth_too(api, tmp_path, capsys):
+    import base64
+
+    class BasicAuth(Auth):
+        def headers(self) -> dict[str, str]:
+            secrets.register("webhook-password")
+            pair = base64.b64encode(b"sandbox:webhook-password").decode()
+            secrets.register(pair)
+            return {"Authorization": f"Basic {pair}"}
+
+    class WithBasic(FakeApply):
+        def connect(self, app):
+            super().connect(app)
+            return BasicAuth()
+
+    path = write_bodies(tmp_path / "bodies.jsonl", [{"n": 0, "shipments": ["A"]}])
+    assert run(WithBasic(api), path, dry_run=True) == 0
+    out = capsys.readouterr().out
+    assert "Authorization: Basic ********" in out
+    assert base64.b64encode(b"sandbox:webhook-password").decode() not in out
