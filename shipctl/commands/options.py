@@ -101,7 +101,12 @@ DryRunOpt = Annotated[
 
 # -- HTTP (SPEC §2 "HTTP behaviour") ---------------------------------------------------------
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="Read timeout in seconds (connect timeout is 10 s).")
+    float,
+    typer.Option(
+        "--timeout",
+        help="Seconds for one attempt's whole answer, from sending to its last byte "
+        "(connect timeout is 10 s).",
+    ),
 ]
 RetriesOpt = Annotated[
     int, typer.Option("--retries", min=0, help="Retries of transient failures per request.")
