@@ -10,6 +10,8 @@ prefix to a provider's simulator, which lives beside that provider's code
   is never applied and a client that retries gets every item applied exactly once;
 - ``GET /_sandbox/stats`` (request, fault and per-provider application counts) and
   ``POST /_sandbox/reset``;
+- only its own ``Host``: a request naming any other host (a web page using DNS rebinding to
+  reach a developer's sandbox from a browser) is answered 421 before anything else happens;
 - hostile-input hygiene: bounded bodies (1 MiB), JSON errors, a handler bug answers 500 and
   the server keeps serving, nothing logged per request.
 """
@@ -17,6 +19,7 @@ prefix to a provider's simulator, which lives beside that provider's code
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import json
 import os
 import random
@@ -155,6 +158,7 @@ class SandboxServer(ThreadingHTTPServer):
         self._fault_counts = dict.fromkeys(FAIL_MODES, 0)
         self._connections: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
+        self.host = host  # as given: a Host header naming it is answered (SPEC §8)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Handler)  # binds and listens: ready to accept
 
@@ -189,6 +193,30 @@ class SandboxServer(ThreadingHTTPServer):
             for p in providers()
             for key, value in p.sandbox_settings(self.base_url).items()
         }
+
+    @property
+    def wildcard(self) -> bool:
+        """Bound to every interface (0.0.0.0 or ::) rather than to one address."""
+        return self.server_address[0] in ("0.0.0.0", "::", "")
+
+    def accepts_host(self, name: str) -> bool:
+        """Whether a request whose Host (or absolute target) names NAME is answered.
+
+        Loopback names and addresses, the ``--host`` given and the address actually bound; on
+        a wildcard bind also any IP address (the machine's own, as other machines reach it).
+        Any other *name* is refused: DNS rebinding needs a name the attacker controls, and a
+        browser sends that name, whatever address it was made to resolve to.
+        """
+        name = _plain_host(name)
+        if is_loopback(name) or name in (_plain_host(self.host), self.server_address[0]):
+            return True
+        if self.wildcard:
+            try:
+                ipaddress.ip_address(name.partition("%")[0])
+            except ValueError:
+                return False
+            return True
+        return False
 
     def start(self) -> SandboxServer:
         if self._thread is None:
@@ -296,6 +324,34 @@ def _owns(prefix: str, path: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+def _plain_host(host: str) -> str:
+    """A host as compared: lower case, no IPv6 brackets, no trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host.rstrip(".")
+
+
+def split_host_header(value: str) -> str | None:
+    """The host part of a ``Host`` value (``127.0.0.1:8765``, ``[::1]:8765``, ``localhost``);
+    None when it is not ``host[:port]`` (RFC 9110 §7.2), e.g. a bare IPv6 address."""
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None
+        host, rest = value[: end + 1], value[end + 1 :]
+    else:
+        host, colon, port = value.partition(":")
+        rest = colon + port
+    port = rest[1:]
+    if rest and not (rest[0] == ":" and (port == "" or port.isascii() and port.isdigit())):
+        return None
+    if any(c.isspace() or not c.isprintable() or c in "/?#@\\" for c in host):
+        return None
+    return host
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
     server_version = f"shipctl-sandbox/{__version__}"
@@ -313,6 +369,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- dispatch -------------------------------------------------------------------------------
     def _dispatch(self) -> None:
+        refusal = self._check_host()
+        if refusal is not None:
+            self._send(refusal, close=True)
+            self._drain(self._pending())
+            return
         body = self._read_body()
         if body is None:
             return
@@ -376,14 +437,56 @@ class _Handler(BaseHTTPRequestHandler):
             return SimResponse.json({"reset": True})
         return error_response(404, f"no sandbox endpoint at {path}")
 
+    # -- whose request -------------------------------------------------------------------------
+    def _check_host(self) -> SimResponse | None:
+        """None when the request is for this sandbox; else the answer refusing it (SPEC §8).
+
+        A browser always sends the Host it thinks it talks to; a page using DNS rebinding sends
+        its own name, which is neither loopback nor the --host given: 421, before the request
+        can read or change anything. An HTTP/1.0 client may omit Host (no browser does); an
+        HTTP/1.1 request must carry exactly one (RFC 9112 §3.2), else 400.
+        """
+        values = self.headers.get_all("Host") or []
+        if len(values) > 1:
+            return error_response(400, "more than one Host header")
+        names = []
+        if values:
+            host = split_host_header(values[0])
+            if host is None:
+                return error_response(400, "invalid Host header")
+            if host:  # an empty Host is allowed when the target has no authority
+                names.append(host)
+        elif self.request_version != "HTTP/1.0":
+            return error_response(400, "an HTTP/1.1 request needs a Host header")
+        target = urlsplit(self.path)  # absolute form "GET http://host/path": its host counts too
+        if target.netloc:
+            names.append(target.hostname or "")
+        if all(self.server.accepts_host(name) for name in names):
+            return None
+        given = "" if is_loopback(self.server.host) else f", {self.server.host}"
+        return error_response(
+            421,
+            "misdirected request: this sandbox answers only requests for localhost, 127.0.0.1"
+            f" or [::1]{given}; to use another name, start it with --host NAME",
+        )
+
     # -- request body ---------------------------------------------------------------------------
     def handle_expect_100(self) -> bool:
-        # A client that asks before sending a body we would refuse gets the 413 instead of
-        # "100 Continue" (_read_body answers it).
+        # A client that asks before sending a body we would refuse gets the 421/413 instead of
+        # "100 Continue" (_dispatch and _read_body answer it).
+        if self._check_host() is not None:
+            return True
         length = (self.headers.get("Content-Length") or "").strip()
         if length.isascii() and length.isdigit() and int(length) > MAX_BODY:
             return True
         return super().handle_expect_100()
+
+    def _pending(self) -> int:
+        """How much body the client may still send, for _drain."""
+        if self.headers.get("Transfer-Encoding"):
+            return _DRAIN_LIMIT
+        length = (self.headers.get("Content-Length") or "0").strip()
+        return int(length) if length.isascii() and length.isdigit() else _DRAIN_LIMIT
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering an error (the connection then closes)."""
@@ -483,8 +586,8 @@ def serve_forever(out: Any, *, host: str, port: int, faults: Faults) -> int:
     server = _bind(host, port, faults)
     if not is_loopback(server.server_address[0]):
         out.warn(
-            f"listening on {host}, which is not a loopback address: anyone who can reach this "
-            "machine can use the sandbox"
+            f"listening on {listening_on(server)}, which is not a loopback address: anyone who"
+            " can reach this machine can use the sandbox"
         )
     _print_banner(server)
     stopping = threading.Event()
@@ -514,9 +617,28 @@ def serve_forever(out: Any, *, host: str, port: int, faults: Faults) -> int:
     return 0
 
 
+def listening_on(server: SandboxServer) -> str:
+    """Where the server really listens, in words: "0.0.0.0 (every IPv4 interface)", "::1",
+    "myhost (192.168.1.5)"."""
+    address = server.server_address[0]
+    if address == "0.0.0.0":
+        return "0.0.0.0 (every IPv4 interface)"
+    if address == "::":
+        return ":: (every interface)"
+    if _plain_host(server.host) != address:
+        return f"{server.host} ({address})"
+    return address
+
+
 def _bind(host: str, port: int, faults: Faults) -> SandboxServer:
     import errno
 
+    if not host.strip():
+        # The socket layer reads "" as "every interface": say so with 0.0.0.0 if that is meant.
+        raise UsageError(
+            "--host is empty; give the address to listen on: 127.0.0.1 (the default), or"
+            " 0.0.0.0 for every IPv4 interface"
+        )
     try:
         return SandboxServer(host, port, faults)
     except OSError as error:
@@ -531,7 +653,13 @@ def _print_banner(server: SandboxServer) -> None:
     # and printing them is the point, while Output would mask any registered as secrets.
     base = server.base_url
     settings = server.settings()
-    lines = [f"shipctl sandbox listening on {base}", ""]
+    port = server.server_address[1]
+    if server.wildcard:
+        # base is this machine's loopback URL; other machines use one of its addresses
+        lines = [f"shipctl sandbox listening on {listening_on(server)}, port {port}",
+                 f"From this machine: {base}", ""]
+    else:
+        lines = [f"shipctl sandbox listening on {base}", ""]
     for simulator in server.simulators:
         lines.append(f"{simulator.name.upper()} simulator:")
         for key, value in settings.items():

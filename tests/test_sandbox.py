@@ -202,7 +202,7 @@ def test_body_over_one_mib_is_413_and_the_server_keeps_serving(sandbox):
         b"GET\r\n\r\n",
         b"POST /x HTTP/9.9\r\n\r\n",
         b"POST " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
-        b"FROB /eweApi/ewe/api/modifyShipment HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"FROB /eweApi/ewe/api/modifyShipment HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     ],
     ids=["binary", "no-path", "bad-version", "huge-line", "unknown-method"],
 )
@@ -225,7 +225,8 @@ def test_garbage_request_lines_get_an_error_and_do_not_kill_the_server(sandbox, 
 )
 def test_bad_body_framing_is_refused_and_the_connection_closed(sandbox, header, status):
     server = sandbox()
-    request = b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n{}"
+    request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
+               + b"\r\n\r\n{}")
     answer = raw_exchange(server, request)
     assert answer.startswith(b"HTTP/1.1 %d " % status)
     assert b"Connection: close" in answer
@@ -234,7 +235,8 @@ def test_bad_body_framing_is_refused_and_the_connection_closed(sandbox, header, 
 
 def test_missing_content_length_means_an_empty_body(sandbox):
     server = sandbox()
-    request = b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    request = (b"POST " + EWE_PATH.encode()
+               + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     answer = raw_exchange(server, request)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b'"code":10' in answer
@@ -242,7 +244,8 @@ def test_missing_content_length_means_an_empty_body(sandbox):
 
 def test_a_client_leaving_mid_body_does_not_hurt(sandbox):
     server = sandbox()
-    request = b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"
+    request = (b"POST " + EWE_PATH.encode()
+               + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n\r\n{")
     with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as sock:
         sock.sendall(request)
     assert requests.post(server.base_url + EWE_PATH, json=body("after"), timeout=TIMEOUT).ok
@@ -310,7 +313,7 @@ def test_fault_http503_has_retry_after_and_a_json_body():
 def test_fault_reset_drops_the_connection_with_a_reset():
     with start_background(faults=Faults(fail_rate=1, fail_mode="reset", seed=3)) as server:
         payload = json.dumps(body("F")).encode()
-        request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
         with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as s:
             s.sendall(request)
@@ -490,7 +493,7 @@ def test_which_hosts_count_as_loopback_for_the_warning(host, loopback):
 
 def test_a_client_expecting_100_continue_for_a_huge_body_gets_413_at_once(sandbox):
     server = sandbox()
-    request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+    request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                b"Expect: 100-continue\r\nContent-Length: 2097152\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as sock:
         sock.sendall(request)
@@ -500,7 +503,8 @@ def test_a_client_expecting_100_continue_for_a_huge_body_gets_413_at_once(sandbo
 def test_a_client_expecting_100_continue_is_told_to_continue(sandbox):
     server = sandbox()
     payload = json.dumps(body("E100")).encode()
-    request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    request = (b"POST " + EWE_PATH.encode()
+               + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(payload))
     with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as sock:
         sock.sendall(request)
@@ -525,3 +529,175 @@ def test_global_sandbox_flag_does_not_start_a_server_for_offline_commands(cli):
     result = cli("--sandbox", "ewe", "validate", str(SAMPLES / "ewe" / "modify.yaml"))
     assert result.code == 0, result.err
     assert "sandbox" not in result.err
+
+
+# -- only its own Host (DNS rebinding) ------------------------------------------------------------
+def http_request(server: SandboxServer, method: str, target: str, host: str | None,
+                 payload: bytes = b"", version: str = "HTTP/1.1") -> tuple[int, bytes]:
+    """One raw request with exactly the Host given (None: no Host header); (status, answer)."""
+    head = f"{method} {target} {version}\r\n"
+    if host is not None:
+        head += f"Host: {host}\r\n"
+    head += f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    answer = raw_exchange(server, head.encode("latin-1") + payload)
+    match = re.match(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert match, answer[:80]
+    return int(match.group(1)), answer
+
+
+FOREIGN_HOSTS = ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}",
+                 "localhost.evil.example", "10.1.2.3:{port}", "[2001:db8::1]:{port}"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_a_foreign_host_is_answered_421_and_reads_or_changes_nothing(sandbox, host):
+    server = sandbox()
+    host = host.format(port=server.server_port)
+    assert requests.post(server.base_url + EWE_PATH, json=body("KEEP"), timeout=TIMEOUT).ok
+    payload = json.dumps(body("EVIL")).encode()
+
+    status, answer = http_request(server, "GET", "/_sandbox/stats", host)
+    assert status == 421
+    assert b"KEEP" not in answer and b"applied" not in answer  # nothing of the state leaks
+    assert b"Connection: close" in answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"].startswith("misdirected request")
+    assert http_request(server, "POST", "/_sandbox/reset", host)[0] == 421
+    assert http_request(server, "POST", EWE_PATH, host, payload)[0] == 421
+    assert http_request(server, "HEAD", "/_sandbox/stats", host)[0] == 421
+
+    # the reset did not happen, the shipment was not modified, no request was counted
+    assert stats(server)["ewe"]["applied"] == {"KEEP": 1}
+    assert stats(server)["requests"] == 1
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1:{port}", "127.0.0.1", "localhost:{port}", "localhost", "LocalHost.:{port}",
+     "[::1]:{port}", "[::1]", "127.0.0.2:{port}", "app.localhost:{port}", "localhost:"],
+)
+def test_loopback_hosts_are_served(sandbox, host):
+    server = sandbox()
+    host = host.format(port=server.server_port)
+    payload = json.dumps(body("LOOP")).encode()
+    assert http_request(server, "POST", EWE_PATH, host, payload)[0] == 200
+    status, answer = http_request(server, "GET", "/_sandbox/stats", host)
+    assert status == 200 and b'"applied":{"LOOP":1}' in answer
+    assert http_request(server, "POST", "/_sandbox/reset", host)[0] == 200
+    assert stats(server)["ewe"]["applied"] == {}
+
+
+@pytest.mark.timeout(60)
+def test_an_http_1_0_request_without_host_is_served(sandbox):
+    server = sandbox()
+    status, answer = http_request(server, "GET", "/_sandbox/stats", None, version="HTTP/1.0")
+    assert status == 200 and b'"requests":' in answer
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "host_lines",
+    [[], ["127.0.0.1", "evil.example"], ["127.0.0.1:port"], ["::1"], ["127.0.0.1/x"]],
+    ids=["missing", "two", "bad-port", "bare-ipv6", "slash"],
+)
+def test_an_http_1_1_request_needs_one_valid_host(sandbox, host_lines):
+    server = sandbox()
+    head = "GET /_sandbox/stats HTTP/1.1\r\n" + "".join(f"Host: {h}\r\n" for h in host_lines)
+    answer = raw_exchange(server, (head + "Connection: close\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert b'"requests"' not in answer
+
+
+@pytest.mark.timeout(60)
+def test_an_absolute_target_naming_a_foreign_host_is_421(sandbox):
+    server = sandbox()
+    target = f"http://evil.example:{server.server_port}/_sandbox/stats"
+    assert http_request(server, "GET", target, f"127.0.0.1:{server.server_port}")[0] == 421
+    target = f"http://127.0.0.1:{server.server_port}/_sandbox/stats"
+    assert http_request(server, "GET", target, f"127.0.0.1:{server.server_port}")[0] == 200
+
+
+@pytest.mark.timeout(60)
+def test_a_foreign_host_expecting_100_continue_gets_421_not_continue(sandbox):
+    server = sandbox()
+    request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: evil.example\r\n"
+               b"Expect: 100-continue\r\nContent-Length: 50\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 421 ")
+    assert stats(server)["requests"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_foreign_host_on_a_kept_alive_connection_is_refused_and_the_server_keeps_serving(
+    sandbox,
+):
+    server = sandbox()
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=TIMEOUT)
+    try:
+        connection.request("GET", "/_sandbox/stats")
+        served = connection.getresponse()
+        assert served.status == 200
+        served.read()
+        connection.request("GET", "/_sandbox/stats", headers={"Host": "evil.example"})
+        refused = connection.getresponse()
+        assert refused.status == 421
+        refused.read()
+    finally:
+        connection.close()
+    assert requests.get(server.base_url + "/_sandbox/stats", timeout=TIMEOUT).ok
+
+
+@pytest.mark.timeout(60)
+def test_the_host_given_to_the_server_is_answered_too(sandbox):
+    server = sandbox()
+    # as if started with --host sandbox.test (a name the test machine need not resolve)
+    server.host = "sandbox.test"
+    assert http_request(server, "GET", "/_sandbox/stats", "Sandbox.Test:8765")[0] == 200
+    assert http_request(server, "GET", "/_sandbox/stats", "other.test:8765")[0] == 421
+
+
+@pytest.mark.timeout(60)
+def test_a_wildcard_bind_also_answers_ip_addresses_but_no_foreign_name(sandbox):
+    server = sandbox()
+    # as if bound to --host 0.0.0.0, where other machines use one of this machine's addresses
+    server.host, server.server_address = "0.0.0.0", ("0.0.0.0", server.server_port)
+    assert http_request(server, "GET", "/_sandbox/stats", "192.0.2.7:8765")[0] == 200
+    assert http_request(server, "GET", "/_sandbox/stats", "evil.example:8765")[0] == 421
+    server.server_address = ("127.0.0.1", server.server_port)
+
+
+# -- `shipctl sandbox --host` tells the truth ------------------------------------------------------
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", ["", " "])
+def test_an_empty_host_is_a_usage_error_not_every_interface(cli, host):
+    result = cli("sandbox", "--host", host, "--port", "0")
+    assert result.code == 2
+    assert result.err.startswith("error: --host is empty;")
+    assert "0.0.0.0 for every IPv4 interface" in result.err
+    assert result.out == ""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.shows_secrets  # the banner prints the public sandbox credentials
+def test_the_banner_and_warning_of_a_wildcard_bind_say_where_it_listens(capsys):
+    from shipctl.sandbox import _print_banner, listening_on
+
+    with start_background() as server:
+        port = server.server_port
+        # what a bind to --host 0.0.0.0 reports, without opening a port beyond loopback
+        server.host, server.server_address = "0.0.0.0", ("0.0.0.0", port)
+        assert listening_on(server) == "0.0.0.0 (every IPv4 interface)"
+        _print_banner(server)
+        banner = capsys.readouterr().out
+        assert banner.startswith(
+            f"shipctl sandbox listening on 0.0.0.0 (every IPv4 interface), port {port}\n"
+            f"From this machine: http://127.0.0.1:{port}\n"
+        )
+        server.host, server.server_address = "::", ("::", port, 0, 0)
+        assert listening_on(server) == ":: (every interface)"
+        server.host, server.server_address = "myhost.lan", ("192.0.2.7", port)
+        assert listening_on(server) == "myhost.lan (192.0.2.7)"
+        server.host, server.server_address = "127.0.0.1", ("127.0.0.1", port)
+        assert listening_on(server) == "127.0.0.1"

@@ -19,7 +19,14 @@ class FailMode(str, Enum):
 
 def sandbox(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on (0.0.0.0: every IPv4 interface). Only requests for"
+            " this host or a loopback name or address are answered; others get 421.",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free).")
     ] = 8765,
