@@ -20,8 +20,11 @@ touched.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,204 @@ def _refuse(path: Path, why: str) -> UsageError:
     )
 
 
+def _parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _unwritable_dir(path: Path) -> UsageError:
+    return _refuse(
+        path, f"cannot write in {_parent(path)} (SQLite needs its -wal file beside the journal)"
+    )
+
+
+# errno values that mean "this directory (or file system) does not let us write"
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def _check_place(path: Path) -> None:
+    """The checks that need no writing: the directory exists, the journal is not one."""
+    parent = _parent(path)
+    if not parent.is_dir():
+        raise _refuse(path, f"directory {parent} does not exist")
+    if path.is_dir():
+        raise _refuse(path, "is a directory")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+class JournalLock:
+    """One run at a time per journal (SPEC §2 ``--journal``, ``--wait``).
+
+    ``JournalLock.acquire`` takes an exclusive ``flock`` on ``<journal>.lock`` and writes who
+    holds it there; ``release`` removes the file and drops the lock. A ``kill -9`` leaves the
+    file but not the lock: the next run takes it at once. Removing the file is safe because
+    every run checks, once it holds the lock, that the path still names the file it locked.
+    """
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self, journal: Path, path: Path, fd: int) -> None:
+        self.journal = journal
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, journal: Path, *, wait: float | None = None, command: str = "",
+                notify: Callable[[str], None] | None = None) -> JournalLock:
+        """Hold ``journal``, or raise a UsageError (exit 2) naming the run that holds it.
+
+        ``wait``: None = do not wait; a number of seconds = wait at most that long;
+        ``math.inf`` = wait without limit. ``notify`` is told once when waiting starts.
+        """
+        journal = Path(journal)
+        _check_place(journal)
+        path = lock_path(journal)
+        deadline = None if wait is None else time.monotonic() + wait
+        notified = False
+        while True:
+            fd, holder = _try_lock(journal, path)
+            if fd is not None:
+                lock = cls(journal, path, fd)
+                lock._write_holder(command)
+                return lock
+            if holder is None:
+                continue  # the previous holder removed the file as we locked it: again
+            if deadline is None:
+                raise UsageError(
+                    f"--journal {journal}: in use by another run ({holder}); nothing was sent",
+                    hint="a journal belongs to one run at a time; add --wait (or "
+                         "--wait=SECONDS) to wait for that run to finish",
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise UsageError(
+                    f"--journal {journal}: still in use by another run after --wait={wait:g} "
+                    f"({holder}); nothing was sent"
+                )
+            if not notified and notify is not None:
+                limit = "" if wait == float("inf") else f" (at most {wait:g} s)"
+                notify(f"--journal {journal}: in use by another run ({holder}); "
+                       f"waiting for it to finish{limit}")
+                notified = True
+            time.sleep(min(cls.POLL_SECONDS, left))
+
+    def _write_holder(self, command: str) -> None:
+        import socket
+
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": command,
+        }
+        try:
+            assert self._fd is not None
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, (json.dumps(info) + "\n").encode("utf-8"), 0)
+        except OSError:
+            pass  # only the message of a second run would be poorer
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            # Removed while still locked: a run that locks the old file then sees the path
+            # name another one (or none) and starts over on the new file.
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)  # the lock goes with the last descriptor
+        self._fd = None
+
+    def __enter__(self) -> JournalLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _try_lock(journal: Path, path: Path) -> tuple[int | None, str | None]:
+    """(fd, None) locked; (None, holder) held by another run; (None, None) try again."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as exc:
+        if exc.errno in _NOT_WRITABLE:
+            raise _unwritable_dir(journal) from None
+        raise _refuse(journal, f"cannot create {path.name}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        busy = exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+        holder = _holder(fd) if busy else ""
+        os.close(fd)
+        if not busy:
+            raise _refuse(journal, f"cannot lock {path.name}: {exc.strerror or exc}") from None
+        return None, holder
+    if not _same_file(fd, path):
+        os.close(fd)
+        return None, None
+    return fd, None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, from the lock file: "pid 4242 on web1, started …, ewe modify"."""
+    info: Any = None
+    for _attempt in range(10):  # the holder writes it just after locking: give it a moment
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            if isinstance(info, dict):
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    if not isinstance(info, dict):
+        return "holder unknown"
+    text = f"pid {info.get('pid', '?')} on {info.get('host', '?')}"
+    if info.get("started"):
+        text += f", started {info['started']}"
+    if info.get("command"):
+        text += f", shipctl {info['command']}"
+    return secrets.redact(text)
+
+
+def _cannot_use(path: Path, exc: Exception) -> UsageError:
+    """An SQLite error that is not damage: say what is really in the way."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        parent = _parent(path)
+        if not _can_create_in(parent):
+            return _unwritable_dir(path)
+        if not os.access(path, os.W_OK):
+            return _refuse(path, "cannot write to the file (read-only)")
+        return _refuse(path, f"cannot open ({exc}); left unchanged")
+    return _refuse(path, f"unusable ({exc})")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a file can be created in ``directory`` (tried: root ignores permission bits,
+    a read-only mount does not)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
 def _check_header(path: Path) -> bool:
     """True when ``path`` is empty (a new journal); raise when it is not a shipctl journal.
 
@@ -120,21 +321,38 @@ def _check_header(path: Path) -> bool:
 class Journal:
     """Open with ``Journal.open``; used by one thread at a time (under the engine's lock)."""
 
-    def __init__(self, path: Path, conn: Any, run_id: int) -> None:
+    def __init__(self, path: Path, conn: Any, run_id: int,
+                 own_lock: JournalLock | None = None) -> None:
         self.path = path
         self._conn = conn
         self.run_id = run_id
+        self._own_lock = own_lock  # taken by open() itself, released by close()
 
     @classmethod
-    def open(cls, path: Path, *, command: str = "") -> Journal:
+    def open(cls, path: Path, *, command: str = "", lock: JournalLock | None = None) -> Journal:
+        """Open (or create) the journal at ``path``; refuse, with a UsageError, anything else.
+
+        ``lock``: the caller already holds the journal (``JournalLock``, taken before reading
+        the input); without one, ``open`` takes it itself (without waiting) until ``close``.
+        """
+        path = Path(path)
+        own = None
+        if lock is None:
+            own = JournalLock.acquire(path, command=command)
+        try:
+            return cls._open(path, command, own)
+        except BaseException:
+            if own is not None:
+                own.release()
+            raise
+
+    @classmethod
+    def _open(cls, path: Path, command: str, own_lock: JournalLock | None) -> Journal:
         import sqlite3
 
         from shipctl import __version__
 
-        path = Path(path)
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir():
-            raise _refuse(path, f"directory {parent} does not exist")
+        _check_place(path)
         if path.exists():
             new = _check_header(path)
         else:
@@ -145,6 +363,8 @@ class Journal:
             except FileExistsError:
                 new = _check_header(path)
             except OSError as exc:
+                if exc.errno in _NOT_WRITABLE:
+                    raise _unwritable_dir(path) from None
                 raise _refuse(path, f"cannot create: {exc.strerror or exc}") from None
         try:
             # isolation_level=None: each statement is its own transaction, i.e. one per item.
@@ -175,8 +395,8 @@ class Journal:
             raise
         except sqlite3.Error as exc:
             conn.close()
-            raise _refuse(path, f"unusable ({exc})") from None
-        return cls(path, conn, run_id)
+            raise _cannot_use(path, exc) from None
+        return cls(path, conn, run_id, own_lock)
 
     @staticmethod
     def _check_schema(conn: Any, path: Path) -> None:
@@ -191,6 +411,10 @@ class Journal:
                 raise _refuse(path, f"damaged ({'; '.join(problems)}); left unchanged")
             columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
             run_columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+        except sqlite3.OperationalError as exc:
+            # "unable to open database file", "attempt to write a readonly database": the
+            # file may be perfectly good; what is wrong is around it.
+            raise _cannot_use(path, exc) from None
         except sqlite3.DatabaseError as exc:
             raise _refuse(path, f"damaged ({exc}); left unchanged") from None
         if not set(_ITEM_COLUMNS) <= columns or not {"command", "started"} <= run_columns:
@@ -251,8 +475,20 @@ class Journal:
         except sqlite3.Error:
             pass  # the items are what matter, and they are already committed
 
+    def discard(self) -> None:
+        """This run never started (refused after the journal was opened): forget its row."""
+        import sqlite3
+
+        try:
+            self._conn.execute("DELETE FROM runs WHERE id = ?", (self.run_id,))
+        except sqlite3.Error:
+            pass
+
     def close(self) -> None:
         try:
             self._conn.close()
         except Exception:  # closing must not mask the run's own outcome
             pass
+        if self._own_lock is not None:
+            self._own_lock.release()
+            self._own_lock = None

@@ -18,32 +18,62 @@ FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attemp
 
 
 class ReportWriter:
-    def __init__(self, path: Path, fh: IO[str], is_csv: bool) -> None:
+    """``open`` (may refuse; an existing file is not emptied yet) → ``begin`` (emptied, CSV
+    header) → ``write``… → ``close``. ``abandon`` instead of ``begin`` when the run is refused
+    after all (e.g. by the journal): the file is left as it was, or removed if ``open`` made it.
+    """
+
+    def __init__(self, path: Path, fh: IO[str], is_csv: bool, created: bool = False) -> None:
         self.path = path
         self._fh = fh
         self.is_csv = is_csv
+        self.created = created
         self._csv: Any = None
-        if is_csv:
-            import csv
-
-            # The csv writer hands each row to fh.write in one call: a flushed row is whole.
-            self._csv = csv.writer(fh, lineterminator="\n")
-            self._csv.writerow(FIELDS)
-            fh.flush()
 
     @classmethod
     def open(cls, path: Path) -> ReportWriter:
+        import os
+
         path = Path(path)
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             raise UsageError(f"--report {path}: directory {parent} does not exist")
         if path.is_dir():
             raise UsageError(f"--report {path}: is a directory")
+        created = not path.exists()
         try:
-            fh = open(path, "w", encoding="utf-8", newline="")
+            # No O_TRUNC: opened before the journal, so that a report that cannot be written
+            # stops the run before a journal exists; emptied by begin() once the run starts.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
         except OSError as exc:
             raise UsageError(f"--report {path}: cannot write: {exc.strerror or exc}") from None
-        return cls(path, fh, path.suffix.lower() == ".csv")
+        return cls(path, fh, path.suffix.lower() == ".csv", created)
+
+    def begin(self) -> None:
+        """The run goes ahead: empty the file; CSV gets its header."""
+        try:
+            self._fh.seek(0)
+            self._fh.truncate()
+            if self.is_csv:
+                import csv
+
+                # The csv writer hands each row to fh.write in one call: a flushed row is whole.
+                self._csv = csv.writer(self._fh, lineterminator="\n")
+                self._csv.writerow(FIELDS)
+            self._fh.flush()
+        except OSError as exc:
+            raise UsageError(
+                f"--report {self.path}: cannot write: {exc.strerror or exc}") from None
+
+    def abandon(self) -> None:
+        """The run was refused before it began: leave no trace of the report."""
+        self.close()
+        if self.created:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
 
     def write(self, record: dict[str, Any]) -> None:
         """One item: ``record`` has FIELDS (and optionally ``detail``, JSON Lines only)."""
@@ -57,6 +87,8 @@ class ReportWriter:
                 )
             else:
                 row = {f: secrets.redact_strings(record.get(f)) for f in FIELDS}
+                if "errors" in record:
+                    row["errors"] = secrets.redact_strings(record["errors"])
                 if record.get("detail"):
                     row["detail"] = secrets.redact_strings(record["detail"])
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")

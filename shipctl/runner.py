@@ -6,6 +6,8 @@ requests authenticate (``Auth``), and what an answer means (an ``Outcome``). The
 the rest, the same way for every provider:
 
 - flags and settings are checked before any input is read (a usage error sends nothing);
+- the journal is held before any input is read (``--journal``: one run at a time; a second
+  run exits 2 at once naming the holder, or waits with ``--wait``);
 - pass 1 only parses, so unreadable input stops the run before anything is sent (exit 2);
   an input with no items is a warning and exit 0, and needs no credentials;
 - credentials are resolved once (``BulkProvider.connect``);
@@ -46,6 +48,9 @@ class RunOptions:
     jobs: int = 4
     rate: float | None = None  # None: the provider's default (e.g. ewe.rate)
     journal: Path | None = None
+    # --wait[=SECONDS]: when another run holds the journal, wait for it (math.inf: without
+    # limit) rather than exit 2 at once; None: do not wait
+    wait: float | None = None
     report: Path | None = None
     fail_fast: bool = False
     strict: bool = False
@@ -147,39 +152,61 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
         invalid_blocks_keys=provider.invalid_blocks_keys,
     )
 
-    # A context manager: a spooled stdin (its temporary file) is removed however we leave.
-    with inputs.open_inputs(
-        options.paths, recursive=options.recursive, allow_csv=provider.allow_csv, warn=out.warn
-    ) as source:
-        total = sum(1 for _item in source.items())  # pass 1: readable, or exit 2
-        if total == 0:
-            # As validate does: an empty input is not an error, there is just nothing to do;
-            # the usual (empty) summary still goes to stdout for scripts.
-            out.warn("no items in the input; nothing to send")
+    # The journal is this run's before any input is read: a second run on it stops here (or
+    # waits, --wait), not after sending what the first one is sending (SPEC §2 --journal).
+    # --dry-run reads no journal and writes none, so it holds none.
+    with _hold_journal(app, provider, options) as lock:
+        bulk.journal_lock = lock
+        # A context manager: a spooled stdin (its temporary file) is removed however we leave.
+        with inputs.open_inputs(
+            options.paths, recursive=options.recursive, allow_csv=provider.allow_csv,
+            warn=out.warn,
+        ) as source:
+            total = sum(1 for _item in source.items())  # pass 1: readable, or exit 2
+            if total == 0:
+                # As validate does: an empty input is not an error, there is just nothing to
+                # do; the usual (empty) summary still goes to stdout for scripts.
+                out.warn("no items in the input; nothing to send")
+                if options.dry_run:
+                    return _dry_run(app, provider, Auth(), iter(()))
+                return batch.run(iter(()), _never_sent, bulk, out, total=0).exit_code()
+
+            auth = provider.connect(app)
+
+            def jobs(warn: Warn = out.warn) -> Iterator[Job]:
+                for job in provider.jobs(source.items(), warn):
+                    if shard is None or batch.in_shard(shard_key(job), shard):
+                        yield job
+
             if options.dry_run:
-                return _dry_run(app, provider, Auth(), iter(()))
-            return batch.run(iter(()), _never_sent, bulk, out, total=0).exit_code()
+                return _dry_run(app, provider, auth, jobs())
+            if options.strict:
+                # its own pass, quietly: the reporting pass below gives each warning once
+                invalid = sum(1 for job in jobs(warn=_quiet) if job.problems)
+                if invalid:
+                    # every job is reported (the valid ones as not_sent); nothing is sent
+                    hold = batch.strict_hold_reason(invalid, total)
+                    summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
+                    out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
+                    return summary.exit_code()
+            send = _sender(app, provider, auth, options.jobs, http_options)
+            return batch.run(jobs(), send, bulk, out, total=total).exit_code()
 
-        auth = provider.connect(app)
 
-        def jobs(warn: Warn = out.warn) -> Iterator[Job]:
-            for job in provider.jobs(source.items(), warn):
-                if shard is None or batch.in_shard(shard_key(job), shard):
-                    yield job
+def _hold_journal(app: Application, provider: BulkProvider, options: RunOptions) -> Any:
+    """A context manager: the journal's lock for the run (``journal.JournalLock``), if any."""
+    import contextlib
 
-        if options.dry_run:
-            return _dry_run(app, provider, auth, jobs())
-        if options.strict:
-            # its own pass, quietly: the reporting pass below gives each warning once
-            invalid = sum(1 for job in jobs(warn=_quiet) if job.problems)
-            if invalid:
-                # every job is reported (the valid ones as not_sent); nothing is sent
-                hold = batch.strict_hold_reason(invalid, total)
-                summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
-                out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
-                return summary.exit_code()
-        send = _sender(app, provider, auth, options.jobs, http_options)
-        return batch.run(jobs(), send, bulk, out, total=total).exit_code()
+    if options.journal is None or options.dry_run:
+        return contextlib.nullcontext()
+    from shipctl.journal import JournalLock
+
+    if options.wait is not None and not options.wait >= 0:  # nan too
+        from shipctl.errors import UsageError
+
+        raise UsageError(f"--wait {options.wait}: must be a number of seconds, 0 or more")
+    return JournalLock.acquire(Path(options.journal), wait=options.wait,
+                               command=provider.command, notify=app.out.warn)
 
 
 def _quiet(message: str) -> None:
@@ -243,8 +270,9 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             out.info(f"INVALID {heading}")
             for problem in job.problems:
                 out.info(f"  {problem}")
+            # {field, line, message} each, as in a real run's records and `validate -o json`
             results.append({"where": job.where, "label": job.label, "valid": False,
-                            "errors": job.problems})
+                            "errors": batch.error_records(job.problems)})
             continue
         valid += 1
         call = _with_auth(provider.call(job), headers)

@@ -1,6 +1,7 @@
 """The one bulk engine (SPEC §2 "Bulk engine"): EWE modify, Fynd apply, Ecom replay.
 
-The caller turns its input into ``Job``s (validating each one: ``Job.problems``; ordering keys:
+The caller turns its input into ``Job``s (validating each one: ``Job.problems``, a
+``FieldError`` each — field, line, message — shown as ``errors`` records; ordering keys:
 ``Job.keys``), filters them with ``in_shard`` when ``--shard`` is given, and hands them to
 ``run`` with a ``send`` function that performs one request — retries included — and returns an
 ``Outcome``. ``--strict`` is the caller's too: it needs a validation pass over the whole input
@@ -61,16 +62,20 @@ from shipctl.batch.vocabulary import (
     SKIPPED,
     STATUSES,
     SUCCEEDED,
+    FieldError,
     Job,
     Outcome,
     Summary,
+    error_records,
     key_text,
+    problems_text,
 )
 from shipctl.output import shorten
 
 __all__ = [
     "BLOCKED", "DUPLICATE", "FAILED", "INTERRUPTED", "INVALID", "LINE_FIELD_MAX", "NOT_SENT",
-    "RECORD_FIELD_MAX", "SKIPPED", "STATUSES", "SUCCEEDED", "BulkOptions", "Job", "Outcome",
-    "Pacer", "Summary", "check_rate", "in_shard", "item_line", "key_text", "make_pacer",
-    "parse_shard", "run", "shard_of", "shorten", "strict_hold_reason",
+    "RECORD_FIELD_MAX", "SKIPPED", "STATUSES", "SUCCEEDED", "BulkOptions", "FieldError", "Job",
+    "Outcome", "Pacer", "Summary", "check_rate", "error_records", "in_shard", "item_line",
+    "key_text", "make_pacer", "parse_shard", "problems_text", "run", "shard_of", "shorten",
+    "strict_hold_reason",
 ]

@@ -54,6 +54,10 @@ class BulkOptions:
     # scan assumes the earlier one happened); EWE modifications supersede each other, so
     # there (False) an invalid item blocks nothing.
     invalid_blocks_keys: bool = False
+    # The caller holds the journal already (``shipctl.journal.JournalLock``, taken before it
+    # read the input: the runner). None: the engine takes it itself when it opens the journal,
+    # and a journal another run holds is refused (exit 2).
+    journal_lock: Any = None
 
 
 class _StopPulling(BaseException):
@@ -117,7 +121,8 @@ class Engine:
     def open(self) -> None:
         o = self.options
         # Everything that can be refused is checked before anything is written to stdout.
-        self.recorder.open_files(o.journal, o.report, o.command, use_journal=self.hold is None)
+        self.recorder.open_files(o.journal, o.report, o.command, use_journal=self.hold is None,
+                                 journal_lock=o.journal_lock)
         journal = self.recorder.journal
         try:
             self.sched = Scheduler(
@@ -126,7 +131,7 @@ class Engine:
                 already_succeeded=journal.succeeded if journal is not None else None,
             )
         except BaseException:
-            self.recorder.close_files()
+            self.recorder.refuse()
             raise
         self.install_signals()
         self.recorder.start()

@@ -25,6 +25,7 @@ from shipctl.batch.vocabulary import (
     RECORD_FIELD_MAX,
     Job,
     Summary,
+    error_records,
     key_text,
 )
 from shipctl.errors import UsageError
@@ -45,6 +46,9 @@ def record(index: int, job: Job, status: str, message: str, code: Any, attempts:
         "message": message,
         "attempts": attempts,
         "elapsed_ms": elapsed_ms,
+        # why an invalid item is invalid, one record per problem: {field, line, message}, as
+        # `validate -o json` gives them (in -o json and JSON Lines reports; CSV has `message`)
+        "errors": error_records(job.problems),
     }
 
 
@@ -70,22 +74,46 @@ class Recorder:
         self.json: _JsonStream | None = None
 
     def open_files(self, journal: Path | None, report: Path | None, command: str, *,
-                   use_journal: bool = True) -> None:
+                   use_journal: bool = True, journal_lock: Any = None) -> None:
         """Open (or refuse, with a UsageError) journal and report, before anything is written.
-        ``use_journal`` False: the journal is not opened (--strict holds everything back)."""
+        ``use_journal`` False: the journal is not opened (--strict holds everything back).
+        ``journal_lock``: the caller holds the journal already (``journal.JournalLock``).
+
+        The report is opened first (not yet emptied): a report that cannot be written stops
+        the run before a journal is created or a run recorded in one. If the journal is then
+        refused, the report is left as it was (removed if it is new)."""
         from shipctl.journal import Journal
         from shipctl.report import ReportWriter
 
         if journal and report and Path(journal).resolve() == Path(report).resolve():
             raise UsageError(f"--journal and --report are the same file ({report})")
-        if journal is not None and use_journal:
-            self.journal = Journal.open(Path(journal), command=command)
+        if report is not None:
+            self.report = ReportWriter.open(Path(report))
         try:
-            if report is not None:
-                self.report = ReportWriter.open(Path(report))
+            if journal is not None and use_journal:
+                self.journal = Journal.open(Path(journal), command=command, lock=journal_lock)
         except BaseException:
-            self.close_files()
+            if self.report is not None:
+                self.report.abandon()
+                self.report = None
             raise
+        try:
+            if self.report is not None:
+                self.report.begin()
+        except BaseException:
+            self.refuse()
+            raise
+
+    def refuse(self) -> None:
+        """The run stops before it began (after open_files): the journal forgets this run
+        (no ``runs`` row claiming an outcome), the report is left as it was."""
+        if self.journal is not None:
+            self.journal.discard()
+            self.journal.close()
+            self.journal = None
+        if self.report is not None:
+            self.report.abandon()
+            self.report = None
 
     def start(self) -> None:
         """stdout and stderr from here on: the JSON document opens, the bar appears."""

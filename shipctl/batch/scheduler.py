@@ -40,6 +40,7 @@ from shipctl.batch.vocabulary import (
     SKIPPED,
     SUCCEEDED,
     Job,
+    problems_text,
 )
 from shipctl.output import shorten
 
@@ -148,7 +149,7 @@ class Scheduler:
         if job.problems:
             if self.invalid_blocks_keys:
                 self._fail(keys, _INVALID)
-            return [(index, job, INVALID, "; ".join(job.problems))]
+            return [(index, job, INVALID, problems_text(job.problems))]
         first = self.seen.first_index(str(job.id), index)
         if first is not None:
             return [(index, job, DUPLICATE, f"duplicate of item {first}; not sent again")]

@@ -34,6 +34,38 @@ LINE_FIELD_MAX = LINE_WIDTH
 RECORD_FIELD_MAX = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason an item is invalid: which field, on which source line, what is wrong.
+
+    ``-o json``, JSON Lines reports and ``--dry-run -o json`` show it as
+    ``{"field", "line", "message"}``, the names ``ewe validate -o json`` uses; text output as
+    ``str(error)``: ``bulk.yaml:14 item 3 to.phone: must be …`` (``where`` then the message).
+    """
+
+    message: str
+    field: str = ""  # dotted path, "to.phone"; "" for the item as a whole
+    line: int | None = None  # the source line of the field (else of the item), when known
+    where: str = ""  # file:line, item number and field, for people
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "line": self.line, "message": self.message}
+
+
+def error_records(problems: Iterable[FieldError | str]) -> list[dict[str, Any]]:
+    """A job's problems as ``errors`` records; a plain string is a message about no field."""
+    return [p.as_dict() if isinstance(p, FieldError) else
+            {"field": "", "line": None, "message": str(p)} for p in problems]
+
+
+def problems_text(problems: Iterable[FieldError | str]) -> str:
+    """A job's problems as one ``message``: each as text output shows it, joined with "; "."""
+    return "; ".join(str(p) for p in problems)
+
+
 @dataclass(slots=True, init=False)
 class Job:
     """One item to send.
@@ -50,10 +82,12 @@ class Job:
     label: str  # what a person recognises, e.g. the referenceNo
     where: str  # source location, e.g. "bulk.jsonl:3 item 3"
     payload: Any  # what send() needs; never journaled or reported
-    problems: list[str]  # non-empty → invalid, never sent
+    # non-empty → invalid, never sent; a FieldError each (a plain str is a message about no
+    # particular field)
+    problems: list[FieldError | str]
 
     def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
-                 payload: Any = None, problems: list[str] | None = None) -> None:
+                 payload: Any = None, problems: list[FieldError | str] | None = None) -> None:
         if type(keys) is not tuple:
             if isinstance(keys, str):  # a str is iterable: "AWB1" would become 4 keys
                 raise TypeError("Job.keys: a tuple of keys, e.g. (reference,), not a str")

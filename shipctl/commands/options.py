@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
@@ -127,6 +128,79 @@ RateOpt = Annotated[
         " Default: the profile's rate setting (EWE: ewe.rate, 1.0).",
     ),
 ]
+# --wait takes an optional value: `--wait` (without limit), `--wait=30`, `--wait 30`. Typer's
+# parser has no such option, so BulkCommand rewrites the arguments before parsing: a bare
+# --wait becomes `--wait=` (empty: without limit), `--wait 30` becomes `--wait=30` when the
+# next argument is a number; anything else after it (a file, another flag) is left alone.
+WaitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--wait",
+        metavar="[SECONDS]",
+        help="When another run holds the --journal, wait for it to finish (at most SECONDS:"
+        " --wait=30 or --wait 30; --wait alone waits without limit) instead of exiting 2.",
+        show_default=False,
+    ),
+]
+OPTIONAL_VALUES = ("--wait",)
+
+
+def _is_seconds(text: str) -> bool:
+    import re
+
+    return re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", text) is not None
+
+
+def with_optional_values(args: list[str], names: tuple[str, ...] = OPTIONAL_VALUES) -> list[str]:
+    """``args`` with each option of ``names`` given its value in the ``--opt=VALUE`` form that
+    the parser reads: ``--wait`` → ``--wait=``, ``--wait 30`` → ``--wait=30``."""
+    result: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":  # the rest are arguments, whatever they look like
+            result.extend(args[i:])
+            break
+        if arg in names:
+            following = args[i + 1] if i + 1 < len(args) else None
+            if following is not None and _is_seconds(following):
+                result.append(f"{arg}={following}")
+                i += 2
+                continue
+            result.append(f"{arg}=")
+        else:
+            result.append(arg)
+        i += 1
+    return result
+
+
+def wait_seconds(value: Optional[str]) -> Optional[float]:
+    """--wait's value: None (not given), math.inf (without limit) or seconds (0 or more)."""
+    if value is None:
+        return None
+    if value.strip() == "":
+        return float("inf")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:  # nan too
+        from shipctl.errors import UsageError
+
+        raise UsageError(
+            f"--wait={value}: must be a number of seconds (0 or more), or nothing to wait"
+            " without limit"
+        )
+    return seconds
+
+
+class BulkCommand(TyperCommand):
+    """A bulk command: reads ``--wait`` with or without its value (``with_optional_values``)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:  # noqa: ANN001 - click's
+        return super().parse_args(ctx, with_optional_values(list(args)))
+
+
 JournalOpt = Annotated[
     Optional[Path],
     typer.Option(

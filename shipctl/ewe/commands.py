@@ -10,6 +10,7 @@ import typer
 from shipctl.app import get_app
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
+    BulkCommand,
     CaBundleOpt,
     DryRunOpt,
     FailFastOpt,
@@ -27,7 +28,9 @@ from shipctl.commands.options import (
     ShowSecretsOpt,
     StrictOpt,
     TimeoutOpt,
+    WaitOpt,
     command_group,
+    wait_seconds,
 )
 
 group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
@@ -38,7 +41,7 @@ class TemplateFormat(str, Enum):
     json = "json"
 
 
-@group.command(epilog=EXIT_CODES_HELP)
+@group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
 def modify(
     ctx: typer.Context,
     paths: PathsArg = None,
@@ -47,6 +50,7 @@ def modify(
     jobs: JobsOpt = 4,
     rate: RateOpt = None,
     journal: JournalOpt = None,
+    wait: WaitOpt = None,
     report: ReportOpt = None,
     fail_fast: FailFastOpt = False,
     strict: StrictOpt = False,
@@ -71,6 +75,9 @@ def modify(
     Every item is validated offline first; invalid items are reported and not sent.
 
     Example:  shipctl ewe modify changes.csv --journal nightly.db --report nightly.csv
+
+    A journal belongs to one run at a time: a second run on it exits 2 at once, naming the
+    run that holds it, unless --wait is given (cron: --wait=3600).
     """
     from shipctl import runner
     from shipctl.ewe.modify import ModifyShipment
@@ -83,6 +90,7 @@ def modify(
         jobs=jobs,
         rate=rate,
         journal=journal,
+        wait=wait_seconds(wait),
         report=report,
         fail_fast=fail_fast,
         strict=strict,

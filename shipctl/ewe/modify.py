@@ -65,7 +65,11 @@ class ModifyShipment(BulkProvider):
             reference = checked.reference_no or ""
             keys = (reference,) if reference else ()
             if checked.problems:
-                problems = [f"{item.where(p.path)}: {p.message}" for p in checked.problems]
+                problems: list[Any] = [
+                    batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
+                                     where=item.where(p.path))
+                    for p in checked.problems
+                ]
                 yield batch.Job(id=self._identity(item.data), keys=keys, label=reference or "-",
                                 where=item.where(), payload=None, problems=problems)
                 continue
