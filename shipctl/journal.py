@@ -99,8 +99,11 @@ def _parent(path: Path) -> Path:
 
 
 def _unwritable_dir(path: Path) -> UsageError:
-    return _refuse(
-        path, f"cannot write in {_parent(path)} (SQLite needs its -wal file beside the journal)"
+    return UsageError(
+        f"--journal {path}: cannot write in {_parent(path)} "
+        "(SQLite needs its -wal file beside the journal)",
+        hint="keep the journal in a directory this user can write to; the file itself is "
+             "left unchanged",
     )
 
 
