@@ -12,10 +12,18 @@ import sys
 from shipctl import COMPLETE_VAR, __version__
 from shipctl.errors import ExitCode, ShipctlError
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing for --version
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
-    sys.exit(run(argv))
+    try:
+        code = run(argv)
+    except KeyboardInterrupt:  # a second signal while the first was being reported
+        code = ExitCode.INTERRUPTED
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -23,6 +31,79 @@ def run(argv: list[str] | None = None) -> int:
         # the commonest probe of all: answer it without building the command tree
         sys.stdout.write(f"shipctl {__version__}\n")
         return ExitCode.OK
+    # SPEC §2: SIGTERM is an interruption like Ctrl-C from here on, in every command and phase
+    # (reading input included): exit 130, "interrupted". The bulk engine installs its own
+    # handlers while it sends, and `shipctl sandbox` while it serves; both restore these.
+    restore = _catch_signals()
+    try:
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:
+            # a signal while typer was imported or while an error was being reported
+            return _interrupted()
+        if _signalled:
+            # typer returns 130 for a KeyboardInterrupt, silently; and the interruption may
+            # have been swallowed on its way up: then the outcome is not whole either
+            return _interrupted()
+        return code
+    except KeyboardInterrupt:  # a second signal just then
+        return ExitCode.INTERRUPTED
+    finally:
+        restore()
+
+
+# The signal our handler turned into a KeyboardInterrupt during this run, if any. Some
+# libraries wrap whatever a callback raises (pydantic: "PydanticSerializationError: Error
+# calling function: KeyboardInterrupt"), so an error after it is an interruption too.
+_signalled: str | None = None
+_told = False  # "interrupted" was written
+
+
+def _catch_signals() -> Callable[[], None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread; returns the undo.
+
+    Left alone, as Python leaves SIGINT: a signal someone set to be ignored or handled (an
+    embedding program), and calls from another thread, where handlers cannot be set.
+    """
+    import signal  # typer imports it anyway: no start-up cost
+
+    global _signalled, _told
+    _signalled, _told = None, False
+
+    def interrupt(signum: int, frame: object) -> None:
+        global _signalled
+        _signalled = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        raise KeyboardInterrupt
+
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    installed = {}
+    for signum, default in defaults.items():
+        try:
+            if signal.getsignal(signum) is default:
+                signal.signal(signum, interrupt)
+                installed[signum] = default
+        except (ValueError, OSError):  # not the main thread
+            break
+
+    def restore() -> None:
+        for signum, default in installed.items():
+            # only our own handler: one set meanwhile and left in place is someone else's
+            if signal.getsignal(signum) is interrupt:
+                signal.signal(signum, default)
+
+    return restore
+
+
+def _interrupted() -> int:
+    """Say so (once per run) and return 130."""
+    global _told
+    if not _told:
+        _told = True
+        sys.stderr.write("interrupted\n")
+    return ExitCode.INTERRUPTED
+
+
+def _run(argv: list[str] | None) -> int:
     import typer
     from typer.main import get_command
 
@@ -38,14 +119,12 @@ def run(argv: list[str] | None = None) -> int:
         result = command.main(args=argv, prog_name="shipctl", standalone_mode=False)
         return result if isinstance(result, int) else ExitCode.OK
     except ShipctlError as error:
+        if _signalled:
+            return _interrupted()
         _report(str(error))
         return error.exit_code
-    except typer.Abort:
-        sys.stderr.write("interrupted\n")
-        return ExitCode.INTERRUPTED
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return ExitCode.INTERRUPTED
+    except typer.Abort:  # click turns a KeyboardInterrupt (Ctrl-C, SIGTERM) into Abort
+        return _interrupted()
     except typer.Exit as exit_:
         return exit_.exit_code
     except BrokenPipeError:
@@ -56,6 +135,8 @@ def run(argv: list[str] | None = None) -> int:
             pass
         return ExitCode.OK
     except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+        if _signalled:
+            return _interrupted()
         from typer._click.exceptions import ClickException
 
         if isinstance(error, ClickException):
