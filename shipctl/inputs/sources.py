@@ -76,6 +76,7 @@ def resolve(
 
 def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> list[Source]:
     found: list[tuple[tuple[str, ...], str]] = []
+    special: list[tuple[tuple[str, ...], str]] = []  # (sort key, warning)
     visited: set[str] = set()  # real paths: a symlink back up the tree must not loop forever
 
     def scan(directory: str, parts: tuple[str, ...]) -> None:
@@ -99,10 +100,18 @@ def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> lis
                 if recursive:
                     scan(entry.path, (*parts, entry.name))
             elif os.path.splitext(entry.name)[1].lower() in PAYLOAD_SUFFIXES:
-                found.append(((*parts, entry.name), entry.path))
+                kind = _special_kind(entry)
+                if kind is None:
+                    found.append(((*parts, entry.name), entry.path))
+                else:
+                    # reading it could block forever (a FIFO nobody writes) or never end (a
+                    # device); given by name on the command line, it is read
+                    special.append(((*parts, entry.name), f"{entry.path}: skipped, {kind}"))
 
     scan(top, ())
     found.sort()
+    for _parts, message in sorted(special):
+        warn(message)
     sources = []
     skipped_csv = 0
     for _parts, path in found:
@@ -118,6 +127,24 @@ def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> lis
         deep = " (add -R to read subdirectories)" if not recursive else ""
         raise InputError(f"{top}: no payload files ({kinds}) in this directory{deep}")
     return sources
+
+
+def _special_kind(entry: os.DirEntry[str]) -> str | None:
+    """What a directory entry is when it is not a regular file (a symlink is followed), or
+    None for a regular file and for one that cannot be looked at (the open says why)."""
+    try:
+        if entry.is_file():  # d_type: no system call, unless a symlink
+            return None
+        mode = entry.stat().st_mode
+    except OSError:  # e.g. a dangling symlink: opening it reports "no such file"
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 # -- sources → streams ------------------------------------------------------------------------
