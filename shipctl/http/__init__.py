@@ -1,18 +1,19 @@
 """The one HTTP layer of every sending command: session, retries, redaction, dry-run printing.
 
-SPEC §2 "HTTP behaviour": TLS verification always on (``--ca-bundle`` adds a CA), connect/read
-timeouts, retries with exponential back-off and full jitter on connection errors, timeouts,
-HTTP 429/502/503/504 and API-level "temporarily unavailable" answers, ``Retry-After`` honoured,
-never a retry of a definite rejection; ``User-Agent: shipctl/<version>``; a warning for
-credentials over plain ``http://``. SPEC §3: secrets never appear in what we print unless
-``--show-secrets``.
+SPEC §2 "HTTP behaviour": TLS verification always on (``--ca-bundle`` adds a CA), a connect
+timeout and ``--timeout`` for each whole answer, answers read up to 1 MiB, retries with
+exponential back-off and full jitter on connection errors, timeouts, HTTP 429/502/503/504 and
+API-level "temporarily unavailable" answers, ``Retry-After`` honoured, never a retry of a
+definite rejection; ``User-Agent: shipctl/<version>``; a warning for credentials over plain
+``http://``. SPEC §3: secrets never appear in what we print unless ``--show-secrets``.
 
 By job, each module importing only ones before it in this list and never this
 ``__init__`` (so there is no import cycle): ``redact`` (masking), ``options`` (what callers
-pass and get back), ``session`` (the requests session and the prepared request), ``failure``
-(a plain line for a request that got no answer), ``show`` (dry run, wire log), ``retry``
-(the retry policy and the send loop). Only sending commands import this package (never the
-CLI at start-up), so requests is imported at the top.
+pass and get back), ``answer`` (reading an answer within --timeout and 1 MiB), ``session``
+(the requests session and the prepared request), ``failure`` (a plain line for a request
+that got no answer), ``show`` (dry run, wire log), ``retry`` (the retry policy and the send
+loop). Only sending commands import this package (never the CLI at start-up), so requests is
+imported at the top.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 import requests
 
 from shipctl.http import retry as _retry
+from shipctl.http.answer import ANSWER_LIMIT
 from shipctl.http.failure import describe_error
 from shipctl.http.options import (
     TIMEOUT_MAX,
@@ -39,6 +41,7 @@ from shipctl.http.show import LOG_BODY_LIMIT, describe, format_call
 from shipctl.loopback import is_loopback
 
 __all__ = [
+    "ANSWER_LIMIT",
     "DEFAULT_SECRET_KEYS",
     "LOG_BODY_LIMIT",
     "RETRY_STATUSES",

@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 
 import requests
 
+from shipctl.http.answer import AnswerTimeout, AnswerTooLarge
 from shipctl.http.options import TIMEOUT_MAX, HttpOptions
 
 
 def is_retriable(exc: BaseException) -> bool:
     """Worth another attempt: the connection failed, broke off or timed out.
+
+    Not an answer too large to read (``AnswerTooLarge``): the same request gets the same.
 
     Timeouts are retried too, although the server may have acted on the request: every send
     is an idempotent "set" operation. modifyShipment writes the same addresses again; a Fynd
@@ -44,7 +47,17 @@ def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
         )
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connection to {where} timed out after {options.connect_timeout:g} s"
-    if isinstance(exc, requests.Timeout):
+    if isinstance(exc, AnswerTimeout):
+        return (
+            f"no complete answer from {where} within --timeout {options.timeout:g} s "
+            f"(it sent HTTP {exc.status} and {exc.received} bytes of the body)"
+        )
+    if isinstance(exc, AnswerTooLarge):
+        return (
+            f"answer from {where} (HTTP {exc.status}) larger than {_size(exc.limit)}: "
+            "not read further"
+        )
+    if isinstance(exc, requests.Timeout):  # no headers within --timeout
         return f"timed out after {options.timeout:g} s waiting for {where} to answer"
     chain = _exception_chain(exc)
     if isinstance(exc, requests.exceptions.SSLError):
@@ -65,6 +78,11 @@ def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
     if isinstance(exc, requests.ConnectionError):
         return f"connection to {where} failed"
     return f"request to {where} failed ({type(exc).__name__})"
+
+
+def _size(limit: int) -> str:
+    mib = limit / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{limit} bytes"
 
 
 def _describe_tls_error(chain: list[BaseException], where: str) -> str:

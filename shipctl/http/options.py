@@ -27,7 +27,7 @@ TIMEOUT_MAX = 86400.0
 
 @dataclass
 class HttpOptions:
-    timeout: float = 30.0  # read timeout, --timeout
+    timeout: float = 30.0  # --timeout: one attempt's whole answer, from sending to last byte
     connect_timeout: float = 10.0
     retries: int = 3  # --retries: attempts after the first
     ca_bundle: Path | None = None  # --ca-bundle: a CA added to certifi's

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from shipctl import secrets
+from shipctl.http.answer import read_answer
 from shipctl.http.failure import describe_error, is_retriable
 from shipctl.http.options import Call, Delivery, HttpOptions
 from shipctl.http.redact import redact_url
@@ -159,21 +160,27 @@ def attempt(
         return Attempt(error=_error_line(exc, call, options), exception=exc)
     if wire_log is not None:
         wire_log(request_dump(prepared, call))
+    response = None
     try:
         response = session.send(
             prepared,
+            # The read timeout bounds the whole answer (shipctl.http.answer), streamed (see
+            # environment_settings) so that read_answer stops an endless one at 1 MiB.
             timeout=(options.connect_timeout, options.timeout),
             # A redirect of a POST would silently turn into a GET without the body (301/302)
             # or resend credentials elsewhere: the caller sees the 3xx instead.
             allow_redirects=False,
             **environment_settings(session, prepared.url or call.url),
         )
+        read_answer(response)
     except (requests.RequestException, ValueError, OverflowError) as exc:
         # ValueError: http.client's URL checks, or a timeout requests refuses (check_options
         # keeps those out; describe_error never calls them a URL problem). OverflowError: a
         # timeout too large for the socket layer.
         message = _error_line(exc, call, options)
         if wire_log is not None:
+            if response is not None:  # the headers came, the body did not (in time, or fit)
+                wire_log(response_dump(response, call, with_body=False))
             wire_log(f"! {message}")
         return Attempt(error=message, exception=exc)
     if wire_log is not None:

@@ -2,8 +2,9 @@
 
 One ``requests.Session`` per run: our User-Agent, TLS verification always on (``--ca-bundle``
 adds a CA to the default ones), no ~/.netrc, no urllib3 retries, a connection pool as large as
-``--jobs``. ``prepare`` turns a ``Call`` into the exact request the session sends; the dry
-run prints that same object (``shipctl.http.show``).
+``--jobs`` whose connections bound each whole answer by ``--timeout``. ``prepare`` turns a
+``Call`` into the exact request the session sends; the dry run prints that same object
+(``shipctl.http.show``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from shipctl.errors import UsageError
+from shipctl.http.answer import Adapter
 from shipctl.http.options import USER_AGENT, Call, HttpOptions, check_options
 from shipctl.loopback import is_loopback
 
@@ -43,8 +44,9 @@ def make_session(options: HttpOptions, *, pool_size: int = 10) -> requests.Sessi
     session.headers["User-Agent"] = USER_AGENT
     session.auth = _no_netrc
     # max_retries=0: the retry loop in send() is the only one, so attempts are counted,
-    # logged and paced in one place (urllib3's own retries would hide them).
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    # logged and paced in one place (urllib3's own retries would hide them). Its connections
+    # bound each whole answer by the read timeout (shipctl.http.answer).
+    adapter = Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     if options.ca_bundle is not None:
@@ -150,7 +152,8 @@ def prepare(session: requests.Session, call: Call) -> requests.PreparedRequest:
 
 
 def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
-    """Proxies and CA settings from the environment, as ``session.request`` would use them.
+    """Proxies and CA settings from the environment, as ``session.request`` would use them,
+    and ``stream=True``.
 
     verify=session.verify: otherwise REQUESTS_CA_BUNDLE would replace the --ca-bundle file
     (requests lets the environment outrank the session's own setting).
@@ -165,7 +168,8 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
     origin = urlsplit(url)[:2]
     settings = cache.get(origin)
     if settings is None:
-        settings = session.merge_environment_settings(url, {}, None, session.verify, None)
+        # stream=True: answers are read by shipctl.http.answer.read_answer, within bounds.
+        settings = session.merge_environment_settings(url, {}, True, session.verify, None)
         cache[origin] = settings
     return settings
 

@@ -165,11 +165,15 @@ def request_dump(prepared: requests.PreparedRequest, call: Call) -> str:
     return secrets.redact("\n".join(lines))
 
 
-def response_dump(response: requests.Response, call: Call) -> str:
+def response_dump(response: requests.Response, call: Call, *, with_body: bool = True) -> str:
+    """The answer as ``<`` lines, redacted; ``with_body=False``: status and headers only (an
+    answer whose body was not read: too slow or too large)."""
     keys = call.secret_keys
     lines = [f"< {response.status_code} {response.reason or ''}".rstrip()]
     for name, value in response.headers.items():
         lines.append(f"< {name}: {redact_header(name, value, keys)}")
+    if not with_body:
+        return secrets.redact("\n".join(lines))
     content = response.content or b""
     kind, value = parse_body(content, response.headers.get("Content-Type", ""))
     if kind != "none":
