@@ -15,9 +15,12 @@ the built-in default. An empty value counts as not given at every level, so an e
 The file is written atomically (temp file in the same directory, fsync, rename) with mode
 0600 in a 0700 directory, under a lock so two concurrent ``config set`` never lose a change.
 A file that cannot be parsed is reported with its line and column and never overwritten.
+``config set``/``unset`` change the one value and keep everything else of a hand-edited file —
+comments, blank lines, order, quoting — byte for byte (tomlkit); what they write is parsed
+again and must mean exactly the intended change, else the file is left as it was.
 
-Only the standard library is imported at module level: tomllib, tomli_w and platformdirs are
-imported where they are used, to keep start-up and TAB completion fast.
+Only the standard library is imported at module level: tomllib (reading), tomlkit (writing)
+and platformdirs are imported where they are used, to keep start-up and TAB completion fast.
 """
 
 from __future__ import annotations
@@ -248,6 +251,9 @@ class ConfigFile:
     exists: bool = False
     text: str = ""
     mode: int | None = None  # permission bits of the file when loaded
+    # The file as tomlkit sees it (comments and layout included); parsed on the first change.
+    _document: Any = field(default=None, repr=False, compare=False)
+    _changed: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def profiles(self) -> list[str]:
         return list(self.data.get("profiles", {}))
@@ -285,25 +291,76 @@ class ConfigFile:
 
     def set(self, profile: str, key: str, value: Any) -> None:
         spec = key_spec(key)
+        self._change(key, lambda document: _set_in(document, profile, spec, value))
         profiles = self.data.setdefault("profiles", {})
         profiles.setdefault(profile, {}).setdefault(spec.section, {})[spec.leaf] = value
 
     def unset(self, profile: str, key: str) -> bool:
-        """Remove KEY from PROFILE; False when it was not there. The profile itself stays."""
+        """Remove KEY from PROFILE; False when it was not there. The profile itself stays.
+
+        A section left empty goes too, unless it holds comments (they are never dropped).
+        """
         spec = key_spec(key)
         section = self.data.get("profiles", {}).get(profile, {}).get(spec.section)
         if not section or spec.leaf not in section:
             return False
+        removed = self._change(key, lambda document: _unset_in(document, profile, spec))
         del section[spec.leaf]
-        if not section:
+        if removed:
             del self.data["profiles"][profile][spec.section]
         return True
 
+    def _change(self, key: str, change: Any) -> Any:
+        from tomlkit.exceptions import TOMLKitError
+
+        self._changed.append(key)
+        if self._document is None:
+            import tomlkit
+
+            try:
+                self._document = tomlkit.parse(self.text)
+            except (TOMLKitError, ValueError, RecursionError) as error:
+                raise self._cannot_keep(key, error) from None
+        try:
+            return change(self._document)
+        except (TOMLKitError, ValueError, TypeError, KeyError) as error:
+            raise self._cannot_keep(key, error) from None
+
+    def _cannot_keep(self, key: str, reason: object) -> ConfigError:
+        return ConfigError(
+            f"cannot change {key} in {self.path} while keeping the rest of the file as it is"
+            f" ({reason or 'its layout'}); edit the file by hand (it was not changed)"
+        )
+
+    def _render(self) -> str:
+        """The new text: the old one with only the changes made; checked by parsing it again."""
+        import tomlkit
+
+        if self._document is None:  # nothing changed
+            return self.text
+        text = tomlkit.dumps(self._document)
+        # A new table opens and closes with a blank line: none at either end of the file
+        # where it had none (nor a final newline added to a file that had none).
+        if not self.text.startswith("\n"):
+            text = text.lstrip("\n")
+        if self.text and not self.text.endswith("\n"):
+            text = text.rstrip("\n")
+        elif not self.text.endswith("\n\n"):
+            text = text.rstrip("\n") + "\n" if text.strip() else ""
+        if self.text.count("\r\n") == self.text.count("\n") > 0:  # a Windows editor's file
+            text = re.sub(r"(?<!\r)\n", "\r\n", text)
+        keys = ", ".join(dict.fromkeys(self._changed)) or "nothing"
+        try:
+            meaning = _parse(text, self.path)
+        except ConfigError as error:
+            raise self._cannot_keep(keys, error) from None
+        if meaning != self.data:
+            raise self._cannot_keep(keys, "the result would mean more than that change")
+        return text
+
     def save(self) -> None:
         """Write atomically: temp file beside the target, fsync, rename. Mode 0600."""
-        import tomli_w
-
-        payload = tomli_w.dumps(self.data).encode("utf-8")
+        payload = self._render().encode("utf-8")
         # Write through a symlink (dotfile managers) rather than replacing the link itself.
         real = Path(os.path.realpath(self.path))
         ensure_directory(real.parent)
@@ -331,7 +388,92 @@ class ConfigFile:
         _fsync_directory(real.parent)
         self.exists = True
         self.text = payload.decode("utf-8")
+        self._document = None  # further changes start from the text as written
+        self._changed.clear()
         self.mode = 0o600
+
+
+def _set_in(document: Any, profile: str, spec: KeySpec, value: Any) -> None:
+    """Set [profiles.PROFILE.SECTION] LEAF = VALUE in a tomlkit document, in place."""
+    import tomlkit
+    from tomlkit.items import InlineTable
+
+    before: list[Any] = []  # the table the first new one is rendered after
+
+    def child(parent: Any, name: str, super_table: bool) -> Any:
+        found = parent.get(name)
+        if found is not None:
+            return found
+        if not before:
+            before.append(_last_table(parent))
+        if isinstance(parent, InlineTable):  # profiles = { default = { … } }: stay inline
+            parent[name] = tomlkit.inline_table()
+        elif super_table:  # no [profiles] or [profiles.NAME] header of its own
+            parent[name] = tomlkit.table(is_super_table=True)
+        else:
+            table = tomlkit.table()
+            table[spec.leaf] = value
+            table.add(tomlkit.nl())  # a blank line before whatever follows it
+            parent[name] = table
+        return parent[name]
+
+    profiles = child(document, "profiles", True)
+    section = child(child(profiles, profile, True), spec.section, False)
+    section[spec.leaf] = value  # in place: its comment and the lines around it stay
+    if before and before[0] is not None and not isinstance(section, InlineTable):
+        _move_header_comments(before[0], section)
+
+
+def _last_table(container: Any) -> Any:
+    """The [table] whose lines end CONTAINER's text (a new table is rendered after it)."""
+    from tomlkit.items import Table
+
+    body = getattr(container, "body", None)  # a Document
+    if body is None:
+        body = getattr(getattr(container, "value", None), "body", None)  # a Table
+    if not body or not isinstance(body[-1][1], Table):
+        return None
+    last = body[-1][1]
+    return _last_table(last) if last.is_super_table() else last
+
+
+def _move_header_comments(previous: Any, new: Any) -> None:
+    """Comment lines that end PREVIOUS right above the next header describe that header: keep
+    them above it, after the NEW table, rather than between the new table and its neighbour."""
+    from tomlkit.items import Comment, Whitespace
+
+    body = previous.value.body
+    start = len(body)
+    while start and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment):
+        start -= 1
+    moved = body[start:]
+    if not moved:
+        return
+    del body[start:]  # only key-less items: the indices of previous's keys stay valid
+    for _, item in moved:
+        new.add(item)
+    if body and isinstance(body[-1][1], Whitespace):
+        new.trivia.indent = ""  # the blank lines that were above the comments now lead to it
+
+
+def _unset_in(document: Any, profile: str, spec: KeySpec) -> bool:
+    """Remove LEAF from [profiles.PROFILE.SECTION]; True when the emptied section went too."""
+    import tomlkit
+    from tomlkit.items import Comment
+
+    table = document["profiles"][profile]
+    section = table[spec.section]
+    del section[spec.leaf]
+    if len(section) or getattr(section, "trivia", None) and section.trivia.comment:
+        return False
+    body = getattr(getattr(section, "value", None), "body", [])
+    if any(isinstance(item, Comment) for _, item in body):
+        return False  # the user's notes stay, under the header they were written for
+    del table[spec.section]
+    if not len(table) and getattr(table, "is_super_table", bool)():
+        # [profiles.NAME] keeps the profile, as before the last key went
+        table = document["profiles"][profile] = tomlkit.table()
+    return True
 
 
 def load(
@@ -447,12 +589,29 @@ def _unknown(path: Path, where: str, hint: str | None) -> str:
 
 
 def _warn_permissions(cfg: ConfigFile, out: Output) -> None:
+    """On every read (SPEC §3): a file others can read, or a directory where others could
+    replace it."""
     if os.name == "nt" or cfg.mode is None:
         return  # POSIX modes do not describe Windows ACLs
     if cfg.mode & 0o044:
         out.warn(f"{cfg.path} is readable by other users; run chmod 600 {cfg.path}")
     elif cfg.mode & 0o022:
         out.warn(f"{cfg.path} is writable by other users; run chmod 600 {cfg.path}")
+    directory = Path(os.path.realpath(cfg.path)).parent
+    try:
+        mode = directory.stat().st_mode
+    except OSError:
+        return
+    if _replaceable(mode):
+        out.warn(
+            f"directory {directory} is writable by other users (mode {stat.S_IMODE(mode):04o}),"
+            f" who could replace {cfg.path}; run chmod 700 {directory}"
+        )
+
+
+def _replaceable(mode: int) -> bool:
+    """A directory mode letting group/others rename or delete files they do not own."""
+    return bool(mode & 0o022 and not mode & stat.S_ISVTX)
 
 
 def _line_of(text: str, profile: str, spec: KeySpec) -> int | None:
@@ -495,7 +654,7 @@ def ensure_directory(directory: Path, out: Output | None = None) -> None:
     ours = directory == Path(os.path.realpath(default_path().parent))
     # Our own directory should be private; any other (e.g. --config ./x.toml) only must not
     # let others replace the file (group/other-writable without the sticky bit).
-    if (ours and mode & 0o077) or (mode & 0o022 and not mode & stat.S_ISVTX):
+    if (ours and mode & 0o077) or _replaceable(mode):
         out.warn(
             f"directory {directory} is accessible by other users"
             f" (mode {stat.S_IMODE(mode):04o}); run chmod 700 {directory}"

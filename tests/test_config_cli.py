@@ -440,3 +440,222 @@ def test_setting_a_missing_postcodes_file_warns(cli, tmp_path):
     present = tmp_path / "postcodes.csv"
     present.write_text("suburb,postcode,state\nGreenacre,2190,NSW\n")
     assert "warning" not in cli("config", "set", "ewe.postcodes", str(present)).err
+
+
+# -- a hand-edited file keeps its comments and layout (SPEC §3) -------------------------------
+HAND_EDITED = """\
+# shipctl — managed by ops (ticket OPS-1234)
+# Do not commit this file.
+
+[profiles.default.ewe]
+# the account from onboarding
+username   = 'acme'        # the EWE user
+password = "old-Pa55word"
+
+rate = 2.5   # agreed with EWE, do not raise
+
+
+# staging uses the test endpoint
+[profiles.staging.ewe]
+url = "https://jerrytest.ewe.com.au/eweApi/ewe/api"
+username = "acme-staging"
+
+[profiles.staging.fynd]    # Fynd sandbox company
+company_id = 42
+"""
+
+
+@pytest.fixture
+def hand_edited(tmp_path) -> Path:
+    path = tmp_path / "conf" / "shipctl.toml"
+    path.parent.mkdir(mode=0o700)
+    path.write_text(HAND_EDITED)
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.mark.timeout(60)
+def test_set_changes_only_the_value_in_a_hand_edited_file(cli, hand_edited):
+    result = cli("--config", hand_edited, "config", "set", "ewe.username", "globex")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text() == HAND_EDITED.replace(
+        "username   = 'acme'        # the EWE user", 'username   = "globex"        # the EWE user'
+    )
+    result = cli("--config", hand_edited, "config", "set", "--profile", "staging", "ewe.rate", "1")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text() == HAND_EDITED.replace(
+        "username   = 'acme'        # the EWE user", 'username   = "globex"        # the EWE user'
+    ).replace('username = "acme-staging"\n', 'username = "acme-staging"\nrate = 1.0\n')
+    if os.name != "nt":
+        assert stat.S_IMODE(hand_edited.stat().st_mode) == 0o600
+    assert cli("--config", hand_edited, "config", "get", "ewe.username").out == "globex\n"
+
+
+@pytest.mark.timeout(60)
+def test_secret_set_from_stdin_changes_only_that_line(cli, hand_edited):
+    result = cli("--config", hand_edited, "config", "set", "ewe.password", input=PASSWORD + "\n")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text() == HAND_EDITED.replace("old-Pa55word", PASSWORD)
+
+
+@pytest.mark.timeout(60)
+def test_unset_removes_only_that_line_from_a_hand_edited_file(cli, hand_edited):
+    result = cli("--config", hand_edited, "config", "unset", "ewe.rate")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text() == HAND_EDITED.replace(
+        "rate = 2.5   # agreed with EWE, do not raise\n", ""
+    )
+    result = cli("--config", hand_edited, "config", "unset", "--profile", "staging", "ewe.url")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text() == HAND_EDITED.replace(
+        "rate = 2.5   # agreed with EWE, do not raise\n", ""
+    ).replace('url = "https://jerrytest.ewe.com.au/eweApi/ewe/api"\n', "")
+
+
+@pytest.mark.timeout(60)
+def test_a_new_section_goes_into_its_profile_and_the_rest_stays(cli, hand_edited):
+    result = cli("--config", hand_edited, "config", "set", "fynd.client_id", "cid")
+    assert result.code == 0, result.err
+    # right after the profile's last section, above the comment on the next profile's header
+    assert hand_edited.read_text() == HAND_EDITED.replace(
+        "# staging uses the test endpoint\n",
+        '[profiles.default.fynd]\nclient_id = "cid"\n\n# staging uses the test endpoint\n',
+    )
+    result = cli("--config", hand_edited, "config", "set", "--profile", "prod", "ewe.username", "p")
+    assert result.code == 0, result.err
+    assert hand_edited.read_text().endswith(
+        'company_id = 42\n\n[profiles.prod.ewe]\nusername = "p"\n'
+    )
+    assert cli("--config", hand_edited, "config", "profiles").out == (
+        "* default\n  staging\n  prod\n"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_an_emptied_section_keeps_its_header_when_it_holds_comments(cli, hand_edited):
+    for key in ("ewe.username", "ewe.password", "ewe.rate"):
+        assert cli("--config", hand_edited, "config", "unset", key).code == 0
+    text = hand_edited.read_text()
+    # the section held the user's notes: its header stays with them
+    assert text.startswith(HAND_EDITED[: HAND_EDITED.index("username   =")])
+    assert "# the account from onboarding\n" in text and "\n# staging uses" in text
+    for key in ("fynd.company_id",):
+        assert cli("--config", hand_edited, "config", "unset", "-p", "staging", key).code == 0
+    text = hand_edited.read_text()
+    assert "[profiles.staging.fynd]    # Fynd sandbox company\n" in text  # its own comment
+    assert cli("--config", hand_edited, "config", "profiles").out == "* default\n  staging\n"
+
+
+@pytest.mark.timeout(60)
+def test_the_last_key_of_a_profile_unset_leaves_the_profile(cli, tmp_path):
+    path = tmp_path / "c.toml"
+    assert cli("--config", path, "config", "set", "-p", "prod", "ewe.username", "u").code == 0
+    assert cli("--config", path, "config", "unset", "-p", "prod", "ewe.username").code == 0
+    assert path.read_text() == "[profiles.prod]\n"
+    assert cli("--config", path, "config", "profiles").out == "  prod\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ('[profiles.default]\newe.username = "a"  # dotted\newe.rate = 2.0\n',
+         '[profiles.default]\newe.username = "b"  # dotted\newe.rate = 2.0\n'),
+        ('profiles = { default = { ewe = { username = "a" } } }  # one line\n',
+         'profiles = { default = { ewe = { username = "b" } } }  # one line\n'),
+        ('# windows\r\n[profiles.default.ewe]\r\nusername = "a"\r\n\r\n',
+         '# windows\r\n[profiles.default.ewe]\r\nusername = "b"\r\n\r\n'),
+        ('[profiles.default.ewe]\nusername = "a"', '[profiles.default.ewe]\nusername = "b"'),
+    ],
+    ids=["dotted-keys", "inline-tables", "crlf", "no-final-newline"],
+)
+def test_other_layouts_keep_their_style(cli, tmp_path, before, after):
+    path = tmp_path / "c.toml"
+    path.write_bytes(before.encode())
+    assert cli("--config", path, "config", "set", "ewe.username", "b").code == 0
+    assert path.read_bytes() == after.encode()
+
+
+@pytest.mark.timeout(60)
+def test_a_change_that_would_mean_more_is_refused_and_the_file_kept(cli, hand_edited,
+                                                                   monkeypatch):
+    import tomlkit
+
+    real = tomlkit.dumps
+    monkeypatch.setattr(tomlkit, "dumps", lambda doc: real(doc).replace("acme-staging", "x"))
+    result = cli("--config", hand_edited, "config", "set", "ewe.username", "globex")
+    assert result.code == 2
+    assert result.err == (
+        f"error: cannot change ewe.username in {hand_edited} while keeping the rest of the file"
+        " as it is (the result would mean more than that change); edit the file by hand (it was"
+        " not changed)\n"
+    )
+    assert hand_edited.read_text() == HAND_EDITED
+    assert [p.name for p in hand_edited.parent.iterdir()] == ["shipctl.toml"]
+
+
+@pytest.mark.timeout(120)
+def test_reading_the_config_does_not_import_the_toml_writer(tmp_path):
+    from test_startup import loaded_modules
+
+    path = tmp_path / "c.toml"
+    path.write_text(HAND_EDITED)
+    os.chmod(path, 0o600)
+    modules = loaded_modules(["--config", str(path), "config", "get", "ewe.username"])
+    assert "shipctl.config" in modules and "tomlkit" not in modules
+
+
+@pytest.mark.timeout(120)
+@given(value=printable)
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_value_set_into_a_hand_edited_file_changes_only_its_line(cli, tmp_path, value):
+    path = tmp_path / "hand.toml"
+    path.write_text(HAND_EDITED)
+    assert cli("--config", path, "config", "set", "-p", "staging", "ewe.username", "--",
+               value).code == 0
+    before, after = HAND_EDITED.splitlines(), path.read_text().splitlines()
+    assert len(before) == len(after)
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert len(changed) == 1
+    assert changed[0][0] == 'username = "acme-staging"' and changed[0][1].startswith("username = ")
+    assert cli("--config", path, "config", "get", "-p", "staging", "ewe.username").out == (
+        value + "\n"
+    )
+
+
+# -- permissions are checked on every read (SPEC §3) ------------------------------------------
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_a_directory_others_can_write_is_warned_about_on_every_read(cli, tmp_path, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    path = shared / "config.toml"
+    path.write_text('[profiles.default.ewe]\nusername = "a"\n')
+    os.chmod(path, 0o600)
+    os.chmod(shared, mode)
+    warning = (f"warning: directory {shared} is writable by other users (mode {mode:04o}), who"
+               f" could replace {path}; run chmod 700 {shared}\n")
+    for argv in (["config", "get", "ewe.username"], ["config", "show", "-o", "json"],
+                 ["digest", "--password-stdin"]):
+        result = cli("--config", path, *argv, input="pw\n")
+        assert result.code == 0, result.err
+        assert result.err == warning, argv  # once, on stderr; stdout stays the result
+    os.chmod(shared, 0o700)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+@pytest.mark.parametrize("mode", [0o755, 0o1777, 0o700])
+def test_a_directory_others_cannot_write_or_a_sticky_one_is_not_warned_about(cli, tmp_path,
+                                                                            mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    path = shared / "config.toml"
+    path.write_text('[profiles.default.ewe]\nusername = "a"\n')
+    os.chmod(path, 0o600)
+    os.chmod(shared, mode)
+    result = cli("--config", path, "config", "get", "ewe.username")
+    assert (result.code, result.out, result.err) == (0, "a\n", "")
+    os.chmod(shared, 0o700)
