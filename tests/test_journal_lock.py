@@ -1,8 +1,8 @@
 """One run per journal (SPEC §2 --journal, --wait): real `shipctl ewe modify` processes on one
 journal, against the sandbox on 127.0.0.1.
 
-The first run is slowed down with --rate so that it still holds the journal while the second
-one starts.
+The first run holds the journal while it waits for its input on stdin, for as long as the test
+likes; the run killed with SIGKILL is slowed down with --rate so that it dies mid-run.
 """
 
 from __future__ import annotations
@@ -69,6 +69,21 @@ def succeeded_rows(journal: Path) -> int:
         return 0
 
 
+def start_holding(journal: Path) -> subprocess.Popen:
+    """A first run that holds ``journal`` for as long as the test likes: it reads its items
+    from stdin, which the test writes (``feed``) when it wants the run to go on."""
+    first = start("-", "--journal", str(journal), "--rate", "0", stdin=subprocess.PIPE)
+    assert holder_pid(journal) == first.pid
+    return first
+
+
+def feed(first: subprocess.Popen, items: Path) -> tuple[int, str, str]:
+    assert first.poll() is None  # it held the journal all along
+    out, err = first.communicate(input=items.read_bytes(), timeout=60)
+    audit(out, err)
+    return first.returncode, out.decode(), err.decode()
+
+
 @pytest.mark.timeout(90)
 def test_a_second_run_on_a_held_journal_exits_2_at_once_naming_the_holder(
     sandbox, tmp_path
@@ -76,10 +91,8 @@ def test_a_second_run_on_a_held_journal_exits_2_at_once_naming_the_holder(
     server = sandbox()
     items, journal = tmp_path / "items.jsonl", tmp_path / "nightly.db"
     refs = write_items(items)
-    first = start(str(items), "--journal", str(journal), "--rate", RATE)
+    first = start_holding(journal)
     try:
-        pid = holder_pid(journal)
-        assert pid == first.pid
         # The second run reads stdin, which stays open and empty: had it read its input
         # before looking at the journal, it would hang there.
         began = time.monotonic()
@@ -87,7 +100,7 @@ def test_a_second_run_on_a_held_journal_exits_2_at_once_naming_the_holder(
         code, out, err = finish(second, timeout=20)
         took = time.monotonic() - began
     finally:
-        first_code, _, first_err = finish(first)
+        first_code, _, first_err = feed(first, items)
     assert code == 2, err
     assert f"in use by another run (pid {first.pid} on " in err
     assert "started " in err and "ewe modify" in err
@@ -108,17 +121,19 @@ def test_with_wait_the_second_run_goes_after_the_first_and_sends_nothing_twice(
     server = sandbox()
     items, journal = tmp_path / "items.jsonl", tmp_path / "nightly.db"
     refs = write_items(items)
-    first = start(str(items), "--journal", str(journal), "--rate", RATE)
+    first = start_holding(journal)
     try:
-        holder_pid(journal)
         # the same input, as an overlapping cron entry would have it
         second = start(*wait, str(items), "--journal", str(journal), "--rate", "0")
-        code, out, err = finish(second)
+        waiting = second.stderr.readline().decode()  # it says so, then waits
+        assert f"in use by another run (pid {first.pid} on " in waiting
+        assert "waiting" in waiting
+        assert second.poll() is None
     finally:
-        first_code, first_out, first_err = finish(first)
+        first_code, _, first_err = feed(first, items)
+    code, out, err = finish(second)
     assert first_code == 0, first_err
     assert code == 0, err
-    assert f"in use by another run (pid {first.pid} on " in err and "waiting" in err
     # it ran after the first: everything was in the journal by then, so all skipped
     assert f"skipped {COUNT}" in out and "sent 0," in out, out
     assert applied(server) == dict.fromkeys(refs, 1)
@@ -128,21 +143,19 @@ def test_with_wait_the_second_run_goes_after_the_first_and_sends_nothing_twice(
 def test_wait_with_a_limit_gives_up_with_exit_2_naming_the_holder(sandbox, tmp_path):
     server = sandbox()
     items, journal = tmp_path / "items.jsonl", tmp_path / "nightly.db"
-    refs = write_items(items, count=12)
-    first = start(str(items), "--journal", str(journal), "--rate", "2")  # about 6 s
+    refs = write_items(items)
+    first = start_holding(journal)
     try:
-        holder_pid(journal)
         began = time.monotonic()
         second = start(str(items), "--journal", str(journal), "--wait=1", "--rate", "0")
         code, out, err = finish(second)
         took = time.monotonic() - began
-        assert first.poll() is None  # the first run was still going when the second gave up
     finally:
-        first_code, _, first_err = finish(first)
+        first_code, _, first_err = feed(first, items)
     assert code == 2, err
     assert "still in use by another run after --wait=1" in err
     assert f"pid {first.pid} on " in err
-    assert 0.9 <= took < 5
+    assert 0.9 <= took < 10
     assert first_code == 0, first_err
     assert applied(server) == dict.fromkeys(refs, 1)
 
