@@ -110,3 +110,82 @@ def test_cli_from_profile(cli, tmp_path):
     result = cli("--config", str(config), "--profile", "ops", "digest")
     assert result.code == 0, result.err
     assert result.out == "oNCmEhRuYMf62nPzLxGrjA==\n"
+
+
+# -- the digest to verify from stdin (`--verify -`) -------------------------------------------
+GOOD = "oNCmEhRuYMf62nPzLxGrjA=="  # test / modifyShipment / 123456
+HISTORY_WARNING = (
+    "warning: a digest given on the command line may be kept in your shell history and seen in"
+    " the process list; pipe it to --verify -: printf '%s\\n' \"$DIGEST\" | shipctl digest"
+    " --verify -\n"
+)
+
+
+@pytest.fixture
+def ewe_env(monkeypatch):
+    monkeypatch.setenv("SHIPCTL_EWE_USERNAME", "test")
+    monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", "123456")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", ""])
+def test_verify_dash_reads_the_digest_from_stdin(cli, ewe_env, line_end):
+    ok = cli("digest", "--verify", "-", input=GOOD + line_end)
+    assert (ok.code, ok.out) == (0, "")
+    assert ok.err == "digest matches for username 'test' and msgType 'modifyShipment'\n"
+    bad = cli("digest", "--verify", "-", input="AAAAAAAAAAAAAAAAAAAAAA==" + line_end)
+    assert (bad.code, bad.out) == (1, "")
+    assert "does not match" in bad.err and "warning" not in bad.err
+    assert "AAAAAAAAAAAAAAAAAAAAAA==" not in bad.all  # nor echoed back
+
+
+@pytest.mark.timeout(30)
+def test_password_stdin_and_verify_dash_read_password_then_digest(cli):
+    ok = cli("digest", "-u", "test", "--password-stdin", "--verify", "-",
+             input=f"123456\n{GOOD}\n")
+    assert (ok.code, ok.out, ok.err) == (
+        0, "", "digest matches for username 'test' and msgType 'modifyShipment'\n")
+    # the other way round is a different password and a different digest: no match
+    swapped = cli("digest", "-u", "test", "--password-stdin", "--verify", "-",
+                  input=f"{GOOD}\n123456\n")
+    assert swapped.code == 1 and "does not match" in swapped.err
+    assert "123456" not in swapped.all and GOOD not in swapped.all
+
+
+@pytest.mark.timeout(30)
+def test_verify_dash_with_password_stdin_but_one_line_is_a_usage_error(cli):
+    result = cli("digest", "-u", "test", "--password-stdin", "--verify", "-", input="123456\n")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(
+        "error: --verify - with --password-stdin reads two lines from stdin, the password and"
+        " then the digest; the digest line is missing"
+    )
+    assert "123456" not in result.all
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("stdin", ["", "\n"])
+def test_verify_dash_with_nothing_on_stdin_is_a_usage_error(cli, ewe_env, stdin):
+    result = cli("digest", "--verify", "-", input=stdin)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: --verify -: no digest on stdin; pipe it in one line")
+
+
+@pytest.mark.timeout(30)
+def test_a_matching_digest_on_the_command_line_is_warned_about_and_not_echoed(cli, ewe_env):
+    result = cli("digest", "--verify", GOOD)
+    assert (result.code, result.out) == (0, "")
+    assert result.err == (HISTORY_WARNING
+                          + "digest matches for username 'test' and msgType 'modifyShipment'\n")
+    assert GOOD not in result.all
+
+
+@pytest.mark.timeout(30)
+def test_the_warning_shows_the_two_line_pipe_when_the_password_comes_from_stdin(cli):
+    result = cli("digest", "-u", "test", "--password-stdin", "--verify", GOOD, input="123456\n")
+    assert result.code == 0
+    assert result.err.startswith(
+        "warning: a digest given on the command line may be kept in your shell history and seen"
+        " in the process list; pipe it to --verify -: printf '%s\\n%s\\n' \"$PW\" \"$DIGEST\" |"
+        " shipctl digest --password-stdin --verify -\n"
+    )

@@ -59,6 +59,7 @@ def set_(
 
     A profile that does not exist yet is created. A value starting with '-' goes after '--'.
 
+    \b
     Examples:
       shipctl config set ewe.username acme
       shipctl config set ewe.password                      # prompts, no echo

@@ -26,11 +26,21 @@ def digest(
         ),
     ] = None,
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from one line of stdin (the first, with --verify -).",
+        ),
     ] = False,
     verify: Annotated[
         Optional[str],
-        typer.Option("--verify", metavar="DIGEST", help="Exit 0 if DIGEST matches, 1 if not."),
+        typer.Option(
+            "--verify",
+            metavar="DIGEST",
+            help="Exit 0 if DIGEST matches, 1 if not. '-' reads DIGEST from a line of stdin:"
+            " the second one with --password-stdin (password first, then digest). A DIGEST"
+            " given here can be seen in the process list and shell history.",
+        ),
     ] = None,
     profile: ProfileOpt = None,
     output: OutputOpt = OutputFormat.text,
@@ -40,26 +50,45 @@ def digest(
     Prints only the digest, so `$(shipctl digest)` works. The password comes from
     --password-stdin or the profile's ewe.password (SHIPCTL_EWE_PASSWORD).
 
-    Example:  printf '%s\\n' "$PW" | shipctl digest --username test --password-stdin
+    With --verify - the digest to check is read from stdin too; with --password-stdin as well,
+    stdin holds two lines: the password, then the digest.
+
+    \b
+    Examples:
+      printf '%s\\n' "$PW" | shipctl digest --username test --password-stdin
+      printf '%s\\n' "$DIGEST" | shipctl digest --verify -
+      printf '%s\\n%s\\n' "$PW" "$DIGEST" | shipctl digest -u test --password-stdin --verify -
     """
+    from shipctl import secrets
     from shipctl.ewe import digest as ewe_digest
 
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is OutputFormat.json)
     if password_stdin:
-        from shipctl import secrets
-
         password = secrets.read_line()
         if password is None:
             raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
         secrets.register(password)
-    else:
+    given_on_stdin = verify == "-"
+    if given_on_stdin:
+        verify = secrets.read_line()
+        if not verify:
+            raise UsageError(_no_digest_on_stdin(password_stdin))
+    if verify is not None:
+        secrets.register(verify.strip())  # a digest is a credential (SPEC §3)
+    if not password_stdin:
         password = app.require("ewe.password")
     user = app.require("ewe.username", flag=username)
     value = ewe_digest.compute(user, msg_type, password, count)
 
     if verify is not None:
         if ewe_digest.matches(verify, value):
+            if not given_on_stdin:
+                # A working credential now sits in the shell history and was in `ps`.
+                app.out.warn(
+                    "a digest given on the command line may be kept in your shell history and"
+                    f" seen in the process list; pipe it to --verify -: {_pipe(password_stdin)}"
+                )
             app.out.info(f"digest matches for username {user!r} and msgType {msg_type!r}")
             raise typer.Exit(ExitCode.OK)
         app.out.info(
@@ -77,3 +106,21 @@ def digest(
         sys.stdout.write(json.dumps(document) + "\n")
     else:
         sys.stdout.write(value + "\n")
+
+
+def _pipe(password_stdin: bool) -> str:
+    """How to pipe the digest in: after the password line when that comes from stdin too."""
+    if password_stdin:
+        return (
+            "printf '%s\\n%s\\n' \"$PW\" \"$DIGEST\" | shipctl digest --password-stdin --verify -"
+        )
+    return "printf '%s\\n' \"$DIGEST\" | shipctl digest --verify -"
+
+
+def _no_digest_on_stdin(password_stdin: bool) -> str:
+    if password_stdin:
+        return (
+            "--verify - with --password-stdin reads two lines from stdin, the password and then"
+            f" the digest; the digest line is missing, e.g. {_pipe(True)}"
+        )
+    return f"--verify -: no digest on stdin; pipe it in one line, e.g. {_pipe(False)}"
