@@ -192,3 +192,25 @@ def test_a_refused_journal_leaves_the_report_as_it_was(tmp_path, capsys):
     assert old_report.read_text() == "yesterday's report\n"
     assert not new_report.exists()
     assert not (tmp_path / "nightly.db.lock").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_run_stopped_by_unreadable_input_records_the_exit_code_it_exits_with(
+    tmp_path, capsys
+):
+    from shipctl.errors import InputError
+
+    journal = tmp_path / "nightly.db"
+
+    def jobs():
+        yield Job(id="a", label="A")
+        yield Job(id="b", label="B")
+        raise InputError("bulk.jsonl:3: unexpected end of input")
+
+    with pytest.raises(InputError):
+        run(jobs(), lambda job: Outcome(True, "ok"), BulkOptions(journal=journal, jobs=1),
+            Output(json_mode=True))
+    document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["exit_code"] == 2  # as the process: cli maps InputError to 2
+    ((_, counts),) = runs(journal)
+    assert json.loads(counts)["exit_code"] == 2

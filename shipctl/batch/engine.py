@@ -147,6 +147,9 @@ class Engine:
         self.restore_signals()
         with self.lock:  # an abandoned worker never writes once closing is set
             self.summary.elapsed = time.monotonic() - self.t0
+            failure = self.input_error or self.error
+            if failure is not None:  # re-raised after this: the exit code is the error's
+                self.summary.error_exit = int(getattr(failure, "exit_code", 1))
             if self.sched is not None:
                 self.sched.close()
             self.recorder.close()

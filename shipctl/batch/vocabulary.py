@@ -130,8 +130,13 @@ class Summary:
     elapsed: float = 0.0
     interrupted: bool = False
     signal: str | None = None  # "SIGINT" / "SIGTERM" when interrupted
+    # The run stopped on an error (input unreadable mid-way: 2): the process exits with that
+    # code, so the summary and the journal's runs row say the same.
+    error_exit: int | None = None
 
     def exit_code(self) -> int:
+        if self.error_exit is not None:
+            return self.error_exit
         if self.interrupted:
             return int(ExitCode.INTERRUPTED)
         if any(self.counts[s] for s in BAD):
