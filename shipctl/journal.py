@@ -222,9 +222,9 @@ def _try_lock(journal: Path, path: Path) -> tuple[int | None, str | None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError as exc:
-        if exc.errno in _NOT_WRITABLE:
+        if exc.errno in _NOT_WRITABLE and not path.exists():
             raise _unwritable_dir(journal) from None
-        raise _refuse(journal, f"cannot create {path.name}: {exc.strerror or exc}") from None
+        raise _refuse(journal, f"cannot open {path}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
