@@ -119,7 +119,7 @@ def _run(argv: list[str] | None) -> int:
         result = command.main(args=argv, prog_name="shipctl", standalone_mode=False)
         return result if isinstance(result, int) else ExitCode.OK
     except ShipctlError as error:
-        if _signalled:
+        if _signalled or _caused_by_interrupt(error):
             return _interrupted()
         _report(str(error))
         return error.exit_code
@@ -135,7 +135,7 @@ def _run(argv: list[str] | None) -> int:
             pass
         return ExitCode.OK
     except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
-        if _signalled:
+        if _signalled or _caused_by_interrupt(error):
             return _interrupted()
         from typer._click.exceptions import ClickException
 
@@ -146,6 +146,20 @@ def _run(argv: list[str] | None) -> int:
             raise
         _report(f"internal error: {type(error).__name__}: {error}\nrun with --debug for details")
         return ExitCode.FAILED
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` wraps an interruption: a KeyboardInterrupt, or the bulk engine's own
+    signal exception, raised inside a library that turns whatever a callback raises into its
+    own error (pydantic's serializers do)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if not isinstance(cause, Exception):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _debugging(argv: list[str] | None) -> bool:

@@ -241,3 +241,30 @@ def test_an_interruption_wrapped_by_a_library_is_still_an_interruption(cli, tmp_
     assert result.err.strip().splitlines()[-1] == "interrupted"
     assert "internal error" not in result.err
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@pytest.mark.timeout(60)
+def test_an_error_wrapping_the_bulk_engines_signal_is_an_interruption(cli, tmp_path,
+                                                                      monkeypatch):
+    """While the bulk engine reads the input, its handler raises its own BaseException to stop
+    the read; wrapped by pydantic it must still end as an interruption, not an internal error."""
+    import shipctl.ewe.validate
+
+    class StopPulling(BaseException):  # as the engine's: not an Exception
+        pass
+
+    def run(*args, **kwargs):
+        try:
+            raise StopPulling
+        except StopPulling as error:
+            raise RuntimeError("Error calling function `<lambda>`: _StopPulling") from error
+
+    monkeypatch.setattr(shipctl.ewe.validate, "run", run)
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(ewe_request()), encoding="utf-8")
+
+    result = cli("ewe", "validate", str(path))
+
+    assert result.code == 130
+    assert result.err.strip().splitlines()[-1] == "interrupted"
+    assert "internal error" not in result.err
