@@ -164,6 +164,27 @@ def test_ctrl_c_while_waiting_for_input_stops_reading(capsys):
     assert summary.interrupted and summary.counts["succeeded"] == 3
 
 
+@pytest.mark.timeout(60)
+def test_an_interruption_wrapped_by_the_input_reader_is_still_an_interruption(capsys):
+    # pydantic (validating an item while the signal lands) wraps whatever its code raised
+    # into its own error: the run must say "interrupted", not "input could not be read".
+    def jobs():
+        yield from make_jobs(3)
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except BaseException as stopped:
+            raise ValueError("validation failed") from stopped
+        yield from make_jobs(1)
+
+    summary = run(jobs(), lambda job: Outcome(True, "ok"), BulkOptions(), Output())
+    assert summary.interrupted and summary.signal == "SIGTERM"
+    assert summary.exit_code() == 130
+    assert summary.total == 3 and summary.counts["not_sent"] == 0
+    assert summary.counts["succeeded"] + summary.counts["interrupted"] == 3
+    assert "could not be read" not in capsys.readouterr().err
+
+
 # -- subprocesses: kill -9, SIGINT, SIGTERM --------------------------------------------------
 def start(tmp_path: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(

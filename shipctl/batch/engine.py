@@ -120,9 +120,16 @@ class Engine:
     # -- setup / teardown -------------------------------------------------------------------
     def open(self) -> None:
         o = self.options
-        # Everything that can be refused is checked before anything is written to stdout.
-        self.recorder.open_files(o.journal, o.report, o.command, use_journal=self.hold is None,
-                                 journal_lock=o.journal_lock)
+        # Our handlers first: from here a signal is only noted (the run loop acts on it), so
+        # one arriving while the files open cannot leave them open and unclosed.
+        self.install_signals()
+        try:
+            # Everything that can be refused is checked before anything goes to stdout.
+            self.recorder.open_files(o.journal, o.report, o.command,
+                                     use_journal=self.hold is None, journal_lock=o.journal_lock)
+        except BaseException:
+            self.restore_signals()
+            raise
         journal = self.recorder.journal
         try:
             self.sched = Scheduler(
@@ -132,8 +139,8 @@ class Engine:
             )
         except BaseException:
             self.recorder.refuse()
+            self.restore_signals()
             raise
-        self.install_signals()
         self.recorder.start()
 
     def teardown(self) -> None:
@@ -144,15 +151,19 @@ class Engine:
             self.work_ready.notify_all()
         if self.pacer is not None:
             self.pacer.cancel()  # workers (and abandoned retries) waiting for it give up
-        self.restore_signals()
-        with self.lock:  # an abandoned worker never writes once closing is set
-            self.summary.elapsed = time.monotonic() - self.t0
-            failure = self.input_error or self.error
-            if failure is not None:  # re-raised after this: the exit code is the error's
-                self.summary.error_exit = int(getattr(failure, "exit_code", 1))
-            if self.sched is not None:
-                self.sched.close()
-            self.recorder.close()
+        try:
+            with self.lock:  # an abandoned worker never writes once closing is set
+                self.summary.elapsed = time.monotonic() - self.t0
+                failure = self.input_error or self.error
+                if failure is not None:  # re-raised after this: the exit code is the error's
+                    self.summary.error_exit = int(getattr(failure, "exit_code", 1))
+                if self.sched is not None:
+                    self.sched.close()
+                self.recorder.close()
+        finally:
+            # only now: a signal during the summary is noted, not raised into a half-written
+            # -o json document or an unclosed report
+            self.restore_signals()
 
     # -- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:
@@ -289,6 +300,11 @@ class Engine:
                 if job is _NOTHING:
                     return
             except Exception as exc:  # unreadable input mid-stream: stop, report, re-raise
+                if self.signals:
+                    # our _StopPulling, wrapped by a library it was raised inside (pydantic
+                    # turns it into a validation error): the input was interrupted, not bad
+                    self.input_done = True
+                    return
                 with self.lock:
                     self.input_done = True
                     self.input_error = exc
