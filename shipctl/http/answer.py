@@ -43,12 +43,25 @@ class AnswerTooLarge(requests.RequestException):
 
 
 class AnswerTimeout(requests.Timeout):
-    """The headers came but the rest of the answer did not within --timeout: transient."""
+    """The headers came but the rest of the answer did not within --timeout: transient.
 
-    def __init__(self, received: int, status: int) -> None:
-        super().__init__(f"no complete answer: {received} bytes of the body came")
+    ``received``: the bytes of the answer that came, headers included (None: not known).
+    """
+
+    def __init__(self, received: int | None, status: int) -> None:
+        super().__init__(f"no complete answer: {received} bytes received")
         self.received = received
         self.status = status
+
+
+class DeadlinePassed(TimeoutError):
+    """A socket read past an answer's deadline, after ``received`` bytes of the answer.
+
+    A TimeoutError, so urllib3 reports it as its read timeout (the cause of that error)."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"timed out after {received} bytes")
+        self.received = received
 
 
 def read_answer(response: requests.Response, limit: int = ANSWER_LIMIT) -> None:
@@ -68,8 +81,11 @@ def read_answer(response: requests.Response, limit: int = ANSWER_LIMIT) -> None:
                     raise AnswerTooLarge(limit, response.status_code)
                 chunks.append(chunk)
         except requests.ConnectionError as exc:  # requests' wrapping of a read timeout
-            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
-                raise AnswerTimeout(size, response.status_code) from exc
+            timeout = exc.args[0] if exc.args else None
+            if isinstance(timeout, ReadTimeoutError):
+                cause = timeout.__cause__
+                received = cause.received if isinstance(cause, DeadlinePassed) else None
+                raise AnswerTimeout(received, response.status_code) from exc
             raise
     except BaseException:
         # Closes the socket: the connection goes back to the pool closed, never mid-answer.
@@ -86,16 +102,22 @@ class _DeadlineReader(io.RawIOBase):
 
     def __init__(self, raw: Any, sock: socket.socket, deadline: float) -> None:
         self._raw, self._sock, self._deadline = raw, sock, deadline
+        self._received = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int | None:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("timed out")  # urllib3 makes it a ReadTimeoutError
-        self._sock.settimeout(remaining)
-        return self._raw.readinto(buffer)
+        try:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._sock.settimeout(remaining)  # so this read cannot outlast the deadline
+            count = self._raw.readinto(buffer)
+        except TimeoutError:
+            raise DeadlinePassed(self._received) from None
+        self._received += count or 0
+        return count
 
     def fileno(self) -> int:
         return self._raw.fileno()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from shipctl.http.answer import AnswerTimeout, AnswerTooLarge
+from shipctl.http.answer import AnswerTimeout, AnswerTooLarge, DeadlinePassed
 from shipctl.http.options import TIMEOUT_MAX, HttpOptions
 
 
@@ -48,17 +48,22 @@ def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connection to {where} timed out after {options.connect_timeout:g} s"
     if isinstance(exc, AnswerTimeout):
+        received = "" if exc.received is None else f", {exc.received} bytes received"
         return (
             f"no complete answer from {where} within --timeout {options.timeout:g} s "
-            f"(it sent HTTP {exc.status} and {exc.received} bytes of the body)"
+            f"(HTTP {exc.status}{received})"
         )
     if isinstance(exc, AnswerTooLarge):
         return (
             f"answer from {where} (HTTP {exc.status}) larger than {_size(exc.limit)}: "
             "not read further"
         )
-    if isinstance(exc, requests.Timeout):  # no headers within --timeout
-        return f"timed out after {options.timeout:g} s waiting for {where} to answer"
+    if isinstance(exc, requests.Timeout):  # not even the headers within --timeout
+        partial = _find(_exception_chain(exc), DeadlinePassed)
+        received = getattr(partial, "received", 0)
+        return f"timed out after {options.timeout:g} s waiting for {where} to answer" + (
+            f" ({received} bytes of its headers came)" if received else ""
+        )
     chain = _exception_chain(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         return _describe_tls_error(chain, where)
