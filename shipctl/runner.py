@@ -162,6 +162,9 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
             options.paths, recursive=options.recursive, allow_csv=provider.allow_csv,
             warn=out.warn,
         ) as source:
+            # Before anything is written: a report or journal that is one of the inputs
+            # would empty it (SPEC §2: nothing destroys input).
+            _refuse_outputs_among_inputs(options, source.sources)
             total = sum(1 for _item in source.items())  # pass 1: readable, or exit 2
             if total == 0:
                 # As validate does: an empty input is not an error, there is just nothing to
@@ -191,6 +194,41 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     return summary.exit_code()
             send = _sender(app, provider, auth, options.jobs, http_options)
             return batch.run(jobs(), send, bulk, out, total=total).exit_code()
+
+
+def _refuse_outputs_among_inputs(options: RunOptions, sources: Iterable[Any]) -> None:
+    """A usage error (exit 2) when ``--report`` or ``--journal`` is one of the input files:
+    the same file by device and inode, so a symlink or a hard link to it counts too."""
+    import os
+
+    outputs = [("--report", options.report), ("--journal", options.journal)]
+    wanted: dict[tuple[int, int], str] = {}
+    for flag, path in outputs:
+        if path is None:
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:  # not there yet (or unreadable): it cannot be an input
+            continue
+        wanted.setdefault((st.st_dev, st.st_ino), f"{flag} {path}")
+    if not wanted:
+        return
+    for source in sources:
+        if source.path is None:
+            continue
+        try:
+            st = os.stat(source.path)
+        except OSError:
+            continue
+        named = wanted.get((st.st_dev, st.st_ino))
+        if named is not None:
+            from shipctl.errors import UsageError
+
+            raise UsageError(
+                f"{named}: is the input file {source.name}; writing it would destroy the input;"
+                " nothing was sent",
+                hint="write the report and the journal outside the input files and directories",
+            )
 
 
 def _hold_journal(app: Application, provider: BulkProvider, options: RunOptions) -> Any:

@@ -47,6 +47,7 @@ from shipctl.inputs.sources import (
     STDIN_NAME,
     Source,
     Streams,
+    is_shipctl_report,
     lines,
     resolve,
 )
@@ -153,6 +154,12 @@ def _read_source(source: Source, streams: Streams, warn: Warn) -> Iterator[Item]
     name = source.name
     stream = streams.open(source)
     with stream:
+        if source.scanned and is_shipctl_report(stream):
+            # A report of an earlier run written inside the input directory: its records are
+            # not payloads (each would come back as an invalid item). Named on the command
+            # line, a file is read whatever it holds.
+            warn(f"{name}: skipped, a report written by shipctl, not a payload file")
+            return
         try:
             suffix = source.suffix
             if suffix == ".csv":

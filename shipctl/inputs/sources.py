@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ _SNIFF = 64 * 1024  # the first line is read this far before deciding what the i
 class Source:
     name: str  # as the user gave it (joined with the directory), or "<stdin>"
     path: str | None  # None: stdin
+    scanned: bool = False  # found in a directory (not named on the command line)
 
     @property
     def suffix(self) -> str:
@@ -118,7 +120,7 @@ def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> lis
         if path.lower().endswith(".csv") and not allow_csv:
             skipped_csv += 1
             continue
-        sources.append(Source(path, path))
+        sources.append(Source(path, path, scanned=True))
     if skipped_csv:
         files = "file" if skipped_csv == 1 else "files"
         warn(f"{top}: skipped {skipped_csv} .csv {files} (this command does not take CSV)")
@@ -145,6 +147,27 @@ def _special_kind(entry: os.DirEntry[str]) -> str | None:
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device, not a regular file"
     return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+# A report shipctl wrote (--report): a CSV report's header, a JSON Lines report's first record.
+_REPORT_CSV_HEADER = b"index,where,label,key,status,code,message,attempts,elapsed_ms"
+_REPORT_JSONL_START = re.compile(rb'^\{"index": (?:\d+|null), "where": .*"status": ')
+
+
+def is_shipctl_report(stream: IO[bytes]) -> bool:
+    """Whether ``stream`` (a regular file, seekable) starts like a report shipctl wrote; the
+    stream is left at its start. Only the first line is looked at (at most 64 KiB)."""
+    try:
+        if not stream.seekable():
+            return False
+        head = stream.readline(_SNIFF)
+        stream.seek(0)
+    except (OSError, ValueError):
+        return False
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    head = head.rstrip(b"\r\n")
+    return head.startswith(_REPORT_CSV_HEADER) or bool(_REPORT_JSONL_START.match(head))
 
 
 # -- sources → streams ------------------------------------------------------------------------
