@@ -7,6 +7,7 @@ embedded sandbox on first use when ``--sandbox`` was given.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,8 +45,23 @@ class Application:
         if self._config is None:
             from shipctl import config
 
-            self._config = config.load(self.config_path, out=self.out)
+            self._config = config.load(
+                self.config_path, out=self.out, must_exist=self.config_origin
+            )
         return self._config
+
+    @property
+    def config_origin(self) -> str | None:
+        """Where an explicitly chosen config file came from: "--config", "SHIPCTL_CONFIG",
+        or None for the per-user file (which may be missing: nothing is set yet)."""
+        if self.config_path is None or str(self.config_path) == "":
+            return None
+        env = os.environ.get("SHIPCTL_CONFIG")
+        if env and Path(os.path.expanduser(env)).absolute() == Path(
+            os.path.expanduser(str(self.config_path))
+        ).absolute():
+            return "SHIPCTL_CONFIG"
+        return "--config"
 
     def setting(self, key: str, flag: Any = None) -> Setting:
         """Resolve one config key for the active profile (secrets are registered for redaction)."""

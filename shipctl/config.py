@@ -477,13 +477,24 @@ def _unset_in(document: Any, profile: str, spec: KeySpec) -> bool:
 
 
 def load(
-    path: Path | str | None = None, out: Output | None = None, *, check_permissions: bool = True
+    path: Path | str | None = None,
+    out: Output | None = None,
+    *,
+    check_permissions: bool = True,
+    must_exist: str | None = None,
 ) -> ConfigFile:
-    """Read the config file. Missing → empty config (nothing is created until a `set`)."""
+    """Read the config file. Missing → empty config (nothing is created until a `set`).
+
+    ``must_exist`` names where an explicitly chosen file came from ("--config",
+    "SHIPCTL_CONFIG"): such a file that does not exist is a ConfigError naming it, not an
+    empty config that later fails on some key the user did set — in the file they meant.
+    """
     target = config_path(path)
     try:
         info = target.stat()
     except FileNotFoundError:
+        if must_exist:
+            raise missing_file_error(target, must_exist) from None
         return ConfigFile(target)
     except OSError as error:
         raise ConfigError(f"cannot read config file {target}: {error.strerror}") from None
@@ -504,6 +515,14 @@ def load(
     if check_permissions and out is not None and stat.S_ISREG(info.st_mode):
         _warn_permissions(cfg, out)
     return cfg
+
+
+def missing_file_error(target: Path, origin: str) -> ConfigError:
+    given = f"--config {target}" if origin == "--config" else f"{origin}={target}"
+    return ConfigError(
+        f"config file {target} does not exist (given by {given}); check the path, or create it"
+        f" with `shipctl --config {target} config set KEY VALUE`"
+    )
 
 
 def _decode(data: bytes, target: Path) -> str:

@@ -159,7 +159,8 @@ def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
     spec = config.key_spec(key)
     where = f"profile '{app.profile}'"
     # Look first, so that removing nothing creates no file and no directory.
-    if config.load(app.config_path).raw_or_none(app.profile, spec) is None:
+    loaded = config.load(app.config_path, must_exist=app.config_origin)
+    if loaded.raw_or_none(app.profile, spec) is None:
         app.out.info(f"{spec.name} was not set for {where} in {_path(app)}; nothing to do")
         return
     with config.edit(app.config_path, app.out) as cfg:
@@ -202,9 +203,45 @@ def show(
     for setting in settings:
         shown = setting.shown(show_secrets)
         rows.append([setting.key, "" if shown is None else str(shown), setting.source])
-    app.out.table(
-        ["key", "value", "source"], rows, title=f"profile '{app.profile}' ({app.config.path})"
-    )
+    if app.out.stdout_is_tty:
+        _show_on_terminal(app, rows)
+    else:  # tab-separated, one full row per key, for scripts
+        app.out.table(["key", "value", "source"], rows)
+
+
+def _show_on_terminal(app: Application, rows: list[list[str]]) -> None:
+    """The path once above the table ("file" in the source column), and values never cut:
+    a value a user copies (a URL, a path) wraps whole rather than ending in "…"."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = app.out
+    path = str(app.config.path)
+    console = Console(no_color=not out.color, highlight=False)
+    state = "" if app.config.exists else " (does not exist yet)"
+    console.print(out.scrub(f"profile '{app.profile}', config file {path}{state}"),
+                  soft_wrap=True, markup=False)
+    # No side borders: on 80 columns the value column keeps its full width where it can.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    sources = ["file" if source == path else source for _, _, source in rows]
+    keys = max(len(key) for key, _, _ in rows)
+    widest = max(len(value) for _, value, _ in rows)
+    room = console.width - keys - 6  # 6: the two gaps between the three columns
+    value_width = source_width = None
+    if widest + max(map(len, sources)) > room:
+        # Too wide for the terminal: the value keeps as much as it can; what does not fit
+        # wraps whole ("fold"), never cut with "…". The source column gives way first.
+        value_width = max(min(widest, room - len("default")), 10)
+        source_width = max(room - value_width, len("default"))
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold", width=value_width)
+    table.add_column("source", overflow="fold", width=source_width)
+    for (key, value, _), source in zip(rows, sources, strict=True):
+        # Text, not markup: a value like "[x]" is printed as it is
+        table.add_row(Text(key), Text(out.scrub(value)), Text(source))
+    console.print(table)
 
 
 @group.command()
