@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,11 +19,17 @@ from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import digest as digest_cmd
 from shipctl.commands import sandbox as sandbox_cmd
-from shipctl.commands.options import EXIT_CODES_HELP, complete_profile
+from shipctl.commands.options import (
+    EXIT_CODES_HELP,
+    ShipctlGroup,
+    ShipctlTyper,
+    complete_profile,
+)
 from shipctl.provider import providers
 
-root_group = typer.Typer(
+root_group = ShipctlTyper(
     name="shipctl",
+    cls=ShipctlGroup,  # global options accepted after the subcommand too; help for people
     help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -31,6 +38,13 @@ root_group = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class ColorChoice(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
 
 current = None  # the Application of this invocation, for cli.run()'s error handling
 
@@ -75,6 +89,18 @@ def root(
         bool,
         typer.Option("--debug", envvar="SHIPCTL_DEBUG", help="Full tracebacks and HTTP wire logs."),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="Bulk runs print only failures and the summary."),
+    ] = False,
+    color: Annotated[
+        ColorChoice,
+        typer.Option(
+            "--color",
+            help="Colour in text output: auto (on a terminal, unless NO_COLOR is set),"
+            " always or never.",
+        ),
+    ] = ColorChoice.auto,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -87,6 +113,9 @@ def root(
         profile=profile, config_path=config, sandbox=sandbox, debug=debug
     )
     current.out.verbose = debug
+    # read by the Output (bulk runs' per-item lines; colour decisions)
+    setattr(current.out, "quiet", quiet)  # noqa: B010 - set whether or not Output declares it
+    setattr(current.out, "color_choice", color.value)  # noqa: B010
     ctx.call_on_close(current.close)
 
 
