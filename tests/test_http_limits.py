@@ -276,14 +276,19 @@ def run_measured(args: list[str], env: dict[str, str], limit: float = 60):
         name, getattr(proc, name).read()), daemon=True) for name in ("stdout", "stderr")]
     for reader in readers:
         reader.start()
+    # The child's own high-water mark (VmHWM), read while it runs: wait4's ru_maxrss would
+    # also count the pages it shared with this (pytest, possibly hundreds of MB) process
+    # before exec, as Linux carries the old mm's peak over exec.
+    peak = 0
     try:
-        while True:  # wait4: this child's own peak RSS, not the largest of all children's
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        while True:
+            peak = max(peak, _vm_hwm(proc.pid))
+            pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - started > limit:
                 pytest.fail(f"shipctl {' '.join(args)} still running after {limit} s")
-            time.sleep(0.02)
+            time.sleep(0.01)
     except BaseException:  # the limit, or pytest-timeout: leave no process behind
         proc.kill()
         proc.wait()
@@ -294,7 +299,20 @@ def run_measured(args: list[str], env: dict[str, str], limit: float = 60):
         reader.join(10)
     err = output.get("stderr", b"").decode("utf-8", "replace")
     audit(output.get("stdout", b""), err)
-    return proc.returncode, err, took, usage.ru_maxrss * 1024  # Linux: KiB
+    assert peak, "the process ended before its memory could be read"
+    return proc.returncode, err, took, peak
+
+
+def _vm_hwm(pid: int) -> int:
+    """Peak resident memory of a running process in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 @pytest.mark.timeout(60)
@@ -314,7 +332,7 @@ def test_cli_an_endless_answer_fails_the_item_and_memory_stays_flat():
     with RawServer(endless) as server:
         code, err, took, peak = run_measured(
             ["ewe", "modify", str(SAMPLES / "ewe" / "modify.json")], ewe_env(server))
-        assert wait_for(lambda: "dropped" in server.endings), server.endings
+        assert wait_for(lambda: "dropped" in server.endings, 20), server.endings
 
     assert code == 1, err
     assert f"answer from {server.where} (HTTP 200) larger than 1 MiB: not read further" in err
