@@ -95,6 +95,11 @@ class BulkProvider(ABC):
     def prepare(self, app: Application) -> None:  # noqa: B027 - optional hook
         """Check the provider's own flags and settings before any input is read."""
 
+    def check_column(self, path: tuple[str | int, ...]) -> str | None:
+        """What is wrong with a CSV column naming PATH, or None: judged once on the header,
+        so a misspelt column is one error (exit 2), not one per row."""
+        return None
+
     def default_rate(self, app: Application) -> float | None:
         """Requests per second when --rate is not given (None or 0: unlimited)."""
         return None
@@ -160,6 +165,7 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
         # A context manager: a spooled stdin (its temporary file) is removed however we leave.
         with inputs.open_inputs(
             options.paths, recursive=options.recursive, allow_csv=provider.allow_csv,
+            check_column=provider.check_column,
             warn=out.warn,
         ) as source:
             # Before anything is written: a report or journal that is one of the inputs

@@ -458,13 +458,62 @@ def _unknown_field(path: Path_) -> str:
     return f"unknown field (did you mean {suggestion}?)" if suggestion else "unknown field"
 
 
+def unknown_column(path: Path_) -> str | None:
+    """What is wrong with a CSV column naming PATH (``("merchandise", 0, "qty")``), or None.
+
+    Checked once on the header, so a misspelt column is one error, not one per row:
+    ``unknown field (did you mean merchandise.0.quantity?)``. Only names are judged here; the
+    shape of what the cells make (a list where an object belongs…) is the model's to check.
+    """
+    allowed: tuple[str, ...] | None = _TOP_KEYS
+    for depth, part in enumerate(path):
+        if allowed is None:
+            return None
+        if isinstance(part, int) or allowed is _LIST_OF_MERCHANDISE:
+            if not isinstance(part, int) or allowed is not _LIST_OF_MERCHANDISE:
+                return None  # a shape problem (index vs name): the model says what it expected
+            allowed = _MERCHANDISE_KEYS
+            continue
+        if part not in allowed:
+            suggestion = _closest(part, allowed)
+            if suggestion is None:
+                return "unknown field"
+            shown = ".".join(str(p) for p in (*path[:depth], suggestion))
+            return f"unknown field (did you mean {shown}?)"
+        allowed = _BELOW.get(path[: depth + 1])
+    return None
+
+
+_LIST_OF_MERCHANDISE = ("0",)  # a marker: "merchandise" is followed by an index
+_BELOW: dict[Path_, tuple[str, ...]] = {
+    ("from",): _ADDRESS_KEYS,
+    ("to",): _ADDRESS_KEYS,
+    ("merchandise",): _LIST_OF_MERCHANDISE,
+}
+
+
 def _squash(name: str) -> str:
     # "ReferenceNo", "country-of-origin", "goods_name" are near misses of the real names
     return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
 
 
 def _closest(key: str, allowed: tuple[str, ...]) -> str | None:
-    return nearest(key, allowed, normalise=_squash)
+    found = nearest(key, allowed, normalise=_squash)
+    if found is None:
+        # an abbreviation: "qty" for quantity, "desc" for description (one candidate only)
+        short = _squash(key)
+        if short:
+            fits = [name for name in allowed if _abbreviates(short, _squash(name))]
+            found = fits[0] if len(fits) == 1 else None
+    return found
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """SHORT is NAME's first letter then some of its letters in order ("qty" ⊂ "quantity")."""
+    if len(short) < 2 or len(short) >= len(name) or short[0] != name[0]:
+        return False
+    letters = iter(name)
+    return all(char in letters for char in short)
 
 
 def _address_problems(

@@ -27,6 +27,11 @@ class ModifyShipment(BulkProvider):
     command = "ewe modify"
     allow_csv = True
 
+    def check_column(self, path: tuple[str | int, ...]) -> str | None:
+        from shipctl.ewe.models import unknown_column
+
+        return unknown_column(path)
+
     def __init__(self, content_type: str | None = None) -> None:
         self.content_type_flag = content_type  # --content-type
         self.content_type = ""

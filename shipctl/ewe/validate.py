@@ -12,7 +12,7 @@ from typing import Any
 
 def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     from shipctl.ewe import MSG_TYPE
-    from shipctl.ewe.models import check
+    from shipctl.ewe.models import check, unknown_column
     from shipctl.ewe.postcodes import configured_index
     from shipctl.inputs import read_items
     from shipctl.output import LINE_WIDTH, shorten
@@ -21,7 +21,10 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     postcodes = configured_index(app)
     results: list[dict[str, Any]] = []
     valid = invalid = 0
-    for item in read_items(paths, recursive=recursive, allow_csv=True, warn=out.warn):
+    items = read_items(
+        paths, recursive=recursive, allow_csv=True, warn=out.warn, check_column=unknown_column
+    )
+    for item in items:
         checked = check(item.data, postcodes=postcodes)
         carried = checked.envelope.get("msgType", MSG_TYPE)
         if carried != MSG_TYPE:

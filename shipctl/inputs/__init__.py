@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 from shipctl.errors import InputError
-from shipctl.inputs.csvreader import MAX_CSV_INDEX, read_csv
+from shipctl.inputs.csvreader import MAX_CSV_INDEX, ColumnCheck, read_csv
 from shipctl.inputs.items import Item, Location, Path_, Warn, dotted
 from shipctl.inputs.jsontext import read_json_lines
 from shipctl.inputs.limits import JSON5_LIMIT, LENIENT_LIMIT, MAX_DOCUMENT, MAX_SPOOL
@@ -57,6 +57,7 @@ from shipctl.nesting import MAX_DEPTH
 # The limits above are copies, for reading: to change one (in a test), patch
 # ``shipctl.inputs.limits``, which the readers consult at call time.
 __all__ = [
+    "ColumnCheck",
     "JSON5_LIMIT",
     "LENIENT_LIMIT",
     "MAX_CSV_INDEX",
@@ -92,10 +93,12 @@ def read_items(
     allow_csv: bool = False,
     stdin: IO[bytes] | None = None,
     warn: Callable[[str], None] | None = None,
+    check_column: ColumnCheck | None = None,
 ) -> Iterator[Item]:
     """Every item of every input, in order; one pass (stdin is read as it streams)."""
     inputs = open_inputs(
-        paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn, _spool=False
+        paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn, _spool=False,
+        check_column=check_column,
     )
     with inputs:
         yield from inputs.items()
@@ -109,6 +112,7 @@ def open_inputs(
     stdin: IO[bytes] | None = None,
     warn: Callable[[str], None] | None = None,
     _spool: bool = True,
+    check_column: ColumnCheck | None = None,
 ) -> Inputs:
     """Resolve ``paths`` now (usage errors surface at once); read them with ``Inputs.items()``.
 
@@ -119,7 +123,10 @@ def open_inputs(
     """
     warn = warn or _stderr_warn
     sources = resolve(paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn)
-    return Inputs(sources, stdin=stdin, warn=warn, spool=_spool)
+    inputs = Inputs(sources, stdin=stdin, warn=warn, spool=_spool)
+    # the command's judgement of a CSV column's field path (see ``csvreader.ColumnCheck``)
+    inputs.check_column = check_column
+    return inputs
 
 
 class Inputs:
@@ -132,12 +139,13 @@ class Inputs:
         self._streams = Streams(stdin, spool=spool)
         self._warn = warn
         self._passes = 0
+        self.check_column: ColumnCheck | None = None
 
     def items(self) -> Iterator[Item]:
         warn = self._warn if self._passes == 0 else _no_warn
         self._passes += 1
         for source in self.sources:
-            yield from _read_source(source, self._streams, warn)
+            yield from _read_source(source, self._streams, warn, self.check_column)
 
     def close(self) -> None:
         self._streams.close()
@@ -149,7 +157,9 @@ class Inputs:
         self.close()
 
 
-def _read_source(source: Source, streams: Streams, warn: Warn) -> Iterator[Item]:
+def _read_source(
+    source: Source, streams: Streams, warn: Warn, check_column: ColumnCheck | None = None
+) -> Iterator[Item]:
     """The items of one source, by its suffix; stdin and other suffixes are sniffed."""
     name = source.name
     stream = streams.open(source)
@@ -163,7 +173,7 @@ def _read_source(source: Source, streams: Streams, warn: Warn) -> Iterator[Item]
         try:
             suffix = source.suffix
             if suffix == ".csv":
-                yield from read_csv(stream, name)
+                yield from read_csv(stream, name, check_column)
             elif suffix in (".yaml", ".yml"):
                 yield from read_yaml_file(stream, name, warn)
             elif suffix in (".jsonl", ".ndjson"):

@@ -6,7 +6,7 @@ left out. Rows are read as they come, so memory stays flat.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
@@ -24,11 +24,21 @@ MAX_CSV_INDEX = 9999
 _SHOWN_COLUMN = 40  # characters of a column name quoted in an error
 
 
-def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
+# What a command knows of its fields: a column's path → what is wrong with it, or None. The
+# reader knows no provider's fields; ``ewe validate``/``ewe modify`` pass EWE's.
+ColumnCheck = Callable[[Path_], "str | None"]
+
+
+def read_csv(
+    stream: IO[bytes], name: str, check_column: ColumnCheck | None = None
+) -> Iterator[Item]:
     """Header of dotted names (``to.lines.0``) → nested objects; empty cells left out.
 
     Lines are decoded one by one and handed to ``csv.reader`` with their own line endings (as
     ``newline=""`` would), so quoted cells may span lines and memory stays flat.
+
+    ``check_column`` judges each column once, on the header: a misspelt column makes every
+    row wrong, so it is one error at ``file:1`` (exit 2), not the same error on every row.
     """
     import csv
 
@@ -39,6 +49,8 @@ def read_csv(stream: IO[bytes], name: str) -> Iterator[Item]:
         if header is None or not any(cell.strip() for cell in header):
             raise InputError(f"{name}: empty input")
         columns = _csv_columns([cell.strip() for cell in header], name)
+        if check_column is not None:
+            _check_names(columns, name, check_column)
         index = 0
         row_start = reader.line_num + 1
         for row in reader:
@@ -97,6 +109,17 @@ def _csv_columns(header: list[str], name: str) -> list[_Column]:
         leaves[path] = cell
         columns.append(_Column(column, path))
     return columns
+
+
+def _check_names(columns: list[_Column], name: str, check_column: ColumnCheck) -> None:
+    """One InputError at ``file:1`` naming every column the command does not know."""
+    problems = []
+    for number, column in enumerate(columns, 1):
+        why = check_column(column.path)
+        if why:
+            problems.append(f"{_HeaderCell(number, column.name)}: {why}")
+    if problems:
+        raise InputError(f"{name}:1: " + "; ".join(problems))
 
 
 def _check_column(
