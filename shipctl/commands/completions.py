@@ -32,6 +32,9 @@ def completions(
 ) -> None:
     """Print the completion script for SHELL (install it as the README says).
 
-    Example:  shipctl completions bash > ~/.local/share/bash-completion/completions/shipctl
+    \b
+    Examples:
+      $ shipctl completions bash > ~/.local/share/bash-completion/completions/shipctl
+      $ shipctl completions zsh > "${fpath[1]}/_shipctl"
     """
     sys.stdout.write(script(shell.value))

@@ -61,9 +61,9 @@ def set_(
 
     \b
     Examples:
-      shipctl config set ewe.username acme
-      shipctl config set ewe.password                      # prompts, no echo
-      printf '%s\\n' "$PW" | shipctl config set --profile prod ewe.password
+      $ shipctl config set ewe.username acme
+      $ shipctl config set ewe.password                      # prompts, no echo
+      $ printf '%s\\n' "$PW" | shipctl config set --profile prod ewe.password
     """
     from shipctl import config, secrets
 
@@ -126,7 +126,10 @@ def get(
 
     Secrets are masked unless --show-secrets. Exit 1 when the key is not set anywhere.
 
-    Example:  shipctl config get ewe.url -o json
+    \b
+    Examples:
+      $ shipctl config get ewe.url
+      $ shipctl config get ewe.password --profile prod -o json
     """
     from shipctl import config
 
@@ -150,7 +153,9 @@ def get(
 def unset(ctx: typer.Context, key: KeyArg, profile: ProfileOpt = None) -> None:
     """Remove KEY from a profile of the config file (absent already is fine).
 
-    Example:  shipctl config unset --profile staging ewe.password
+    \b
+    Examples:
+      $ shipctl config unset --profile staging ewe.password
     """
     from shipctl import config
 
@@ -183,7 +188,10 @@ def show(
     The source column says flag, sandbox, the environment variable, the config file, default,
     or unset.
 
-    Example:  SHIPCTL_EWE_PASSWORD=… shipctl config show --profile prod
+    \b
+    Examples:
+      $ shipctl config show
+      $ SHIPCTL_EWE_PASSWORD=… shipctl config show --profile prod
     """
     from shipctl import config
 
@@ -250,7 +258,10 @@ def profiles(
 ) -> None:
     """List the profiles in the config file; '*' marks the active one.
 
-    Example:  shipctl config profiles -o json
+    \b
+    Examples:
+      $ shipctl config profiles
+      $ shipctl config profiles -o json
     """
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is OutputFormat.json)
@@ -275,7 +286,10 @@ def path(
 ) -> None:
     """Print the config file's path (--config, SHIPCTL_CONFIG, or the per-user file).
 
-    Example:  $EDITOR "$(shipctl config path)"
+    \b
+    Examples:
+      $ shipctl config path
+      $ $EDITOR "$(shipctl config path)"
     """
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is OutputFormat.json)

@@ -16,13 +16,21 @@ from shipctl.ewe import MSG_TYPE
 def digest(
     ctx: typer.Context,
     username: Annotated[
-        Optional[str], typer.Option("--username", "-u", help="Default: the profile's ewe.username.")
+        Optional[str],
+        typer.Option(
+            "--username", "-u", metavar="NAME", help="Default: the profile's ewe.username."
+        ),
     ] = None,
-    msg_type: Annotated[str, typer.Option("--msg-type", help="EWE msgType.")] = MSG_TYPE,
+    msg_type: Annotated[
+        str, typer.Option("--msg-type", metavar="TYPE", help="EWE msgType.")
+    ] = MSG_TYPE,
     count: Annotated[
         Optional[int],
         typer.Option(
-            "--count", min=0, help="pushShipment form: md5(username + N + msgType + password)."
+            "--count",
+            min=0,
+            metavar="N",
+            help="pushShipment form: md5(username + N + msgType + password).",
         ),
     ] = None,
     password_stdin: Annotated[
@@ -55,9 +63,9 @@ def digest(
 
     \b
     Examples:
-      printf '%s\\n' "$PW" | shipctl digest --username test --password-stdin
-      printf '%s\\n' "$DIGEST" | shipctl digest --verify -
-      printf '%s\\n%s\\n' "$PW" "$DIGEST" | shipctl digest -u test --password-stdin --verify -
+      $ printf '%s\\n' "$PW" | shipctl digest --username test --password-stdin
+      $ printf '%s\\n' "$DIGEST" | shipctl digest --verify -
+      $ printf '%s\\n%s\\n' "$PW" "$DIGEST" | shipctl digest -u test --password-stdin --verify -
     """
     from shipctl import secrets
     from shipctl.ewe import digest as ewe_digest

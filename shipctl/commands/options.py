@@ -347,6 +347,7 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         "-p",
+        metavar="NAME",
         help="Credentials profile (overrides the global --profile).",
         autocompletion=complete_profile,
     ),
@@ -377,25 +378,37 @@ TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
+        metavar="S",
         help="Seconds for one attempt's whole answer, from sending to its last byte "
         "(connect timeout is 10 s).",
     ),
 ]
 RetriesOpt = Annotated[
-    int, typer.Option("--retries", min=0, help="Retries of transient failures per request.")
+    int,
+    typer.Option(
+        "--retries", min=0, metavar="N", help="Retries of transient failures per request."
+    ),
 ]
 CaBundleOpt = Annotated[
     Optional[Path],
-    typer.Option("--ca-bundle", help="Extra CA certificate(s) to trust (PEM).", dir_okay=False),
+    typer.Option(
+        "--ca-bundle",
+        metavar="FILE",
+        help="Extra CA certificate(s) to trust (PEM).",
+        dir_okay=False,
+    ),
 ]
 
 # -- Bulk engine (SPEC §2 "Bulk engine") -----------------------------------------------------
-JobsOpt = Annotated[int, typer.Option("--jobs", "-j", min=1, help="Requests in flight at once.")]
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, metavar="N", help="Requests in flight at once.")
+]
 RateOpt = Annotated[
     Optional[float],
     typer.Option(
         "--rate",
         min=0,
+        metavar="R",
         help="At most R requests per second, evenly paced, retries included; 0 = unlimited."
         " Default: the profile's rate setting (EWE: ewe.rate, 1.0).",
     ),
@@ -478,13 +491,19 @@ class BulkCommand(ShipctlCommand):
 JournalOpt = Annotated[
     Optional[Path],
     typer.Option(
-        "--journal", dir_okay=False, help="SQLite journal: a re-run skips items that succeeded."
+        "--journal",
+        metavar="FILE",
+        dir_okay=False,
+        help="SQLite journal: a re-run skips items that succeeded.",
     ),
 ]
 ReportOpt = Annotated[
     Optional[Path],
     typer.Option(
-        "--report", dir_okay=False, help="Per-item report: CSV if *.csv, else JSON Lines."
+        "--report",
+        metavar="FILE",
+        dir_okay=False,
+        help="Per-item report: CSV if *.csv, else JSON Lines.",
     ),
 ]
 FailFastOpt = Annotated[

@@ -63,6 +63,7 @@ def root(
         typer.Option(
             "--profile",
             "-p",
+            metavar="NAME",
             envvar="SHIPCTL_PROFILE",
             help="Credentials profile to use.",
             autocompletion=complete_profile,
@@ -72,6 +73,7 @@ def root(
         Optional[Path],
         typer.Option(
             "--config",
+            metavar="FILE",
             envvar="SHIPCTL_CONFIG",
             help="Config file to use instead of the per-user one.",
             dir_okay=False,

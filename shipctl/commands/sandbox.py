@@ -23,12 +23,13 @@ def sandbox(
         str,
         typer.Option(
             "--host",
+            metavar="ADDRESS",
             help="Address to listen on (0.0.0.0: every IPv4 interface). Only requests for"
             " this host or a loopback name or address are answered; others get 421.",
         ),
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free).")
+        int, typer.Option("--port", min=0, max=65535, metavar="N", help="Port (0 = any free).")
     ] = 8765,
     latency: Annotated[
         float, typer.Option("--latency", min=0, metavar="MS", help="Added latency per answer.")
@@ -43,7 +44,7 @@ def sandbox(
             min=0,
             max=1,
             metavar="P",
-            help="Fraction of answers replaced by a fault.",
+            help="Fraction of answers replaced by a fault, 0 to 1.",
         ),
     ] = 0.0,
     fail_mode: Annotated[
@@ -53,7 +54,7 @@ def sandbox(
         ),
     ] = FailMode.mix,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Seed for reproducible faults.")
+        Optional[int], typer.Option("--seed", metavar="N", help="Seed for reproducible faults.")
     ] = None,
 ) -> None:
     """Serve simulators of the EWE, Fynd and Ecom APIs on loopback until Ctrl-C.
@@ -61,7 +62,10 @@ def sandbox(
     Prints the base URLs and the sandbox credentials. GET /_sandbox/stats reports how many
     times each item was applied and how many faults were injected.
 
-    Example:  shipctl sandbox --latency 50 --fail-rate 0.2 --seed 7
+    \b
+    Examples:
+      $ shipctl sandbox
+      $ shipctl sandbox --latency 50 --fail-rate 0.2 --seed 7
     """
     from shipctl.sandbox import Faults, serve_forever
 

@@ -62,6 +62,7 @@ def modify(
         Optional[str],
         typer.Option(
             "--content-type",
+            metavar="TYPE",
             help="Content-Type of the body (default: ewe.content_type, application/javascript).",
         ),
     ] = None,
@@ -74,10 +75,14 @@ def modify(
     Each item is a request body without username/digest/msgType (they come from the profile).
     Every item is validated offline first; invalid items are reported and not sent.
 
-    Example:  shipctl ewe modify changes.csv --journal nightly.db --report nightly.csv
-
     A journal belongs to one run at a time: a second run on it exits 2 at once, naming the
     run that holds it, unless --wait is given (cron: --wait=3600).
+
+    \b
+    Examples:
+      $ shipctl ewe modify change.yaml --dry-run
+      $ shipctl ewe modify changes.csv --journal nightly.db --report nightly.csv
+      $ shipctl ewe modify changes.csv --journal nightly.db --wait=3600 --quiet
     """
     from shipctl import runner
     from shipctl.ewe.modify import ModifyShipment
@@ -116,7 +121,10 @@ def validate(
 ) -> None:
     """Check modifyShipment request bodies offline against every documented field rule.
 
-    Example:  shipctl ewe validate sample_payloads/ewe/invalid.yaml
+    \b
+    Examples:
+      $ shipctl ewe validate sample_payloads/ewe/invalid.yaml
+      $ shipctl ewe validate -R payloads/ -o json
     """
     from shipctl.ewe.validate import run
 
@@ -135,7 +143,10 @@ def template(
 ) -> None:
     """Print a skeleton modifyShipment request with every field and its rule.
 
-    Example:  shipctl ewe template > change.yaml
+    \b
+    Examples:
+      $ shipctl ewe template > change.yaml
+      $ shipctl ewe template --format json
     """
     from shipctl.ewe.template import render
 
