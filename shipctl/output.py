@@ -1,7 +1,8 @@
 """Everything shipctl writes to the terminal goes through ``Output``.
 
 Results go to stdout, progress/warnings/logs to stderr. ``-o json`` means exactly one JSON
-document on stdout. Colour only on a terminal and never with NO_COLOR. Rich is imported only
+document on stdout. Colour (``--color auto``) only on a terminal and never with NO_COLOR;
+``--color always`` / ``never`` decide regardless (never in json mode). Rich is imported only
 when a table or progress bar is actually drawn, to keep start-up fast.
 """
 
@@ -47,6 +48,10 @@ class Output:
         self.json_mode = json_mode
         self.show_secrets = show_secrets
         self.verbose = False
+        # --quiet: bulk runs print only the items that went wrong, and the summary
+        self.quiet = False
+        # --color: "auto" (on a terminal, unless NO_COLOR), "always" or "never"
+        self.color_choice = "auto"
 
     # streams are looked up on each call so pytest's capture and CliRunner see our writes
     @property
@@ -71,7 +76,11 @@ class Output:
 
     @property
     def color(self) -> bool:
-        return self.stdout_is_tty and "NO_COLOR" not in os.environ and not self.json_mode
+        if self.json_mode or self.color_choice == "never":
+            return False
+        if self.color_choice == "always":
+            return True
+        return self.stdout_is_tty and "NO_COLOR" not in os.environ
 
     def scrub(self, text: str) -> str:
         return text if self.show_secrets else secrets.redact(text)

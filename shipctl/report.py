@@ -14,7 +14,11 @@ from typing import IO, Any
 from shipctl import secrets
 from shipctl.errors import ShipctlError, UsageError
 
-FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attempts", "elapsed_ms")
+FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attempts", "elapsed_ms",
+          "finished_at")
+# The CSV report keeps its nine columns: scripts and spreadsheets read them by position
+# (``finished_at``, ISO 8601 UTC, is in JSON Lines reports and -o json records).
+CSV_FIELDS = FIELDS[:9]
 
 
 class ReportWriter:
@@ -60,7 +64,7 @@ class ReportWriter:
 
                 # The csv writer hands each row to fh.write in one call: a flushed row is whole.
                 self._csv = csv.writer(self._fh, lineterminator="\n")
-                self._csv.writerow(FIELDS)
+                self._csv.writerow(CSV_FIELDS)
             self._fh.flush()
         except OSError as exc:
             raise UsageError(
@@ -82,15 +86,16 @@ class ReportWriter:
                 self._csv.writerow(
                     [
                         "" if record.get(f) is None else secrets.redact(str(record.get(f)))
-                        for f in FIELDS
+                        for f in CSV_FIELDS
                     ]
                 )
             else:
-                row = {f: secrets.redact_strings(record.get(f)) for f in FIELDS}
+                row = {f: secrets.redact_strings(record.get(f)) for f in CSV_FIELDS}
                 if "errors" in record:
                     row["errors"] = secrets.redact_strings(record["errors"])
                 if record.get("detail"):
                     row["detail"] = secrets.redact_strings(record["detail"])
+                row["finished_at"] = record.get("finished_at")  # appended: older keys first
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             self._fh.flush()
         except OSError as exc:

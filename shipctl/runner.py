@@ -9,7 +9,8 @@ the rest, the same way for every provider:
 - the journal is held before any input is read (``--journal``: one run at a time; a second
   run exits 2 at once naming the holder, or waits with ``--wait``);
 - pass 1 only parses, so unreadable input stops the run before anything is sent (exit 2);
-  an input with no items is a warning and exit 0, and needs no credentials;
+  an input with no items (``[]``, an empty directory) is a warning and exit 0, with
+  ``--strict`` too (nothing is invalid), and needs no credentials;
 - credentials are resolved once (``BulkProvider.connect``);
 - ``--strict`` counts the invalid jobs in a pass of their own, and if there are any, reports
   every job and sends nothing;
@@ -166,7 +167,7 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
         with inputs.open_inputs(
             options.paths, recursive=options.recursive, allow_csv=provider.allow_csv,
             check_column=provider.check_column,
-            warn=out.warn,
+            warn=out.warn, empty_ok=True,  # an empty directory: nothing to send, exit 0
         ) as source:
             # Before anything is written: a report or journal that is one of the inputs
             # would empty it (SPEC §2: nothing destroys input).

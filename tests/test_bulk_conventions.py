@@ -71,3 +71,138 @@ def test_report_inside_input_directory_is_skipped(cli, sandbox, tmp_path, name):
     checked = cli("ewe", "validate", str(inbox))
     assert checked.code == 0, checked.all
     assert "2 items: 2 valid, 0 invalid" in checked.out
+
+
+# -- 6. cron-friendly runs -------------------------------------------------------------------
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("extra", [[], ["--strict"], ["--dry-run"]])
+def test_empty_input_directory_is_nothing_to_send(cli, tmp_path, extra):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "notes.txt").write_text("not a payload")
+    result = cli("ewe", "modify", str(inbox), *extra)  # no credentials needed either
+    assert result.code == 0, result.all
+    assert "no payload files" in result.err
+    assert "nothing to send" in result.err
+
+
+@pytest.mark.timeout(60)
+def test_empty_directory_and_empty_list_say_the_same(cli, tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    from_dir = cli("ewe", "modify", str(inbox))
+    from_list = cli("ewe", "modify", str(empty))
+    assert from_dir.code == from_list.code == 0
+    assert from_dir.out.split(" in ")[0] == from_list.out.split(" in ")[0]  # same summary
+
+
+def _jobs(statuses):
+    from shipctl.batch import Job
+
+    return [Job(id=f"item-{i}", label=f"TEST{i:04d}", where=f"bulk.jsonl:{i + 1} item {i + 1}",
+                payload=i, problems=["bad postcode"] if s == "invalid" else None)
+            for i, s in enumerate(statuses)]
+
+
+@pytest.mark.timeout(60)
+def test_quiet_prints_only_what_went_wrong_and_the_summary(capsys):
+    from shipctl.batch import BulkOptions, Outcome, run
+    from shipctl.output import Output
+
+    jobs = _jobs(["ok", "failed", "ok", "invalid", "ok"])
+
+    def send(job):
+        if job.id == "item-1":
+            return Outcome(False, "Shipment not found", code=3)
+        return Outcome(True, "Modify success!", code=0)
+
+    out = Output()
+    out.quiet = True
+    summary = run(iter(jobs), send, BulkOptions(jobs=2), out)
+    captured = capsys.readouterr()
+    assert summary.exit_code() == 1
+    lines = captured.err.splitlines()
+    assert len(lines) == 2, captured.err
+    assert any(line.startswith("failed") and "TEST0001" in line for line in lines)
+    assert any(line.startswith("invalid") and "TEST0003" in line for line in lines)
+    assert "succeeded" not in captured.err
+    assert "sent 4, succeeded 3, failed 1, invalid 1" in captured.out
+
+    out.quiet = False
+    run(iter(_jobs(["ok", "failed", "ok"])), send, BulkOptions(jobs=2), out)
+    assert capsys.readouterr().err.count("succeeded") == 2  # without --quiet: every item
+
+
+@pytest.mark.timeout(60)
+def test_quiet_rerun_lists_no_skipped_items(cli, sandbox, tmp_path, monkeypatch):
+    from shipctl.output import Output
+
+    sandbox()
+    data = tmp_path / "a.jsonl"
+    write_jsonl(data, [ewe_request("Q-1"), ewe_request("Q-2")])
+    journal = tmp_path / "j.db"
+    assert cli("ewe", "modify", str(data), "--journal", str(journal), "--rate", "0").code == 0
+    # what the global --quiet sets (whatever sets it, it stays on for this run)
+    monkeypatch.setattr(Output, "quiet", property(lambda self: True, lambda self, value: None),
+                        raising=False)
+    again = cli("ewe", "modify", str(data), "--journal", str(journal), "--rate", "0")
+    assert again.code == 0, again.all
+    assert "skipped 2" in again.out
+    assert "skipped " not in again.err.replace("skipped 2", "")
+    assert "Q-1" not in again.err and "Q-2" not in again.err
+
+
+@pytest.mark.timeout(30)
+def test_color_choice(monkeypatch):
+    from shipctl.output import Output
+
+    out = Output()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert out.color_choice == "auto" and out.quiet is False
+    assert out.color is False  # captured stdout is not a terminal
+    out.color_choice = "always"
+    assert out.color is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert out.color is True  # asked for explicitly
+    out.json_mode = True
+    assert out.color is False  # never in a JSON document
+    out.json_mode = False
+    out.color_choice = "never"
+    assert out.color is False
+    monkeypatch.setattr(Output, "stdout_is_tty", property(lambda self: True))
+    out.color_choice = "auto"
+    assert out.color is False  # NO_COLOR
+    monkeypatch.delenv("NO_COLOR")
+    assert out.color is True
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_report_records_have_finished_at(cli, sandbox, tmp_path, suffix):
+    import csv
+    import re
+
+    sandbox()
+    data = tmp_path / "a.jsonl"
+    write_jsonl(data, [ewe_request("F-1"), ewe_request("F-2")])
+    report = tmp_path / f"report{suffix}"
+    result = cli("ewe", "modify", str(data), "--report", str(report), "--rate", "0",
+                 "-o", "json")
+    assert result.code == 0, result.all
+    stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+    for record in json.loads(result.out)["results"]:
+        assert stamp.match(record["finished_at"])
+    text = report.read_text()
+    if suffix == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        assert list(rows[0])[:9] == ["index", "where", "label", "key", "status", "code",
+                                     "message", "attempts", "elapsed_ms"]
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+        for row in rows:
+            assert stamp.match(row["finished_at"])
+            assert list(row)[-1] == "finished_at"
+    assert [r["label"] for r in rows] == ["F-1", "F-2"]

@@ -6,7 +6,8 @@ report, the JSON stream and the terminal. It knows nothing of threads or signals
 calls it under its lock, one item at a time, so records are never interleaved.
 
 - stderr: on a terminal, a progress bar with count, rate and ETA (failed, invalid and blocked
-  items are printed above it); otherwise one line per finished item (``item_line``).
+  items are printed above it); otherwise one line per finished item (``item_line``). With
+  ``out.quiet`` (--quiet): no bar, and only the lines of items in ``QUIET_SHOWN``.
 - stdout, text mode: only the final summary line; json mode: exactly one JSON document
   ``{"results": [...], "summary": {...}}``, streamed one record at a time so memory stays flat
   however long the input.
@@ -22,6 +23,7 @@ from shipctl import secrets
 from shipctl.batch.vocabulary import (
     LINE_FIELD_MAX,
     NOTEWORTHY,
+    QUIET_SHOWN,
     RECORD_FIELD_MAX,
     Job,
     Summary,
@@ -32,8 +34,16 @@ from shipctl.errors import UsageError
 from shipctl.output import Output, shorten
 
 
+def utc_now() -> str:
+    """Now as ISO 8601 in UTC, to the millisecond: ``2025-03-04T02:00:01.123Z``."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
 def record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
-           elapsed_ms: int | None) -> dict[str, Any]:
+           elapsed_ms: int | None, finished_at: str | None = None) -> dict[str, Any]:
     """One item as reports, journal and JSON show it (label, where and key capped)."""
     key = key_text(job.keys)  # one key as it is, several joined with a space, or None
     return {
@@ -49,6 +59,7 @@ def record(index: int, job: Job, status: str, message: str, code: Any, attempts:
         # why an invalid item is invalid, one record per problem: {field, line, message}, as
         # `validate -o json` gives them (in -o json and JSON Lines reports; CSV has `message`)
         "errors": error_records(job.problems),
+        "finished_at": finished_at or utc_now(),
     }
 
 
@@ -119,7 +130,7 @@ class Recorder:
         """stdout and stderr from here on: the JSON document opens, the bar appears."""
         if self.out.json_mode:
             self.json = _JsonStream(self.out)
-        if self.out.stderr_is_tty:
+        if self.out.stderr_is_tty and not self.out.quiet:
             self.progress = _Progress(self.total_hint)
 
     def finish(self, index: int, job: Job, status: str, message: str, code: Any = None,
@@ -144,7 +155,8 @@ class Recorder:
             if status in NOTEWORTHY:
                 self.progress.note(self.out.scrub(item_line(item)))
             self.progress.advance()
-        else:
+        elif status in QUIET_SHOWN or not self.out.quiet:
+            # --quiet: a re-run lists only what went wrong, not every skipped item
             self.out.info(item_line(item))
 
     def note(self, text: str) -> None:

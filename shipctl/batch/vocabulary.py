@@ -26,6 +26,8 @@ STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, I
 BAD = (FAILED, INVALID, BLOCKED, NOT_SENT)
 # Shown above the progress bar on a terminal, where successes are only counted.
 NOTEWORTHY = (FAILED, INVALID, BLOCKED)
+# What --quiet still prints, one line each: the items that went wrong or were not sent.
+QUIET_SHOWN = (FAILED, INVALID, BLOCKED, NOT_SENT, INTERRUPTED)
 
 # A label is whatever the input's referenceNo (or AWB...) holds: a hostile or broken input can
 # make it megabytes long. The per-item line shows this much of label, where and a key, so one

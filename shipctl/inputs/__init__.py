@@ -111,6 +111,7 @@ def open_inputs(
     allow_csv: bool = False,
     stdin: IO[bytes] | None = None,
     warn: Callable[[str], None] | None = None,
+    empty_ok: bool = False,
     _spool: bool = True,
     check_column: ColumnCheck | None = None,
 ) -> Inputs:
@@ -119,10 +120,12 @@ def open_inputs(
     ``items()`` may be iterated more than once (the bulk engine validates, then sends): whatever
     can be read only once (``-``, and any named path that is not a regular file: a FIFO,
     ``/dev/stdin``, ``<(…)``'s ``/dev/fd/63``) is spooled to a private temporary file on first
-    use, and warnings are emitted on the first pass only.
+    use, and warnings are emitted on the first pass only. ``empty_ok``: a directory without
+    payload files is a warning, not an InputError (bulk runs: "nothing to send").
     """
     warn = warn or _stderr_warn
-    sources = resolve(paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn)
+    sources = resolve(paths, recursive=recursive, allow_csv=allow_csv, stdin=stdin, warn=warn,
+                      empty_ok=empty_ok)
     inputs = Inputs(sources, stdin=stdin, warn=warn, spool=_spool)
     # the command's judgement of a CSV column's field path (see ``csvreader.ColumnCheck``)
     inputs.check_column = check_column

@@ -53,6 +53,7 @@ def resolve(
     allow_csv: bool,
     stdin: IO[bytes] | None,
     warn: Warn,
+    empty_ok: bool = False,
 ) -> list[Source]:
     if not paths:
         stream = stdin if stdin is not None else sys.stdin
@@ -66,7 +67,8 @@ def resolve(
         if arg == "-":
             sources.append(Source(STDIN_NAME, None))
         elif os.path.isdir(arg):
-            sources.extend(_directory(arg, recursive=recursive, allow_csv=allow_csv, warn=warn))
+            sources.extend(_directory(arg, recursive=recursive, allow_csv=allow_csv, warn=warn,
+                                      empty_ok=empty_ok))
         elif os.path.exists(arg):
             if os.path.splitext(arg)[1].lower() == ".csv" and not allow_csv:
                 raise UsageError(f"{arg}: this command does not take CSV input")
@@ -76,7 +78,10 @@ def resolve(
     return sources
 
 
-def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> list[Source]:
+def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn,
+               empty_ok: bool = False) -> list[Source]:
+    """The payload files in ``top``, sorted. None is an InputError, or with ``empty_ok`` (bulk
+    runs: a quiet night in a cron job is not an error) a warning."""
     found: list[tuple[tuple[str, ...], str]] = []
     special: list[tuple[tuple[str, ...], str]] = []  # (sort key, warning)
     visited: set[str] = set()  # real paths: a symlink back up the tree must not loop forever
@@ -127,7 +132,10 @@ def _directory(top: str, *, recursive: bool, allow_csv: bool, warn: Warn) -> lis
     if not sources:
         kinds = ", ".join(s for s in PAYLOAD_SUFFIXES if allow_csv or s != ".csv")
         deep = " (add -R to read subdirectories)" if not recursive else ""
-        raise InputError(f"{top}: no payload files ({kinds}) in this directory{deep}")
+        message = f"{top}: no payload files ({kinds}) in this directory{deep}"
+        if not empty_ok:
+            raise InputError(message)
+        warn(message)
     return sources
 
 
