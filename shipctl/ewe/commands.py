@@ -117,6 +117,14 @@ def validate(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say what was not checked.")
     ] = False,
+    print_fixed: Annotated[
+        bool,
+        typer.Option(
+            "--print-fixed",
+            help="Print each payload as clean JSON on stdout (comments, trailing commas,"
+            " email quoting… repaired); the verdicts go to stderr.",
+        ),
+    ] = False,
     output: OutputOpt = OutputFormat.text,
 ) -> None:
     """Check modifyShipment request bodies offline against every documented field rule.
@@ -126,12 +134,16 @@ def validate(
       $ shipctl ewe validate sample_payloads/ewe/invalid.yaml
       $ shipctl ewe validate -R payloads/ -o json
     """
+    from shipctl.errors import UsageError
     from shipctl.ewe.validate import run
 
     app = get_app(ctx)
+    if print_fixed and output is not OutputFormat.text:
+        raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
     app.use(profile=profile, json_mode=output is OutputFormat.json)
     app.out.verbose = app.out.verbose or verbose
-    raise typer.Exit(run(app, [str(p) for p in paths or []], recursive=recursive))
+    paths_ = [str(p) for p in paths or []]
+    raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
 
 
 @group.command()

@@ -53,6 +53,31 @@ class NotJSON(Exception):
         self.error = error
 
 
+_EMAIL_QUOTE = re.compile(r"[ \t]*(?:>[ \t]?)+")  # "> ", ">> ", "> > " at a line's start
+EMAIL_QUOTING = "email quoting (> ) removed"
+
+
+def unquote_email(text: str) -> str | None:
+    """TEXT pasted from a quoted email reply (every non-blank line starts with ``>``) with the
+    quoting blanked out, or None when it is not quoted so.
+
+    The ``>`` marks become spaces, so every line and column of an error still points into the
+    user's text.
+    """
+    quoted = False
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if not line.strip():
+            out.append(line)
+            continue
+        found = _EMAIL_QUOTE.match(line)
+        if found is None or ">" not in found.group():
+            return None
+        quoted = True
+        out.append(" " * found.end() + line[found.end():])
+    return "".join(out) if quoted else None
+
+
 def lenient(
     text: str, name: str, strict_error: ValueError, *, line_base: int = 0
 ) -> tuple[list[Value], list[Forgiveness]]:

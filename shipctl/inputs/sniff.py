@@ -15,7 +15,7 @@ from shipctl.errors import InputError
 from shipctl.inputs import limits
 from shipctl.inputs.items import Item, Value, Warn, items_from_values
 from shipctl.inputs.jsontext import json_document, json_values, read_json_lines
-from shipctl.inputs.lenient import NotJSON
+from shipctl.inputs.lenient import EMAIL_QUOTING, NotJSON, unquote_email
 from shipctl.inputs.sources import Head, decode, lines, read_all, read_head
 from shipctl.inputs.yamlreader import yaml_values
 
@@ -36,6 +36,11 @@ def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn)
     text = decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: empty input")
+    unquoted = unquote_email(text) if first == b">" else None
+    if unquoted is not None:  # a paste from an email reply: "> {" … "> }"
+        warn(f"{name}: parsed leniently: {EMAIL_QUOTING}")
+        text = unquoted
+        first = text.lstrip()[:1].encode()
     if head_error is not None and (head.lineno > 1 or len(data) != len(head.line)):
         head_error = None  # it was about the first line alone: parse the whole text
     if json_suffix or first in (b"{", b"["):
