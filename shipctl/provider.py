@@ -54,6 +54,8 @@ class Provider:
     sandbox_settings: Callable[[str], dict[str, str]]
     simulator: str | None = None  # module with create() -> sandbox.Simulator
     commands: str | None = None  # module whose ``group`` is this API's typer command group
+    # module with CREDENTIAL_KEYS and check(app, timeout=...) for `shipctl auth check`
+    auth_check: str | None = None
 
 
 @functools.cache

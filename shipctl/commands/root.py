@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from shipctl import __version__
+from shipctl.commands import auth as auth_cmd
 from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import digest as digest_cmd
@@ -122,6 +123,7 @@ def root(
 
 
 root_group.add_typer(config_cmd.group, name="config")
+root_group.add_typer(auth_cmd.group, name="auth")
 root_group.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
 for _provider in providers():
     if _provider.commands:
