@@ -36,14 +36,6 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
     out = app.out
     postcodes = configured_index(app)
     results: list[dict[str, Any]] = []
-    lines = out.json_mode and getattr(out, "json_lines", False)  # -o jsonl: one per line
-
-    def add(record: dict[str, Any]) -> None:
-        if lines:
-            out.write_json_line(record)
-        else:
-            results.append(record)
-
     valid = invalid = 0
     # "parsed leniently" warnings per file: the verdict says how much was repaired
     repairs: dict[str, int] = {}
@@ -68,24 +60,17 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             fixed.add(item.data)
         checked = check(item.data, postcodes=postcodes)
         carried = checked.envelope.get("msgType", MSG_TYPE)
-        warnings: list[str] = []
         if carried != MSG_TYPE:
             shown = shorten(repr(carried), LINE_WIDTH)
-            warnings.append(f"{shown} is replaced by {MSG_TYPE!r} when sent")
-            out.warn(f"{item.where(('msgType',))}: {warnings[-1]}")
+            out.warn(f"{item.where(('msgType',))}: {shown} is replaced by {MSG_TYPE!r} when sent")
         if checked.valid:
             valid += 1
         else:
             invalid += 1
         reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
         if out.json_mode:
-            add(
+            results.append(
                 {
-                    # the record every command shares (README "Results as JSON"): where,
-                    # label, status, errors, warnings; then validate's own keys
-                    "where": item.where(),
-                    "label": str(checked.reference_no or "-"),
-                    "status": "valid" if checked.valid else "invalid",
                     "file": item.location.file,
                     "line": item.location.line,
                     "index": item.location.index,
@@ -99,7 +84,6 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
                         }
                         for problem in checked.problems
                     ],
-                    "warnings": warnings,
                 }
             )
             continue
@@ -111,22 +95,17 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             say(f"  {item.where(problem.path)}: {problem.message}")
 
     total = valid + invalid
-    code = 1 if invalid else 0
     if out.json_mode:
-        # "total", "invalid" and "exit_code" as in modify's summary; "items" as before
-        summary = {"total": total, "items": total, "valid": valid, "invalid": invalid,
-                   "exit_code": code}
-        if lines:
-            out.write_json_line({"summary": summary})
-        else:
-            out.write_json({"summary": summary, "results": results})
+        out.write_json(
+            {"summary": {"items": total, "valid": valid, "invalid": invalid}, "results": results}
+        )
     else:
         say(f"{total} item{'' if total == 1 else 's'}: {valid} valid, {invalid} invalid")
     if fixed is not None:
         fixed.finish()
     if not total:
         out.warn("no items found in the input")
-    return code
+    return 1 if invalid else 0
 
 
 class _FixedPrinter:
