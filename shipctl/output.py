@@ -46,6 +46,8 @@ def shorten(text: str, width: int, *, middle: bool = False) -> str:
 class Output:
     def __init__(self, *, json_mode: bool = False, show_secrets: bool = False) -> None:
         self.json_mode = json_mode
+        # -o jsonl (with json_mode): results as JSON Lines, one record per line as it is ready
+        self.json_lines = False
         self.show_secrets = show_secrets
         self.verbose = False
         # --quiet: bulk runs print only the items that went wrong, and the summary
@@ -95,6 +97,12 @@ class Output:
     def write_json(self, document: Any) -> None:
         text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         self.stdout.write(self.scrub(text) + "\n")
+
+    def write_json_line(self, record: Any) -> None:
+        """``-o jsonl``: one JSON object on one line, flushed (for ``jq`` and log shippers)."""
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        self.stdout.write(self.scrub(text) + "\n")
+        self.stdout.flush()
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         """A table for people: rich on a terminal, tab-separated plain text otherwise."""

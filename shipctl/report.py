@@ -21,6 +21,18 @@ FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attemp
 CSV_FIELDS = FIELDS[:9]
 
 
+def check_name(path: Path) -> None:
+    """A report is JSON Lines or CSV: a ``.json`` name would promise one JSON document, which
+    a report streamed item by item (and complete up to an interruption) is not."""
+    if Path(path).suffix.lower() == ".json":
+        raise UsageError(
+            f"--report {path}: a report is JSON Lines (one record per line, written as each"
+            " item finishes), not one JSON document",
+            hint=f"name it {Path(path).with_suffix('.jsonl')} (or .csv); -o json gives one"
+            " document on stdout",
+        )
+
+
 class ReportWriter:
     """``open`` (may refuse; an existing file is not emptied yet) → ``begin`` (emptied, CSV
     header) → ``write``… → ``close``. ``abandon`` instead of ``begin`` when the run is refused
@@ -39,6 +51,7 @@ class ReportWriter:
         import os
 
         path = Path(path)
+        check_name(path)
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             raise UsageError(f"--report {path}: directory {parent} does not exist")
@@ -93,6 +106,8 @@ class ReportWriter:
                 row = {f: secrets.redact_strings(record.get(f)) for f in CSV_FIELDS}
                 if "errors" in record:
                     row["errors"] = secrets.redact_strings(record["errors"])
+                if "warnings" in record:
+                    row["warnings"] = secrets.redact_strings(record["warnings"])
                 if record.get("detail"):
                     row["detail"] = secrets.redact_strings(record["detail"])
                 row["finished_at"] = record.get("finished_at")  # appended: older keys first

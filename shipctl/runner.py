@@ -151,6 +151,10 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
         debug=app.debug, pace=pacer.wait if pacer is not None else None,
     )
     http.check_options(http_options)  # --timeout 0 / nan: exit 2 now, not a failure per item
+    if options.report is not None:
+        from shipctl.report import check_name
+
+        check_name(options.report)  # --report x.json: exit 2 now, suggesting .jsonl
     provider.prepare(app)
     bulk = batch.BulkOptions(
         jobs=options.jobs, rate=rate, pacer=pacer, journal=options.journal,
@@ -305,6 +309,14 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     out = app.out
     headers = auth.preview()
     results: list[dict[str, Any]] = []
+    lines = out.json_mode and getattr(out, "json_lines", False)  # -o jsonl: one per line
+
+    def add(record: dict[str, Any]) -> None:
+        if lines:
+            out.write_json_line(record)
+        else:
+            results.append(record)
+
     valid = invalid = 0
     for job in jobs:
         # A label is whatever the input holds, at any length: keep each heading one line.
@@ -316,23 +328,27 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             for problem in job.problems:
                 out.info(f"  {problem}")
             # {field, line, message} each, as in a real run's records and `validate -o json`
-            results.append({"where": job.where, "label": job.label, "valid": False,
-                            "errors": batch.error_records(job.problems)})
+            add({"where": job.where, "label": job.label, "status": "invalid", "valid": False,
+                 "errors": batch.error_records(job.problems), "warnings": list(job.warnings)})
             continue
         valid += 1
         call = _with_auth(provider.call(job), headers)
         if out.json_mode:
-            results.append({"where": job.where, "label": job.label, "valid": True,
-                            "request": http.describe(call, show_secrets=out.show_secrets)})
+            add({"where": job.where, "label": job.label, "status": "valid", "valid": True,
+                 "errors": [], "warnings": list(job.warnings),
+                 "request": http.describe(call, show_secrets=out.show_secrets)})
         else:
             out.print(f"# {heading}")
             out.print(http.format_call(call, show_secrets=out.show_secrets))
             out.print()
-    if out.json_mode:
-        # "total" and "sent" as in a real run's summary, so a script reads both the same way.
-        out.write_json({"summary": {"total": valid + invalid, "valid": valid,
-                                    "invalid": invalid, "sent": 0, "dry_run": True},
-                        "results": results})
+    code = 1 if invalid else 0
+    # "total", "invalid" (and "sent") as in a real run's summary; -o jsonl adds "exit_code"
+    summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
+                               "sent": 0, "dry_run": True}
+    if lines:
+        out.write_json_line({"summary": {**summary, "exit_code": code}})
+    elif out.json_mode:
+        out.write_json({"summary": summary, "results": results})
     else:
         out.info(f"dry run: {valid} request(s) built, {invalid} invalid; nothing was sent")
-    return 1 if invalid else 0
+    return code

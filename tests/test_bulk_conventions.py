@@ -55,7 +55,7 @@ def test_report_named_as_csv_input_keeps_it(cli, sandbox, tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("name", ["last.jsonl", "last.csv", "last.json"])
+@pytest.mark.parametrize("name", ["last.jsonl", "last.csv", "last.ndjson"])
 def test_report_inside_input_directory_is_skipped(cli, sandbox, tmp_path, name):
     sandbox()
     inbox = tmp_path / "in"
@@ -205,4 +205,130 @@ def test_report_records_have_finished_at(cli, sandbox, tmp_path, suffix):
         for row in rows:
             assert stamp.match(row["finished_at"])
             assert list(row)[-1] == "finished_at"
-    assert [r["label"] for r in rows] == ["F-1", "F-2"]
+    assert sorted(r["label"] for r in rows) == ["F-1", "F-2"]
+
+
+# -- 2. one result schema --------------------------------------------------------------------
+
+def _mixed_input(tmp_path):
+    """Two valid items (one carrying a foreign msgType: a warning) and one invalid."""
+    bad = ewe_request("S-BAD")
+    bad["to"]["phone"] = "12"
+    odd = ewe_request("S-2")
+    odd["msgType"] = "somethingElse"
+    path = tmp_path / "mixed.jsonl"
+    write_jsonl(path, [ewe_request("S-1"), bad, odd])
+    return path
+
+
+def assert_record(record: dict) -> None:
+    """The record every command shares (README "Results as JSON")."""
+    assert isinstance(record["where"], str) and record["where"]
+    assert isinstance(record["label"], str)
+    assert isinstance(record["status"], str)
+    assert isinstance(record["errors"], list)
+    for error in record["errors"]:
+        assert isinstance(error["field"], str)
+        assert error["line"] is None or isinstance(error["line"], int)
+        assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(record["warnings"], list)
+    assert all(isinstance(w, str) for w in record["warnings"])
+
+
+def assert_summary(summary: dict, *, total: int, invalid: int, exit_code: int | None) -> None:
+    assert summary["total"] == total
+    assert summary["invalid"] == invalid
+    if exit_code is not None:
+        assert summary["exit_code"] == exit_code
+
+
+def documents(cli, path, fmt):
+    """validate, dry run and a real run of one input, each as (records, summary)."""
+    runs = {
+        # validate's -o json document keeps its own keys (file, reference_no, items…)
+        **({"validate": ("ewe", "validate", str(path), "-o", fmt)} if fmt == "jsonl" else {}),
+        "dry-run": ("ewe", "modify", str(path), "--dry-run", "-o", fmt),
+        "modify": ("ewe", "modify", str(path), "--rate", "0", "-o", fmt),
+    }
+    found = {}
+    for name, args in runs.items():
+        result = cli(*args)
+        assert result.code == 1, (name, result.all)
+        if fmt == "json":
+            document = json.loads(result.out)
+            found[name] = (document["results"], document["summary"])
+        else:
+            lines = [json.loads(line) for line in result.out.splitlines()]
+            assert all(isinstance(line, dict) for line in lines)
+            assert list(lines[-1]) == ["summary"]
+            found[name] = (lines[:-1], lines[-1]["summary"])
+    return found
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_validate_dry_run_and_modify_share_one_schema(cli, sandbox, tmp_path, fmt):
+    sandbox()
+    path = _mixed_input(tmp_path)
+    found = documents(cli, path, fmt)
+    statuses = {
+        "validate": ["valid", "invalid", "valid"],
+        "dry-run": ["valid", "invalid", "valid"],
+        "modify": ["succeeded", "invalid", "succeeded"],
+    }
+    for name, (records, summary) in found.items():
+        assert len(records) == 3, name
+        for record in records:
+            assert_record(record)
+        by_label = {r["label"]: r for r in records}
+        assert sorted(by_label) == ["S-1", "S-2", "S-BAD"], name
+        assert [by_label[k]["status"] for k in ("S-1", "S-BAD", "S-2")] == statuses[name]
+        assert [e["field"] for e in by_label["S-BAD"]["errors"]] == ["to.phone"], name
+        assert by_label["S-BAD"]["errors"][0]["line"] == 2, name
+        assert any("msgType" in w for w in by_label["S-2"]["warnings"]), name
+        assert by_label["S-1"]["warnings"] == [] and by_label["S-1"]["errors"] == []
+        # -o json: the dry run's summary keeps its keys; -o jsonl: exit_code everywhere
+        exit_code = None if (fmt, name) == ("json", "dry-run") else 1
+        assert_summary(summary, total=3, invalid=1, exit_code=exit_code)
+    where = [sorted(r["where"] for r in records) for records, _ in found.values()]
+    assert all(w == where[0] for w in where)
+
+
+@pytest.mark.timeout(60)
+def test_validate_jsonl_is_validate_json_plus_the_common_keys(cli, tmp_path):
+    path = _mixed_input(tmp_path)
+    document = json.loads(cli("ewe", "validate", str(path), "-o", "json").out)
+    lines = [json.loads(line) for line in
+             cli("ewe", "validate", str(path), "-o", "jsonl").out.splitlines()]
+    for old, new in zip(document["results"], lines[:-1], strict=True):
+        assert {k: new[k] for k in old} == old
+        assert new["where"] == f"{path}:{old['line']} item {old['index']}"
+        assert new["label"] == old["reference_no"]
+    assert lines[-1]["summary"] == {"total": 3, **document["summary"], "exit_code": 1}
+
+
+@pytest.mark.timeout(60)
+def test_jsonl_streams_records_as_items_finish(cli, sandbox, tmp_path):
+    sandbox()
+    path = tmp_path / "a.jsonl"
+    write_jsonl(path, [ewe_request(f"L-{i}") for i in range(4)])
+    result = cli("ewe", "modify", str(path), "--rate", "0", "-o", "jsonl")
+    assert result.code == 0, result.all
+    lines = result.out.splitlines()
+    assert len(lines) == 5  # one line each: for jq and log shippers
+    records = [json.loads(line) for line in lines]
+    assert sorted(r["label"] for r in records[:-1]) == ["L-0", "L-1", "L-2", "L-3"]
+    assert records[-1]["summary"]["succeeded"] == 4
+
+
+@pytest.mark.timeout(60)
+def test_report_named_json_is_refused(cli, sandbox, tmp_path):
+    server = sandbox()
+    path = tmp_path / "a.jsonl"
+    write_jsonl(path, [ewe_request("J-1")])
+    report = tmp_path / "report.json"
+    result = cli("ewe", "modify", str(path), "--report", str(report), "--rate", "0")
+    assert result.code == 2, result.all
+    assert ".jsonl" in result.err
+    assert not report.exists()
+    assert applied(server) == {}

@@ -10,7 +10,8 @@ calls it under its lock, one item at a time, so records are never interleaved.
   ``out.quiet`` (--quiet): no bar, and only the lines of items in ``QUIET_SHOWN``.
 - stdout, text mode: only the final summary line; json mode: exactly one JSON document
   ``{"results": [...], "summary": {...}}``, streamed one record at a time so memory stays flat
-  however long the input.
+  however long the input; ``-o jsonl`` (``out.json_lines``): one record per line as each item
+  finishes, then a last line ``{"summary": {...}}``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def record(index: int, job: Job, status: str, message: str, code: Any, attempts:
         # why an invalid item is invalid, one record per problem: {field, line, message}, as
         # `validate -o json` gives them (in -o json and JSON Lines reports; CSV has `message`)
         "errors": error_records(job.problems),
+        "warnings": list(job.warnings),
         "finished_at": finished_at or utc_now(),
     }
 
@@ -129,7 +131,8 @@ class Recorder:
     def start(self) -> None:
         """stdout and stderr from here on: the JSON document opens, the bar appears."""
         if self.out.json_mode:
-            self.json = _JsonStream(self.out)
+            lines = getattr(self.out, "json_lines", False)
+            self.json = _JsonLinesStream(self.out) if lines else _JsonStream(self.out)
         if self.out.stderr_is_tty and not self.out.quiet:
             self.progress = _Progress(self.total_hint)
 
@@ -230,6 +233,19 @@ class _Progress:
 
     def close(self) -> None:
         self.progress.stop()
+
+
+class _JsonLinesStream:
+    """``-o jsonl``: one record per line as each item finishes, then ``{"summary": {...}}``."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.out.write_json_line(record)
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.write_json_line({"summary": summary})
 
 
 class _JsonStream:

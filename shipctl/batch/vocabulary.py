@@ -87,9 +87,12 @@ class Job:
     # non-empty → invalid, never sent; a FieldError each (a plain str is a message about no
     # particular field)
     problems: list[FieldError | str]
+    # what the provider warned about this item (also said on stderr): the records' `warnings`
+    warnings: list[str]
 
     def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
-                 payload: Any = None, problems: list[FieldError | str] | None = None) -> None:
+                 payload: Any = None, problems: list[FieldError | str] | None = None,
+                 warnings: list[str] | None = None) -> None:
         if type(keys) is not tuple:
             if isinstance(keys, str):  # a str is iterable: "AWB1" would become 4 keys
                 raise TypeError("Job.keys: a tuple of keys, e.g. (reference,), not a str")
@@ -103,6 +106,7 @@ class Job:
         self.where = where
         self.payload = payload
         self.problems = [] if problems is None else problems
+        self.warnings = [] if warnings is None else warnings
 
 
 def key_text(keys: tuple[str, ...]) -> str | None:

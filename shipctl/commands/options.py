@@ -299,11 +299,13 @@ def hoist_global_options(
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+    jsonl = "jsonl"  # bulk commands and validate: one JSON object per line, as items finish
 
 
 OutputOpt = Annotated[
     OutputFormat,
-    typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout."),
+    typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout,"
+                 " jsonl for one JSON object per line (bulk commands, validate)."),
 ]
 
 # -- TAB completion: must never raise and must stay cheap -------------------------------------

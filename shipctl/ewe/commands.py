@@ -88,7 +88,8 @@ def modify(
     from shipctl.ewe.modify import ModifyShipment
 
     app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is OutputFormat.json, show_secrets=show_secrets)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)
+    app.out.json_lines = output is OutputFormat.jsonl
     options = runner.RunOptions(
         paths=[str(p) for p in paths or []],
         recursive=recursive,
@@ -140,7 +141,8 @@ def validate(
     app = get_app(ctx)
     if print_fixed and output is not OutputFormat.text:
         raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
-    app.use(profile=profile, json_mode=output is OutputFormat.json)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text)
+    app.out.json_lines = output is OutputFormat.jsonl
     app.out.verbose = app.out.verbose or verbose
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))

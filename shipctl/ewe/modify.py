@@ -78,13 +78,14 @@ class ModifyShipment(BulkProvider):
                 yield batch.Job(id=self._identity(item.data), keys=keys, label=reference or "-",
                                 where=item.where(), payload=None, problems=problems)
                 continue
-            self._warn_envelope(item, checked.envelope, warn)
+            warnings = self._warn_envelope(item, checked.envelope, warn)
             yield batch.Job(
                 id=self._identity(checked.request),
                 keys=keys,
                 label=reference,
                 where=item.where(),
                 payload=client.envelope(checked.request, self.credentials),
+                warnings=warnings,
             )
 
     def call(self, job: Job) -> Call:
@@ -113,21 +114,26 @@ class ModifyShipment(BulkProvider):
                                ensure_ascii=False, default=str)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def _warn_envelope(self, item: Item, carried: dict[str, Any], warn: Warn) -> None:
-        """SPEC §5: username/digest/msgType come from the profile; say when the file differs."""
+    def _warn_envelope(self, item: Item, carried: dict[str, Any], warn: Warn) -> list[str]:
+        """SPEC §5: username/digest/msgType come from the profile; say when the file differs.
+        The warnings, without ``where``, are also the job's (its records' ``warnings``)."""
         from shipctl.ewe import MSG_TYPE
 
         where = item.where()
         username = self.credentials.username
+        said: list[str] = []
         if "username" in carried and carried["username"] != username:
-            warn(f"{where}: the item's username {carried['username']!r} is replaced by the "
-                 f"profile's {username!r}")
+            said.append(f"the item's username {carried['username']!r} is replaced by the "
+                        f"profile's {username!r}")
         if "digest" in carried and carried["digest"] != self.credentials.digest:
             # never print either digest: both are bearer credentials
-            warn(f"{where}: the item's digest differs from the profile's and is replaced")
+            said.append("the item's digest differs from the profile's and is replaced")
         if "msgType" in carried and carried["msgType"] != MSG_TYPE:
-            warn(f"{where}: the item's msgType {carried['msgType']!r} is replaced by "
-                 f"{MSG_TYPE!r}")
+            said.append(f"the item's msgType {carried['msgType']!r} is replaced by "
+                        f"{MSG_TYPE!r}")
+        for text in said:
+            warn(f"{where}: {text}")
+        return said
 
 
 def _content_type(app: Application, flag: str | None) -> str:

@@ -36,6 +36,14 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
     out = app.out
     postcodes = configured_index(app)
     results: list[dict[str, Any]] = []
+    lines = out.json_mode and getattr(out, "json_lines", False)  # -o jsonl: one per line
+
+    def add(record: dict[str, Any]) -> None:
+        if lines:
+            out.write_json_line(record)
+        else:
+            results.append(record)
+
     valid = invalid = 0
     # "parsed leniently" warnings per file: the verdict says how much was repaired
     repairs: dict[str, int] = {}
@@ -60,32 +68,40 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             fixed.add(item.data)
         checked = check(item.data, postcodes=postcodes)
         carried = checked.envelope.get("msgType", MSG_TYPE)
+        warnings: list[str] = []
         if carried != MSG_TYPE:
             shown = shorten(repr(carried), LINE_WIDTH)
             out.warn(f"{item.where(('msgType',))}: {shown} is replaced by {MSG_TYPE!r} when sent")
+            warnings.append(f"msgType {shown} is replaced by {MSG_TYPE!r} when sent")
         if checked.valid:
             valid += 1
         else:
             invalid += 1
         reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
         if out.json_mode:
-            results.append(
-                {
-                    "file": item.location.file,
-                    "line": item.location.line,
-                    "index": item.location.index,
-                    "reference_no": checked.reference_no,
-                    "valid": checked.valid,
-                    "errors": [
-                        {
-                            "field": problem.field,
-                            "line": item.line_of(problem.path),
-                            "message": problem.message,
-                        }
-                        for problem in checked.problems
-                    ],
-                }
-            )
+            record = {
+                "file": item.location.file,
+                "line": item.location.line,
+                "index": item.location.index,
+                "reference_no": checked.reference_no,
+                "valid": checked.valid,
+                "errors": [
+                    {
+                        "field": problem.field,
+                        "line": item.line_of(problem.path),
+                        "message": problem.message,
+                    }
+                    for problem in checked.problems
+                ],
+            }
+            if lines:
+                # -o jsonl: the record every command shares (README "Results as JSON"):
+                # where, label, status, errors, warnings, then validate's own keys. The
+                # -o json document keeps its keys as they were.
+                record = {"where": item.where(), "label": str(checked.reference_no or "-"),
+                          "status": "valid" if checked.valid else "invalid",
+                          **record, "warnings": warnings}
+            add(record)
             continue
         verdict = "VALID  " if checked.valid else "INVALID"
         if checked.valid and repairs.get(item.location.file):
@@ -95,17 +111,21 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             say(f"  {item.where(problem.path)}: {problem.message}")
 
     total = valid + invalid
+    code = 1 if invalid else 0
     if out.json_mode:
-        out.write_json(
-            {"summary": {"items": total, "valid": valid, "invalid": invalid}, "results": results}
-        )
+        summary: dict[str, Any] = {"items": total, "valid": valid, "invalid": invalid}
+        if lines:
+            # "total", "invalid" and "exit_code" as in modify's summary
+            out.write_json_line({"summary": {"total": total, **summary, "exit_code": code}})
+        else:
+            out.write_json({"summary": summary, "results": results})
     else:
         say(f"{total} item{'' if total == 1 else 's'}: {valid} valid, {invalid} invalid")
     if fixed is not None:
         fixed.finish()
     if not total:
         out.warn("no items found in the input")
-    return 1 if invalid else 0
+    return code
 
 
 class _FixedPrinter:
