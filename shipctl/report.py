@@ -16,9 +16,9 @@ from shipctl.errors import ShipctlError, UsageError
 
 FIELDS = ("index", "where", "label", "key", "status", "code", "message", "attempts", "elapsed_ms",
           "finished_at")
-# The CSV report keeps its nine columns: scripts and spreadsheets read them by position
-# (``finished_at``, ISO 8601 UTC, is in JSON Lines reports and -o json records).
-CSV_FIELDS = FIELDS[:9]
+# ``finished_at`` (ISO 8601 UTC) is the last column, so scripts reading the first nine by
+# position keep working.
+CSV_FIELDS = FIELDS
 
 
 def check_name(path: Path) -> None:

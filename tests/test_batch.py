@@ -672,7 +672,7 @@ def test_report_has_one_record_per_item(capsys, tmp_path, name):
     if name.endswith(".csv"):
         rows = list(csv.DictReader(io.StringIO(text)))
         assert list(rows[0]) == ["index", "where", "label", "key", "status", "code", "message",
-                                 "attempts", "elapsed_ms"]
+                                 "attempts", "elapsed_ms", "finished_at"]
     else:
         rows = [json.loads(line) for line in text.splitlines()]
     by_index = {int(r["index"]): r for r in rows}

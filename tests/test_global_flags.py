@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.test_completions import complete
+from test_completions import complete
 
 SAMPLES = Path(__file__).parent.parent / "sample_payloads" / "ewe"
 MODIFY = SAMPLES / "modify.yaml"

@@ -76,7 +76,7 @@ def test_jsonl_report_has_the_errors_and_csv_keeps_its_columns(cli, sandbox, tmp
     rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert by_reference(rows, "label") == validate_errors
     header = csv_report.read_text().splitlines()[0]
-    assert header == "index,where,label,key,status,code,message,attempts,elapsed_ms"
+    assert header == "index,where,label,key,status,code,message,attempts,elapsed_ms,finished_at"
 
 
 @pytest.mark.timeout(60)
