@@ -85,6 +85,7 @@ class Auth:
 class BulkProvider(ABC):
     """What one API supplies to a bulk command. ``shipctl/ewe/modify.py`` is the model."""
 
+    api: str = ""  # the API's name for people: "EWE"
     command: str = ""  # "ewe modify": recorded in the journal's runs table
     allow_csv: bool = False
     # SPEC §2: for Fynd and Ecom an invalid item blocks its ordering keys, because a later
@@ -203,8 +204,12 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
                     out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
                     return summary.exit_code()
-            send = _sender(app, provider, auth, options.jobs, http_options)
-            return batch.run(jobs(), send, bulk, out, total=total).exit_code()
+            refusals: list[Outcome] = []
+            send = _sender(app, provider, auth, options.jobs, http_options, refusals)
+            summary = batch.run(jobs(), send, bulk, out, total=total)
+            if refusals:
+                _say_refused(app, provider, refusals[0])
+            return summary.exit_code()
 
 
 def _refuse_outputs_among_inputs(options: RunOptions, sources: Iterable[Any]) -> None:
@@ -266,8 +271,16 @@ def _with_auth(call: Call, headers: dict[str, str]) -> Call:
     return dataclasses.replace(call, headers={**call.headers, **headers}) if headers else call
 
 
+def _say_refused(app: Application, provider: BulkProvider, outcome: Outcome) -> None:
+    """One headline for refused credentials, however many items met the refusal."""
+    app.out.info(
+        f"error: {provider.api or provider.command} refused the credentials of profile "
+        f"{app.profile!r} (code {outcome.code}: check {outcome.check}); nothing more was sent"
+    )
+
+
 def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
-            http_options: Any) -> Callable[[Job], Outcome]:
+            http_options: Any, refusals: list[Outcome]) -> Callable[[Job], Outcome]:
     from shipctl import batch, http
 
     session = http.make_session(http_options, pool_size=max(jobs, 1))
@@ -292,6 +305,8 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
         outcome = provider.outcome(delivery.response)
         outcome.attempts = attempts
         outcome.detail = {"http_status": delivery.response.status_code, **(outcome.detail or {})}
+        if outcome.check:
+            refusals.append(outcome)  # list.append is atomic: workers share it safely
         return outcome
 
     return send

@@ -126,6 +126,9 @@ class Outcome:
     # A failure every other item would meet too (e.g. EWE 104 "Incorrect signature"): stop
     # sending, as --fail-fast would, rather than be refused thousands of times.
     fatal: bool = False
+    # The API refused the credentials: what to check ("ewe.password"). The runner then says
+    # once which profile's credentials were refused.
+    check: str | None = None
 
 
 @dataclass

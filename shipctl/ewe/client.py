@@ -35,6 +35,8 @@ HINTS: dict[int, str] = {
 }
 # Every item would be refused the same way: no point sending the rest of a bulk run.
 FATAL_CODES = frozenset({3, 101, 104})
+# the answers that refuse the credentials, and the setting each one points at
+CREDENTIAL_CODES: dict[int, str] = {101: "ewe.username", 104: "ewe.password"}
 TRANSIENT_CODE = 2
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 class ModifyShipment(BulkProvider):
+    api = "EWE"
     command = "ewe modify"
     allow_csv = True
 
@@ -105,7 +106,8 @@ class ModifyShipment(BulkProvider):
         from shipctl.ewe import client
 
         answer = client.parse_answer(response.status_code, response.content)
-        return batch.Outcome(answer.ok, answer.text, code=answer.code, fatal=answer.fatal)
+        return batch.Outcome(answer.ok, answer.text, code=answer.code, fatal=answer.fatal,
+                             check=client.CREDENTIAL_CODES.get(answer.code))
 
     def _identity(self, request: Any) -> str:
         """Journal identity: the same change to the same account and endpoint is the same

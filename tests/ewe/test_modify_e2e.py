@@ -157,6 +157,19 @@ def test_wrong_username_explains_101(cli, sandbox, monkeypatch):
     assert "101" in result.err and "check ewe.username" in result.err
 
 
+@pytest.mark.timeout(60)
+def test_refused_credentials_get_one_headline_naming_the_profile(cli, sandbox, monkeypatch):
+    sandbox()
+    monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", "Wr0ng-Passw0rd-x9")
+    assert cli("config", "set", "--profile", "staging", "ewe.rate", "0").code == 0
+    result = cli("ewe", "modify", str(BULK_JSONL), "--profile", "staging")
+    assert result.code == 1
+    headline = ("error: EWE refused the credentials of profile 'staging' (code 104: check "
+                "ewe.password); nothing more was sent")
+    assert result.err.count(headline) == 1
+    assert result.err.rstrip().endswith(headline)
+
+
 def test_invalid_items_are_reported_and_valid_ones_sent(cli, sandbox, tmp_path):
     server = sandbox()
     bad = ewe_request("BAD-1")
