@@ -357,11 +357,11 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             out.print(http.format_call(call, show_secrets=out.show_secrets))
             out.print()
     code = 1 if invalid else 0
-    # "total", "invalid" (and "sent") as in a real run's summary; -o jsonl adds "exit_code"
+    # "total", "invalid", "sent" and "exit_code" as in a real run's summary
     summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
-                               "sent": 0, "dry_run": True}
+                               "sent": 0, "dry_run": True, "exit_code": code}
     if lines:
-        out.write_json_line({"summary": {**summary, "exit_code": code}})
+        out.write_json_line({"summary": summary})
     elif out.json_mode:
         out.write_json({"summary": summary, "results": results})
     else:

@@ -299,13 +299,26 @@ def hoist_global_options(
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
-    jsonl = "jsonl"  # bulk commands and validate: one JSON object per line, as items finish
 
 
 OutputOpt = Annotated[
     OutputFormat,
+    typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout."),
+]
+
+
+class ResultsFormat(str, Enum):
+    """Commands that report item by item (validate, bulk runs) also stream JSON Lines."""
+
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+ResultsOpt = Annotated[
+    ResultsFormat,
     typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout,"
-                 " jsonl for one JSON object per line (bulk commands, validate)."),
+                 " jsonl for one JSON object per line as items finish."),
 ]
 
 # -- TAB completion: must never raise and must stay cheap -------------------------------------

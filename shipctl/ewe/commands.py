@@ -16,13 +16,13 @@ from shipctl.commands.options import (
     FailFastOpt,
     JobsOpt,
     JournalOpt,
-    OutputFormat,
-    OutputOpt,
     PathsArg,
     ProfileOpt,
     RateOpt,
     RecursiveOpt,
     ReportOpt,
+    ResultsFormat,
+    ResultsOpt,
     RetriesOpt,
     ShardOpt,
     ShowSecretsOpt,
@@ -68,7 +68,7 @@ def modify(
     ] = None,
     dry_run: DryRunOpt = False,
     show_secrets: ShowSecretsOpt = False,
-    output: OutputOpt = OutputFormat.text,
+    output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Send modifyShipment requests from YAML/JSON/JSONL/CSV files, one or thousands.
 
@@ -88,8 +88,8 @@ def modify(
     from shipctl.ewe.modify import ModifyShipment
 
     app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)
-    app.out.json_lines = output is OutputFormat.jsonl
+    app.use(profile=profile, json_mode=output is not ResultsFormat.text, show_secrets=show_secrets)
+    app.out.json_lines = output is ResultsFormat.jsonl
     options = runner.RunOptions(
         paths=[str(p) for p in paths or []],
         recursive=recursive,
@@ -126,7 +126,7 @@ def validate(
             " email quoting… repaired); the verdicts go to stderr.",
         ),
     ] = False,
-    output: OutputOpt = OutputFormat.text,
+    output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Check modifyShipment request bodies offline against every documented field rule.
 
@@ -139,10 +139,10 @@ def validate(
     from shipctl.ewe.validate import run
 
     app = get_app(ctx)
-    if print_fixed and output is not OutputFormat.text:
+    if print_fixed and output is not ResultsFormat.text:
         raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
-    app.use(profile=profile, json_mode=output is not OutputFormat.text)
-    app.out.json_lines = output is OutputFormat.jsonl
+    app.use(profile=profile, json_mode=output is not ResultsFormat.text)
+    app.out.json_lines = output is ResultsFormat.jsonl
     app.out.verbose = app.out.verbose or verbose
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))

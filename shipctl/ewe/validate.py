@@ -94,13 +94,11 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
                     for problem in checked.problems
                 ],
             }
-            if lines:
-                # -o jsonl: the record every command shares (README "Results as JSON"):
-                # where, label, status, errors, warnings, then validate's own keys. The
-                # -o json document keeps its keys as they were.
-                record = {"where": item.where(), "label": str(checked.reference_no or "-"),
-                          "status": "valid" if checked.valid else "invalid",
-                          **record, "warnings": warnings}
+            # the record every command shares (README "Results as JSON"): where, label,
+            # status, errors, warnings; then validate's own keys
+            record = {"where": item.where(), "label": str(checked.reference_no or "-"),
+                      "status": "valid" if checked.valid else "invalid",
+                      **record, "warnings": warnings}
             add(record)
             continue
         verdict = "VALID  " if checked.valid else "INVALID"
@@ -113,10 +111,11 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
     total = valid + invalid
     code = 1 if invalid else 0
     if out.json_mode:
-        summary: dict[str, Any] = {"items": total, "valid": valid, "invalid": invalid}
+        # "total", "invalid" and "exit_code" as in modify's summary; "items" as before
+        summary = {"total": total, "items": total, "valid": valid, "invalid": invalid,
+                   "exit_code": code}
         if lines:
-            # "total", "invalid" and "exit_code" as in modify's summary
-            out.write_json_line({"summary": {"total": total, **summary, "exit_code": code}})
+            out.write_json_line({"summary": summary})
         else:
             out.write_json({"summary": summary, "results": results})
     else:

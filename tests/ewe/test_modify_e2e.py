@@ -446,7 +446,8 @@ def test_dry_run_json_summary_uses_a_real_runs_keys(cli, sandbox, tmp_path):
     dry = cli("ewe", "modify", str(tmp_path / "x.jsonl"), "--dry-run", "-o", "json")
     real = cli("ewe", "modify", str(tmp_path / "x.jsonl"), "--rate", "0", "-o", "json")
     dry_summary, real_summary = json.loads(dry.out)["summary"], json.loads(real.out)["summary"]
-    assert dry_summary == {"total": 2, "valid": 1, "invalid": 1, "sent": 0, "dry_run": True}
+    assert dry_summary == {"total": 2, "valid": 1, "invalid": 1, "sent": 0, "dry_run": True,
+                           "exit_code": 1}
     assert "items" not in dry_summary
     for key in ("total", "sent", "invalid"):
         assert key in real_summary

@@ -141,10 +141,12 @@ def test_json_output_is_one_document(cli):
     result = cli("ewe", "validate", "-o", "json", path)
     assert result.code == 1
     document = json.loads(result.out)
-    assert document["summary"] == {"items": 4, "valid": 0, "invalid": 4}
+    assert document["summary"] == {"total": 4, "items": 4, "valid": 0, "invalid": 4,
+                                   "exit_code": 1}
     assert [r["index"] for r in document["results"]] == [1, 2, 3, 4]
     first = document["results"][0]
-    assert set(first) == {"file", "line", "index", "reference_no", "valid", "errors"}
+    assert set(first) == {"where", "label", "status", "file", "line", "index", "reference_no",
+                          "valid", "errors", "warnings"}
     assert first["file"] == str(path) and first["reference_no"] == "EWE-BAD-0001"
     assert first["valid"] is False
     assert set(first["errors"][0]) == {"field", "line", "message"}
@@ -154,7 +156,8 @@ def test_json_output_is_one_document(cli):
     assert as_text == [line for line in text_result.out.splitlines() if line.startswith("  ")]
 
     valid = json.loads(cli("ewe", "validate", "-o", "json", EWE / "bulk.jsonl").out)
-    assert valid["summary"] == {"items": 6, "valid": 6, "invalid": 0}
+    assert valid["summary"] == {"total": 6, "items": 6, "valid": 6, "invalid": 0,
+                                "exit_code": 0}
     assert all(r["valid"] and r["errors"] == [] for r in valid["results"])
     assert [r["line"] for r in valid["results"]] == [1, 2, 3, 4, 5, 6]
 
