@@ -85,5 +85,6 @@ def test_sending_and_checking_commands_document_exit_codes(cli):
 def test_jsonl_is_offered_only_where_results_stream(cli):
     # config and digest print one document: -o jsonl would be JSON in name only
     assert cli("config", "show", "-o", "jsonl").code == 2
-    assert cli("digest", "-u", "test", "--password-stdin", "-o", "jsonl", input="123456\n").code == 2
+    digest = cli("digest", "-u", "test", "--password-stdin", "-o", "jsonl", input="123456\n")
+    assert digest.code == 2
     assert "jsonl" in cli("ewe", "validate", "--help").out
