@@ -79,27 +79,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             invalid += 1
         reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
         if out.json_mode:
-            record = {
-                "file": item.location.file,
-                "line": item.location.line,
-                "index": item.location.index,
-                "reference_no": checked.reference_no,
-                "valid": checked.valid,
-                "errors": [
-                    {
-                        "field": problem.field,
-                        "line": item.line_of(problem.path),
-                        "message": problem.message,
-                    }
-                    for problem in checked.problems
-                ],
-            }
-            # the record every command shares (README "Results as JSON"): where, label,
-            # status, errors, warnings; then validate's own keys
-            record = {"where": item.where(), "label": str(checked.reference_no or "-"),
-                      "status": "valid" if checked.valid else "invalid",
-                      **record, "warnings": warnings}
-            add(record)
+            add(_record(item, checked, warnings))
             continue
         verdict = "VALID  " if checked.valid else "INVALID"
         if checked.valid and repairs.get(item.location.file):
@@ -125,6 +105,27 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
     if not total:
         out.warn("no items found in the input")
     return code
+
+
+def _record(item: Any, checked: Any, warnings: list[str]) -> dict[str, Any]:
+    """The record every command shares (README "Results as JSON": where, label, status,
+    errors, warnings), with validate's own keys as they always were."""
+    return {
+        "where": item.where(),
+        "label": str(checked.reference_no or "-"),
+        "status": "valid" if checked.valid else "invalid",
+        "file": item.location.file,
+        "line": item.location.line,
+        "index": item.location.index,
+        "reference_no": checked.reference_no,
+        "valid": checked.valid,
+        "errors": [
+            {"field": problem.field, "line": item.line_of(problem.path),
+             "message": problem.message}
+            for problem in checked.problems
+        ],
+        "warnings": warnings,
+    }
 
 
 class _FixedPrinter:
