@@ -4,7 +4,8 @@ Imported at start-up (and on every TAB press), so only typer and the standard li
 imported here; the work is done by ``shipctl.config``, imported inside each command.
 """
 
-from __future__ import annotations
+# Annotations stay real objects (no `from __future__ import annotations`): typer reads
+# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
 
 import os
 from pathlib import Path
@@ -94,7 +95,7 @@ def set_(
         out.warn(f"{spec.env} is set in the environment and takes precedence over this value")
 
 
-def _read_value(spec: KeySpec, profile: str, interactive: bool) -> str:
+def _read_value(spec: "KeySpec", profile: str, interactive: bool) -> str:
     if interactive:
         # err=True: the prompt is not a result, stdout stays clean
         return typer.prompt(
@@ -217,7 +218,7 @@ def show(
         app.out.table(["key", "value", "source"], rows)
 
 
-def _show_on_terminal(app: Application, rows: list[list[str]]) -> None:
+def _show_on_terminal(app: "Application", rows: list[list[str]]) -> None:
     """The path once above the table ("file" in the source column), and values never cut:
     a value a user copies (a URL, a path) wraps whole rather than ending in "…"."""
     from rich import box
@@ -300,7 +301,7 @@ def path(
         app.out.print(str(target))
 
 
-def _path(app: Application) -> Path:
+def _path(app: "Application") -> Path:
     from shipctl import config
 
     return config.config_path(app.config_path)

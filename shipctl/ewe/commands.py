@@ -1,6 +1,7 @@
 """`shipctl ewe …`: modify, validate, template."""
 
-from __future__ import annotations
+# Annotations stay real objects (no `from __future__ import annotations`): typer reads
+# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
 
 from enum import Enum
 from typing import Annotated, Optional
