@@ -104,6 +104,10 @@ class Output:
         self.stdout.write(self.scrub(text) + "\n")
         self.stdout.flush()
 
+    def results(self) -> Results:
+        """Where the records of ``-o json`` / ``-o jsonl`` go (validate, dry runs)."""
+        return Results(self)
+
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         """A table for people: rich on a terminal, tab-separated plain text otherwise."""
         if self.json_mode:
@@ -128,3 +132,23 @@ class Output:
     def warn(self, text: str) -> None:
         self.stderr.write(self.scrub(f"warning: {text}") + "\n")
 
+
+class Results:
+    """Records for ``-o jsonl`` (each on its own line as it comes) or ``-o json`` (kept for one
+    document ``{"results": [...], "summary": {...}}`` at the end)."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.records: list[Any] = []
+
+    def add(self, record: Any) -> None:
+        if self.out.json_lines:
+            self.out.write_json_line(record)
+        else:
+            self.records.append(record)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        if self.out.json_lines:
+            self.out.write_json_line({"summary": summary})
+        else:
+            self.out.write_json({"summary": summary, "results": self.records})

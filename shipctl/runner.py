@@ -323,15 +323,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
 
     out = app.out
     headers = auth.preview()
-    results: list[dict[str, Any]] = []
-    lines = out.json_mode and getattr(out, "json_lines", False)  # -o jsonl: one per line
-
-    def add(record: dict[str, Any]) -> None:
-        if lines:
-            out.write_json_line(record)
-        else:
-            results.append(record)
-
+    results = out.results()
     valid = invalid = 0
     for job in jobs:
         # A label is whatever the input holds, at any length: keep each heading one line.
@@ -343,15 +335,16 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             for problem in job.problems:
                 out.info(f"  {problem}")
             # {field, line, message} each, as in a real run's records and `validate -o json`
-            add({"where": job.where, "label": job.label, "status": "invalid", "valid": False,
-                 "errors": batch.error_records(job.problems), "warnings": list(job.warnings)})
+            results.add({"where": job.where, "label": job.label, "status": "invalid",
+                         "valid": False, "errors": batch.error_records(job.problems),
+                         "warnings": list(job.warnings)})
             continue
         valid += 1
         call = _with_auth(provider.call(job), headers)
         if out.json_mode:
-            add({"where": job.where, "label": job.label, "status": "valid", "valid": True,
-                 "errors": [], "warnings": list(job.warnings),
-                 "request": http.describe(call, show_secrets=out.show_secrets)})
+            results.add({"where": job.where, "label": job.label, "status": "valid",
+                         "valid": True, "errors": [], "warnings": list(job.warnings),
+                         "request": http.describe(call, show_secrets=out.show_secrets)})
         else:
             out.print(f"# {heading}")
             out.print(http.format_call(call, show_secrets=out.show_secrets))
@@ -360,10 +353,8 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     # "total", "invalid", "sent" and "exit_code" as in a real run's summary
     summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
                                "sent": 0, "dry_run": True, "exit_code": code}
-    if lines:
-        out.write_json_line({"summary": summary})
-    elif out.json_mode:
-        out.write_json({"summary": summary, "results": results})
+    if out.json_mode:
+        results.finish(summary)
     else:
         out.info(f"dry run: {valid} request(s) built, {invalid} invalid; nothing was sent")
     return code

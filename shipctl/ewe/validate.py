@@ -35,15 +35,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
 
     out = app.out
     postcodes = configured_index(app)
-    results: list[dict[str, Any]] = []
-    lines = out.json_mode and getattr(out, "json_lines", False)  # -o jsonl: one per line
-
-    def add(record: dict[str, Any]) -> None:
-        if lines:
-            out.write_json_line(record)
-        else:
-            results.append(record)
-
+    results = out.results()
     valid = invalid = 0
     # "parsed leniently" warnings per file: the verdict says how much was repaired
     repairs: dict[str, int] = {}
@@ -79,7 +71,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             invalid += 1
         reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
         if out.json_mode:
-            add(_record(item, checked, warnings))
+            results.add(_record(item, checked, warnings))
             continue
         verdict = "VALID  " if checked.valid else "INVALID"
         if checked.valid and repairs.get(item.location.file):
@@ -94,10 +86,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
         # "total", "invalid" and "exit_code" as in modify's summary; "items" as before
         summary = {"total": total, "items": total, "valid": valid, "invalid": invalid,
                    "exit_code": code}
-        if lines:
-            out.write_json_line({"summary": summary})
-        else:
-            out.write_json({"summary": summary, "results": results})
+        results.finish(summary)
     else:
         say(f"{total} item{'' if total == 1 else 's'}: {valid} valid, {invalid} invalid")
     if fixed is not None:
