@@ -35,6 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import ewe_throughput  # noqa: E402  (beside this script)
+
 from shipctl.provider import providers  # noqa: E402
 from shipctl.sandbox import Faults, SandboxServer  # noqa: E402
 
@@ -56,15 +58,8 @@ class RecordingSandbox(SandboxServer):
 
 
 def body(run: int, i: int) -> dict:
-    return {
-        "referenceNo": f"PACE-{run:02d}-{i:05d}",
-        "reason": "benchmark",
-        "from": {"name": "Dummy Duck", "phone": "61407000000", "suburb": "Greenacre",
-                 "state": "NSW", "lines": ["457 Waterloo Road"], "postcode": "2190"},
-        "to": {"name": "MELBOURNE DC", "phone": "0284886811", "suburb": "Moorabbin Airport",
-               "state": "VIC", "lines": ["6 Chifley Drive"], "postcode": "3194"},
-        "merchandise": [{"sku": "NG0000X1", "quantity": 1, "weight": 1, "value": 10.99}],
-    }
+    """The throughput benchmark's request, with a referenceNo of this run's own."""
+    return {**ewe_throughput.body(i), "referenceNo": f"PACE-{run:02d}-{i:05d}"}
 
 
 def busiest_second(arrivals: list[float]) -> int:
