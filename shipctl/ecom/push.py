@@ -1,0 +1,248 @@
+"""The rules of an Ecom status push (seed 000, SPEC §7, reference/ecom.md) and the one check.
+
+``check(data)`` is the single entry point for everyone who needs the rules: ``shipctl ecom
+validate``, ``shipctl ecom replay`` before it sends, and the receiver (``ecom listen`` and the
+sandbox) for every push it answers. It never raises, whatever it is given: it returns the
+problems as data, worded for support staff, with the key each is about (``Problem.path`` for
+``Item.line_of``, so a message can name the source line).
+
+Standard library only, and cheap to import: the receiver imports it per request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shipctl.ecom.codes import is_known
+from shipctl.suggest import nearest
+
+# The seed's payload, in the seed's order. Every key is required, spelt exactly so
+# ("Employee" with a capital E); only ref_awb may be empty.
+KEYS = (
+    "awb",
+    "datetime",
+    "status",
+    "reason_code",
+    "reason_code_number",
+    "location",
+    "Employee",
+    "status_update_number",
+    "order_number",
+    "city",
+    "ref_awb",
+)
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # naive IST (reference/ecom.md)
+DATETIME_EXAMPLE = "2024-03-05 14:07:09"
+
+# reference/ecom.md: the newer push Ecom sends with "x-webhook-version: 2.0". Not handled
+# yet, but recognised: one message says so instead of eleven missing keys.
+V2_KEYS = frozenset({"date_time", "status_code", "order_id", "shipment_type", "employee_name"})
+
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]+")
+_SHOWN = 60  # a value quoted in a message is cut to this many characters
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str  # the key as written in the payload; "" for the payload as a whole
+    message: str
+    path: tuple = ()  # for Item.line_of / Item.where: (field,) or ()
+
+
+@dataclass
+class Verdict:
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    v2: bool = False  # the payload looks like the v2 push (one error says so)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def check(data: object) -> Verdict:
+    """Every rule of the push, on anything (a dict from any reader, or garbage)."""
+    verdict = Verdict()
+    if not isinstance(data, dict):
+        verdict.errors.append(Problem("", f"expected a JSON object holding the push's keys"
+                                          f" ({', '.join(KEYS[:3])}, …), found {_kind(data)}"))
+        return verdict
+    if looks_like_v2(data):
+        verdict.v2 = True
+        verdict.errors.append(Problem("", _V2_MESSAGE))
+        return verdict
+    texts = _keys(data, verdict)
+    _values(texts, verdict)
+    return verdict
+
+
+_V2_MESSAGE = (
+    "this looks like a v2 push (date_time, status_code, order_id…, sent with header"
+    " x-webhook-version: 2.0); shipctl checks and replays the v1 push of the seed"
+    " (awb, datetime, status, reason_code…) only"
+)
+
+
+def looks_like_v2(data: dict) -> bool:
+    """v2 keys and no v1 datetime: a v1 push with one stray v2-looking key is still v1."""
+    keys = {k for k in data if isinstance(k, str)}
+    return bool(keys & V2_KEYS) and "datetime" not in keys and "reason_code" not in keys
+
+
+def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
+    """Check the keys; return the text of each required key present (numbers made text),
+    for the value rules."""
+    missing = [key for key in KEYS if key not in data]
+    extra = [key for key in data if key not in KEYS]
+    claimed: set[str] = set()  # missing keys an extra key seems to be meant for
+    hinted: set[object] = set()  # those extra keys
+    for key in extra:
+        wanted = nearest(key, missing) if isinstance(key, str) and missing else None
+        if wanted is None or wanted in claimed:
+            continue
+        claimed.add(wanted)
+        hinted.add(key)
+        same = key.casefold() == wanted.casefold()
+        note = " (keys are case-sensitive)" if same else ""
+        verdict.errors.append(Problem(
+            key, f"unknown key {_shown(key)}: did you mean {_shown(wanted)}?{note}", (key,)))
+    for key in missing:
+        if key not in claimed:
+            empty = " (it may be empty)" if key == "ref_awb" else ""
+            verdict.errors.append(Problem(key, f"missing: every push carries this key{empty}"))
+    for key in extra:
+        if key in hinted:
+            continue
+        verdict.warnings.append(Problem(
+            str(key), f"unknown key {_shown(key)}: not part of Ecom's push", (key,)))
+
+    texts: dict[str, str] = {}
+    for key in KEYS:
+        if key not in data:
+            continue
+        value = data[key]
+        if isinstance(value, str):
+            texts[key] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+            texts[key] = text
+            verdict.warnings.append(Problem(
+                key, f"a number where Ecom sends a string: write it as {_shown(text)}",
+                (key,)))
+        elif value is None and key == "ref_awb":
+            texts[key] = ""
+            verdict.warnings.append(Problem(
+                key, 'null where Ecom sends a string: write "" for no return AWB', (key,)))
+        else:
+            verdict.errors.append(Problem(
+                key, f"must be a string, found {_kind(value)}", (key,)))
+    return texts
+
+
+def _values(texts: dict[str, str], verdict: Verdict) -> None:
+    def error(key: str, message: str) -> None:
+        verdict.errors.append(Problem(key, message, (key,)))
+
+    def warning(key: str, message: str) -> None:
+        verdict.warnings.append(Problem(key, message, (key,)))
+
+    awb = texts.get("awb")
+    if awb is not None:
+        if not awb.strip():
+            error("awb", "must not be empty: the air waybill number the scan is about")
+        elif not _DIGITS.fullmatch(awb):
+            warning("awb", f"{_shown(awb)}: Ecom AWB numbers are digits only")
+
+    when = texts.get("datetime")
+    if when is not None:
+        problem = datetime_problem(when)
+        if problem:
+            error("datetime", problem)
+
+    number = texts.get("status_update_number")
+    if number is not None and not _DIGITS.fullmatch(number):
+        error("status_update_number",
+              f"must be digits only (e.g. \"44591782\"), found {_shown(number)}")
+
+    code = texts.get("reason_code_number")
+    if code is not None:
+        if not code.strip():
+            error("reason_code_number", 'must not be empty (e.g. "777")')
+        elif not is_known(code):
+            warning("reason_code_number",
+                    f"{_shown(code)} is not a reason code shipctl knows"
+                    " (see `shipctl ecom codes`); it may still be a real one")
+    reason = texts.get("reason_code")
+    if reason is not None and code is not None and code.strip():
+        prefix = code + " - "
+        if not reason.startswith(prefix):
+            error("reason_code",
+                  f"must start with the reason_code_number and \" - \""
+                  f" ({_shown(prefix + '…')}), found {_shown(reason)}")
+
+
+def datetime_problem(text: str) -> str | None:
+    """What is wrong with a push's ``datetime``, or None when it is a real
+    ``YYYY-mm-dd HH:MM:SS``."""
+    shown = _shown(text)
+    if not _DATETIME.fullmatch(text):
+        hint = ""
+        if "T" in text[:20]:
+            hint = "; use a space between date and time, not T"
+        elif text.endswith("Z") or re.search(r"[+-][0-9]{2}:?[0-9]{2}$", text[10:]):
+            hint = "; no time zone: Ecom sends Indian time without one"
+        return f"must be YYYY-mm-dd HH:MM:SS (e.g. {DATETIME_EXAMPLE}), found {shown}{hint}"
+    try:  # the constructor, not strptime: ten times faster, and the format is checked above
+        datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]),
+                 int(text[11:13]), int(text[14:16]), int(text[17:19]))
+    except ValueError:
+        return f"{shown} is not a real date and time"
+    return None
+
+
+def sort_key(data: object) -> tuple:
+    """Chronological order of one AWB's scans: ``datetime``, then ``status_update_number``
+    (as a number when it is digits). Never raises: invalid scans sort too, by their text."""
+    if not isinstance(data, dict):
+        return ("", (1, 0, ""))
+    when = data.get("datetime")
+    number = data.get("status_update_number")
+    number_text = str(number) if isinstance(number, str | int) and not isinstance(
+        number, bool) else ""
+    if _DIGITS.fullmatch(number_text):
+        digits = number_text.lstrip("0") or "0"
+        # by length then text: int() of a 5,000-digit number is refused on Python ≥ 3.11
+        order: tuple = (0, len(digits), digits)
+    else:
+        order = (1, 0, number_text)
+    return (when if isinstance(when, str) else "", order)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: quoted as JSON (control characters escaped) and cut short, so a
+    megabyte of junk stays one line."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > _SHOWN:
+        text = text[: _SHOWN - 1] + "…"
+    return json.dumps(text, ensure_ascii=False)
