@@ -1,0 +1,483 @@
+"""Fynd updateShipmentStatus request rules (reference/fynd.md, seed 003, SPEC §6) and the one check.
+
+``check(data)`` is the single entry point: ``fynd transition`` on the body its flags built,
+``fynd apply`` on each body it read, and the sandbox simulator. It never raises for bad data:
+it returns the problems (and warnings) in source order, as plain English, and — when there are
+no problems — the body to send.
+
+The pydantic models hold the structure, with the field names of Fynd's official SDK
+(``UpdateShipmentStatusRequestSchema``, ``StatuesRequestSchema`` — sic —,
+``ShipmentsRequestSchema`` …), declared in the order the seed writes them: that order is the
+key order of the body we send. The body itself is the input's own values re-ordered, never a
+pydantic dump, so ``null``, ``""`` and an absent key stay three different things and free-form
+``data`` objects go out exactly as given. Checks that need several fields (a known state, a
+shipment in two transitions, a cancellation's reason, a reason on a line not sent) run on the
+raw data afterwards, so they are reported even when some other field is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shipctl.fynd.states import STATES, is_cancellation
+from shipctl.inputs import Path_, dotted
+from shipctl.suggest import nearest
+
+__all__ = [
+    "Checked",
+    "Problem",
+    "UpdateShipmentStatus",
+    "check",
+    "field_names",
+    "to_json",
+]
+
+# Fynd's own words for what it rejects inside an HTTP 200 (seed 003 "Common Error Scenarios").
+FYND_REPEATED = "Child bag ids are repeated in multiple transitions"
+FYND_REASON_MISSING = "Reason is missing"
+FORCE_HINT = "use --force if your company has this state"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path_  # ("statuses", 0, "shipments", 1, "identifier"); () for the body as a whole
+    message: str
+
+    @property
+    def field(self) -> str:
+        return dotted(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.path else self.message
+
+
+@dataclass
+class Checked:
+    request: dict[str, Any] | None  # the body to send, None when there are problems
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)  # statuses[].shipments[].identifier
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+# -- the models (SDK names, seed order) ---------------------------------------------------------
+Positive = Annotated[int, Field(ge=1)]
+FreeForm = dict[str, Any]  # `data` and entity filters: Fynd documents no fixed keys
+
+
+class _Strict(BaseModel):
+    # extra="forbid": a misspelt optional key would otherwise be sent and ignored by Fynd.
+    # strict: "5" is not a number and true is not 1 — Fynd's "Unable to convert" errors, early.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProductFilter(_Strict):
+    """ProductsReasonsFilters / ProductsDataUpdatesFilters: which units of which line."""
+
+    line_number: Positive = None  # type: ignore[assignment]
+    quantity: Positive = None  # type: ignore[assignment]
+    identifier: str = None  # type: ignore[assignment]
+
+
+class Product(_Strict):
+    """``products[]`` of a shipment: the lines (and units) moving; ``[]`` = the whole shipment."""
+
+    line_number: Positive = None  # type: ignore[assignment]
+    quantity: Positive = None  # type: ignore[assignment]
+    identifier: str = None  # type: ignore[assignment]
+
+
+class ReasonData(_Strict):
+    reason_id: int = None  # type: ignore[assignment]
+    reason_text: str = None  # type: ignore[assignment]
+
+
+class ProductReason(_Strict):
+    filters: list[ProductFilter] = None  # type: ignore[assignment]
+    data: ReasonData = None  # type: ignore[assignment]
+
+
+class EntityReason(_Strict):
+    filters: list[FreeForm] = None  # type: ignore[assignment]
+    data: ReasonData = None  # type: ignore[assignment]
+
+
+class Reasons(_Strict):
+    products: list[ProductReason] = None  # type: ignore[assignment]
+    entities: list[EntityReason] = None  # type: ignore[assignment]
+
+
+class ProductUpdate(_Strict):
+    filters: list[ProductFilter] = None  # type: ignore[assignment]
+    data: FreeForm = None  # type: ignore[assignment]
+
+
+class EntityUpdate(_Strict):
+    # entities, order_item_status, order, entity_status: filters are free-form (seed example 6
+    # gives order_item_status `"filters": []` although the SDK documents only `data` there)
+    filters: list[FreeForm] = None  # type: ignore[assignment]
+    data: FreeForm = None  # type: ignore[assignment]
+
+
+class DataUpdates(_Strict):
+    products: list[ProductUpdate] = None  # type: ignore[assignment]
+    entities: list[EntityUpdate] = None  # type: ignore[assignment]
+    order_item_status: list[EntityUpdate] = None  # type: ignore[assignment]
+    order: list[EntityUpdate] = None  # type: ignore[assignment]
+    entity_status: list[EntityUpdate] = None  # type: ignore[assignment]
+
+
+class TransitionComment(_Strict):
+    title: str
+    message: str
+
+
+class RefundMode(_Strict):
+    refund_mode: str = None  # type: ignore[assignment]
+    display_name: str = None  # type: ignore[assignment]
+    payment_identifiers: list[str] = None  # type: ignore[assignment]
+
+
+class Shipment(_Strict):
+    """ShipmentsRequestSchema."""
+
+    identifier: str
+    products: list[Product] = None  # type: ignore[assignment]
+    reasons: Reasons = None  # type: ignore[assignment]
+    data_updates: DataUpdates = None  # type: ignore[assignment]
+    transition_comments: list[TransitionComment] = None  # type: ignore[assignment]
+    refund_modes: list[RefundMode] = None  # type: ignore[assignment]
+
+
+class Transition(_Strict):
+    """StatuesRequestSchema (sic): one target state for some shipments."""
+
+    shipments: list[Shipment]
+    status: str
+    exclude_bags_next_state: str | None = None
+    split_shipment: bool = None  # type: ignore[assignment]
+
+
+class UpdateShipmentStatus(_Strict):
+    """UpdateShipmentStatusRequestSchema: the whole body."""
+
+    statuses: list[Transition]
+    force_transition: bool = None  # type: ignore[assignment]
+    lock_after_transition: bool = None  # type: ignore[assignment]
+    unlock_before_transition: bool = None  # type: ignore[assignment]
+    task: bool = None  # type: ignore[assignment]
+    resume_tasks_after_unlock: bool = None  # type: ignore[assignment]
+
+# The `= None` defaults only make a key optional: absent keys are never filled in, because the
+# body sent is the input re-ordered (``_ordered``), not the model dumped.
+
+
+def field_names(model: type[BaseModel] = UpdateShipmentStatus) -> tuple[str, ...]:
+    """A model's keys in the order they are sent."""
+    return tuple(model.model_fields)
+
+
+def _child(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, itself or as list elements (None: a plain or free-form value)."""
+    for candidate in (annotation, *_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        if typing.get_origin(candidate) is list:
+            return _child(typing.get_args(candidate)[0])
+    return None
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType, Annotated):
+        return typing.get_args(annotation)
+    return ()
+
+
+def _model_at(path: Path_) -> type[BaseModel] | None:
+    """The model whose object sits at PATH (list indexes skipped), or None inside free-form."""
+    model: type[BaseModel] | None = UpdateShipmentStatus
+    for part in path:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        model = _child(info.annotation) if info is not None else None
+    return model
+
+
+# -- the entry point ----------------------------------------------------------------------------
+def check(data: object, *, force: bool = False) -> Checked:
+    """Every rule on one updateShipmentStatus body; never raises for any data."""
+    if not isinstance(data, dict):
+        message = f"expected an object (an updateShipmentStatus body), got {_kind(data)}"
+        return Checked(None, [Problem((), message)])
+    try:
+        return _check(data, force)
+    except RecursionError:  # the readers cap nesting (shipctl.nesting); a caller's own data may not
+        return Checked(None, [Problem((), "nested too deeply")], identifiers=_identifiers(data))
+
+
+def _check(data: dict[str, Any], force: bool) -> Checked:
+    problems: list[Problem] = []
+    try:
+        UpdateShipmentStatus.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_problem(e) for e in error.errors(include_url=False))
+    warnings: list[Problem] = []
+    for i, transition in _entries(data, "statuses"):
+        problems.extend(_state_problems(i, transition, force))
+        problems.extend(_reason_problems(i, transition))
+        warnings.extend(_filter_warnings(i, transition))
+    problems.extend(_repeated(data))
+    identifiers = _identifiers(data)
+    if not problems:
+        request = _ordered(data, UpdateShipmentStatus)
+        problems.extend(_not_json(request, ()))
+        if not problems:
+            return Checked(request, [], _sorted(data, warnings), identifiers)
+    return Checked(None, _sorted(data, problems), _sorted(data, warnings), identifiers)
+
+
+def to_json(body: dict[str, Any]) -> str:
+    """The body as sent: UTF-8 text as given (no \\u escapes), key order kept."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
+
+
+def _ordered(value: Any, model: type[BaseModel] | None) -> Any:
+    """VALUE with the keys of each model object in the model's (the seed's) order; free-form
+    values as they are."""
+    if model is None:
+        return value
+    if isinstance(value, list):
+        return [_ordered(entry, model) for entry in value]
+    if not isinstance(value, dict):
+        return value
+    fields = model.model_fields
+    return {
+        key: _ordered(value[key], _child(fields[key].annotation))
+        for key in fields
+        if key in value
+    }
+
+
+# -- the cross-field checks (on the raw data: each tolerates anything) -------------------------
+def _entries(node: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index, object) of the objects in ``node[key]`` when that is a list; else none."""
+    if not isinstance(node, dict):
+        return []
+    value = node.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
+
+
+def _identifiers(data: Any) -> list[str]:
+    found: list[str] = []
+    for _, transition in _entries(data, "statuses"):
+        for _, shipment in _entries(transition, "shipments"):
+            identifier = shipment.get("identifier")
+            if isinstance(identifier, str):
+                found.append(identifier)
+            elif isinstance(identifier, int) and not isinstance(identifier, bool):
+                found.append(str(identifier))  # a wrong type, but still this job's ordering key
+    return found
+
+
+def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Problem]:
+    if force:
+        return []
+    problems = []
+    for key in ("status", "exclude_bags_next_state"):
+        state = transition.get(key)
+        # exclude_bags_next_state: "" and null are the seed's "no next state"
+        if isinstance(state, str) and state and state not in STATES:
+            guess = nearest(state, STATES)
+            hint = f" (did you mean {guess}?)" if guess else ""
+            problems.append(Problem(("statuses", i, key),
+                                    f'unknown state "{state}"{hint}; {FORCE_HINT}'))
+    return problems
+
+
+def _has_reason(shipment: dict[str, Any]) -> bool:
+    reasons = shipment.get("reasons")
+    if not isinstance(reasons, dict):
+        return False
+    return any(isinstance(reasons.get(key), list) and reasons[key]
+               for key in ("products", "entities"))
+
+
+def _reason_problems(i: int, transition: dict[str, Any]) -> list[Problem]:
+    state = transition.get("status")
+    if not (isinstance(state, str) and is_cancellation(state)):
+        return []
+    return [
+        Problem(("statuses", i, "shipments", j, "reasons"),
+                f"{state} is a cancellation and needs a reason (reasons.products or "
+                f'reasons.entities; --reason ID:TEXT) — Fynd answers "{FYND_REASON_MISSING}"')
+        for j, shipment in _entries(transition, "shipments")
+        if not _has_reason(shipment)
+    ]
+
+
+def _line_number(entry: dict[str, Any]) -> int | None:
+    value = entry.get("line_number")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _filter_warnings(i: int, transition: dict[str, Any]) -> list[Problem]:
+    warnings = []
+    for j, shipment in _entries(transition, "shipments"):
+        products = _entries(shipment, "products")
+        lines = {_line_number(product) for _, product in products} - {None}
+        if not lines:
+            continue  # no products (the whole shipment) or none with a line number
+        shown = ", ".join(str(line) for line in sorted(lines))  # type: ignore[type-var]
+        for k, reason in _entries(shipment.get("reasons"), "products"):
+            for m, filter_ in _entries(reason, "filters"):
+                line = _line_number(filter_)
+                if line is not None and line not in lines:
+                    path = ("statuses", i, "shipments", j, "reasons", "products", k, "filters",
+                            m, "line_number")
+                    warnings.append(Problem(
+                        path, f"line {line} is not among this shipment's products "
+                              f"(lines {shown}): the reason may apply to nothing"))
+    return warnings
+
+
+def _repeated(data: dict[str, Any]) -> list[Problem]:
+    """A shipment in two transitions of one body: Fynd refuses the whole request."""
+    first_in: dict[str, int] = {}
+    problems = []
+    for i, transition in _entries(data, "statuses"):
+        for j, shipment in _entries(transition, "shipments"):
+            identifier = shipment.get("identifier")
+            if not isinstance(identifier, str):
+                continue
+            seen = first_in.setdefault(identifier, i)
+            if seen != i:
+                problems.append(Problem(
+                    ("statuses", i, "shipments", j, "identifier"),
+                    f"shipment {identifier} is also in statuses.{seen}: one transition per "
+                    f'shipment in a request — Fynd answers "{FYND_REPEATED}"'))
+    return problems
+
+
+def _not_json(value: Any, path: Path_) -> list[Problem]:
+    """Free-form values that JSON cannot carry (NaN from a lenient read, a YAML oddity)."""
+    if isinstance(value, dict):
+        return [p for key, child in value.items() for p in _not_json(child, (*path, key))]
+    if isinstance(value, list):
+        return [p for n, child in enumerate(value) for p in _not_json(child, (*path, n))]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Problem(path, f"{value} is not a number JSON can carry")]
+    if value is None or isinstance(value, (str, int, float)):
+        return []
+    return [Problem(path, f"expected a JSON value, got {_kind(value)}")]
+
+
+# -- wording ------------------------------------------------------------------------------------
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_EXPECTED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+def _problem(error: Any) -> Problem:
+    path: Path_ = tuple(error["loc"])
+    kind = error["type"]
+    given = error.get("input")
+    if path and path[-1] == "[key]":  # pydantic's marker for a dict key (not its value)
+        return Problem(path[:-1], f"keys must be text, got {_kind(given)}")
+    if kind == "missing":
+        message = "required, but missing"
+    elif kind == "extra_forbidden":
+        message = _unknown_key(path)
+    elif kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {_kind(given)}"
+        if kind == "string_type" and isinstance(given, int) and not isinstance(given, bool):
+            message += f' (write it in quotes: "{given}")'
+    elif kind in ("greater_than_equal", "greater_than"):
+        message = f"must be a positive whole number (it is {_show(given)})"
+    elif kind == "invalid_key":
+        message = "unknown key (keys must be text)"
+    else:  # not expected with the models above; keep pydantic's sentence, minus jargon
+        message = str(error.get("msg", "invalid")).replace("Input should be", "should be")
+    return Problem(path, message)
+
+
+def _unknown_key(path: Path_) -> str:
+    model = _model_at(path[:-1])
+    allowed = field_names(model) if model is not None else ()
+    guess = nearest(str(path[-1]), allowed, normalise=_squash)
+    if guess:
+        return f"unknown key (did you mean {guess}?)"
+    return f"unknown key (expected one of {', '.join(allowed)})" if allowed else "unknown key"
+
+
+def _squash(name: str) -> str:
+    # "lineNumber", "line-number", "Line Number" are near misses of line_number
+    return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def _sorted(data: Any, problems: list[Problem]) -> list[Problem]:
+    """PROBLEMS in the order their fields appear in the input (their file lines go down the
+    screen); a missing key comes after its siblings."""
+    def key(problem: Problem) -> list[int]:
+        order: list[int] = []
+        node = data
+        for part in problem.path:
+            if isinstance(node, dict) and part in node:
+                order.append(list(node).index(part))
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                order.append(part)
+                node = node[part]
+            else:
+                order.append(len(node) if isinstance(node, (dict, list)) else 0)
+                node = None
+        return order
+
+    return sorted(problems, key=key)
