@@ -1,0 +1,303 @@
+"""`fynd transition` flags → one updateShipmentStatus body (SPEC §6's flag table).
+
+Each ``parse_*`` reads one flag value and raises ``ValueError`` whose message names the form
+expected (the command prefixes the flag: ``--line one:five: expected LINE:QTY …``, exit 2).
+``build`` assembles the body in the seed's key order; ``shipctl.fynd.models.check`` then judges
+it like any body from a file. Standard library only: this runs on every `fynd transition`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from shipctl.nesting import MAX_DEPTH, too_deep
+
+__all__ = [
+    "ABSENT",
+    "DATA_TARGETS",
+    "Comment",
+    "DataValue",
+    "Reason",
+    "build",
+    "parse_comment",
+    "parse_data",
+    "parse_entity_reason",
+    "parse_exclude_next_state",
+    "parse_line",
+    "parse_reason",
+]
+
+LINE_FORM = "expected LINE:QTY with positive integers, e.g. 1:5"
+REASON_FORM = (
+    "expected ID:TEXT[@LINE:QTY[,LINE:QTY…]] with a whole-number ID, "
+    'e.g. "1:Product Not Available" or "1:Product Not Available@1:3,2:4"'
+)
+ENTITY_REASON_FORM = 'expected ID:TEXT with a whole-number ID, e.g. "1:Customer not reachable"'
+COMMENT_FORM = 'expected TITLE:MESSAGE, e.g. "Packed:left the store at 5pm"'
+# data_updates targets whose first entry's `data` --data can set (SPEC §6); entity_status has
+# its own schema (EntityStatusDataSchema) and is reachable only through --data-file.
+DATA_TARGETS = ("products", "entities", "order_item_status", "order")
+DATA_UPDATES_ORDER = (*DATA_TARGETS, "entity_status")
+DATA_FORM = (
+    f"expected TARGET.PATH=TEXT or TARGET.PATH:=JSON with TARGET one of {', '.join(DATA_TARGETS)}, "
+    'e.g. products.store_invoice_id=INV1 or order.meta:={"priority":1}'
+)
+
+_WHOLE = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take "٣" and "1_000"
+
+
+class _Absent:
+    """The value of a flag not given (``--exclude-next-state``: absent, null and "" differ)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """``--reason`` / ``--entity-reason``: reason_id, reason_text and the filters it applies to
+    as sent (``[{}]`` = every product)."""
+
+    id: int
+    text: str
+    filters: list[dict[str, int]] = field(default_factory=lambda: [{}])
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "filters": [dict(f) for f in self.filters],
+            "data": {"reason_id": self.id, "reason_text": self.text},
+        }
+
+
+class Comment(NamedTuple):
+    title: str
+    message: str
+
+
+class DataValue(NamedTuple):
+    """``--data products.meta.x=VALUE``: target "products", path ("meta", "x"), the value."""
+
+    target: str
+    path: tuple[str, ...]
+    value: Any
+
+
+# -- parsers ------------------------------------------------------------------------------------
+def _positive(text: str, form: str) -> int:
+    text = text.strip()
+    # at most 18 digits: no line or quantity is larger, and int() of thousands of digits raises
+    if not _WHOLE.fullmatch(text) or len(text) > 18 or int(text) < 1:
+        raise ValueError(form)
+    return int(text)
+
+
+def parse_line(text: str) -> tuple[int, int]:
+    """``--line 1:5`` → (1, 5): line_number and quantity."""
+    line, colon, quantity = text.partition(":")
+    if not colon:
+        raise ValueError(LINE_FORM)
+    return _positive(line, LINE_FORM), _positive(quantity, LINE_FORM)
+
+
+def _id_and_text(text: str, form: str) -> tuple[int, str]:
+    # the id is everything before the first colon; the text may hold colons of its own
+    number, colon, words = text.partition(":")
+    number = number.strip()
+    if not colon or not _WHOLE.fullmatch(number) or len(number) > 18 or not words.strip():
+        raise ValueError(form)
+    return int(number), words
+
+
+def parse_reason(text: str) -> Reason:
+    """``--reason "1:Product Not Available@1:3,2:4"`` → a product reason on line 1 (3 units) and
+    line 2 (4 units); without ``@`` it applies to every product (filters ``[{}]``)."""
+    head, at, tail = text.rpartition("@")
+    if not at:
+        head = text
+    reason_id, words = _id_and_text(head, REASON_FORM)
+    if not at:
+        return Reason(reason_id, words)
+    filters = []
+    for part in tail.split(","):
+        try:
+            line, quantity = parse_line(part)
+        except ValueError:
+            raise ValueError(f"{REASON_FORM} (after @: {part.strip()!r} is not LINE:QTY)") from None
+        filters.append({"line_number": line, "quantity": quantity})
+    return Reason(reason_id, words, filters)
+
+
+def parse_entity_reason(text: str) -> Reason:
+    """``--entity-reason "3:Customer not reachable"`` → a reason for the shipment as a whole."""
+    reason_id, words = _id_and_text(text, ENTITY_REASON_FORM)
+    return Reason(reason_id, words)
+
+
+def parse_comment(text: str) -> Comment:
+    """``--comment "TITLE:MESSAGE"`` → a transition comment (Fynd needs both)."""
+    title, colon, message = text.partition(":")
+    if not colon or not title.strip() or not message.strip():
+        raise ValueError(COMMENT_FORM)
+    return Comment(title, message)
+
+
+def parse_data(text: str) -> DataValue:
+    """``--data TARGET.PATH=TEXT`` (a string) or ``TARGET.PATH:=JSON`` (a raw JSON value), as
+    HTTPie writes them; PATH may be dotted (``order.meta.priority:=1``)."""
+    name, equals, value_text = text.partition("=")
+    if not equals:
+        raise ValueError(DATA_FORM)
+    raw = name.endswith(":")
+    if raw:
+        name = name[:-1]
+    target, _, rest = name.partition(".")
+    path = tuple(rest.split(".")) if rest else ()
+    if target not in DATA_TARGETS or not path or not all(part.strip() for part in path):
+        raise ValueError(DATA_FORM)
+    if not raw:
+        return DataValue(target, path, value_text)
+    if too_deep(value_text) is not None:
+        raise ValueError(f"{DATA_FORM} (after := : nested deeper than {MAX_DEPTH} levels)")
+    try:
+        value = json.loads(value_text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"{DATA_FORM} (after := : not JSON: {error})") from None
+    return DataValue(target, path, value)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_exclude_next_state(text: str) -> str | None:
+    """``--exclude-next-state``: a state, the literal ``null`` (JSON null: the other units stay
+    where they are) or ``""`` (sent as "")."""
+    return None if text == "null" else text
+
+
+# -- the body -----------------------------------------------------------------------------------
+def build(
+    identifiers: Sequence[str],
+    *,
+    to: str,
+    lines: Iterable[tuple[int, int] | str] = (),
+    reasons: Iterable[Reason | str] = (),
+    entity_reasons: Iterable[Reason | str] = (),
+    exclude_next_state: Any = ABSENT,
+    invoice_id: str | None = None,
+    awb: str | None = None,
+    data: Iterable[DataValue | str] = (),
+    data_file: dict[str, Any] | None = None,
+    comments: Iterable[Comment | str] = (),
+    force_transition: bool = False,
+    lock_after_transition: bool = False,
+    unlock_before_transition: bool = False,
+    task: bool = False,
+) -> dict[str, Any]:
+    """One updateShipmentStatus body: one transition to TO, one shipment per identifier, each
+    with the same products, reasons, data updates and comments (SPEC §6).
+
+    Flag values may be given parsed or as the text typed (then parsed here; the command parses
+    them first so that an error can name its flag).
+    """
+    products = [
+        {"line_number": line, "quantity": quantity}
+        for line, quantity in (parse_line(x) if isinstance(x, str) else x for x in lines)
+    ]
+    product_reasons = [_reason(x, parse_reason).entry() for x in reasons]
+    entity_entries = [_reason(x, parse_entity_reason).entry() for x in entity_reasons]
+    updates = _data_updates(invoice_id, awb, data, data_file)
+    notes = [parse_comment(x) if isinstance(x, str) else x for x in comments]
+
+    shipments = []
+    for identifier in identifiers:
+        # every shipment gets its own copies: a caller editing one must not change the others
+        shipment: dict[str, Any] = {"identifier": identifier, "products": _copy(products)}
+        if product_reasons or entity_entries:
+            shipment["reasons"] = {
+                "products": _copy(product_reasons),
+                "entities": _copy(entity_entries),
+            }
+        if updates:
+            shipment["data_updates"] = _copy(updates)
+        if notes:
+            shipment["transition_comments"] = [
+                {"title": note.title, "message": note.message} for note in notes
+            ]
+        shipments.append(shipment)
+
+    transition: dict[str, Any] = {"shipments": shipments, "status": to}
+    if exclude_next_state is not ABSENT:
+        transition["exclude_bags_next_state"] = exclude_next_state
+    body: dict[str, Any] = {"statuses": [transition]}
+    for key, given in (
+        ("force_transition", force_transition),
+        ("lock_after_transition", lock_after_transition),
+        ("unlock_before_transition", unlock_before_transition),
+        ("task", task),
+    ):
+        if given:
+            body[key] = True
+    return body
+
+
+def _reason(value: Reason | str, parse: Any) -> Reason:
+    return parse(value) if isinstance(value, str) else value
+
+
+def _copy(value: Any) -> Any:
+    return copy.deepcopy(value)
+
+
+def _data_updates(
+    invoice_id: str | None,
+    awb: str | None,
+    data: Iterable[DataValue | str],
+    data_file: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """data_updates: the --data-file object first, then --invoice-id and --awb (products and
+    entities), then each --data, each setting a key in ``<TARGET>[0].data``."""
+    if data_file is not None and not isinstance(data_file, dict):
+        raise ValueError("expected a data_updates object, e.g. "
+                         '{"entities": [{"filters": [{}], "data": {...}}]}')
+    updates: dict[str, Any] = _copy(data_file) if data_file else {}
+    settings: list[DataValue] = []
+    for target in ("products", "entities"):
+        if invoice_id is not None:
+            settings.append(DataValue(target, ("store_invoice_id",), invoice_id))
+        if awb is not None:
+            settings.append(DataValue(target, ("delivery_awb_number",), awb))
+    settings.extend(parse_data(x) if isinstance(x, str) else x for x in data)
+    for setting in settings:
+        _set(updates, setting)
+    # the targets in the SDK's order (a data file may list them in any order), then any others
+    # so that models.check can name a misspelt one
+    ordered = {key: updates[key] for key in DATA_UPDATES_ORDER if key in updates}
+    ordered.update((key, value) for key, value in updates.items() if key not in ordered)
+    return ordered
+
+
+def _set(updates: dict[str, Any], setting: DataValue) -> None:
+    shown = ".".join((setting.target, *setting.path))
+    entries = updates.setdefault(setting.target, [])
+    if not isinstance(entries, list):
+        raise ValueError(f"cannot set {shown}: data_updates.{setting.target} is not a list")
+    if not entries:
+        entries.append({"filters": [{}], "data": {}})
+    node = entries[0].setdefault("data", {}) if isinstance(entries[0], dict) else None
+    for depth, key in enumerate(setting.path):
+        if not isinstance(node, dict):
+            inner = ".".join((setting.target, "data", *setting.path[:depth]))
+            raise ValueError(f"cannot set {shown}: data_updates.{inner} is not an object")
+        if depth == len(setting.path) - 1:
+            node[key] = setting.value
+        else:
+            node = node.setdefault(key, {})
