@@ -50,7 +50,7 @@ class TooDeep(ValueError):
         self.offset = offset
 
 
-def loads(text: str) -> Any:
+def loads(text: str, *, parse_float: Any = None) -> Any:
     """``json.loads`` refusing more than MAX_DEPTH levels (``TooDeep``, a ValueError).
 
     The C parser reads first (it refuses what would exhaust the interpreter's own limit with
@@ -58,7 +58,7 @@ def loads(text: str) -> Any:
     several times cheaper than scanning the text; the text is scanned only to say where.
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=parse_float)
     except RecursionError:
         raise TooDeep(too_deep(text) or 0) from None
     except ValueError:

@@ -38,7 +38,7 @@ from typing import IO
 
 from shipctl.errors import InputError
 from shipctl.inputs.csvreader import MAX_CSV_INDEX, ColumnCheck, read_csv
-from shipctl.inputs.items import Item, Location, Path_, Warn, dotted
+from shipctl.inputs.items import Item, Location, Path_, Warn, WrittenFloat, dotted
 from shipctl.inputs.jsontext import read_json_lines
 from shipctl.inputs.limits import JSON5_LIMIT, LENIENT_LIMIT, MAX_DOCUMENT, MAX_SPOOL
 from shipctl.inputs.sniff import read_sniffed
@@ -72,6 +72,7 @@ __all__ = [
     "Path_",
     "Source",
     "Warn",
+    "WrittenFloat",
     "dotted",
     "open_inputs",
     "read_items",

@@ -55,6 +55,20 @@ class Item:
         return f"{text} {dotted(path)}" if path else text
 
 
+class WrittenFloat(float):
+    """A number with a fraction or exponent as the input wrote it: an ordinary float that also
+    keeps its ``text`` ("0.0000001", "12345678901234567.891"), because a float alone turns
+    the first into 1e-07 and drops digits of the second. A provider that must send the exact
+    digits (EWE's decimals) reads ``text``; everyone else sees a float."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> WrittenFloat:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 # Small records in this package are NamedTuples (named fields, but far cheaper than a dataclass
 # to define at import and to make), or plain classes with __slots__ when they change.
 class Value(NamedTuple):

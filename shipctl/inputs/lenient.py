@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from shipctl.errors import InputError
 from shipctl.inputs import limits
-from shipctl.inputs.items import Value
+from shipctl.inputs.items import Value, WrittenFloat
 from shipctl.inputs.limits import check_depth, nesting_error
 from shipctl.inputs.positions import LineIndex, field_lines
 from shipctl.inputs.syntax import (
@@ -395,7 +395,7 @@ def _parse_span(normalized: str, start: int, end: int, tokens: list[Token], wher
 
     check_depth(normalized, where.name, where.line_base, start, end)  # json5 recurses
     try:
-        return json5.loads(span)
+        return json5.loads(span, parse_float=WrittenFloat)
     except (RecursionError, MemoryError):
         raise nesting_error(where.name, line) from None
     except ValueError as error:

@@ -12,6 +12,7 @@ from typing import Any
 
 from shipctl import nesting
 from shipctl.errors import InputError
+from shipctl.inputs.items import WrittenFloat
 from shipctl.nesting import MAX_DEPTH, too_deep
 
 # json5 is a pure-Python parser (~200 KB/s): the lenient path must stay quick on hostile input
@@ -44,7 +45,7 @@ def loads(text: str, name: str, line_base: int = 0) -> Any:
     nesting deeper than MAX_DEPTH is the one nesting error; json's own errors are ValueErrors
     as usual."""
     try:
-        return nesting.loads(text)
+        return nesting.loads(text, parse_float=WrittenFloat)  # keeps each decimal's digits
     except nesting.TooDeep as deep:
         raise nesting_error(name, line_base + text.count("\n", 0, deep.offset) + 1) from None
 

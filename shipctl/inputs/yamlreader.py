@@ -7,12 +7,13 @@ composer recurses, and aliases are counted so that a "billion laughs" document s
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 from shipctl.errors import InputError
-from shipctl.inputs.items import Item, Path_, Value, Warn, items_from_values
+from shipctl.inputs.items import Item, Path_, Value, Warn, WrittenFloat, items_from_values
 from shipctl.inputs.jsontext import json_document
 from shipctl.inputs.limits import digit_limit, nesting_error
 from shipctl.inputs.sources import check_start, decode, read_all
@@ -59,8 +60,20 @@ def _yaml_loader() -> Any:
             list("-+0123456789."),
         )
         Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+        Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
         _yaml_loader_class = Loader
     return _yaml_loader_class
+
+
+def _construct_float(loader: Any, node: Any) -> float:
+    """A float that keeps the digits it was written with (``WrittenFloat``), as JSON's do."""
+    value = loader.construct_yaml_float(node)
+    if math.isfinite(value):
+        try:
+            return WrittenFloat(loader.construct_scalar(node).replace("_", ""))
+        except ValueError:  # a spelling float() does not read; the value is still right
+            pass
+    return value
 
 
 def read_yaml_file(stream: IO[bytes], name: str, warn: Warn) -> Iterator[Item]:
