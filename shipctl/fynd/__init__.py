@@ -1,5 +1,8 @@
-"""Fynd updateShipmentStatus (SPEC §6). Only its settings so far: the commands, client and
-simulator come with their issue, beside this file as in ``shipctl/ewe/``."""
+"""Fynd updateShipmentStatus (SPEC §6): request model, OAuth token, client, bulk sending,
+simulator, commands, beside each other as in ``shipctl/ewe/``.
+
+What the core needs to know about Fynd is declared here (``PROVIDER``); this module is
+imported on every invocation, so it holds declarations only."""
 
 from __future__ import annotations
 
@@ -30,4 +33,5 @@ PROVIDER = Provider(
         KeySpec("fynd.client_secret", "Fynd OAuth client secret", secret=True),
     ),
     sandbox_settings=_sandbox_settings,
+    simulator="shipctl.fynd.simulator",
 )

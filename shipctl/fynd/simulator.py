@@ -1,0 +1,346 @@
+"""Fynd's Platform API in the sandbox (SPEC §8): the token endpoint, status-internal, reasons.
+
+Under the prefix ``/fynd`` (``fynd.url`` = sandbox base + ``/fynd``) the real paths of
+reference/fynd.md follow:
+
+- ``POST …/oauth/token``: Basic ``sandbox:sandbox-secret`` and ``grant_type=client_credentials``
+  give ``{access_token, token_type, expires_in}``; anything else 401 (400 for a wrong grant);
+- ``PUT …/shipment/status-internal``: a bearer token it issued (else 401), a body the request
+  model accepts (else 400 ``{"success": false, "message"}``), then a per-shipment state machine
+  on the illustrative map (``shipctl.fynd.states.NEXT``). A shipment it has not seen starts in
+  ``placed`` with two lines of 10 units. ``bag_invoiced`` moves on to ``dp_assigned``
+  (``final_state {"bag_invoiced": "dp_assigned"}``, seed example 2). Partial quantities split a
+  line: the units named move to ``status``, the rest to ``exclude_bags_next_state`` when it
+  names a state, and stay where they are when it is null or "" (seed examples 4 and 5).
+  What Fynd refuses inside an HTTP 200 (an invalid transition, a missing reason, a shipment in
+  two transitions, a locked shipment, a line it does not have) is a per-shipment entry with
+  ``status: 400`` in the SDK's answer shape;
+- ``GET …/shipments/{id}/bags/{bag}/state/{state}/reasons``: the reasons for a state.
+
+``stats()`` counts tokens issued and, per shipment, transitions applied and refused, and the
+units of each line in each state, so a test can prove every shipment moved exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from shipctl import nesting
+from shipctl.fynd import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_COMPANY_ID, SANDBOX_PATH
+from shipctl.fynd.states import AUTOMATIC, NEXT, is_cancellation
+from shipctl.sandbox import SimRequest, SimResponse
+
+PREFIX = SANDBOX_PATH
+TOKEN = re.compile(r"/service/panel/authentication/v1\.0/company/(?P<company>[^/]+)/oauth/token")
+STATUS = re.compile(
+    r"/service/platform/order-manage/v1\.0/company/(?P<company>[^/]+)/shipment/status-internal")
+REASONS = re.compile(
+    r"/service/platform/order/v1\.0/company/(?P<company>[^/]+)/shipments/(?P<shipment>[^/]+)"
+    r"/bags/(?P<bag>[^/]+)/state/(?P<state>[^/]+)/reasons")
+LINES = (1, 2)  # a shipment the simulator has not seen: two lines …
+UNITS = 10  # … of 10 units each, all `placed`
+START = "placed"
+# What the reasons endpoint offers for a cancellation (the seed's two, and one more).
+CANCELLATION_REASONS = ((1, "Product Not Available"), (2, "Defective Product"),
+                        (3, "Price Mismatch"))
+INVALID_TRANSITION = "Invalid State Transition {0} detected for given entity"  # seed 003 no. 8
+
+
+def answer(document: Any, status: int = 200, **headers: str) -> SimResponse:
+    return SimResponse.json(document, status, headers=headers or None)
+
+
+def failure(status: int, message: str, **headers: str) -> SimResponse:
+    """Fynd's transport-level error shape (reference/fynd.md "Response")."""
+    return answer({"success": False, "message": message}, status, **headers)
+
+
+def refused(identifier: str, message: str, exception: str = "ValidationError") -> dict[str, Any]:
+    """A failed ShipmentResult inside an HTTP 200, as reference/fynd.md shows one."""
+    return {"status": 400, "message": message, "code": "", "exception": exception,
+            "stack_trace": "", "meta": {}, "identifier": identifier}
+
+
+class _Refusal(Exception):
+    def __init__(self, message: str, exception: str = "ValidationError") -> None:
+        super().__init__(message)
+        self.message = message
+        self.exception = exception
+
+
+class FyndSimulator:
+    name = "fynd"
+    prefix = PREFIX
+
+    def __init__(self, company_id: str = SANDBOX_COMPANY_ID, client_id: str = SANDBOX_CLIENT_ID,
+                 client_secret: str = SANDBOX_CLIENT_SECRET, token_lifetime: int = 3600) -> None:
+        self.company_id = company_id
+        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self.token_lifetime = token_lifetime  # seconds; tests shorten it
+        self._lock = threading.Lock()
+        self._tokens: dict[str, float] = {}  # access token → monotonic expiry
+        self._tokens_issued = 0
+        self._unauthorized = 0
+        self._invalid_requests = 0
+        self._bags: dict[str, dict[int, Counter[str]]] = {}  # shipment → line → state → units
+        self._transitions: Counter[str] = Counter()
+        self._refused: Counter[str] = Counter()
+        self._locked: set[str] = set()
+
+    # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
+    def handle(self, request: SimRequest) -> SimResponse:
+        path = request.path[len(self.prefix):]
+        for pattern, method, handler in (
+            (TOKEN, "POST", self._token),
+            (STATUS, "PUT", self._status_internal),
+            (REASONS, "GET", self._reasons),
+        ):
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            if request.method != method:
+                return failure(405, f"use {method}", Allow=method)
+            if unquote(match["company"]) != self.company_id:
+                return failure(404, f"company {unquote(match['company'])} not found")
+            return handler(request, match)
+        return failure(404, f"no Fynd endpoint at {request.path}")
+
+    def transient_fault(self, request: SimRequest) -> SimResponse | None:
+        return failure(503, "Service temporarily unavailable", **{"Retry-After": "0"})
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "tokens_issued": self._tokens_issued,
+                "unauthorized": self._unauthorized,
+                "invalid_requests": self._invalid_requests,
+                "transitions": dict(self._transitions),
+                "refused": dict(self._refused),
+                "bags": {shipment: _units(lines) for shipment, lines in self._bags.items()},
+                "locked": sorted(self._locked),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self._tokens_issued = self._unauthorized = self._invalid_requests = 0
+            self._bags.clear()
+            self._transitions.clear()
+            self._refused.clear()
+            self._locked.clear()
+
+    def revoke_tokens(self) -> None:
+        """Forget every token issued (as a real server does when it rotates keys): the next
+        request with one is answered 401."""
+        with self._lock:
+            self._tokens.clear()
+
+    # -- OAuth ----------------------------------------------------------------------------------
+    def _token(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        given = request.headers.get("authorization", "")
+        scheme, _, credentials = given.partition(" ")
+        if scheme.lower() != "basic" or not hmac.compare_digest(credentials.strip().encode(),
+                                                                self._basic.encode()):
+            with self._lock:
+                self._unauthorized += 1
+            return failure(401, "invalid client credentials",
+                           **{"WWW-Authenticate": 'Basic realm="fynd"'})
+        form = parse_qs(request.body.decode("utf-8", "replace"))
+        if form.get("grant_type") != ["client_credentials"]:
+            return failure(400, "unsupported grant_type: use client_credentials")
+        token = "sbx-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.token_lifetime
+            self._tokens_issued += 1
+        return answer({"access_token": token, "token_type": "Bearer",
+                       "expires_in": self.token_lifetime})
+
+    def _authorised(self, request: SimRequest) -> bool:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            ok = expiry is not None and time.monotonic() < expiry
+            if not ok:
+                self._unauthorized += 1
+        return ok
+
+    # -- reasons --------------------------------------------------------------------------------
+    def _reasons(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        if not self._authorised(request):
+            return failure(401, "Unauthorized: invalid or expired access token")
+        state = unquote(match["state"])
+        offered = CANCELLATION_REASONS if is_cancellation(state) else ()
+        return answer({"success": True, "reasons": [
+            {"id": rid, "display_name": text, "reasons": [], "qc_type": [], "question_set": [],
+             "meta": {}, "is_active": True} for rid, text in offered]})
+
+    # -- status-internal ------------------------------------------------------------------------
+    def _status_internal(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        if not self._authorised(request):
+            return failure(401, "Unauthorized: invalid or expired access token")
+        try:
+            data = nesting.loads(request.body.decode("utf-8"))
+        except ValueError:  # not JSON, not UTF-8, too deep
+            data = None
+        problems = _model_problems(data)
+        if problems:
+            with self._lock:
+                self._invalid_requests += 1
+            return failure(400, "; ".join(problems))
+        assert isinstance(data, dict)
+        repeated = _repeated(data)
+        statuses = []
+        with self._lock:  # one request at a time: its shipments move together
+            for transition in data["statuses"]:
+                results = []
+                for shipment in transition["shipments"]:
+                    identifier = shipment["identifier"]
+                    try:
+                        if identifier in repeated:
+                            raise _Refusal("Child bag ids are repeated in multiple transitions")
+                        results.append(self._apply(data, transition, shipment))
+                        self._transitions[identifier] += 1
+                    except _Refusal as refusal:
+                        self._refused[identifier] += 1
+                        results.append(refused(identifier, refusal.message, refusal.exception))
+                statuses.append({"shipments": results})
+        return answer({"statuses": statuses})
+
+    def _apply(self, body: dict[str, Any], transition: dict[str, Any],
+               shipment: dict[str, Any]) -> dict[str, Any]:
+        identifier = shipment["identifier"]
+        target = transition["status"]
+        excluded = transition.get("exclude_bags_next_state")
+        excluded = excluded if isinstance(excluded, str) and excluded else None
+        force = body.get("force_transition") is True
+        lines = self._bags.get(identifier)
+        if lines is None:
+            lines = {line: Counter({START: UNITS}) for line in LINES}
+        if identifier in self._locked and body.get("unlock_before_transition") is not True:
+            raise _Refusal("Entity is under complete lock for transition operations",
+                           "LockError")
+
+        def allowed(state: str, to: str) -> bool:
+            return force or to in NEXT.get(state, ())
+
+        selected, rest = _select(identifier, lines, shipment.get("products") or [])
+        if not any(selected.values()):
+            raise _Refusal(INVALID_TRANSITION.format(target))
+        for units in selected.values():
+            if any(not allowed(state, target) for state in units):
+                raise _Refusal(INVALID_TRANSITION.format(target))
+        moving_rest = excluded is not None and any(rest.values())
+        if moving_rest:
+            for units in rest.values():
+                if any(not allowed(state, excluded) for state in units):  # type: ignore[arg-type]
+                    raise _Refusal(INVALID_TRANSITION.format(excluded))
+        cancels = is_cancellation(target) or (moving_rest and is_cancellation(excluded or ""))
+        if cancels and not _has_reason(shipment):
+            raise _Refusal(f"ReasonError: Reason is missing for shipments {identifier}",
+                           "ReasonError")
+
+        reached = AUTOMATIC.get(target, target)
+        _move(lines, selected, reached)
+        if moving_rest:
+            _move(lines, rest, excluded)  # type: ignore[arg-type]
+        self._bags[identifier] = lines
+        if body.get("lock_after_transition") is True:
+            self._locked.add(identifier)
+        elif body.get("unlock_before_transition") is True:
+            self._locked.discard(identifier)
+        return {"status": 200, "final_state": {target: reached, "shipment_id": identifier},
+                "identifier": identifier,
+                "meta": {"bags": _units(lines)}}
+
+
+def _units(lines: dict[int, Counter[str]]) -> dict[str, dict[str, int]]:
+    return {str(line): {state: n for state, n in units.items() if n}
+            for line, units in sorted(lines.items())}
+
+
+def _movable(units: Counter[str]) -> dict[str, int]:
+    """The units of a line that can still move (not in a final state such as a cancellation)."""
+    return {state: n for state, n in units.items() if n and state in NEXT}
+
+
+def _select(identifier: str, lines: dict[int, Counter[str]], products: list[dict[str, Any]]
+            ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
+    """(the units ``products`` names, the units it leaves), per line and state. ``[]`` names
+    every unit that can move."""
+    if not products:
+        return {line: _movable(units) for line, units in lines.items()}, {}
+    selected: dict[int, dict[str, int]] = {}
+    for product in products:
+        line = product.get("line_number")
+        if line is None:  # named by bag identifier only: the simulator moves the whole line set
+            return {ln: _movable(units) for ln, units in lines.items()}, {}
+        if line not in lines:
+            raise _Refusal(f"Not found bag_ids [{line}] against shipment_id {identifier}")
+        available = dict(_movable(lines[line]))
+        for state, n in selected.get(line, {}).items():  # the same line named twice
+            available[state] -= n
+        wanted = product.get("quantity")
+        total = sum(available.values())
+        wanted = total if wanted is None else wanted
+        if wanted > total:
+            raise _Refusal(f"quantity {wanted} of line {line} is more than the {total} unit(s)"
+                           " that can move")
+        taken = selected.setdefault(line, {})
+        for state, n in available.items():
+            take = min(n, wanted)
+            if take:
+                taken[state] = taken.get(state, 0) + take
+                wanted -= take
+    rest = {}
+    for line, units in lines.items():
+        left = {state: n - selected.get(line, {}).get(state, 0)
+                for state, n in _movable(units).items()}
+        rest[line] = {state: n for state, n in left.items() if n}
+    return selected, rest
+
+
+def _move(lines: dict[int, Counter[str]], units: dict[int, dict[str, int]], to: str) -> None:
+    for line, states in units.items():
+        for state, n in states.items():
+            lines[line][state] -= n
+            lines[line][to] += n
+        for state in [s for s, n in lines[line].items() if n <= 0]:
+            del lines[line][state]
+
+
+def _has_reason(shipment: dict[str, Any]) -> bool:
+    reasons = shipment.get("reasons")
+    return isinstance(reasons, dict) and any(
+        isinstance(reasons.get(key), list) and reasons[key] for key in ("products", "entities"))
+
+
+def _repeated(data: dict[str, Any]) -> set[str]:
+    """Shipments named in more than one transition (or twice in one) of a request."""
+    seen: Counter[str] = Counter()
+    for transition in data["statuses"]:
+        for shipment in transition["shipments"]:
+            seen[shipment["identifier"]] += 1
+    return {identifier for identifier, n in seen.items() if n > 1}
+
+
+def _model_problems(data: Any) -> list[str]:
+    """What the request model refuses (HTTP 400). Unknown states are the state machine's to
+    refuse, and what Fynd refuses inside an HTTP 200 (a missing reason, a shipment in two
+    transitions) is answered per shipment, so those checks are left out here."""
+    from shipctl.fynd import models  # pydantic: loaded on the first request
+
+    checked = models.check(data, force=True)
+    inside_200 = (models.FYND_REASON_MISSING, models.FYND_REPEATED)
+    return [str(p) for p in checked.problems if not any(text in p.message for text in inside_200)]
+
+
+def create() -> FyndSimulator:
+    return FyndSimulator()

@@ -1,0 +1,277 @@
+"""Fynd's OAuth2 client-credentials token: fetched once, cached on disk, shared by every worker.
+
+reference/fynd.md "Authentication": ``POST {base}/service/panel/authentication/v1.0/company/
+{company_id}/oauth/token`` with ``Authorization: Basic base64(client_id:client_secret)`` and
+the form ``grant_type=client_credentials``; the answer carries ``access_token`` and
+``expires_in`` (seconds). Fynd's SDKs do not renew such tokens by themselves, so we do:
+
+- the token is cached with its expiry under ``platformdirs.user_cache_dir("shipctl")`` (file
+  0600 in a 0700 directory), one file per profile, base URL, company and client id (the file
+  name is a hash of them: never the secret), and reused across runs (SPEC §3);
+- it is renewed about 60 s before it expires, and once when the API answers 401;
+- one ``TokenSource`` serves a whole run: a lock makes every worker wait for the one fetch;
+- two runs refreshing at the same moment each write a temporary file and ``os.replace`` it
+  over the cache, so a reader sees one whole token or the other, never a mix;
+- refused credentials (400/401/403 from the token endpoint) are a ``TokenRefused`` (exit 2)
+  naming the settings to check, raised again without asking the endpoint a second time.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipctl import secrets
+from shipctl.errors import ConfigError, ShipctlError
+
+if TYPE_CHECKING:
+    import requests
+
+    from shipctl.http import HttpOptions
+
+RENEW_EARLY = 60.0  # seconds before expiry a token is replaced (reference/fynd.md)
+# Fynd does not document the lifetime; an answer without ``expires_in`` is trusted this long.
+DEFAULT_LIFETIME = 600.0
+CHECK = "fynd.client_id / fynd.client_secret"  # what to check when the credentials are refused
+REFUSED_STATUSES = frozenset({400, 401, 403})
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    expires_at: float  # epoch seconds: the token is cached across runs, so wall-clock time
+    renew_at: float  # epoch seconds: when a new one is fetched instead (≈ 60 s before expiry)
+
+    def fresh(self, now: float) -> bool:
+        return now < self.renew_at
+
+    @classmethod
+    def issued(cls, access_token: str, expires_in: float, now: float) -> Token:
+        # 60 s early, but never sooner than half the lifetime: a token that lives 90 s would
+        # otherwise be stale on arrival and fetched again for every request.
+        margin = min(RENEW_EARLY, expires_in / 2)
+        return cls(access_token, now + expires_in, now + expires_in - margin)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whose token: the cache keeps one per profile, base URL, company and client id."""
+
+    profile: str
+    url: str
+    company_id: str
+    client_id: str
+
+    def file_name(self) -> str:
+        key = json.dumps([self.profile, self.url, self.company_id, self.client_id])
+        return "fynd-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".json"
+
+
+class TokenRefused(ConfigError):
+    """The token endpoint refused the client credentials: exit 2, nothing was sent."""
+
+
+def cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("shipctl")) / "tokens"
+
+
+class TokenCache:
+    """The token files. Every failure to read or write one is silent: a cache miss."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else cache_dir()
+
+    def path(self, identity: Identity) -> Path:
+        return self.directory / identity.file_name()
+
+    def load(self, identity: Identity) -> Token | None:
+        try:
+            document = json.loads(self.path(identity).read_text(encoding="utf-8"))
+            token = Token(str(document["access_token"]), float(document["expires_at"]),
+                          float(document["renew_at"]))
+            same = [document.get(k) for k in ("profile", "url", "company_id", "client_id")]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing, or half-written by a crashed older version: fetch anew
+        if same != [identity.profile, identity.url, identity.company_id, identity.client_id]:
+            return None
+        secrets.register(token.access_token)
+        return token
+
+    def store(self, identity: Identity, token: Token) -> None:
+        document = {
+            "profile": identity.profile,
+            "url": identity.url,
+            "company_id": identity.company_id,
+            "client_id": identity.client_id,
+            "access_token": token.access_token,
+            "expires_at": token.expires_at,
+            "renew_at": token.renew_at,
+        }
+        with contextlib.suppress(OSError):  # read-only cache: the token still serves this run
+            self._write(self.path(identity), json.dumps(document, indent=1))
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # our own directory: an older, looser one is tightened
+        # mkstemp creates the file 0600 in the same directory, so os.replace is atomic: a
+        # concurrent reader (another run) sees the old token or the new one, never half.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".token-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+def basic_header(client_id: str, client_secret: str) -> str:
+    raw = f"{client_id}:{client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def fetch(
+    session: requests.Session,
+    options: HttpOptions,
+    *,
+    url: str,
+    client_id: str,
+    client_secret: str,
+    profile: str,
+    clock: Callable[[], float] = time.time,
+    log: Callable[[str], None] | None = None,
+) -> Token:
+    """One token from the endpoint (retrying only what is transient: 503, a reset…)."""
+    from shipctl import http
+    from shipctl.fynd.client import error_text
+
+    authorization = basic_header(client_id, client_secret)
+    secrets.register(client_secret)
+    secrets.register(authorization.split(" ", 1)[1])
+    call = http.Call(
+        "POST", url,
+        {"Authorization": authorization, "Content-Type": "application/x-www-form-urlencoded",
+         "Accept": "application/json"},
+        b"grant_type=client_credentials",
+    )
+    delivery = http.send(session, call, options, log=log)
+    response = delivery.response
+    if response is None:
+        raise ShipctlError(f"no Fynd access token: {delivery.error or 'no answer'}",
+                           hint="check fynd.url and the network")
+    status = response.status_code
+    if status in REFUSED_STATUSES:
+        raise TokenRefused(
+            f"Fynd refused the client credentials of profile {profile!r} "
+            f"({error_text(status, response.content)}): check {CHECK}",
+            hint="shipctl config set fynd.client_secret  (prompts without echo)",
+        )
+    if not 200 <= status < 300:
+        raise ShipctlError(f"no Fynd access token: {error_text(status, response.content)}")
+    try:
+        document = response.json()
+        access_token = document["access_token"]
+        expires_in = float(document.get("expires_in") or DEFAULT_LIFETIME)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ShipctlError(f"no Fynd access token: HTTP {status}, an answer without "
+                           "access_token") from None
+    if not isinstance(access_token, str) or not access_token or not expires_in > 0:
+        raise ShipctlError(f"no Fynd access token: HTTP {status}, an unusable access_token "
+                           "or expires_in")
+    secrets.register(access_token)
+    return Token.issued(access_token, min(expires_in, 10 * 365 * 86400.0), clock())
+
+
+class TokenSource:
+    """The token of one run, shared by every worker (thread-safe).
+
+    ``get`` returns a fresh token: the one in memory, else the cached one, else a new one
+    (fetched while holding the lock, so N workers cause one fetch). ``renew`` replaces the
+    token a 401 was answered to, unless another worker already did.
+    """
+
+    def __init__(self, identity: Identity, fetcher: Callable[[], Token], *,
+                 cache: TokenCache | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.identity = identity
+        self._fetcher = fetcher
+        self._cache = cache
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+        self._refused: TokenRefused | None = None
+        self.fetched = 0  # tokens fetched from the endpoint by this source
+        self.from_cache = False  # whether the current token came from the cache file
+
+    def get(self) -> Token:
+        with self._lock:
+            now = self._clock()
+            if self._token is not None and self._token.fresh(now):
+                return self._token
+            if self._cache is not None:
+                cached = self._cache.load(self.identity)
+                if cached is not None and cached.fresh(now):
+                    self._token, self.from_cache = cached, True
+                    return cached
+            return self._fetch()
+
+    def renew(self, rejected: str | None) -> Token:
+        """A fresh token after the API refused ``rejected`` (an access token) with a 401."""
+        with self._lock:
+            now = self._clock()
+            current = self._token
+            if current is not None and current.access_token != rejected and current.fresh(now):
+                return current  # another worker renewed it already
+            if self._cache is not None:  # or another run did
+                cached = self._cache.load(self.identity)
+                if cached is not None and cached.access_token != rejected and cached.fresh(now):
+                    self._token, self.from_cache = cached, True
+                    return cached
+            return self._fetch()
+
+    def fetch_new(self) -> Token:
+        """A token straight from the endpoint (``fynd auth``: are the credentials right?)."""
+        with self._lock:
+            return self._fetch()
+
+    def _fetch(self) -> Token:
+        if self._refused is not None:  # refused once: the same answer, without asking again
+            raise self._refused
+        try:
+            token = self._fetcher()
+        except TokenRefused as refused:
+            self._refused = refused
+            raise
+        self.fetched += 1
+        self._token, self.from_cache = token, False
+        if self._cache is not None:
+            self._cache.store(self.identity, token)
+        return token
+
+    @property
+    def current(self) -> Token | None:
+        return self._token
+
+
+def bearer(token: Token) -> dict[str, str]:
+    return {"Authorization": "Bearer " + token.access_token}
+
+
+def rejected_token(headers: dict[str, Any]) -> str | None:
+    """The access token of the ``Authorization: Bearer …`` header a 401 was answered to."""
+    value = str(headers.get("Authorization", ""))
+    return value[len("Bearer "):] if value.startswith("Bearer ") else None
