@@ -1,5 +1,9 @@
-"""Ecom Express status push (SPEC §7). Only its settings so far: the commands, receiver and
-simulator come with their issue, beside this file as in ``shipctl/ewe/``."""
+"""Ecom Express status push (SPEC §7): the push rules (``push``), reason codes (``codes``),
+``ecom validate``/``codes``/``replay`` (``commands``, ``validate``, ``replay``), the receiver
+and its sandbox simulator, beside this file as in ``shipctl/ewe/``.
+
+Imported on every invocation: declarations only.
+"""
 
 from __future__ import annotations
 
@@ -27,4 +31,5 @@ PROVIDER = Provider(
         KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
     ),
     sandbox_settings=_sandbox_settings,
+    commands="shipctl.ecom.commands",
 )

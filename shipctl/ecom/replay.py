@@ -1,0 +1,377 @@
+"""`shipctl ecom replay`: Ecom's part of a bulk run (``shipctl.runner`` does the rest).
+
+Saved pushes are re-sent to a webhook exactly as Ecom would send them: one scan per POST,
+Basic Auth (RFC 7617), JSON body. What is Ecom's own:
+
+- **Order.** Per AWB, scans go chronologically (``datetime``, then ``status_update_number``),
+  whatever the input order. The items are sorted on disk (``ScanSorter``: a temporary SQLite
+  table once they outgrow a small buffer; inputs can be larger than memory), globally by time,
+  so each AWB's scans come in order and different AWBs interleave as they did in real life.
+  The engine then keeps each AWB's scans one after another (ordering key: the ``awb``) and
+  sends different AWBs concurrently.
+- **Dedupe.** A job's id is the run's target and the ``status_update_number``: the engine
+  reports a second scan with the same number as ``duplicate`` and sends it once (and a
+  journal skips numbers already delivered). ``--no-dedupe`` makes each item its own job.
+- **Blocking.** A failed or invalid scan blocks the later scans of its AWB
+  (``invalid_blocks_keys``), so a receiver never sees a gap followed by later states.
+- **Answers.** 2xx with ``status`` true or "true" succeeded; ``false`` failed with the
+  receiver's ``reason``; 2xx without JSON succeeded with a warning; 401/403 failed "check
+  ecom credentials" (not retried, stops the run); an echo of another awb or
+  status_update_number is a warning.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from shipctl.runner import Auth, BulkProvider, Warn
+
+if TYPE_CHECKING:
+    import requests
+
+    from shipctl.app import Application
+    from shipctl.batch import Job, Outcome
+    from shipctl.http import Call
+    from shipctl.inputs import Item
+
+CONTENT_TYPE = "application/json"
+CREDENTIALS_CHECK = "ecom credentials (ecom.username, ecom.password)"
+SORT_MEMORY = 16 * 1024 * 1024  # bytes of scans sorted in memory before they go to disk
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+# header names whose values are credentials: registered so that no output shows them
+_SECRET_WORDS = ("authorization", "password", "secret", "token", "key", "cookie")
+
+
+def encode(data: Any) -> bytes:
+    """The body of a push as replay sends it: JSON in UTF-8, keys in the order they came.
+
+    One spelling for every item, so listen → export → replay gives the same bytes again.
+    """
+    try:
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): kept as the escape it came as
+        return json.dumps(data).encode("ascii")
+
+
+def basic_credentials(username: str, password: str) -> str:
+    """The ``Authorization`` value for Basic auth, as RFC 7617 says with charset UTF-8:
+    user-id and password normalised to NFC, joined by a colon, UTF-8, Base64.
+
+    A colon in the password is fine (the first colon ends the user-id); in the user-id it
+    would move the split, and control characters are not allowed in either: ValueError.
+    """
+    if ":" in username:
+        raise ValueError("the username contains ':', which Basic auth cannot carry"
+                         " (RFC 7617: the first colon ends the user-id)")
+    for what, value in (("username", username), ("password", password)):
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError(f"the {what} contains a control character, which Basic auth"
+                             " cannot carry (RFC 7617)")
+    joined = unicodedata.normalize("NFC", username) + ":" + unicodedata.normalize("NFC", password)
+    return "Basic " + base64.b64encode(joined.encode("utf-8")).decode("ascii")
+
+
+class BasicAuth(Auth):
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.value} if self.value else {}
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``--header NAME:VALUE`` → (name, value), or ValueError saying what is wrong."""
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"--header {text!r}: must be NAME:VALUE, e.g. --header 'username:ops'")
+    if any(not (" " <= ch <= "~") and ch != "\t" for ch in value):
+        raise ValueError(f"--header {name}: the value must be one line of printable ASCII")
+    return name, value
+
+
+class Replay(BulkProvider):
+    api = "Ecom"
+    command = "ecom replay"
+    invalid_blocks_keys = True  # SPEC §2: a later scan assumes the earlier one happened
+
+    def __init__(self, *, to: str | None = None, username: str | None = None,
+                 password: str | None = None, headers: Iterable[str] = (),
+                 dedupe: bool = True, sort_memory: int = SORT_MEMORY) -> None:
+        self.to, self.username_flag, self.password_flag = to, username, password
+        self.header_args = list(headers)
+        self.extra_headers: dict[str, str] = {}
+        self.dedupe = dedupe
+        self.sort_memory = sort_memory
+        self.username = ""
+        self.last_sorter: ScanSorter | None = None  # for tests: did it go to disk?
+
+    def prepare(self, app: Application) -> None:
+        from shipctl import secrets
+        from shipctl.errors import UsageError
+
+        for text in self.header_args:
+            try:
+                name, value = parse_header(text)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                secrets.register(value)
+            self.extra_headers[name] = value
+        if self.username_flag is not None and ":" in self.username_flag:
+            raise UsageError("--username contains ':', which Basic auth cannot carry"
+                             " (RFC 7617: the first colon ends the user-id)")
+
+    def connect(self, app: Application) -> Auth:
+        from shipctl import secrets
+        from shipctl.errors import UsageError
+
+        self.url = str(app.require("ecom.url", flag=self.to))
+        # An Authorization given with --header replaces Basic auth: no profile needed for it.
+        if any(name.lower() == "authorization" for name in self.extra_headers):
+            self.username = ""
+            return BasicAuth(None)
+        self.username = str(app.require("ecom.username", flag=self.username_flag))
+        password = str(app.require("ecom.password", flag=self.password_flag))
+        secrets.register(password)
+        try:
+            value = basic_credentials(self.username, password)
+        except ValueError as error:
+            raise UsageError(f"ecom.username/ecom.password of profile {app.profile!r}: {error}"
+                             ) from None
+        secrets.register(value.split(" ", 1)[1])  # the Base64 alone is the password too
+        return BasicAuth(value)
+
+    def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
+        from shipctl import batch
+
+        sorter = ScanSorter(memory=self.sort_memory)
+        self.last_sorter = sorter
+        try:
+            # records are ASCII JSON (a lone surrogate in a value cannot go to SQLite as UTF-8)
+            for ordinal, item in enumerate(items):
+                sorter.add(_sort_key(item.data, ordinal), self._job_record(item, ordinal, warn))
+            for record in sorter.sorted():
+                job_id, keys, label, where, body, problems, warnings = json.loads(record)
+                yield batch.Job(
+                    id=job_id, keys=tuple(keys), label=label, where=where,
+                    payload=None if body is None else body.encode("utf-8"),
+                    problems=[batch.FieldError(*p) for p in problems], warnings=warnings,
+                )
+        finally:
+            sorter.close()
+
+    def _job_record(self, item: Item, ordinal: int, warn: Warn) -> str:
+        """One item as a job, as JSON text (what the sorter keeps on disk)."""
+        from shipctl.ecom.push import check
+        from shipctl.ecom.validate import label as label_of
+
+        data = item.data
+        verdict = check(data)
+        awb = data.get("awb") if isinstance(data, dict) else None
+        awb_text = str(awb) if isinstance(awb, str | int) and not isinstance(awb, bool) else ""
+        keys = [awb_text] if awb_text.strip() else []
+        label = label_of(data)
+        where = item.where()
+        warnings = []
+        for problem in verdict.warnings:
+            text = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            warnings.append(text)
+            warn(f"{item.where(problem.path)}: {problem.message}")
+        if verdict.errors:
+            problems = [[p.message, p.field, item.line_of(p.path), item.where(p.path)]
+                        for p in verdict.errors]
+            return json.dumps([self._identity(data, ordinal, valid=False), keys, label, where,
+                               None, problems, warnings])
+        body = encode(data).decode("utf-8")
+        return json.dumps([self._identity(data, ordinal, valid=True), keys, label, where, body,
+                           [], warnings])
+
+    def _identity(self, data: Any, ordinal: int, *, valid: bool) -> str:
+        """Journal and duplicate identity: the same scan (status_update_number) to the same
+        webhook and account. ``--no-dedupe`` (and an invalid item) adds the item's place in
+        the input, so every item is its own job, and a re-run still finds it in the journal."""
+        number = data.get("status_update_number") if isinstance(data, dict) else None
+        parts: list[Any] = [self.url, self.username, str(number)]
+        if not self.dedupe or not valid:
+            parts.append(ordinal)
+        canonical = json.dumps(parts, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def call(self, job: Job) -> Call:
+        from shipctl import http
+
+        headers = {"Content-Type": CONTENT_TYPE, **self.extra_headers}
+        return http.Call("POST", self.url, headers, job.payload)
+
+    def outcome(self, response: requests.Response) -> Outcome:
+        return answer_outcome(response.status_code, response.content, _sent(response))
+
+
+def _sent(response: requests.Response) -> dict[str, Any]:
+    """The push this answer is about, from the request that got it (for the echo check)."""
+    body = response.request.body if response.request is not None else None
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def answer_outcome(status: int, content: bytes, sent: dict[str, Any]) -> Outcome:
+    """What a receiver's answer means (SPEC §7, reference/ecom.md)."""
+    from shipctl import batch
+    from shipctl.output import shorten
+
+    if status in (401, 403):
+        return batch.Outcome(False, f"HTTP {status}: check ecom credentials", code=status,
+                             fatal=True, check=CREDENTIALS_CHECK)
+    try:
+        answer = json.loads(content) if content.strip() else None
+    except (ValueError, RecursionError):
+        answer = None
+    if not isinstance(answer, dict):
+        answer = None
+    reason = None
+    if answer is not None and answer.get("reason") not in (None, ""):
+        reason = shorten(str(answer["reason"]), 200).replace("\n", " ")
+    if not 200 <= status < 300:
+        return batch.Outcome(False, f"HTTP {status}" + (f": {reason}" if reason else ""),
+                             code=status)
+    if answer is None:
+        warning = f"HTTP {status} without a JSON answer; counted as delivered"
+        return batch.Outcome(True, f"delivered (warning: {warning})", code=status,
+                             detail={"warnings": [warning]})
+    flag = answer.get("status")
+    if flag is False or flag == "false":
+        return batch.Outcome(False, f"refused by the receiver: {reason or 'no reason given'}",
+                             code=status)
+    if flag is not True and flag != "true":
+        shown = shorten(json.dumps(flag, ensure_ascii=False), 40)
+        return batch.Outcome(False, f"HTTP {status} but the answer's status is {shown}, not"
+                             " true", code=status)
+    warnings = _echo_warnings(answer, sent)
+    if warnings:
+        return batch.Outcome(True, f"delivered (warning: {'; '.join(warnings)})", code=status,
+                             detail={"warnings": warnings})
+    return batch.Outcome(True, "delivered", code=status)
+
+
+def _echo_warnings(answer: dict[str, Any], sent: dict[str, Any]) -> list[str]:
+    """The receiver's echo of awb and status_update_number, where it differs from the push."""
+    from shipctl.output import shorten
+
+    said = []
+    if "awb" in answer and "awb" in sent and str(answer["awb"]) != str(sent["awb"]):
+        said.append(f"the answer's awb {shorten(str(answer['awb']), 40)!r} is not the one sent")
+    if "status_update_number" in answer and "status_update_number" in sent:
+        got, want = str(answer["status_update_number"]), str(sent["status_update_number"])
+        # the seed answers the number as an integer: "0044" comes back as 44
+        same = got == want or (got.isdigit() and want.isdigit() and got.isascii()
+                               and want.isascii() and got.lstrip("0") == want.lstrip("0"))
+        if not same:
+            said.append(f"the answer's status_update_number {shorten(got, 40)!r} is not the"
+                        " one sent")
+    return said
+
+
+def _sort_key(data: Any, ordinal: int) -> tuple[str, int, int, str, int]:
+    """push.sort_key flattened into columns, the item's place in the input last (stable)."""
+    from shipctl.ecom.push import sort_key
+
+    when, (kind, length, number) = sort_key(data)
+    return (_storable(when), kind, length, _storable(number), ordinal)
+
+
+def _storable(text: str) -> str:
+    """TEXT SQLite can store: a lone surrogate (from a "\\ud800" escape) becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+class ScanSorter:
+    """Sort (key, record) pairs without holding them all: up to ``memory`` bytes of records
+    are sorted in a list; beyond that every pair goes to a temporary SQLite table, which
+    sorts on disk with a bounded cache, and is deleted on ``close``."""
+
+    def __init__(self, memory: int = SORT_MEMORY) -> None:
+        self.memory = memory
+        self.held: list[tuple[tuple, str]] = []
+        self.held_bytes = 0
+        self.path: str | None = None  # the temporary database, once spilled
+        self._db: Any = None
+        self._pending: list[tuple] = []  # rows not yet inserted
+
+    @property
+    def spilled(self) -> bool:
+        return self.path is not None
+
+    def add(self, key: tuple, record: str) -> None:
+        if self._db is not None:
+            self._pending.append((*key, record))
+            if len(self._pending) >= 1000:
+                self._flush()
+            return
+        self.held.append((key, record))
+        self.held_bytes += len(record) + 200  # the key and the tuples around it
+        if self.held_bytes > self.memory:
+            self._spill()
+
+    def sorted(self) -> Iterator[str]:
+        if self._db is None:
+            self.held.sort(key=lambda pair: pair[0])
+            for _key, record in self.held:
+                yield record
+            return
+        self._flush()
+        rows = self._db.execute(
+            "SELECT record FROM scans ORDER BY at, kind, length, number, ordinal")
+        for (record,) in rows:
+            yield record
+
+    def close(self) -> None:
+        self.held = []
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self.path is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+    def _spill(self) -> None:
+        import sqlite3
+
+        handle, self.path = tempfile.mkstemp(prefix="shipctl-ecom-sort-", suffix=".db")
+        os.close(handle)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # A scratch file: no journal, no fsync; the cache (and so the sorter's memory) is
+        # bounded by what memory allows, the rest stays on disk.
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(f"PRAGMA cache_size = -{max(64, self.memory // 1024)}")
+        self._db.execute("PRAGMA temp_store = FILE")
+        self._db.execute("CREATE TABLE scans (at TEXT, kind INTEGER, length INTEGER,"
+                         " number TEXT, ordinal INTEGER, record TEXT)")
+        self._pending = [(*key, record) for key, record in self.held]
+        self.held = []
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO scans VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+            self._db.execute("COMMIT")
+            self._pending = []
