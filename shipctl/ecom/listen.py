@@ -1,0 +1,396 @@
+"""`shipctl ecom listen`: the customer side of Ecom's push API on uvicorn (SPEC §7).
+
+A small ASGI app — the receiver's rules (``shipctl.ecom.receiver``) and the capture store
+(``shipctl.ecom.store``) — served by uvicorn, a well-kept production server, rather than
+``http.server``, whose documentation says it is not for production. uvicorn is imported here
+only, and this module only when `listen` runs.
+
+What the server adds to the receiver's answers:
+
+- only POST to ``--path`` (404 / 405 otherwise); a Content-Length over 1 MiB is answered 413
+  before the body is read, a body that grows past it without one (chunked) the moment it does;
+- slow clients: a body that takes more than ``BODY_SECONDS`` to arrive is answered 408; an
+  idle keep-alive connection is closed after ``KEEP_ALIVE_SECONDS`` (uvicorn), and a connection
+  that does not finish a request head within ``HEAD_SECONDS`` is closed (``_Protocol``);
+- a 200 only once the push is committed: the app awaits the store's future, so the event loop
+  never blocks on SQLite and one slow commit does not stall the other connections; a store
+  failure is a 503 with the failure body (Ecom may then try again), never a 200;
+- one log line per push on stderr: time, awb, reason code, result;
+- ``--forward-to URL``: each newly stored push is relayed, in arrival order, by one
+  background thread, after its 200 (Ecom does not wait for the downstream). It is relayed as
+  received: the raw body and the request's own headers (credentials included — the ones this
+  listener just accepted) minus hop-by-hop ones. A failed relay is logged and does not lose
+  the push: it is in the store (``ecom export`` then ``ecom replay``).
+- SIGINT / SIGTERM: stop accepting, answer the requests in flight, commit, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from shipctl import secrets
+from shipctl.ecom.receiver import MAX_BODY, Answer, Receiver, failure
+from shipctl.ecom.store import Store, StoreError
+from shipctl.errors import UsageError
+from shipctl.loopback import is_loopback
+
+BODY_SECONDS = 30.0  # the whole body must arrive within this (a slow client gets 408)
+HEAD_SECONDS = 30.0  # a connection must finish each request head within this, else closed
+KEEP_ALIVE_SECONDS = 15  # an idle keep-alive connection is closed after this (uvicorn)
+GRACEFUL_SECONDS = 10  # on shutdown, requests in flight get this long to finish
+FORWARD_DRAIN_SECONDS = 10.0  # on shutdown, queued relays get this long
+# Not relayed by --forward-to: they describe this hop, not the push (RFC 9110 §7.6.1).
+HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "te", "trailer",
+                        "transfer-encoding", "upgrade", "proxy-authorization",
+                        "proxy-connection", "expect"})
+_JSON = [(b"content-type", b"application/json")]
+
+Log = Callable[[str], None]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _plain(text: str, limit: int = 120) -> str:
+    """Text from a request made safe for one log line: control characters escaped, cut."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if text.isprintable():
+        return text
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+class _Closing(Exception):
+    """The client went away, or its request cannot be answered on this connection."""
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        super().__init__()
+        self.answer = answer
+
+
+# -- the ASGI app -------------------------------------------------------------------------------
+class ListenApp:
+    """ASGI 3 app: one POST path, answered by ``receiver``, accepted pushes into ``store``."""
+
+    def __init__(self, receiver: Receiver, store: Store, *, path: str = "/", log: Log,
+                 forwarder: Forwarder | None = None) -> None:
+        self.receiver = receiver
+        self.store = store
+        self.path = path
+        self.log = log
+        self.forwarder = forwarder
+        self.counts = {"stored": 0, "duplicate": 0, "refused": 0}
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return  # uvicorn runs with lifespan and websockets off
+        try:
+            await self._http(scope, receive, send)
+        except _Closing as closing:
+            if closing.answer is not None:
+                await self._send(send, closing.answer, close=True)
+        except Exception as error:  # noqa: BLE001 - one request's bug must not reach uvicorn
+            self.log(f"{_now()} internal error: {type(error).__name__}: {_plain(str(error))}")
+            await self._send(send, failure(500, "internal error"), close=True)
+
+    async def _http(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["path"] != self.path:
+            await self._send(send, failure(404, f"no receiver here: POST to {self.path}"))
+            return
+        if scope["method"] != "POST":
+            await self._send(send, failure(405, "use POST"), extra=[(b"allow", b"POST")])
+            return
+        headers = scope["headers"]
+        length = _content_length(headers)
+        if length is not None and length > MAX_BODY:
+            answer = failure(413, f"body over {MAX_BODY} bytes")
+            self._log(answer, None)
+            raise _Closing(answer)
+        try:
+            body = await asyncio.wait_for(_read_body(receive), BODY_SECONDS)
+        except asyncio.TimeoutError:
+            late = failure(408, f"the body did not arrive within {BODY_SECONDS:g} s")
+            raise _Closing(late) from None
+        if body is None:
+            answer = failure(413, f"body over {MAX_BODY} bytes")
+            self._log(answer, None)
+            raise _Closing(answer)
+        answer = self.receiver.receive(headers, body)
+        stored = None
+        if answer.push is not None:
+            try:
+                stored = await asyncio.wrap_future(self.store.add(answer.push))
+            except StoreError as error:
+                echo = {"awb": answer.push.awb,
+                        "status_update_number": answer.push.status_update_number}
+                answer = failure(503, f"could not store the push, try again later: {error}",
+                                 echo)
+        self._log(answer, stored)
+        await self._send(send, answer)
+        if stored and self.forwarder is not None:
+            self.forwarder.put(answer, headers)
+
+    def _log(self, answer: Answer, stored: bool | None) -> None:
+        push = answer.push
+        if push is not None and stored is not None:
+            number = push.status_update_number
+            result = (f"stored (status_update_number {number})" if stored
+                      else f"duplicate: status_update_number {number} already stored")
+            self.counts["stored" if stored else "duplicate"] += 1
+        else:
+            result = f"refused: {answer.reason}"
+            self.counts["refused"] += 1
+        awb = _plain(answer.awb) or "-"
+        code = _plain(answer.reason_code, 60) or "-"
+        self.log(f"{_now()} {answer.status} awb {awb} [{code}] {_plain(result, 300)}")
+
+    @staticmethod
+    async def _send(send: Callable, answer: Answer, *, close: bool = False,
+                    extra: list | None = None) -> None:
+        body = answer.body
+        headers = [*_JSON, (b"content-length", str(len(body)).encode()), *(extra or [])]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            value = value.strip()
+            return int(value) if value.isdigit() and len(value) < 20 else None
+    return None
+
+
+async def _read_body(receive: Callable) -> bytes | None:
+    """The request body; None once it exceeds MAX_BODY. _Closing when the client left."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Closing()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+# -- --forward-to -------------------------------------------------------------------------------
+class Forwarder:
+    """Relays stored pushes to ``url`` one after another (per-AWB order kept), off the loop."""
+
+    def __init__(self, url: str, log: Log) -> None:
+        from shipctl import http
+
+        self.url = url
+        self.log = log
+        self._options = http.HttpOptions(timeout=30.0, retries=3)
+        self._session = http.make_session(self._options, pool_size=1)
+        self._queue: queue.SimpleQueue[tuple[Answer, dict[str, str]] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._run, name="ecom-forward", daemon=True)
+        self._thread.start()
+        self.pending = 0
+
+    def put(self, answer: Answer, headers: list[tuple[bytes, bytes]]) -> None:
+        relayed = {}
+        for name, value in headers:
+            key = name.decode("latin-1").lower()
+            if key not in HOP_BY_HOP:
+                relayed[key] = value.decode("latin-1")
+        self.pending += 1
+        self._queue.put((answer, relayed))
+
+    def _run(self) -> None:
+        from shipctl import http
+
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            answer, headers = item
+            push = answer.push
+            assert push is not None
+            call = http.Call("POST", self.url, headers=headers, body=push.body)
+            delivery = http.send(self._session, call, self._options)
+            where = f"awb {_plain(push.awb)} status_update_number {push.status_update_number}"
+            if delivery.response is not None:
+                text = delivery.response.content[:200].decode("utf-8", "replace")
+                self.log(f"{_now()} forwarded {where} to {self.url}: HTTP"
+                         f" {delivery.response.status_code} {_plain(text, 200)}")
+            else:
+                self.log(f"{_now()} forward FAILED for {where} to {self.url}:"
+                         f" {delivery.error}; the push is in the store (ecom export --awb"
+                         f" {_plain(push.awb)} | ecom replay --to URL)")
+            self.pending -= 1
+
+    def close(self, wait: float = FORWARD_DRAIN_SECONDS) -> None:
+        self._queue.put(None)
+        self._thread.join(wait)
+        if self._thread.is_alive() and self.pending:
+            self.log(f"{_now()} {self.pending} push(es) not forwarded before shutdown; they"
+                     " are in the store (ecom export | ecom replay)")
+
+
+# -- slow request heads -------------------------------------------------------------------------
+def _protocol_class() -> type:
+    """uvicorn's h11 protocol with a deadline on request heads.
+
+    uvicorn closes a keep-alive connection that stays silent, but not one that trickles a
+    request head a byte at a time (each byte re-arms nothing, and h11 waits): enough such
+    connections would hold every file descriptor. This closes a connection that has not
+    started a new request HEAD_SECONDS after it opened or after its last answer.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class _Protocol(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm_head_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            timer = getattr(self, "_head_timer", None)
+            if timer is not None:
+                timer.cancel()
+
+        def _arm_head_deadline(self) -> None:
+            timer = getattr(self, "_head_timer", None)
+            if timer is not None:
+                timer.cancel()
+            cycle = self.cycle  # replaced when the next request head has been read
+            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_deadline, cycle)
+
+        def _head_deadline(self, cycle: Any) -> None:
+            if self.cycle is cycle and not self.transport.is_closing():
+                if cycle is None or cycle.response_complete:
+                    self.transport.close()
+
+    return _Protocol
+
+
+# -- serving ------------------------------------------------------------------------------------
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (so --port 0 can say which port it got); UsageError when not."""
+    if not host.strip():
+        raise UsageError("--host is empty; give the address to listen on: 127.0.0.1 (the"
+                         " default), or 0.0.0.0 for every IPv4 interface")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=2048)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} is in use; pass --port 0 for any free port") from None
+        reason = error.strerror or str(error)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def url_of(sock: socket.socket, path: str) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{path}"
+
+
+def serve(*, host: str, port: int, path: str, store_path: str, username: str, password: str,
+          forward_to: str | None, log: Log, warn: Log) -> int:
+    """Serve until SIGINT/SIGTERM; return 0 after a clean shutdown."""
+    import uvicorn
+
+    secrets.register(password)
+    sock = bind(host, port)
+    if not is_loopback(sock.getsockname()[0]):
+        warn(f"listening on {sock.getsockname()[0]}, which is not a loopback address: Ecom's"
+             " pushes carry credentials; put a TLS-terminating proxy in front of it")
+    store = Store(store_path)
+    forwarder = Forwarder(forward_to, log) if forward_to else None
+    app = ListenApp(Receiver(username, password), store, path=path, log=log,
+                    forwarder=forwarder)
+    _quiet_uvicorn(log)
+    config = uvicorn.Config(
+        app, http=_protocol_class(), lifespan="off", ws="none", interface="asgi3",
+        log_config=None, access_log=False, server_header=False, proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    stopping = threading.Event()
+    previous = _on_stop_signals(stopping)
+    started = time.monotonic()
+    log(f"ecom listen: receiving pushes at {url_of(sock, path)} (store {store.path});"
+        " Ctrl-C stops")
+    try:
+        if not stopping.is_set():
+            server.run(sockets=[sock])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        store.close()
+        if forwarder is not None:
+            forwarder.close()
+        sock.close()
+    counts = ", ".join(f"{n} {what}" for what, n in app.counts.items())
+    log(f"ecom listen stopped after {time.monotonic() - started:.0f} s: {counts}")
+    return 0
+
+
+def _on_stop_signals(stopping: threading.Event) -> dict[int, Any]:
+    """Our handlers for SIGINT/SIGTERM while serving. uvicorn installs its own during
+    ``serve`` (graceful shutdown) and, once done, restores these and raises the signal again
+    for them: here that is the normal way to stop, so they just note it (exit 0)."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread (embedded use)
+            pass
+    return previous
+
+
+def _quiet_uvicorn(log: Log) -> None:
+    """uvicorn's own messages (a malformed request, the shutdown wait) as single lines on our
+    log; no start-up chatter, no access log (ours is one line per push)."""
+
+    class _Line(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                message = record.getMessage().splitlines()[0] if record.getMessage() else ""
+                log(f"{_now()} uvicorn: {_plain(message, 200)}")
+            except Exception:  # noqa: BLE001 - logging must never break serving
+                pass
+
+    logger = logging.getLogger("uvicorn.error")
+    logger.handlers[:] = [_Line()]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def stderr_log(line: str) -> None:
+    """One line on stderr, secrets masked, flushed (a log is read while it is written)."""
+    sys.stderr.write(secrets.redact(line) + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,252 @@
+"""The receiving side of Ecom's push API (seed 000, SPEC §7 `ecom listen`), free of any server.
+
+``Receiver.receive(headers, body)`` turns one request — its headers and raw body bytes — into
+what to answer (HTTP status and the seed's JSON body) and, for an accepted push, what to store.
+Both servers use it: ``ecom listen`` (uvicorn, ``shipctl.ecom.listen``) and the sandbox's Ecom
+simulator (``shipctl.ecom.simulator``), so the two cannot answer differently.
+
+In order, as a receiver should:
+
+1. a body over 1 MiB → 413 (the server refuses it before reading when Content-Length says so);
+2. credentials — Basic Auth (RFC 7617, UTF-8) or the ``username`` / ``password`` headers some
+   integrations check instead (reference/ecom.md) — compared in constant time; wrong or
+   missing → 401;
+3. the body must be JSON and pass the push rules (``shipctl.ecom.push.check``) → else 400;
+4. else 200 ``{"awb", "status": true, "status_update_number"}``, the number an integer when it
+   is all digits (as in the seed's sample answer), once the caller has stored the push.
+
+Every failure answers the seed's failure body ``{"awb", "status": false, "reason",
+"status_update_number"}``, echoing the push's awb and number when the body holds them (null
+when it does not), so the sender can tell which push was refused. Never raises, whatever the
+bytes: a receiver must keep serving hostile input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipctl import nesting
+from shipctl.ecom import push as rules
+
+MAX_BODY = 1024 * 1024  # SPEC §7: larger bodies are answered 413
+# Headers whose values are credentials: never stored or logged in clear (SPEC §2).
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "password", "cookie"})
+REDACTED = "[redacted]"
+_ECHO_MAX = 100  # characters of a refused body's awb / number echoed in the answer
+
+_UNAUTHORIZED = (
+    "unauthorized: wrong or missing credentials (Basic Auth, or username/password headers)"
+)
+Headers = Mapping[str, str] | Iterable[tuple[Any, Any]]  # a str mapping or ASGI's byte pairs
+
+
+@dataclass(frozen=True)
+class Push:
+    """An accepted push, as the store keeps it."""
+
+    body: bytes  # the raw body bytes, exactly as received
+    headers: list[tuple[str, str]]  # lower-cased names, credentials redacted
+    awb: str
+    datetime: str
+    status_update_number: str  # the dedupe key
+    reason_code_number: str
+    warnings: list[str] = field(default_factory=list)  # the validation result: valid, with these
+
+    @property
+    def compact(self) -> str:
+        """The body on one line, for JSON Lines export (``shipctl.ecom.export``).
+
+        The raw body when it is already one line of UTF-8 JSON, which it is whenever the
+        sender did not pretty-print it; else the parsed document re-serialised compactly (a
+        JSON text's line breaks can only be whitespace between tokens, so nothing but layout
+        is lost, and the raw bytes stay in the store).
+        """
+        text = self.body.decode("utf-8").removeprefix("\ufeff")
+        if "\n" not in text and "\r" not in text:
+            return text
+        return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # HTTP status
+    document: dict[str, Any]  # the JSON body
+    push: Push | None = None  # set on a 200: the caller stores it, then answers
+    reason: str = ""  # why it was refused (the log line's result), "" on success
+    awb: str = ""  # for the log line, as far as the body told
+    reason_code: str = ""
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps(self.document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def answer_number(value: object) -> object:
+    """``status_update_number`` as the answer carries it: an int when it is all digits (the
+    seed's sample answer), else as sent (None when absent)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts (4,300 since 3.11)
+            return value
+    if isinstance(value, (dict, list)):
+        return None  # not echoed: it could be a megabyte of nesting
+    if isinstance(value, str) and len(value) > _ECHO_MAX:
+        return value[:_ECHO_MAX]  # an echo, not a copy of a megabyte of junk
+    return value
+
+
+def failure(status: int, reason: str, data: object = None) -> Answer:
+    """The seed's failure body, echoing what ``data`` (the parsed body, if any) says."""
+    awb, number, code = _echo(data)
+    document = {"awb": awb, "status": False, "reason": reason,
+                "status_update_number": answer_number(number)}
+    return Answer(status, document, reason=reason, awb="" if awb is None else str(awb),
+                  reason_code=code)
+
+
+class Receiver:
+    """One receiver's credentials and the rules; ``receive`` is thread-safe (no state)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        # RFC 7617: a user-id and password are UTF-8. Bytes, so any password a person may
+        # choose compares correctly whichever way the client sent it.
+        self._username = username.encode("utf-8")
+        self._password = password.encode("utf-8")
+
+    def receive(self, headers: Headers, body: bytes) -> Answer:
+        """What to answer to one request. Never raises."""
+        try:
+            return self._receive(_header_pairs(headers), bytes(body))
+        except Exception as error:  # noqa: BLE001 - a bug here must not stop the server
+            return failure(500, f"internal error in the receiver: {type(error).__name__}")
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _receive(self, headers: list[tuple[str, bytes]], body: bytes) -> Answer:
+        if len(body) > MAX_BODY:
+            return failure(413, f"body over {MAX_BODY} bytes")
+        data, unreadable = _parse(body)
+        if not self.authorized(headers):
+            return failure(401, _UNAUTHORIZED, data)
+        if unreadable:
+            return failure(400, unreadable, data)
+        verdict = rules.check(data)
+        if not verdict.valid:
+            reason = "invalid push: " + "; ".join(
+                f"{p.field}: {p.message}" if p.field else p.message for p in verdict.errors)
+            return failure(400, reason, data)
+        assert isinstance(data, dict)  # check() refuses anything else
+        number = str(data["status_update_number"])
+        push = Push(
+            body=body,
+            headers=redact(headers),
+            awb=str(data["awb"]),
+            datetime=str(data["datetime"]),
+            status_update_number=number,
+            reason_code_number=str(data["reason_code_number"]),
+            warnings=[f"{p.field}: {p.message}" if p.field else p.message
+                      for p in verdict.warnings],
+        )
+        document = {"awb": data["awb"], "status": True,
+                    "status_update_number": answer_number(data["status_update_number"])}
+        return Answer(200, document, push=push, awb=push.awb,
+                      reason_code=str(data.get("reason_code", "")))
+
+    def authorized(self, headers: list[tuple[str, bytes]]) -> bool:
+        """Basic Auth, or the ``username`` and ``password`` headers; constant-time compares.
+
+        Both forms are always evaluated and the comparisons are not short-circuited, so the
+        answer's timing does not tell which part of which form was wrong.
+        """
+        basic = self._basic_matches(_last(headers, "authorization"))
+        user = _last(headers, "username")
+        password = _last(headers, "password")
+        by_headers = user is not None and password is not None
+        header_ok = (hmac.compare_digest(user or b"", self._username)
+                     & hmac.compare_digest(password or b"", self._password))
+        return basic | (by_headers & header_ok)
+
+    def _basic_matches(self, value: bytes | None) -> bool:
+        scheme, _, token = (value or b"").strip().partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        user, colon, password = decoded.partition(b":")
+        return bool(colon) & hmac.compare_digest(user, self._username) & hmac.compare_digest(
+            password, self._password)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _header_pairs(headers: Headers) -> list[tuple[str, bytes]]:
+    """(lower-case name, raw value bytes) from ASGI's byte pairs or a str mapping (the
+    sandbox's http.server decodes header bytes as Latin-1, so encoding back restores them)."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    pairs = []
+    for name, value in items:
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, str):
+            try:
+                value = value.encode("latin-1")
+            except UnicodeEncodeError:
+                value = value.encode("utf-8", "surrogateescape")
+        pairs.append((str(name).lower(), bytes(value)))
+    return pairs
+
+
+def _last(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value.strip()
+    return found
+
+
+def redact(headers: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """Headers as stored: credentials replaced, values as text (Latin-1, as HTTP has it)."""
+    return [(name, REDACTED if name in AUTH_HEADERS else value.decode("latin-1"))
+            for name, value in headers]
+
+
+def _parse(body: bytes) -> tuple[object, str | None]:
+    """(the JSON document, None) or (None, why it is unreadable)."""
+    if not body.strip():
+        return None, "empty body: expected the push as a JSON object"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"body is not UTF-8 (byte {error.start})"
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a BOM is how some tools write UTF-8; the bytes stay as received
+    try:
+        return nesting.loads(text), None
+    except nesting.TooDeep as error:
+        return None, f"body is not a push: {error}"
+    except ValueError as error:  # json.JSONDecodeError; huge integers too
+        where = ""
+        if isinstance(error, json.JSONDecodeError):
+            where = f" at line {error.lineno} column {error.colno}"
+            error = error.msg  # type: ignore[assignment]
+        return None, f"body is not JSON: {error}{where}"
+
+
+def _echo(data: object) -> tuple[Any, Any, str]:
+    """(awb, status_update_number, reason_code) as the body has them, for a failure answer."""
+    if not isinstance(data, dict):
+        return None, None, ""
+    awb = data.get("awb")
+    if not isinstance(awb, (str, int)) or isinstance(awb, bool):
+        awb = None
+    elif isinstance(awb, str):
+        awb = awb[:_ECHO_MAX]
+    code = data.get("reason_code")
+    return awb, data.get("status_update_number"), code[:_ECHO_MAX] if isinstance(code, str) else ""

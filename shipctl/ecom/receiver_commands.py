@@ -1,0 +1,159 @@
+"""`shipctl ecom listen` and `shipctl ecom export`: capture pushes, write them out for replay.
+
+Registered on the Ecom command group (``shipctl.ecom.commands.group``), which imports this
+module at its end. uvicorn, sqlite3 and the receiver are imported inside the commands.
+"""
+
+# Annotations stay real objects (no `from __future__ import annotations`): typer reads
+# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl.app import get_app
+from shipctl.commands.options import ProfileOpt
+from shipctl.ecom.commands import group
+
+StoreOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        metavar="FILE",
+        help="SQLite file of captured pushes (default: ecom-pushes.sqlite3 in shipctl's"
+        " per-user data directory).",
+        dir_okay=False,
+    ),
+]
+
+
+@group.command()
+def listen(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, metavar="N", help="0 = any free port.")
+    ] = 8000,
+    path: Annotated[
+        str, typer.Option("--path", metavar="PATH", help="URL path Ecom posts to.")
+    ] = "/",
+    store: StoreOpt = None,
+    forward_to: Annotated[
+        Optional[str],
+        typer.Option(
+            "--forward-to",
+            metavar="URL",
+            help="Relay each newly stored push (body and headers as received) to URL and log"
+            " its answer; a failed relay leaves the push in the store.",
+        ),
+    ] = None,
+    username: Annotated[
+        Optional[str],
+        typer.Option("--username", metavar="NAME", help="Default: the profile's ecom.username."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from one line of stdin (default: the profile's"
+            " ecom.password).",
+        ),
+    ] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Receive Ecom's status pushes: check, answer as the seed says, store, log.
+
+    Checks Basic Auth (or username/password headers) against the profile's ecom.username and
+    ecom.password, validates each push like `ecom validate`, and answers 200 only once the push
+    is committed to the store; invalid bodies get 400, wrong credentials 401, bodies over
+    1 MiB 413. A push whose status_update_number is already stored is answered 200 and not
+    stored again. One line per push on stderr. Ctrl-C finishes the requests in flight and
+    exits 0.
+
+    \b
+    Examples:
+      $ shipctl ecom listen --port 8000 --store pushes.sqlite3
+      $ printf '%s\\n' "$PW" | shipctl ecom listen --username ecom --password-stdin
+      $ shipctl ecom listen --forward-to https://shop.example.com/ecom/webhook
+    """
+    from shipctl import secrets
+    from shipctl.ecom import listen as listening
+    from shipctl.ecom.store import default_path
+    from shipctl.errors import UsageError
+
+    app = get_app(ctx)
+    app.use(profile=profile)
+    if not path.startswith("/"):
+        raise UsageError(f"--path {path}: must start with / (e.g. /ecom/webhook)")
+    password = None
+    if password_stdin:
+        password = secrets.read_line()
+        if not password:
+            raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
+        secrets.register(password)
+    user = app.setting("ecom.username", username).value
+    password = app.setting("ecom.password", password).value
+    if not user or not password:
+        missing = " and ".join(k for k, v in (("ecom.username", user), ("ecom.password", password))
+                               if not v)
+        raise UsageError(
+            f"ecom listen needs the credentials Ecom will send; {missing} not set",
+            hint="shipctl config set ecom.username NAME, then shipctl config set ecom.password"
+            " (prompted), or pass --username NAME --password-stdin",
+        )
+    if forward_to:
+        _check_url(forward_to)
+    raise typer.Exit(listening.serve(
+        host=host, port=port, path=path, store_path=str(store or default_path()),
+        username=str(user), password=str(password), forward_to=forward_to,
+        log=listening.stderr_log, warn=app.out.warn,
+    ))
+
+
+@group.command()
+def export(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    awb: Annotated[
+        Optional[list[str]],
+        typer.Option("--awb", metavar="AWB", help="Only this AWB's pushes (repeatable)."),
+    ] = None,
+    since: Annotated[
+        Optional[str],
+        typer.Option(
+            "--since",
+            metavar="DATETIME",
+            help="Only scans at or after this push datetime (naive IST, as Ecom sends it):"
+            " YYYY-mm-dd, YYYY-mm-dd HH:MM or YYYY-mm-dd HH:MM:SS.",
+        ),
+    ] = None,
+) -> None:
+    """Write captured pushes as JSON Lines, ready for `ecom replay`.
+
+    One push per line, each AWB's in the order they arrived: the raw body as received when
+    it is one line (else the same JSON on one line). A summary goes to stderr.
+
+    \b
+    Examples:
+      $ shipctl ecom export --store pushes.sqlite3 > captured.jsonl
+      $ shipctl ecom export --awb 8001234567 --since '2024-03-05 00:00'
+      $ shipctl ecom export | shipctl ecom replay --to http://127.0.0.1:9000/ -
+    """
+    from shipctl.ecom.export import run
+    from shipctl.ecom.store import default_path
+
+    app = get_app(ctx)
+    raise typer.Exit(run(app.out, store or default_path(), awbs=awb, since=since))
+
+
+def _check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from shipctl.errors import UsageError
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--forward-to {url}: give an http:// or https:// URL")
