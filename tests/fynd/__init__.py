@@ -1,0 +1,54 @@
+"""Fynd tests. What several of them share: the samples, the docs' request examples as pasted, and
+a comparison of JSON values that tells null, "", absent, 1, 1.0 and true apart."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "sample_payloads" / "fynd"
+PASTED = SAMPLES / "pasted-from-docs.txt"
+SEEDS = REPO.parent / "shared" / "seeds"  # beside the repository on the team's machine only
+
+SAMPLE_NAMES = {
+    1: "01-full-confirmation",
+    2: "02-bag-invoiced",
+    3: "03-full-cancellation",
+    4: "04-partial-confirmation",
+    5: "05-partial-cancellation",
+    6: "06-dp-assignment",
+}
+
+# Example 4 as published: the "shipments" list is not followed by its comma.
+EXAMPLE_4_GAP = '}\n]\n"status"'
+EXAMPLE_4_MENDED = '}\n],\n"status"'
+
+
+def sample(number: int) -> Any:
+    return json.loads((SAMPLES / f"{SAMPLE_NAMES[number]}.json").read_text(encoding="utf-8"))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal as JSON values. Python's == takes 1 == 1.0 == True; the JSON texts do not."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def pasted_examples() -> dict[int, str]:
+    """The request texts in pasted-from-docs.txt, by example number, exactly as pasted."""
+    text = PASTED.read_text(encoding="utf-8")
+    parts = re.split(r"^// (\d)\. [^\n]*\n", text, flags=re.MULTILINE)
+    return {int(parts[n]): parts[n + 1].strip() for n in range(1, len(parts), 2)}
+
+
+def read_leniently(text: str, tmp_path: Path, name: str = "pasted.txt") -> Any:
+    """TEXT through the project's one reader, as `fynd apply` reads a pasted file."""
+    from shipctl.inputs import read_items
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    items = list(read_items([str(path)], warn=lambda message: None))
+    assert len(items) == 1
+    return items[0].data
