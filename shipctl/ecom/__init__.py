@@ -31,5 +31,6 @@ PROVIDER = Provider(
         KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
     ),
     sandbox_settings=_sandbox_settings,
+    simulator="shipctl.ecom.simulator",
     commands="shipctl.ecom.commands",
 )
