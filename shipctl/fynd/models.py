@@ -72,6 +72,7 @@ class Checked:
 
 # -- the models (SDK names, seed order) ---------------------------------------------------------
 Positive = Annotated[int, Field(ge=1)]
+Name = Annotated[str, Field(min_length=1)]  # an identifier or a state: "" names nothing
 FreeForm = dict[str, Any]  # `data` and entity filters: Fynd documents no fixed keys
 
 
@@ -151,7 +152,7 @@ class RefundMode(_Strict):
 class Shipment(_Strict):
     """ShipmentsRequestSchema."""
 
-    identifier: str
+    identifier: Name
     products: list[Product] = None  # type: ignore[assignment]
     reasons: Reasons = None  # type: ignore[assignment]
     data_updates: DataUpdates = None  # type: ignore[assignment]
@@ -162,8 +163,8 @@ class Shipment(_Strict):
 class Transition(_Strict):
     """StatuesRequestSchema (sic): one target state for some shipments."""
 
-    shipments: list[Shipment]
-    status: str
+    shipments: Annotated[list[Shipment], Field(min_length=1)]
+    status: Name
     exclude_bags_next_state: str | None = None
     split_shipment: bool = None  # type: ignore[assignment]
 
@@ -171,7 +172,7 @@ class Transition(_Strict):
 class UpdateShipmentStatus(_Strict):
     """UpdateShipmentStatusRequestSchema: the whole body."""
 
-    statuses: list[Transition]
+    statuses: Annotated[list[Transition], Field(min_length=1)]
     force_transition: bool = None  # type: ignore[assignment]
     lock_after_transition: bool = None  # type: ignore[assignment]
     unlock_before_transition: bool = None  # type: ignore[assignment]
@@ -436,9 +437,17 @@ def _problem(error: Any) -> Problem:
     elif kind == "extra_forbidden":
         message = _unknown_key(path)
     elif kind in _EXPECTED:
-        message = f"expected {_EXPECTED[kind]}, got {_kind(given)}"
+        expected = _EXPECTED[kind]
+        if path and path[-1] == "exclude_bags_next_state":  # the one nullable key
+            expected = 'a state, "" or null'
+        message = f"expected {expected}, got {_kind(given)}"
         if kind == "string_type" and isinstance(given, int) and not isinstance(given, bool):
-            message += f' (write it in quotes: "{given}")'
+            # a shipment id pasted as a number: 12345383008471878029 is text to Fynd
+            message += f' (write it in quotes: "{given}")' if expected == "text" else ""
+    elif kind == "string_too_short":
+        message = "required, but empty"
+    elif kind == "too_short":
+        message = "needs at least one entry"
     elif kind in ("greater_than_equal", "greater_than"):
         message = f"must be a positive whole number (it is {_show(given)})"
     elif kind == "invalid_key":
