@@ -34,4 +34,6 @@ PROVIDER = Provider(
     ),
     sandbox_settings=_sandbox_settings,
     simulator="shipctl.fynd.simulator",
+    commands="shipctl.fynd.commands",
+    auth_check="shipctl.fynd.auth",
 )

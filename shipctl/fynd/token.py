@@ -275,3 +275,49 @@ def rejected_token(headers: dict[str, Any]) -> str | None:
     """The access token of the ``Authorization: Bearer …`` header a 401 was answered to."""
     value = str(headers.get("Authorization", ""))
     return value[len("Bearer "):] if value.startswith("Bearer ") else None
+
+
+# -- a profile's Fynd settings -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """The profile's fynd.* settings one command needs (SPEC §3)."""
+
+    profile: str
+    url: str
+    company_id: str | None  # None only for a dry run (the URL then shows {company_id})
+    client_id: str = ""
+    client_secret: str = ""
+
+    def identity(self) -> Identity:
+        return Identity(self.profile, self.url, self.company_id or "", self.client_id)
+
+
+def settings(app: Any, *, credentials: bool = True, company: bool = True) -> Settings:
+    """fynd.url, fynd.company_id and (``credentials``) the client id and secret; a missing
+    one is a ConfigError naming it (exit 2). ``company=False``: a missing company id is None."""
+    url = str(app.require("fynd.url")).rstrip("/")
+    company_id = app.require("fynd.company_id") if company else (
+        app.setting("fynd.company_id").value or None)
+    if not credentials:
+        return Settings(app.profile, url, str(company_id) if company_id else None)
+    client_id = str(app.require("fynd.client_id"))
+    client_secret = str(app.require("fynd.client_secret"))
+    secrets.register(client_secret)
+    return Settings(app.profile, url, str(company_id), client_id, client_secret)
+
+
+def source(config: Settings, options: HttpOptions, *, log: Callable[[str], None] | None = None,
+           cache: TokenCache | None = None) -> TokenSource:
+    """The run's token source: the profile's cache file, and the endpoint when it is stale."""
+    from shipctl import http
+    from shipctl.fynd.client import token_url
+
+    session = http.make_session(options, pool_size=1)
+    url = token_url(config.url, config.company_id or "")
+
+    def fetcher() -> Token:
+        return fetch(session, options, url=url, client_id=config.client_id,
+                     client_secret=config.client_secret, profile=config.profile, log=log)
+
+    return TokenSource(config.identity(), fetcher,
+                       cache=cache if cache is not None else TokenCache())

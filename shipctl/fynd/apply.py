@@ -1,0 +1,159 @@
+"""`shipctl fynd apply`: Fynd's part of a bulk run (``shipctl.runner`` does the rest).
+
+An item is an updateShipmentStatus body (``{"statuses": [...]}`` and the optional top-level
+booleans), checked against the request model and sent as it is, one request per body. Its
+ordering keys are the shipment identifiers it names (several per job): a later transition of
+a shipment waits for the earlier one, and is ``blocked`` if that failed or was invalid (a
+transition assumes the one before it happened). Requests carry the run's bearer token
+(``BearerAuth``): one token for the whole run, every worker included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from shipctl.runner import Auth, BulkProvider, Warn
+
+if TYPE_CHECKING:
+    import requests
+
+    from shipctl.app import Application
+    from shipctl.batch import Job, Outcome
+    from shipctl.fynd.token import TokenSource
+    from shipctl.http import Call, HttpOptions
+    from shipctl.inputs import Item
+
+
+class BearerAuth(Auth):
+    """``Authorization: Bearer …`` from the run's token source (thread-safe: it locks)."""
+
+    def __init__(self, tokens: TokenSource | None) -> None:
+        self.tokens = tokens
+
+    def headers(self) -> dict[str, str]:
+        from shipctl.fynd import token
+
+        if self.tokens is None:
+            return self.preview()
+        return token.bearer(self.tokens.get())
+
+    def preview(self) -> dict[str, str]:
+        # A dry run fetches no token: it shows where the token goes, masked like one would be.
+        from shipctl.secrets import MASK
+
+        return {"Authorization": "Bearer " + MASK}
+
+    def renew(self, rejected: dict[str, str]) -> bool:
+        from shipctl.errors import ShipctlError
+        from shipctl.fynd import token
+
+        if self.tokens is None:
+            return False
+        try:
+            self.tokens.renew(token.rejected_token(rejected))
+        except ShipctlError:  # refused or unreachable: the 401 stands
+            return False
+        return True
+
+
+def company_placeholder(app: Application, company_id: str | None) -> str:
+    """A dry run needs no credentials: without fynd.company_id its URL shows a placeholder."""
+    if company_id:
+        return company_id
+    app.out.warn("fynd.company_id is not set: the URL shows COMPANY_ID in its place")
+    return "COMPANY_ID"
+
+
+class UpdateShipmentStatus(BulkProvider):
+    api = "Fynd"
+    command = "fynd apply"
+    allow_csv = False
+    invalid_blocks_keys = True  # SPEC §2: a later transition assumes the earlier one happened
+
+    def __init__(self, *, force: bool = False, dry_run: bool = False,
+                 http_options: HttpOptions | None = None) -> None:
+        self.force = force  # --force: states shipctl does not know are sent all the same
+        self.dry_run = dry_run
+        self.http_options = http_options  # for the token endpoint: --timeout, --ca-bundle…
+        self.config: Any = None
+        self.tokens: TokenSource | None = None
+
+    def connect(self, app: Application) -> Auth:
+        from shipctl import http
+        from shipctl.fynd import client, token
+
+        if self.dry_run:
+            self.config = token.settings(app, credentials=False, company=False)
+            company = company_placeholder(app, self.config.company_id)
+            self.url = client.status_url(self.config.url, company)
+            return BearerAuth(None)
+        self.config = token.settings(app)
+        self.url = client.status_url(self.config.url, self.config.company_id)
+        options = self.http_options or http.HttpOptions()
+        self.tokens = token.source(self.config, options,
+                                   log=app.out.info if app.debug else None)
+        # Now, before any job: refused credentials stop the run here (exit 2), once.
+        self.tokens.get()
+        return BearerAuth(self.tokens)
+
+    def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
+        from shipctl import batch
+        from shipctl.fynd import models
+
+        for item in items:
+            checked = models.check(item.data, force=self.force)
+            keys = tuple(dict.fromkeys(checked.identifiers))
+            label = " ".join(keys) or "-"
+            warnings = [f"{w.field}: {w.message}" if w.path else w.message
+                        for w in checked.warnings]
+            for w in checked.warnings:
+                warn(f"{item.where(w.path)}: {w.message}")
+            if checked.problems or checked.request is None:
+                problems: list[Any] = [
+                    batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
+                                     where=item.where(p.path))
+                    for p in checked.problems
+                ]
+                yield batch.Job(id=self._identity(item.data), keys=keys, label=label,
+                                where=item.where(), payload=None, problems=problems,
+                                warnings=warnings)
+                continue
+            yield batch.Job(id=self._identity(checked.request), keys=keys, label=label,
+                            where=item.where(), payload=checked.request, warnings=warnings)
+
+    def call(self, job: Job) -> Call:
+        from shipctl import http
+        from shipctl.fynd import client
+
+        return http.Call("PUT", self.url, {"Content-Type": client.CONTENT_TYPE},
+                         client.encode(job.payload))
+
+    def outcome(self, response: requests.Response) -> Outcome:
+        return outcome(response.status_code, response.content)
+
+    def _identity(self, request: Any) -> str:
+        """Journal identity: the same body to the same company, client and endpoint is the
+        same item, so an edited body is a new one."""
+        config = self.config
+        canonical = json.dumps([self.url, config.company_id, config.client_id, request],
+                               ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def outcome(status: int, body: bytes) -> Outcome:
+    """An answer as a bulk record: failed if any shipment failed, even inside an HTTP 200;
+    ``detail.shipments`` keeps each shipment's result and the server's own fields."""
+    from shipctl import batch
+    from shipctl.fynd import client
+
+    answer = client.parse_answer(status, body)
+    if answer.refused_credentials:
+        return batch.Outcome(False, f"{answer.text()} (check {client.CREDENTIALS_CHECK})",
+                             code=status, fatal=True, check=client.CREDENTIALS_CHECK)
+    detail = {"shipments": [s.record() for s in answer.shipments]} if answer.shipments else None
+    # the code of a failure: the first failed shipment's status inside a 200, else HTTP's
+    code = None if answer.ok else (answer.failed[0].status if answer.failed else status)
+    return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail)

@@ -1,0 +1,326 @@
+"""`shipctl fynd …`: transition, apply, states, reasons, auth."""
+
+# Annotations stay real objects (no `from __future__ import annotations`): typer reads
+# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from shipctl.app import get_app
+from shipctl.commands.options import (
+    EXIT_CODES_HELP,
+    BulkCommand,
+    CaBundleOpt,
+    DryRunOpt,
+    FailFastOpt,
+    JobsOpt,
+    JournalOpt,
+    OutputFormat,
+    OutputOpt,
+    PathsArg,
+    ProfileOpt,
+    RateOpt,
+    RecursiveOpt,
+    ReportOpt,
+    ResultsFormat,
+    ResultsOpt,
+    RetriesOpt,
+    ShardOpt,
+    ShowSecretsOpt,
+    StrictOpt,
+    TimeoutOpt,
+    WaitOpt,
+    command_group,
+    wait_seconds,
+)
+
+group = command_group(
+    "Fynd updateShipmentStatus: move shipments between states, from flags or from files."
+)
+
+
+def complete_state(incomplete: str) -> list[tuple[str, str]]:
+    """Fynd states with their meanings (zsh, fish and PowerShell show them beside the name).
+    shipctl.fynd.states is standard library only: a TAB press stays cheap."""
+    try:
+        from shipctl.fynd.states import STATES
+
+        return [(name, meaning) for name, meaning in STATES.items()
+                if name.startswith(incomplete or "")]
+    except Exception:  # noqa: BLE001 - completion must never break the shell's TAB
+        return []
+
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Send a state shipctl does not know (Fynd's states are per"
+                 " company)."),
+]
+
+
+@group.command(epilog=EXIT_CODES_HELP)
+def transition(
+    ctx: typer.Context,
+    shipment_ids: Annotated[
+        list[str],
+        typer.Argument(metavar="SHIPMENT_ID...", help="Shipments to move (one shipments[]"
+                       " entry each, all with the same products, reasons and data).",
+                       show_default=False),
+    ],
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="STATUS", help="The state to move to: statuses[0].status.",
+                     autocompletion=complete_state, show_default=False),
+    ],
+    line: Annotated[
+        Optional[list[str]],
+        typer.Option("--line", metavar="LINE:QTY", help="Move QTY units of line LINE"
+                     " (repeatable); without it, the whole shipment (products: [])."),
+    ] = None,
+    reason: Annotated[
+        Optional[list[str]],
+        typer.Option("--reason", metavar="ID:TEXT[@LINE:QTY,…]", help="A product reason"
+                     " (repeatable), for every product or for the lines and units after @."),
+    ] = None,
+    entity_reason: Annotated[
+        Optional[list[str]],
+        typer.Option("--entity-reason", metavar="ID:TEXT",
+                     help="A reason for the shipment as a whole (repeatable)."),
+    ] = None,
+    exclude_next_state: Annotated[
+        Optional[str],
+        typer.Option("--exclude-next-state", metavar="STATE", autocompletion=complete_state,
+                     help="Where the units not moved go: a state, null (they stay) or \"\"."
+                     " Without it the key is not sent."),
+    ] = None,
+    invoice_id: Annotated[
+        Optional[str],
+        typer.Option("--invoice-id", metavar="ID",
+                     help="data_updates store_invoice_id, for products and entities."),
+    ] = None,
+    awb: Annotated[
+        Optional[str],
+        typer.Option("--awb", metavar="AWB",
+                     help="data_updates delivery_awb_number, for products and entities."),
+    ] = None,
+    data: Annotated[
+        Optional[list[str]],
+        typer.Option("--data", metavar="TARGET.PATH=VALUE", help="Set a key of"
+                     " data_updates.TARGET[0].data (products, entities, order_item_status,"
+                     " order); = gives text, := raw JSON (repeatable)."),
+    ] = None,
+    data_file: Annotated[
+        Optional[Path],
+        typer.Option("--data-file", metavar="FILE", dir_okay=False,
+                     help="A YAML/JSON data_updates object to merge in."),
+    ] = None,
+    comment: Annotated[
+        Optional[list[str]],
+        typer.Option("--comment", metavar="TITLE:MESSAGE",
+                     help="A transition comment (repeatable)."),
+    ] = None,
+    force_transition: Annotated[
+        bool, typer.Option("--force-transition", help="Send force_transition: true.")
+    ] = False,
+    lock_after_transition: Annotated[
+        bool, typer.Option("--lock-after-transition", help="Send lock_after_transition: true.")
+    ] = False,
+    unlock_before_transition: Annotated[
+        bool,
+        typer.Option("--unlock-before-transition", help="Send unlock_before_transition: true."),
+    ] = False,
+    task: Annotated[
+        bool, typer.Option("--task", help="Send task: true (Fynd runs it in the background).")
+    ] = False,
+    force: ForceOpt = False,
+    profile: ProfileOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    ca_bundle: CaBundleOpt = None,
+    dry_run: DryRunOpt = False,
+    show_secrets: ShowSecretsOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Move shipments to a state: build one updateShipmentStatus request from flags and send it.
+
+    Prints each shipment's result: ok or FAILED, the state reached (bag_invoiced →
+    dp_assigned when Fynd moved on by itself) and Fynd's message. Fynd reports failures inside
+    an HTTP 200 too; any failed shipment makes the exit code 1.
+
+    \b
+    Examples:
+      $ shipctl fynd transition 12345383008471878029 --to bag_confirmed
+      $ shipctl fynd transition 12345383008471878029 --to bag_confirmed --line 1:5 --line 2:10 \\
+          --reason "1:Product Not Available@1:3,2:4" --reason "2:Defective Product@1:2,2:1" \\
+          --exclude-next-state bag_not_confirmed
+      $ shipctl fynd transition 16563383008471878029 --to bag_invoiced --invoice-id 123 \\
+          --exclude-next-state null --dry-run -o json
+    """
+    from shipctl.fynd.transition import Flags, run
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)
+    flags = Flags(
+        shipment_ids=list(shipment_ids), to=to, lines=line or [], reasons=reason or [],
+        entity_reasons=entity_reason or [], exclude_next_state=exclude_next_state,
+        invoice_id=invoice_id, awb=awb, data=data or [], data_file=data_file,
+        comments=comment or [], force_transition=force_transition,
+        lock_after_transition=lock_after_transition,
+        unlock_before_transition=unlock_before_transition, task=task, force=force,
+    )
+    raise typer.Exit(run(app, flags, timeout=timeout, retries=retries, ca_bundle=ca_bundle,
+                         dry_run=dry_run))
+
+
+@group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
+def apply(
+    ctx: typer.Context,
+    paths: PathsArg = None,
+    recursive: RecursiveOpt = False,
+    profile: ProfileOpt = None,
+    jobs: JobsOpt = 4,
+    rate: RateOpt = None,
+    journal: JournalOpt = None,
+    wait: WaitOpt = None,
+    report: ReportOpt = None,
+    fail_fast: FailFastOpt = False,
+    strict: StrictOpt = False,
+    shard: ShardOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    ca_bundle: CaBundleOpt = None,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    show_secrets: ShowSecretsOpt = False,
+    output: ResultsOpt = ResultsFormat.text,
+) -> None:
+    """Send prepared updateShipmentStatus bodies from YAML/JSON/JSONL files, one or thousands.
+
+    Each item is a request body, {"statuses": [...]} plus the optional top-level booleans,
+    sent as one request. Text pasted from Fynd's docs is read leniently (// comments,
+    trailing commas), with a warning saying what was forgiven. Every body is checked against
+    the request model first; an invalid one is not sent, and neither is a later body naming
+    one of its shipments (blocked). One OAuth token serves the whole run.
+
+    \b
+    Examples:
+      $ shipctl fynd apply sample_payloads/fynd/04-partial-confirmation.json --dry-run
+      $ shipctl fynd apply transitions.jsonl --jobs 8 --journal nightly.db --report nightly.csv
+      $ shipctl fynd apply sample_payloads/fynd/pasted-from-docs.txt
+    """
+    from shipctl import http, runner
+    from shipctl.fynd.apply import UpdateShipmentStatus
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is not ResultsFormat.text, show_secrets=show_secrets)
+    app.out.json_lines = output is ResultsFormat.jsonl
+    options = runner.RunOptions(
+        paths=[str(p) for p in paths or []],
+        recursive=recursive,
+        jobs=jobs,
+        rate=rate,
+        journal=journal,
+        wait=wait_seconds(wait),
+        report=report,
+        fail_fast=fail_fast,
+        strict=strict,
+        shard=shard,
+        timeout=timeout,
+        retries=retries,
+        ca_bundle=ca_bundle,
+        dry_run=dry_run,
+    )
+    token_options = http.HttpOptions(timeout=timeout, retries=retries, ca_bundle=ca_bundle,
+                                     debug=app.debug)
+    provider = UpdateShipmentStatus(force=force, dry_run=dry_run, http_options=token_options)
+    raise typer.Exit(runner.run(app, provider, options))
+
+
+@group.command()
+def states(ctx: typer.Context, output: OutputOpt = OutputFormat.text) -> None:
+    """List the shipment states shipctl knows, with what each means (offline).
+
+    Fynd's real transitions are per company and role; NEXT shows the illustrative map of
+    Fynd's older docs (the sandbox follows it).
+
+    \b
+    Examples:
+      $ shipctl fynd states
+      $ shipctl fynd states -o json
+    """
+    from shipctl.fynd.states import AUTOMATIC, NEXT, STATES
+
+    app = get_app(ctx)
+    app.use(json_mode=output is not OutputFormat.text)
+    if app.out.json_mode:
+        app.out.write_json({"states": [
+            {"name": name, "meaning": meaning, "next": list(NEXT.get(name, ())),
+             "moves_on_to": AUTOMATIC.get(name)}
+            for name, meaning in STATES.items()]})
+        return
+    app.out.table(["STATE", "MEANING", "NEXT"],
+                  [[name, meaning, ", ".join(NEXT.get(name, ()))]
+                   for name, meaning in STATES.items()])
+
+
+@group.command()
+def reasons(
+    ctx: typer.Context,
+    shipment_id: Annotated[
+        str, typer.Argument(metavar="SHIPMENT_ID", help="The shipment.", show_default=False)
+    ],
+    bag: Annotated[
+        str, typer.Option("--bag", metavar="BAG_ID", help="The bag.", show_default=False)
+    ],
+    state: Annotated[
+        str,
+        typer.Option("--state", metavar="STATE", help="The state the bag would move to.",
+                     autocompletion=complete_state, show_default=False),
+    ],
+    profile: ProfileOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    ca_bundle: CaBundleOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """List the reasons Fynd allows for moving a bag to a state (the ids --reason takes).
+
+    \b
+    Examples:
+      $ shipctl fynd reasons 12345383008471878029 --bag 1 --state bag_not_confirmed
+      $ shipctl fynd reasons 12345383008471878029 --bag 1 --state cancelled_customer -o json
+    """
+    from shipctl.fynd.transition import list_reasons
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text)
+    raise typer.Exit(list_reasons(app, shipment_id, bag, state, timeout=timeout,
+                                  retries=retries, ca_bundle=ca_bundle))
+
+
+@group.command()
+def auth(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    ca_bundle: CaBundleOpt = None,
+    show_secrets: ShowSecretsOpt = False,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Fetch an access token with the profile's client credentials: are they right?
+
+    Reports success and when the token expires (the token itself masked); the token is
+    cached for the next commands. Exit 2 when Fynd refuses the credentials.
+
+    \b
+    Examples:
+      $ shipctl fynd auth
+      $ shipctl fynd auth --profile staging -o json
+    """
+    from shipctl.fynd.transition import check_auth
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)
+    raise typer.Exit(check_auth(app, timeout=timeout, ca_bundle=ca_bundle))

@@ -1,0 +1,283 @@
+"""The single-request Fynd commands: `fynd transition`, `fynd reasons`, `fynd auth`.
+
+``transition`` builds one body from its flags (``shipctl.fynd.flags``), judges it as any body
+from a file (``shipctl.fynd.models.check``), and sends it once with the profile's token (fetched
+again once on a 401), printing each shipment's result.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipctl.errors import ExitCode, ShipctlError, UsageError
+
+if TYPE_CHECKING:
+    import requests
+
+    from shipctl.app import Application
+    from shipctl.fynd.token import TokenSource
+    from shipctl.http import Call, HttpOptions
+
+
+@dataclass
+class Flags:
+    """The flags of `fynd transition`, as typed."""
+
+    shipment_ids: list[str]
+    to: str
+    lines: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    entity_reasons: list[str] = field(default_factory=list)
+    exclude_next_state: str | None = None  # None: not given (the key is not sent)
+    invoice_id: str | None = None
+    awb: str | None = None
+    data: list[str] = field(default_factory=list)
+    data_file: Path | None = None
+    comments: list[str] = field(default_factory=list)
+    force_transition: bool = False
+    lock_after_transition: bool = False
+    unlock_before_transition: bool = False
+    task: bool = False
+    force: bool = False
+
+
+# Where a problem with the built body came from, for people: the flag, not the JSON path.
+_FLAG_OF = {"status": "--to", "exclude_bags_next_state": "--exclude-next-state"}
+
+
+def _parsed(flag: str, values: list[str], parse: Any) -> list[Any]:
+    """Each value through ``parse``; a malformed one is a usage error naming flag and form."""
+    result = []
+    for value in values:
+        try:
+            result.append(parse(value))
+        except ValueError as error:
+            raise UsageError(f"{flag} {value}: {error}") from None
+    return result
+
+
+def build_body(app: Application, flags: Flags) -> dict[str, Any]:
+    """The request body of ``flags``; UsageError (exit 2) for a malformed flag value."""
+    from shipctl.fynd import flags as parse
+
+    for identifier in flags.shipment_ids:
+        if not identifier.strip():
+            raise UsageError("SHIPMENT_ID: must not be empty")
+    lines = _parsed("--line", flags.lines, parse.parse_line)
+    reasons = _parsed("--reason", flags.reasons, parse.parse_reason)
+    entity_reasons = _parsed("--entity-reason", flags.entity_reasons, parse.parse_entity_reason)
+    data = _parsed("--data", flags.data, parse.parse_data)
+    comments = _parsed("--comment", flags.comments, parse.parse_comment)
+    exclude = (parse.ABSENT if flags.exclude_next_state is None
+               else parse.parse_exclude_next_state(flags.exclude_next_state))
+    data_file = _read_data_file(app, flags.data_file) if flags.data_file else None
+    try:
+        return parse.build(
+            flags.shipment_ids, to=flags.to, lines=lines, reasons=reasons,
+            entity_reasons=entity_reasons, exclude_next_state=exclude,
+            invoice_id=flags.invoice_id, awb=flags.awb, data=data, data_file=data_file,
+            comments=comments, force_transition=flags.force_transition,
+            lock_after_transition=flags.lock_after_transition,
+            unlock_before_transition=flags.unlock_before_transition, task=flags.task,
+        )
+    except ValueError as error:  # --data on a --data-file value that is not an object…
+        flag = "--data-file" if flags.data_file and not flags.data else "--data"
+        raise UsageError(f"{flag}: {error}") from None
+
+
+def _read_data_file(app: Application, path: Path) -> dict[str, Any]:
+    """--data-file: one data_updates object (YAML or JSON, read as every input is), or an
+    object holding one under ``data_updates``."""
+    from shipctl import inputs
+
+    items = list(inputs.read_items([str(path)], warn=app.out.warn))
+    if len(items) != 1:
+        raise UsageError(f"--data-file {path}: expected one data_updates object, found "
+                         f"{len(items)} items")
+    data = items[0].data
+    if set(data) == {"data_updates"} and isinstance(data["data_updates"], dict):
+        data = data["data_updates"]
+    return data
+
+
+def _check(app: Application, body: dict[str, Any], force: bool) -> dict[str, Any]:
+    """The local checks of SPEC §6; problems are usage errors (exit 2), warnings go to stderr."""
+    from shipctl.fynd import models
+
+    checked = models.check(body, force=force)
+    for warning in checked.warnings:
+        app.out.warn(_where(warning))
+    if checked.problems or checked.request is None:
+        for problem in checked.problems[:-1]:
+            app.out.info(f"error: {_where(problem)}")
+        last = checked.problems[-1] if checked.problems else None
+        raise UsageError(_where(last) if last else "the request is invalid",
+                         hint="nothing was sent")
+    return checked.request
+
+
+def _where(problem: Any) -> str:
+    path = problem.path
+    if len(path) == 3 and path[0] == "statuses" and path[2] in _FLAG_OF:
+        return f"{_FLAG_OF[path[2]]}: {problem.message}"
+    return str(problem)
+
+
+def _options(app: Application, *, timeout: float, retries: int, ca_bundle: Path | None
+             ) -> HttpOptions:
+    from shipctl import http
+
+    options = http.HttpOptions(timeout=timeout, retries=retries, ca_bundle=ca_bundle,
+                               debug=app.debug)
+    http.check_options(options)
+    return options
+
+
+def _send(app: Application, call: Call, tokens: TokenSource, options: HttpOptions
+          ) -> requests.Response:
+    """One request with the profile's token, sent once more with a new token after a 401."""
+    import dataclasses
+
+    from shipctl import http
+    from shipctl.fynd import token
+
+    session = http.make_session(options, pool_size=1)
+    http.warn_plain_http(call.url, sends_credentials=True, warn=app.out.warn)
+    log = app.out.info if app.debug else None
+
+    def deliver(headers: dict[str, str]) -> Any:
+        return http.send(session, dataclasses.replace(call, headers={**call.headers, **headers}),
+                         options, log=log)
+
+    headers = token.bearer(tokens.get())
+    delivery = deliver(headers)
+    if delivery.response is not None and delivery.response.status_code == 401:
+        try:
+            fresh = tokens.renew(token.rejected_token(headers))
+        except ShipctlError:
+            fresh = None  # the 401 stands
+        if fresh is not None:
+            delivery = deliver(token.bearer(fresh))
+    if delivery.response is None:
+        raise ShipctlError(f"not delivered: {delivery.error or 'no answer'}")
+    return delivery.response
+
+
+def run(app: Application, flags: Flags, *, timeout: float, retries: int,
+        ca_bundle: Path | None, dry_run: bool) -> int:
+    from shipctl import http
+    from shipctl.fynd import client, token
+    from shipctl.fynd.apply import BearerAuth, company_placeholder
+
+    out = app.out
+    options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
+    body = _check(app, build_body(app, flags), flags.force)
+    if dry_run:
+        config = token.settings(app, credentials=False, company=False)
+        url = client.status_url(config.url, company_placeholder(app, config.company_id))
+        call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE,
+                                      **BearerAuth(None).preview()}, client.encode(body))
+        if out.json_mode:
+            out.write_json(http.describe(call, show_secrets=out.show_secrets))
+        else:
+            out.print(http.format_call(call, show_secrets=out.show_secrets))
+            out.info("dry run: nothing was sent")
+        return int(ExitCode.OK)
+
+    config = token.settings(app)
+    url = client.status_url(config.url, config.company_id)
+    tokens = token.source(config, options, log=out.info if app.debug else None)
+    call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE}, client.encode(body))
+    response = _send(app, call, tokens, options)
+    answer = client.parse_answer(response.status_code, response.content)
+    code = int(ExitCode.OK if answer.ok else ExitCode.FAILED)
+    error = answer.error
+    if error and answer.refused_credentials:
+        error = f"{error} (check {client.CREDENTIALS_CHECK})"
+    if out.json_mode:
+        out.write_json({
+            "request": {"method": "PUT", "url": url},
+            "http_status": response.status_code,
+            "ok": answer.ok,
+            "error": error,
+            "shipments": [s.record() for s in answer.shipments],
+            "exit_code": code,
+        })
+        return code
+    for shipment in answer.shipments:
+        out.print(shipment.line())
+    if error:
+        out.info(f"error: {error}")
+    elif answer.failed:
+        out.info(f"{len(answer.failed)} of {len(answer.shipments)} shipment(s) failed")
+    return code
+
+
+# -- fynd reasons -------------------------------------------------------------------------------
+def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
+                 timeout: float, retries: int, ca_bundle: Path | None) -> int:
+    from shipctl import http
+    from shipctl.fynd import client, token
+
+    out = app.out
+    options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
+    config = token.settings(app)
+    url = client.reasons_url(config.url, str(config.company_id), shipment_id, bag_id, state)
+    tokens = token.source(config, options, log=out.info if app.debug else None)
+    response = _send(app, http.Call("GET", url, {"Accept": "application/json"}), tokens,
+                     options)
+    status = response.status_code
+    if not 200 <= status < 300:
+        hint = f"check {client.CREDENTIALS_CHECK}" if status in (401, 403) else None
+        raise ShipctlError(f"Fynd reasons: {client.error_text(status, response.content)}",
+                           hint=hint)
+    try:
+        document = response.json()
+        found = document["reasons"]
+        if not isinstance(found, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise ShipctlError(f"Fynd reasons: HTTP {status}, an answer without a reasons list"
+                           ) from None
+    if out.json_mode:
+        out.write_json({"shipment_id": shipment_id, "bag_id": bag_id, "state": state,
+                        "reasons": found})
+        return int(ExitCode.OK)
+    rows = [[str(r.get("id", "")), str(r.get("display_name", ""))]
+            for r in found if isinstance(r, dict)]
+    if not rows:
+        out.info(f"Fynd lists no reasons for moving bag {bag_id} to {state}")
+        return int(ExitCode.OK)
+    out.table(["ID", "REASON"], rows)
+    return int(ExitCode.OK)
+
+
+# -- fynd auth ----------------------------------------------------------------------------------
+def check_auth(app: Application, *, timeout: float, ca_bundle: Path | None) -> int:
+    """Fetch a new token (a cached one proves nothing about the credentials now)."""
+    from shipctl.fynd import token
+    from shipctl.secrets import MASK
+
+    out = app.out
+    options = _options(app, timeout=timeout, retries=1, ca_bundle=ca_bundle)
+    config = token.settings(app)
+    tokens = token.source(config, options, log=out.info if app.debug else None)
+    fresh = tokens.fetch_new()  # TokenRefused: exit 2, naming the settings to check
+    expires = datetime.datetime.fromtimestamp(fresh.expires_at, datetime.timezone.utc)
+    expires_text = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+    seconds = max(0, round(fresh.expires_at - datetime.datetime.now().timestamp()))
+    shown = fresh.access_token if out.show_secrets else MASK
+    if out.json_mode:
+        out.write_json({"ok": True, "profile": config.profile, "url": config.url,
+                        "company_id": config.company_id, "client_id": config.client_id,
+                        "access_token": shown, "expires_in": seconds,
+                        "expires_at": expires_text})
+    else:
+        out.print(f"OK: Fynd issued a token to client {config.client_id!r} of company "
+                  f"{config.company_id} (profile {config.profile!r})")
+        out.print(f"token {shown}, expires in {seconds} s ({expires_text}); cached for the"
+                  " next commands")
+    return int(ExitCode.OK)
