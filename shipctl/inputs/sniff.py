@@ -24,6 +24,8 @@ _YAMLISH = re.compile(r"(?:---|-\s|[\w\"'.-]+\s*:(?:\s|$)|#)")
 
 def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn) -> Iterator[Item]:
     head = read_head(stream, name)
+    if head.bom:  # a paste from a Windows tool; JSON itself has no BOM (RFC 8259 §8.1)
+        warn(f"{name}: parsed leniently: byte-order mark (BOM) at the start ignored")
     first = head.line.lstrip()[:1]
     head_error: ValueError | None = None
     if first in (b"{", b"["):

@@ -375,11 +375,13 @@ class Head(NamedTuple):
     line: bytes  # the first line that is not blank (b"" if there is none)
     lineno: int  # its line number
     read: bytes  # everything read so far: the blank lines before it, and it
+    bom: bool = False  # the input started with a UTF-8 byte-order mark (dropped)
 
 
 def read_head(stream: IO[bytes], name: str) -> Head:
     """Read up to the first line that is not blank (BOM stripped, binary refused)."""
-    line = check_start(stream.readline(_SNIFF), name)
+    raw = stream.readline(_SNIFF)
+    line = check_start(raw, name)
     if b"\0" in line:  # binary garbage (or /dev/zero): say so before reading any further
         decode(line, name)
     lineno = 1
@@ -392,4 +394,4 @@ def read_head(stream: IO[bytes], name: str) -> Head:
     if line and not line.endswith(b"\n") and len(line) >= _SNIFF:  # a long first line
         line += stream.readline(limits.MAX_DOCUMENT)
         consumed[-1] = line
-    return Head(line, lineno, b"".join(consumed))
+    return Head(line, lineno, b"".join(consumed), bom=raw.startswith(codecs.BOM_UTF8))
