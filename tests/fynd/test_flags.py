@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 
 import pytest
 
@@ -24,7 +26,7 @@ from shipctl.fynd.flags import (
 )
 from shipctl.fynd.models import check
 
-from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, pasted_examples, read_leniently, same, sample
+from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, REPO, pasted_examples, read_leniently, same, sample
 
 # The parser of each repeatable flag and the build() keyword it feeds.
 REPEATED = {
@@ -363,3 +365,13 @@ def test_reason_on_a_line_not_given_warns():
 
 def test_every_public_name_is_exported():
     assert set(flags.__all__) <= set(dir(flags))
+
+
+def test_flags_import_only_the_standard_library():
+    # parsed on every `fynd transition`, before anything is known to be worth sending
+    code = ("import sys, shipctl.fynd.flags; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('pydantic', 'requests', 'rich', 'yaml', 'typer', 'json5')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"
