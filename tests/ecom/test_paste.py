@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import SAMPLES
+
 from ecom import push
 
 PRETTY = json.dumps(push(), indent=2)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 from conftest import SAMPLES
-from ecom import push
 
+from ecom import push
 from shipctl.ecom.push import KEYS, check, datetime_problem, looks_like_v2, sort_key
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import SAMPLES
+
 from ecom import push, write_jsonl
 
 ECOM = SAMPLES / "ecom"
