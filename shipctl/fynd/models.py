@@ -358,20 +358,24 @@ def _filter_warnings(i: int, transition: dict[str, Any]) -> list[Problem]:
 
 
 def _repeated(data: dict[str, Any]) -> list[Problem]:
-    """A shipment in two transitions of one body: Fynd refuses the whole request."""
-    first_in: dict[str, int] = {}
+    """A shipment named twice in one body — in two transitions, or twice in one: Fynd refuses
+    the whole request (the sandbox simulator answers both the same way)."""
+    first: dict[str, tuple[int, int]] = {}
     problems = []
     for i, transition in _entries(data, "statuses"):
         for j, shipment in _entries(transition, "shipments"):
             identifier = shipment.get("identifier")
             if not isinstance(identifier, str):
                 continue
-            seen = first_in.setdefault(identifier, i)
-            if seen != i:
-                problems.append(Problem(
-                    ("statuses", i, "shipments", j, "identifier"),
-                    f"shipment {identifier} is also in statuses.{seen}: one transition per "
-                    f'shipment in a request — Fynd answers "{FYND_REPEATED}"'))
+            seen = first.setdefault(identifier, (i, j))
+            if seen == (i, j):
+                continue
+            where = (f"statuses.{seen[0]}" if seen[0] != i
+                     else f"this transition (statuses.{i}.shipments.{seen[1]})")
+            problems.append(Problem(
+                ("statuses", i, "shipments", j, "identifier"),
+                f"shipment {identifier} is also in {where}: one transition per shipment in a "
+                f'request — Fynd answers "{FYND_REPEATED}"'))
     return problems
 
 

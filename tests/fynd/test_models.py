@@ -204,6 +204,17 @@ def test_same_shipment_in_two_transitions():
     assert checked.identifiers == ["A", "B", "C", "A"]
 
 
+def test_same_shipment_twice_in_one_transition():
+    data = {"statuses": [{"shipments": [{"identifier": "A", "products": []},
+                                        {"identifier": "A", "products": []}],
+                          "status": "bag_confirmed"}]}
+    assert problems(data) == [
+        "statuses.0.shipments.1.identifier: shipment A is also in this transition "
+        "(statuses.0.shipments.0): one transition per shipment in a request — Fynd answers "
+        '"Child bag ids are repeated in multiple transitions"'
+    ]
+
+
 @pytest.mark.parametrize("state", ["bag_not_confirmed", "cancelled_customer", "cancelled_fynd",
                                    "cancelled_seller"])
 def test_cancellation_needs_a_reason(state):
