@@ -340,3 +340,15 @@ def test_problem_field_is_the_dotted_path():
     assert str(problem) == "statuses.0.shipments.1.products.0.quantity: bad"
     assert str(Problem((), "bad")) == "bad"
     assert Checked(None, [problem]).valid is False
+
+
+def test_nesting_deeper_than_python_recurses_is_a_problem_not_a_crash():
+    deep: list = []
+    node = deep
+    for _ in range(5000):  # the readers stop at 32 levels; a caller's own data may not
+        node.append([])
+        node = node[0]
+    data = body(data_updates={"order": [{"data": {"x": deep}}]})
+    checked = check(data)
+    assert [str(p) for p in checked.problems] == ["nested too deeply"]
+    assert checked.identifiers == ["S1"]
