@@ -306,6 +306,8 @@ def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Pro
         if isinstance(state, str) and state and state not in STATES:
             guess = nearest(state, STATES)
             hint = f" (did you mean {guess}?)" if guess else ""
+            if key == "exclude_bags_next_state" and state.casefold() in ("none", "null", "nil"):
+                hint = " (for JSON null write null: --exclude-next-state null)"
             problems.append(Problem(("statuses", i, key),
                                     f'unknown state "{state}"{hint}; {FORCE_HINT}'))
     return problems
