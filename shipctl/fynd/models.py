@@ -74,6 +74,10 @@ class Checked:
 Positive = Annotated[int, Field(ge=1)]
 Name = Annotated[str, Field(min_length=1)]  # an identifier or a state: "" names nothing
 FreeForm = dict[str, Any]  # `data` and entity filters: Fynd documents no fixed keys
+# The default of a key that may be left out. Its type stays non-Optional, so a null is refused
+# (only exclude_bags_next_state takes null); and an absent key is never filled in, because the
+# body sent is the input re-ordered (``_ordered``), not the model dumped.
+OPTIONAL: Any = None
 
 
 class _Strict(BaseModel):
@@ -85,57 +89,57 @@ class _Strict(BaseModel):
 class ProductFilter(_Strict):
     """ProductsReasonsFilters / ProductsDataUpdatesFilters: which units of which line."""
 
-    line_number: Positive = None  # type: ignore[assignment]
-    quantity: Positive = None  # type: ignore[assignment]
-    identifier: str = None  # type: ignore[assignment]
+    line_number: Positive = OPTIONAL
+    quantity: Positive = OPTIONAL
+    identifier: str = OPTIONAL
 
 
 class Product(_Strict):
     """``products[]`` of a shipment: the lines (and units) moving; ``[]`` = the whole shipment."""
 
-    line_number: Positive = None  # type: ignore[assignment]
-    quantity: Positive = None  # type: ignore[assignment]
-    identifier: str = None  # type: ignore[assignment]
+    line_number: Positive = OPTIONAL
+    quantity: Positive = OPTIONAL
+    identifier: str = OPTIONAL
 
 
 class ReasonData(_Strict):
-    reason_id: int = None  # type: ignore[assignment]
-    reason_text: str = None  # type: ignore[assignment]
+    reason_id: int = OPTIONAL
+    reason_text: str = OPTIONAL
 
 
 class ProductReason(_Strict):
-    filters: list[ProductFilter] = None  # type: ignore[assignment]
-    data: ReasonData = None  # type: ignore[assignment]
+    filters: list[ProductFilter] = OPTIONAL
+    data: ReasonData = OPTIONAL
 
 
 class EntityReason(_Strict):
-    filters: list[FreeForm] = None  # type: ignore[assignment]
-    data: ReasonData = None  # type: ignore[assignment]
+    filters: list[FreeForm] = OPTIONAL
+    data: ReasonData = OPTIONAL
 
 
 class Reasons(_Strict):
-    products: list[ProductReason] = None  # type: ignore[assignment]
-    entities: list[EntityReason] = None  # type: ignore[assignment]
+    products: list[ProductReason] = OPTIONAL
+    entities: list[EntityReason] = OPTIONAL
 
 
 class ProductUpdate(_Strict):
-    filters: list[ProductFilter] = None  # type: ignore[assignment]
-    data: FreeForm = None  # type: ignore[assignment]
+    filters: list[ProductFilter] = OPTIONAL
+    data: FreeForm = OPTIONAL
 
 
 class EntityUpdate(_Strict):
     # entities, order_item_status, order, entity_status: filters are free-form (seed example 6
     # gives order_item_status `"filters": []` although the SDK documents only `data` there)
-    filters: list[FreeForm] = None  # type: ignore[assignment]
-    data: FreeForm = None  # type: ignore[assignment]
+    filters: list[FreeForm] = OPTIONAL
+    data: FreeForm = OPTIONAL
 
 
 class DataUpdates(_Strict):
-    products: list[ProductUpdate] = None  # type: ignore[assignment]
-    entities: list[EntityUpdate] = None  # type: ignore[assignment]
-    order_item_status: list[EntityUpdate] = None  # type: ignore[assignment]
-    order: list[EntityUpdate] = None  # type: ignore[assignment]
-    entity_status: list[EntityUpdate] = None  # type: ignore[assignment]
+    products: list[ProductUpdate] = OPTIONAL
+    entities: list[EntityUpdate] = OPTIONAL
+    order_item_status: list[EntityUpdate] = OPTIONAL
+    order: list[EntityUpdate] = OPTIONAL
+    entity_status: list[EntityUpdate] = OPTIONAL
 
 
 class TransitionComment(_Strict):
@@ -144,20 +148,20 @@ class TransitionComment(_Strict):
 
 
 class RefundMode(_Strict):
-    refund_mode: str = None  # type: ignore[assignment]
-    display_name: str = None  # type: ignore[assignment]
-    payment_identifiers: list[str] = None  # type: ignore[assignment]
+    refund_mode: str = OPTIONAL
+    display_name: str = OPTIONAL
+    payment_identifiers: list[str] = OPTIONAL
 
 
 class Shipment(_Strict):
     """ShipmentsRequestSchema."""
 
     identifier: Name
-    products: list[Product] = None  # type: ignore[assignment]
-    reasons: Reasons = None  # type: ignore[assignment]
-    data_updates: DataUpdates = None  # type: ignore[assignment]
-    transition_comments: list[TransitionComment] = None  # type: ignore[assignment]
-    refund_modes: list[RefundMode] = None  # type: ignore[assignment]
+    products: list[Product] = OPTIONAL
+    reasons: Reasons = OPTIONAL
+    data_updates: DataUpdates = OPTIONAL
+    transition_comments: list[TransitionComment] = OPTIONAL
+    refund_modes: list[RefundMode] = OPTIONAL
 
 
 class Transition(_Strict):
@@ -166,21 +170,18 @@ class Transition(_Strict):
     shipments: Annotated[list[Shipment], Field(min_length=1)]
     status: Name
     exclude_bags_next_state: str | None = None
-    split_shipment: bool = None  # type: ignore[assignment]
+    split_shipment: bool = OPTIONAL
 
 
 class UpdateShipmentStatus(_Strict):
     """UpdateShipmentStatusRequestSchema: the whole body."""
 
     statuses: Annotated[list[Transition], Field(min_length=1)]
-    force_transition: bool = None  # type: ignore[assignment]
-    lock_after_transition: bool = None  # type: ignore[assignment]
-    unlock_before_transition: bool = None  # type: ignore[assignment]
-    task: bool = None  # type: ignore[assignment]
-    resume_tasks_after_unlock: bool = None  # type: ignore[assignment]
-
-# The `= None` defaults only make a key optional: absent keys are never filled in, because the
-# body sent is the input re-ordered (``_ordered``), not the model dumped.
+    force_transition: bool = OPTIONAL
+    lock_after_transition: bool = OPTIONAL
+    unlock_before_transition: bool = OPTIONAL
+    task: bool = OPTIONAL
+    resume_tasks_after_unlock: bool = OPTIONAL
 
 
 def field_names(model: type[BaseModel] = UpdateShipmentStatus) -> tuple[str, ...]:
