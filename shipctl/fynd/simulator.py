@@ -189,7 +189,9 @@ class FyndSimulator:
         try:
             data = nesting.loads(request.body.decode("utf-8"))
         except ValueError:  # not JSON, not UTF-8, too deep
-            data = None
+            with self._lock:
+                self._invalid_requests += 1
+            return failure(400, "the request body is not valid JSON")
         problems = _model_problems(data)
         if problems:
             with self._lock:
@@ -231,7 +233,16 @@ class FyndSimulator:
         def allowed(state: str, to: str) -> bool:
             return force or to in NEXT.get(state, ())
 
-        selected, rest = _select(identifier, lines, shipment.get("products") or [])
+        products = shipment.get("products") or []
+        if products:
+            selected, rest = _select(identifier, lines, products)
+        else:
+            # the whole shipment: every unit that can go there (after a partial move, the
+            # units already confirmed are invoiced and the ones still placed wait)
+            selected = {line: {state: n for state, n in _movable(units).items()
+                               if state != target and allowed(state, target)}
+                        for line, units in lines.items()}
+            rest = {}
         if not any(selected.values()):
             raise _Refusal(INVALID_TRANSITION.format(target))
         for units in selected.values():
@@ -273,10 +284,7 @@ def _movable(units: Counter[str]) -> dict[str, int]:
 
 def _select(identifier: str, lines: dict[int, Counter[str]], products: list[dict[str, Any]]
             ) -> tuple[dict[int, dict[str, int]], dict[int, dict[str, int]]]:
-    """(the units ``products`` names, the units it leaves), per line and state. ``[]`` names
-    every unit that can move."""
-    if not products:
-        return {line: _movable(units) for line, units in lines.items()}, {}
+    """(the units ``products`` names, the units it leaves), per line and state."""
     selected: dict[int, dict[str, int]] = {}
     for product in products:
         line = product.get("line_number")
