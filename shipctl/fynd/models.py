@@ -128,9 +128,16 @@ class ProductUpdate(_Strict):
 
 
 class EntityUpdate(_Strict):
-    # entities, order_item_status, order, entity_status: filters are free-form (seed example 6
-    # gives order_item_status `"filters": []` although the SDK documents only `data` there)
+    # entities, order_item_status, order: filters are free-form (seed example 6 gives
+    # order_item_status `"filters": []` although the SDK documents only `data` there)
     filters: list[FreeForm] = OPTIONAL
+    data: FreeForm = OPTIONAL
+
+
+class EntityStatusUpdate(_Strict):
+    # EntityStatusDataUpdates: filters as a product's (DataUpdatesFiltersSchema); data is
+    # documented as {seller_qc_details: [...]} but kept free-form like every other `data`
+    filters: list[ProductFilter] = OPTIONAL
     data: FreeForm = OPTIONAL
 
 
@@ -139,7 +146,7 @@ class DataUpdates(_Strict):
     entities: list[EntityUpdate] = OPTIONAL
     order_item_status: list[EntityUpdate] = OPTIONAL
     order: list[EntityUpdate] = OPTIONAL
-    entity_status: list[EntityUpdate] = OPTIONAL
+    entity_status: list[EntityStatusUpdate] = OPTIONAL
 
 
 class TransitionComment(_Strict):
@@ -147,9 +154,16 @@ class TransitionComment(_Strict):
     message: str
 
 
+class Beneficiary(_Strict):
+    beneficiary_id: str = OPTIONAL
+
+
 class RefundMode(_Strict):
+    """RefundModeTransitionData."""
+
     refund_mode: str = OPTIONAL
     display_name: str = OPTIONAL
+    beneficiary_details: Beneficiary = OPTIONAL
     payment_identifiers: list[str] = OPTIONAL
 
 

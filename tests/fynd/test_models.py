@@ -116,6 +116,25 @@ def test_unknown_key_suggests(path, key, expected):
     ]
 
 
+def test_refund_modes_and_entity_status():
+    data = body(refund_modes=[{"refund_mode": "bank", "display_name": "Bank",
+                               "beneficiary_details": {"beneficiary_id": "B1"},
+                               "payment_identifiers": ["p1"]}],
+                data_updates={"entity_status": [
+                    {"filters": [{"line_number": 1, "quantity": 1}],
+                     "data": {"seller_qc_details": [{"line_number": 1, "good_quantity": 1}]}}]})
+    assert check(data).problems == []
+    bad = at(data, (*SHIPMENT, "refund_modes", 0, "beneficiary_details"), {"id": "B1"})
+    bad = at(bad, (*SHIPMENT, "data_updates", "entity_status", 0, "filters", 0, "line_number"),
+             0)
+    assert problems(bad) == [  # in the order of the input: refund_modes comes first
+        "statuses.0.shipments.0.refund_modes.0.beneficiary_details.id: unknown key (expected "
+        "one of beneficiary_id)",
+        "statuses.0.shipments.0.data_updates.entity_status.0.filters.0.line_number: must be a "
+        "positive whole number (it is 0)",
+    ]
+
+
 def test_free_form_data_takes_any_key_and_json_value():
     data = body(data_updates={"order": [{"data": {"anything": {"nested": [1, 2.5, None, True]},
                                                   "": ""}}],
