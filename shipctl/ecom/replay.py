@@ -105,14 +105,13 @@ class Replay(BulkProvider):
 
     def __init__(self, *, to: str | None = None, username: str | None = None,
                  password: str | None = None, headers: Iterable[str] = (),
-                 dedupe: bool = True, sort_memory: int = SORT_MEMORY) -> None:
+                 dedupe: bool = True, sort_memory: int | None = None) -> None:
         self.to, self.username_flag, self.password_flag = to, username, password
         self.header_args = list(headers)
         self.extra_headers: dict[str, str] = {}
         self.dedupe = dedupe
-        self.sort_memory = sort_memory
+        self.sort_memory = SORT_MEMORY if sort_memory is None else sort_memory
         self.username = ""
-        self.last_sorter: ScanSorter | None = None  # for tests: did it go to disk?
 
     def prepare(self, app: Application) -> None:
         from shipctl import secrets
@@ -154,7 +153,6 @@ class Replay(BulkProvider):
         from shipctl import batch
 
         sorter = ScanSorter(memory=self.sort_memory)
-        self.last_sorter = sorter
         try:
             # records are ASCII JSON (a lone surrogate in a value cannot go to SQLite as UTF-8)
             for ordinal, item in enumerate(items):
