@@ -41,7 +41,9 @@ def loaded_modules(argv: list[str], stdin: bytes = b"", env: dict | None = None)
 @pytest.mark.parametrize(
     "argv",
     [["--version"], ["--help"], ["ewe", "--help"], ["ewe", "modify", "--help"],
-     ["config", "--help"], ["completions", "bash"]],
+     ["config", "--help"], ["completions", "bash"],
+     ["ecom", "--help"], ["ecom", "validate", "--help"], ["ecom", "replay", "--help"],
+     ["ecom", "codes", "--help"]],
 )
 def test_light_commands_import_nothing_heavy(argv):
     modules = loaded_modules(argv)
