@@ -12,7 +12,6 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from shipctl.nesting import MAX_DEPTH, too_deep
@@ -61,18 +60,17 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
-@dataclass(frozen=True)
-class Reason:
-    """``--reason`` / ``--entity-reason``: reason_id, reason_text and the filters it applies to
-    as sent (``[{}]`` = every product)."""
+class Reason(NamedTuple):
+    """``--reason`` / ``--entity-reason``: reason_id, reason_text and the filters it applies to,
+    as sent (``({},)``: every product)."""
 
     id: int
     text: str
-    filters: list[dict[str, int]] = field(default_factory=lambda: [{}])
+    filters: tuple[dict[str, int], ...] = ({},)
 
     def entry(self) -> dict[str, Any]:
         return {
-            "filters": [dict(f) for f in self.filters],
+            "filters": [dict(f) for f in self.filters],  # copies: the default is shared
             "data": {"reason_id": self.id, "reason_text": self.text},
         }
 
@@ -125,14 +123,14 @@ def parse_reason(text: str) -> Reason:
     reason_id, words = _id_and_text(head, REASON_FORM)
     if not at:
         return Reason(reason_id, words)
-    filters = []
+    filters: list[dict[str, int]] = []
     for part in tail.split(","):
         try:
             line, quantity = parse_line(part)
         except ValueError:
             raise ValueError(f"{REASON_FORM} (after @: {part.strip()!r} is not LINE:QTY)") from None
         filters.append({"line_number": line, "quantity": quantity})
-    return Reason(reason_id, words, filters)
+    return Reason(reason_id, words, tuple(filters))
 
 
 def parse_entity_reason(text: str) -> Reason:

@@ -253,13 +253,13 @@ def test_parse_line_refuses(text):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("1:Product Not Available", Reason(1, "Product Not Available", [{}])),
+    ("1:Product Not Available", Reason(1, "Product Not Available", ({},))),
     ("1:Product Not Available@1:3,2:4",
      Reason(1, "Product Not Available",
-            [{"line_number": 1, "quantity": 3}, {"line_number": 2, "quantity": 4}])),
-    ("12:Note: see ticket@2:1", Reason(12, "Note: see ticket", [{"line_number": 2,
-                                                                  "quantity": 1}])),
-    ("0:x", Reason(0, "x", [{}])),
+            ({"line_number": 1, "quantity": 3}, {"line_number": 2, "quantity": 4}))),
+    ("12:Note: see ticket@2:1", Reason(12, "Note: see ticket", ({"line_number": 2,
+                                                                  "quantity": 1},))),
+    ("0:x", Reason(0, "x", ({},))),
 ])
 def test_parse_reason(text, expected):
     assert parse_reason(text) == expected
@@ -276,7 +276,7 @@ def test_parse_reason_refuses(text):
 
 def test_parse_entity_reason():
     assert parse_entity_reason("3:Customer: not reachable") == Reason(
-        3, "Customer: not reachable", [{}])
+        3, "Customer: not reachable", ({},))
     for bad in ("3", "a:b", "3:"):
         with pytest.raises(ValueError, match="^expected ID:TEXT with a whole-number ID"):
             parse_entity_reason(bad)

@@ -56,7 +56,7 @@ def test_parse_reason_round_trip(reason_id, text, filters):
     reason = flags.parse_reason(typed)
     assert (reason.id, reason.text) == (reason_id, text)
     assert reason.filters == (
-        [{"line_number": line, "quantity": quantity} for line, quantity in filters] or [{}])
+        tuple({"line_number": line, "quantity": quantity} for line, quantity in filters) or ({},))
     assert flags.parse_entity_reason(f"{reason_id}:{text}") == flags.Reason(reason_id, text)
 
 
@@ -125,11 +125,15 @@ def test_check_never_raises_inside_a_shipment(shipment, force):
 
 
 # -- what the flags build is a body check accepts as is -----------------------------------------
+FILTERS = st.lists(st.tuples(positive, positive), max_size=3).map(
+    lambda pairs: tuple({"line_number": a, "quantity": b} for a, b in pairs) or ({},))
+
+
 @given(
     st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3, unique=True),
     st.sampled_from(sorted(STATES)),
     st.lists(st.tuples(positive, positive), max_size=3),
-    st.lists(st.builds(flags.Reason, st.integers(0, 99), words), max_size=2),
+    st.lists(st.builds(flags.Reason, st.integers(0, 99), words, FILTERS), max_size=2),
     st.sampled_from([flags.ABSENT, None, "", *sorted(STATES)]),
     st.lists(st.builds(flags.DataValue, st.sampled_from(flags.DATA_TARGETS),
                        st.lists(KEY, min_size=1, max_size=3).map(tuple), JSON), max_size=3),
