@@ -1,7 +1,8 @@
 """Start-up benchmark: median wall time of shipctl invocations against the floor of
 `python -c "import typer"` in the same environment.
 
-Targets (issue 2): `--version` ≤ 1.2× the floor, `--help` ≤ 2×.
+Targets (issue 2): `--version` ≤ 1.2× the floor, `--help` ≤ 2×. `fynd transition … --dry-run`
+(issue 8) is a whole command: flags → body → request model → the printed request.
 
     python benchmarks/startup.py [--runs 30]
 """
@@ -45,6 +46,11 @@ def main() -> None:
         ("shipctl --help", [shipctl, "--help"], b""),
         ("shipctl digest", [shipctl, "digest", "-u", "test", "--password-stdin"], b"123456\n"),
         ("TAB: shipctl ewe <TAB>", [shipctl], b""),
+        # a whole command that builds, checks and prints a request (pydantic, requests)
+        ("shipctl fynd transition … --dry-run",
+         [shipctl, "fynd", "transition", "12345383008471878029", "--to", "bag_confirmed",
+          "--line", "1:5", "--line", "2:10", "--reason", "1:Product Not Available@1:3,2:4",
+          "--exclude-next-state", "bag_not_confirmed", "--dry-run", "-o", "json"], b""),
     ]
     floor = None
     print(f"{'command':40} {'median ms':>10} {'× floor':>8}")

@@ -14,7 +14,7 @@ import pytest
 
 HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator",
          "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
-         "shipctl.sandbox"]
+         "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.token"]
 
 PROBE = """
 import json, sys
@@ -43,7 +43,8 @@ def loaded_modules(argv: list[str], stdin: bytes = b"", env: dict | None = None)
     [["--version"], ["--help"], ["ewe", "--help"], ["ewe", "modify", "--help"],
      ["config", "--help"], ["completions", "bash"],
      ["ecom", "--help"], ["ecom", "validate", "--help"], ["ecom", "replay", "--help"],
-     ["ecom", "codes", "--help"]],
+     ["ecom", "codes", "--help"], ["fynd", "--help"], ["fynd", "transition", "--help"],
+     ["fynd", "apply", "--help"], ["fynd", "states"]],
 )
 def test_light_commands_import_nothing_heavy(argv):
     modules = loaded_modules(argv)
@@ -72,6 +73,14 @@ def test_version_does_not_build_the_command_tree(monkeypatch, capsys):
 def test_tab_completion_imports_nothing_heavy(tmp_path):
     env = {"_SHIPCTL_COMPLETE": "complete_bash", "COMP_WORDS": "shipctl ewe ", "COMP_CWORD": "2"}
     modules = loaded_modules([], env=env)
+    assert not [m for m in HEAVY if m in modules]
+
+
+def test_tab_completion_of_fynd_states_imports_nothing_heavy():
+    env = {"_SHIPCTL_COMPLETE": "complete_bash",
+           "COMP_WORDS": "shipctl fynd transition 1 --to bag_", "COMP_CWORD": "5"}
+    modules = loaded_modules([], env=env)
+    assert "shipctl.fynd.states" in modules  # it did complete the states
     assert not [m for m in HEAVY if m in modules]
 
 
