@@ -93,6 +93,10 @@ class BulkProvider(ABC):
     # other, so there it blocks nothing.
     invalid_blocks_keys: bool = False
     url: str = ""  # where the requests go; set by connect()
+    # The body fields that hold credentials (EWE: ("digest",)). --dry-run masks their values
+    # and nothing else of the body (headers are masked by name: Authorization…), so what it
+    # prints is what is sent; None: the HTTP layer's usual names (``Call.secret_keys``).
+    secret_fields: tuple[str, ...] | None = None
 
     def prepare(self, app: Application) -> None:  # noqa: B027 - optional hook
         """Check the provider's own flags and settings before any input is read."""
@@ -317,14 +321,26 @@ def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every j
 
 
 def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterator[Job]) -> int:
-    """``--dry-run``: each request exactly as it would be sent (secrets masked), nothing sent."""
-    from shipctl import batch, http
+    """``--dry-run``: each request exactly as it would be sent, nothing sent.
+
+    Secrets are masked where they are (auth headers by name, the provider's ``secret_fields``
+    in the body) and nowhere else: the body is printed as it is, so with the password
+    ``123456`` an e-mail ``123456@gmail.com`` prints as it is sent. Messages (the problems of
+    invalid items, warnings) keep the usual masking of every registered secret.
+    """
+    from shipctl import batch, secrets
+    from shipctl.http.show import exact_record, exact_text
     from shipctl.output import shorten
 
     out = app.out
     headers = auth.preview()
-    results = out.results()
+    fields = provider.secret_fields
+    printed = _DryRunResults(out)
     valid = invalid = 0
+
+    def scrubbed(value: Any) -> Any:  # messages: every registered secret masked
+        return value if out.show_secrets else secrets.redact_strings(value)
+
     for job in jobs:
         # A label is whatever the input holds, at any length: keep each heading one line.
         heading = (f"{shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
@@ -335,26 +351,58 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             for problem in job.problems:
                 out.info(f"  {problem}")
             # {field, line, message} each, as in a real run's records and `validate -o json`
-            results.add({"where": job.where, "label": job.label, "status": "invalid",
-                         "valid": False, "errors": batch.error_records(job.problems),
-                         "warnings": list(job.warnings)})
+            printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
+                                  "valid": False, "errors": batch.error_records(job.problems),
+                                  "warnings": list(job.warnings)}))
             continue
         valid += 1
         call = _with_auth(provider.call(job), headers)
+        if fields is not None:
+            call = dataclasses.replace(call, secret_keys=frozenset(fields))
         if out.json_mode:
-            results.add({"where": job.where, "label": job.label, "status": "valid",
-                         "valid": True, "errors": [], "warnings": list(job.warnings),
-                         "request": http.describe(call, show_secrets=out.show_secrets)})
+            record = {"where": job.where, "label": job.label, "status": "valid", "valid": True,
+                      "errors": [], "warnings": scrubbed(list(job.warnings))}
+            printed.add({**record,
+                         "request": exact_record(call, show_secrets=out.show_secrets)})
         else:
-            out.print(f"# {heading}")
-            out.print(http.format_call(call, show_secrets=out.show_secrets))
-            out.print()
+            # written as it is: out.print would mask registered secrets inside other values
+            out.stdout.write(f"# {heading}\n")
+            out.stdout.write(exact_text(call, show_secrets=out.show_secrets) + "\n")
     code = 1 if invalid else 0
     # "total", "invalid", "sent" and "exit_code" as in a real run's summary
     summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
                                "sent": 0, "dry_run": True, "exit_code": code}
     if out.json_mode:
-        results.finish(summary)
+        printed.finish(summary)
     else:
         out.info(f"dry run: {valid} request(s) built, {invalid} invalid; nothing was sent")
     return code
+
+
+class _DryRunResults:
+    """``Output.results()`` for the dry run: the same documents (``-o json``: one at the end;
+    ``-o jsonl``: a record per line, then the summary), written without masking registered
+    secrets as substrings (each record comes masked as it should be), and with numbers in
+    plain notation with the digits sent (``shipctl.plainjson``)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.records: list[Any] = []
+
+    def add(self, record: Any) -> None:
+        if self.out.json_lines:
+            self._write(record, indent=None)
+        else:
+            self.records.append(record)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        if self.out.json_lines:
+            self._write({"summary": summary}, indent=None)
+        else:
+            self._write({"summary": summary, "results": self.records}, indent=2)
+
+    def _write(self, document: Any, indent: int | None) -> None:
+        from shipctl import plainjson
+
+        self.out.stdout.write(plainjson.dumps(document, indent=indent) + "\n")
+        self.out.stdout.flush()

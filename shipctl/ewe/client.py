@@ -7,12 +7,11 @@ with ``Content-Type: application/javascript``, answer ``{success, message, code}
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from shipctl import nesting
+from shipctl import nesting, plainjson
 from shipctl.ewe import MSG_TYPE
 from shipctl.ewe import digest as ewe_digest
 
@@ -65,7 +64,10 @@ def endpoint(base_url: str) -> str:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The bytes sent: compact JSON in UTF-8, decimals in plain notation with their exact
+    digits (``0.0000001``, never ``1e-07``: EWE's Java side reads decimals, and a float would
+    drop digits of a 20-digit value)."""
+    return plainjson.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True)

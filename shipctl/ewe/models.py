@@ -8,7 +8,15 @@ English for support staff, and — when there are none — the normalised body t
 The pydantic models hold the structure (required keys, unknown keys, nesting); each field's own
 rule is a small validator below that raises a message we wrote, so no pydantic wording or
 internal names ever reach the user. Checks that need two fields (state ↔ postcode, suburb ↔
-postcode) run on the raw data afterwards, so they are reported even when another field is bad.
+postcode, referenceNo or articleId) run on the raw data afterwards, so they are reported even
+when another field is bad.
+
+Refuse only what the document says is wrong; where it is unsure ("Could be 1.6"), or where
+our own data may be wrong (the state ↔ postcode ranges are not in the seed, and real
+localities straddle them), warn and let EWE decide (``Checked.warnings``): a wrong refusal
+stops a real shipment. What goes out must be readable by EWE's Java side: lengths are counted
+in UTF-16 code units as Java counts them, ``quantity`` fits a Java int, and decimals are
+``Decimal``s sent in plain notation with their exact digits (``client.encode``).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
@@ -32,6 +41,7 @@ from shipctl.ewe.postcodes import (
     state_of,
 )
 from shipctl.inputs import Path_, dotted
+from shipctl.plainjson import exact, plain
 from shipctl.suggest import nearest
 
 __all__ = [
@@ -50,6 +60,17 @@ MAX_NAME = 40  # seed: name "Maximum 40 characters"
 MAX_LINE = 40  # seed: "Maximum 40 characters for each line"
 MAX_LINES = 3  # seed: "Minimum one line, up to three lines"
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
+# seed: quantity is an "integer"; EWE's side is Java, whose int holds at most 2³¹ − 1
+MAX_QUANTITY = 2**31 - 1
+# A decimal written out in plain notation has at most this many digits. Every finite float
+# fits (the smallest, 5e-324, has 325); a short "1e-100000" would otherwise send 100,000.
+MAX_DECIMAL_DIGITS = 400
+# The seed's two rows on the order's identity, quoted in the warning for an item without
+# referenceNo: the table marks it Required, the articleId row says either will do.
+REFERENCE_ROWS = (
+    'seed 004: referenceNo "Required | The order reference number"; '
+    'articleId "Optional | articleId (articleId or referenceNo not null"'
+)
 
 # seed: 9–20 of "() - 0-9"; its own examples use a leading + ("+61 (3) 7010 4321")
 _PHONE = re.compile(r"\+?[0-9 ()\-]*")
@@ -87,10 +108,19 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
     envelope: dict[str, Any] = field(default_factory=dict)  # username/digest/msgType/version given
     reference_no: str | None = None
+    # sent all the same, but worth a look: the document is unsure, or our data may be wrong
+    warnings: list[Problem] = field(default_factory=list)
+    article_id: str | None = None
 
     @property
     def valid(self) -> bool:
         return not self.problems
+
+    @property
+    def key(self) -> str | None:
+        """What names the order: ordering key, shard and label — referenceNo, else articleId
+        (seed: "articleId or referenceNo not null")."""
+        return self.reference_no or self.article_id
 
 
 # -- wording ------------------------------------------------------------------------------------
@@ -127,9 +157,29 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def java_length(text: str) -> int:
+    """Characters as Java counts them (``String.length()``): UTF-16 code units, so an emoji or
+    any other character beyond U+FFFF counts 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _counted(text: str, noun: str = "") -> str:
+    """ "it has 80" — and how, when Java's count differs from the characters one sees."""
+    length = java_length(text)
+    counted = f"it has {length} {noun}".rstrip()
+    if length == len(text):
+        return counted
+    return f"{counted} as Java counts: each character beyond U+FFFF, such as an emoji, is 2"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 # -- field rules --------------------------------------------------------------------------------
 def _text(value: Any) -> str:
     if isinstance(value, str):
+        if _SURROGATE.search(value):  # "\ud800" in JSON: no character, and no UTF-8 for it
+            _fail("contains a lone UTF-16 surrogate (an escape such as \\ud800), not text")
         return value
     # YAML reads `referenceNo: 12345` or `phone: 61407000000` as a number; the API wants text.
     if isinstance(value, int) and not isinstance(value, bool):
@@ -153,8 +203,8 @@ def _limited(what: str, limit: int) -> Callable[[Any], str]:
         if _blank(value):
             _fail(f"required, but empty ({what}, at most {limit} characters)")
         text = _text(value)
-        if len(text) > limit:
-            _fail(f"at most {limit} characters (it has {len(text)})")
+        if java_length(text) > limit:
+            _fail(f"at most {limit} characters ({_counted(text)})")
         return text
 
     return rule
@@ -196,14 +246,16 @@ def _postcode(value: Any) -> str:
 
 def _phone(value: Any) -> str:
     text = _text(value)
-    if not (9 <= len(text) <= 20):
-        _fail(f"{PHONE_RULE} (it has {len(text)} characters)")
+    if not (9 <= java_length(text) <= 20):
+        _fail(f"{PHONE_RULE} ({_counted(text, 'characters')})")
     if not _PHONE.fullmatch(text):
         bad = next(
             (c for i, c in enumerate(text) if not (c in "0123456789 ()-" or (c == "+" and i == 0))),
             "+",
         )
         _fail(f'{PHONE_RULE} ("{bad}" is not allowed there)')
+    if not any(c.isdigit() for c in text):
+        _fail(f"{PHONE_RULE}, and a phone number needs digits (it has none)")
     return text
 
 
@@ -224,7 +276,9 @@ def _email(value: Any) -> str | None:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(text, check_deliverability=False)  # offline: no DNS lookups
+        # strict: RFC 5321's limits too (at most 64 characters before the @); offline, no DNS.
+        # Non-ASCII addresses pass here and are warned about (check: EWE may not take them).
+        validate_email(text, check_deliverability=False, strict=True)
     except EmailNotValidError as error:
         _fail(f"not a valid email address: {error}")
     except Exception:  # noqa: BLE001 - odd Unicode can trip the IDNA codec; still just invalid
@@ -241,9 +295,9 @@ def _msg_type(value: Any) -> str | None:
 def _version(value: Any) -> str:
     if _blank(value):
         return DEFAULT_VERSION
-    # YAML reads `version: 1.6` as a number
+    # YAML reads `version: 1.6` as a number: sent as the text it was written as
     if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
+        return plain(exact(value))
     return _text(value)
 
 
@@ -268,13 +322,17 @@ def _quantity(value: Any) -> int | None:
         _fail(f"must be a positive whole number, got {_kind(value)}")
     if number < 1:
         _fail(f"must be a positive whole number, at least 1 (it is {number})")
+    if number > MAX_QUANTITY:
+        _fail(f"at most {MAX_QUANTITY} (it is {number}): EWE reads quantity as a Java int")
     return number
 
 
-def _decimal(value: Any) -> int | float | None:
+def _decimal(value: Any) -> int | Decimal | None:
+    """A whole number stays an int; anything with a fraction or an exponent becomes a Decimal
+    with exactly the digits the input wrote (``WrittenFloat.text``), sent in plain notation."""
     if _blank(value):
         return None
-    number: int | float
+    number: int | Decimal
     if isinstance(value, bool):
         _fail("expected a non-negative number, got true/false")
     if isinstance(value, int):
@@ -282,19 +340,30 @@ def _decimal(value: Any) -> int | float | None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             _fail(f"expected a non-negative number (it is {value})")
-        number = value
+        number = exact(value)
     elif isinstance(value, str):
         text = value.strip()
         if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
             _fail(f"must not be negative (it is {_show(value)})")
         if not _DECIMAL.fullmatch(text):
             _fail(f"expected a non-negative number (it is {_show(value)})")
-        number = float(text) if "." in text else int(text)
+        try:
+            number = Decimal(text) if "." in text else int(text)
+        except InvalidOperation:  # not reached: the pattern admits only what Decimal reads
+            _fail(f"expected a non-negative number (it is {_show(value)})")
     else:
         _fail(f"expected a non-negative number, got {_kind(value)}")
     if number < 0:
-        _fail(f"must not be negative (it is {number})")
-    return type(number)(0) if number == 0 else number  # no "-0.0" in the body
+        shown = plain(number) if isinstance(number, Decimal) else str(number)
+        _fail(f"must not be negative (it is {shown[:40]})")
+    if isinstance(number, Decimal):
+        if number.is_zero():
+            number = number.copy_abs()  # no "-0.0" in the body
+        digits = max(number.adjusted() + 1, 1) + max(-number.as_tuple().exponent, 0)
+        if digits > MAX_DECIMAL_DIGITS:
+            _fail(f"at most {MAX_DECIMAL_DIGITS} digits when written out "
+                  f"(it has {digits})")
+    return number
 
 
 def _merchandise_shape(value: Any) -> Any:
@@ -367,7 +436,7 @@ class ModifyShipment(_Strict):
     digest: OptionalText = None
     msgType: MsgType = None
     version: Version = DEFAULT_VERSION
-    referenceNo: Text
+    referenceNo: OptionalText = None  # required unless articleId is given: see check()
     articleId: OptionalText = None
     reason: Text
     from_: Sender = Field(alias="from")
@@ -396,27 +465,33 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
         message = f"expected an object (a modifyShipment request), got {_kind(data)}"
         return Checked(request=None, problems=[Problem((), message)])
     envelope = {key: data[key] for key in (*ENVELOPE_KEYS, "version") if key in data}
-    reference = data.get("referenceNo")
-    reference_no = (
-        str(reference)
-        if isinstance(reference, (str, int)) and not isinstance(reference, bool)
-        else None
-    )
+    reference_no = _identifier(data.get("referenceNo"))
+    article_id = _identifier(data.get("articleId"))
 
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     model: ModifyShipment | None = None
     try:
         model = ModifyShipment.model_validate(data)
     except ValidationError as error:
         problems.extend(_problem(e) for e in error.errors(include_url=False))
+    _order_identity(data, problems, warnings)
     for side in ("from", "to"):
         address = data.get(side)
         if isinstance(address, dict):
-            problems.extend(_address_problems(side, address, postcodes))
+            _address_checks(side, address, postcodes, problems, warnings)
+    if model is not None and model.version != DEFAULT_VERSION:
+        # seed: version "Could be 1.6": unsure, so EWE decides
+        warnings.append(Problem(("version",), f"{_show(model.version)} is not refused, but "
+                                f'seed 004 says version "Could be {DEFAULT_VERSION}"'))
 
+    def in_source_order(found: list[Problem]) -> list[Problem]:
+        return sorted(found, key=lambda problem: _source_order(data, problem.path))
+
+    warnings = in_source_order(warnings)
     if problems:
-        problems.sort(key=lambda problem: _source_order(data, problem.path))
-        return Checked(None, problems, envelope, reference_no)
+        return Checked(None, in_source_order(problems), envelope, reference_no, warnings,
+                       article_id)
     assert model is not None
     request = model.model_dump(by_alias=True, exclude_none=True, exclude=set(ENVELOPE_KEYS))
     # Optional fields left empty are not sent (the template has every field, most left ""):
@@ -424,7 +499,30 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
     merchandise = [entry for entry in request.pop("merchandise", []) if entry]
     if merchandise:
         request["merchandise"] = merchandise
-    return Checked(request, [], envelope, reference_no)
+    return Checked(request, [], envelope, reference_no, warnings, article_id)
+
+
+def _identifier(value: Any) -> str | None:
+    """referenceNo / articleId as text, when it is one (YAML may read it as a number)."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and not _blank(value):
+        return str(value)
+    return None
+
+
+def _order_identity(data: dict[str, Any], problems: list[Problem],
+                    warnings: list[Problem]) -> None:
+    """seed 004 marks referenceNo Required, and its articleId row says "articleId or
+    referenceNo not null": either will do, and an item with only articleId is sent with a
+    warning quoting both rows (EWE decides)."""
+    if not _blank(data.get("referenceNo")):
+        return
+    if _blank(data.get("articleId")):
+        said = "missing" if "referenceNo" not in data else "empty"
+        problems.append(Problem(("referenceNo",), f"required, but {said} (or give articleId: "
+                                "seed 004 says \"articleId or referenceNo not null\")"))
+        return
+    warnings.append(Problem(("referenceNo",),
+                            f"not given: sent with articleId only ({REFERENCE_ROWS})"))
 
 
 def _problem(error: Any) -> Problem:
@@ -516,31 +614,44 @@ def _abbreviates(short: str, name: str) -> bool:
     return all(char in letters for char in short)
 
 
-def _address_problems(
-    side: str, address: dict[str, Any], postcodes: PostcodeIndex | None
-) -> list[Problem]:
-    """The rules that need two fields; each field's own rule was already reported if broken."""
+def _address_checks(side: str, address: dict[str, Any], postcodes: PostcodeIndex | None,
+                    problems: list[Problem], warnings: list[Problem]) -> None:
+    """The rules that need two fields; each field's own rule was already reported if broken.
+
+    With the user's ``ewe.postcodes`` list, the list decides exactly: the suburb must be at
+    that postcode, and, where the list gives states, in one of the states it gives for that
+    pair (one postcode may belong to several states and suburbs). Without it, or where it
+    gives no state, the postcode ranges only warn: they are not in the seed, and localities
+    such as those on a state border have a postcode of the neighbouring state.
+    """
     state = _valid_or_none(_state, address.get("state"))
     postcode = _valid_or_none(_postcode, address.get("postcode"))
     if postcode is None:
-        return []
-    problems: list[Problem] = []
-    if state is not None and not in_state(postcode, state):
-        actual = state_of(postcode)
-        where = f"; {postcode} is in {actual}" if actual else ""
-        problems.append(
-            Problem(
-                (side, "postcode"),
-                f"{postcode} is not a {state} postcode "
-                f"({describe_ranges(state)}){where}",
-            )
-        )
+        return
     suburb = address.get("suburb")
+    states: frozenset[str] | None = None  # the list's states for this suburb and postcode
     if postcodes is not None and isinstance(suburb, str) and suburb.strip():
         problem = _suburb_problem(suburb, postcode, postcodes)
         if problem:
             problems.append(Problem((side, "suburb"), problem))
-    return problems
+            return  # the list cannot say which state an unknown pair is in
+        states = postcodes.states_for(suburb, postcode)
+    if state is None:
+        return
+    if states:
+        assert postcodes is not None and isinstance(suburb, str)
+        if state not in states:
+            problems.append(Problem((side, "state"), (
+                f"{state} does not match {postcodes.name_of(suburb)} {postcode}: "
+                f"{postcodes.source} has it in {' and '.join(sorted(states))}")))
+        return
+    if not in_state(postcode, state):
+        usual = state_of(postcode)
+        owner = f"usually a {usual} postcode, not {state}" if usual else (
+            "outside every state's usual range")
+        warnings.append(Problem((side, "postcode"), (
+            f"{postcode} is {owner} ({describe_ranges(state)}); not refused: some localities "
+            f"lie across a state border (set ewe.postcodes to check exactly)")))
 
 
 def _suburb_problem(suburb: str, postcode: str, postcodes: PostcodeIndex) -> str | None:

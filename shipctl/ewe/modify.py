@@ -2,13 +2,14 @@
 
 An item is a modifyShipment request body without the envelope; a job carries the full body,
 envelope included, signed with the profile's digest (EWE authenticates the body itself, so no
-``Auth`` headers). Ordering key, shard and label: the ``referenceNo``.
+``Auth`` headers). Ordering key, shard and label: the ``referenceNo``, else the ``articleId``
+(seed 004: "articleId or referenceNo not null"). The journal identity is the whole request, so
+it names the order whichever of the two the item gives.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ class ModifyShipment(BulkProvider):
     api = "EWE"
     command = "ewe modify"
     allow_csv = True
+    secret_fields = ("digest",)  # the body's one credential; --dry-run masks it, nothing else
 
     def check_column(self, path: tuple[str | int, ...]) -> str | None:
         from shipctl.ewe.models import unknown_column
@@ -60,6 +62,10 @@ class ModifyShipment(BulkProvider):
         self.url = client.endpoint(str(app.require("ewe.url")))
         secrets.register(self.credentials.password)
         secrets.register(self.credentials.digest)
+        if self.postcodes is None:
+            from shipctl.ewe.postcodes import note_unchecked
+
+            note_unchecked(app)  # here: once per run, and only when there are items
         return Auth()  # the digest is in the body
 
     def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
@@ -68,7 +74,7 @@ class ModifyShipment(BulkProvider):
 
         for item in items:
             checked = models.check(item.data, postcodes=self.postcodes)
-            reference = checked.reference_no or ""
+            reference = checked.key or ""  # referenceNo, else articleId
             keys = (reference,) if reference else ()
             if checked.problems:
                 problems: list[Any] = [
@@ -80,6 +86,9 @@ class ModifyShipment(BulkProvider):
                                 where=item.where(), payload=None, problems=problems)
                 continue
             warnings = self._warn_envelope(item, checked.envelope, warn)
+            for warning in checked.warnings:  # sent all the same: EWE decides
+                warn(f"{item.where(warning.path)}: {warning.message}")
+                warnings.append(str(warning))
             yield batch.Job(
                 id=self._identity(checked.request),
                 keys=keys,
@@ -112,9 +121,13 @@ class ModifyShipment(BulkProvider):
     def _identity(self, request: Any) -> str:
         """Journal identity: the same change to the same account and endpoint is the same
         item, so an edited item is a new one."""
-        canonical = json.dumps([self.url, self.credentials.username, request], sort_keys=True,
-                               ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        from shipctl import plainjson
+
+        # decimals as the exact digits sent (json.dumps would write 20-digit ones rounded);
+        # json.dumps' separators, so that identities of earlier journals still match
+        canonical = plainjson.dumps([self.url, self.credentials.username, request],
+                                    sort_keys=True, separators=(", ", ": "))
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _warn_envelope(self, item: Item, carried: dict[str, Any], warn: Warn) -> list[str]:
         """SPEC §5: username/digest/msgType come from the profile; say when the file differs.

@@ -32,7 +32,8 @@ STATE_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 NOT_CONFIGURED_NOTE = (
-    "suburb/postcode pairs not checked: set ewe.postcodes to a CSV of suburb,postcode,state"
+    "suburbs were not checked against their postcodes (EWE refuses a mismatch with code 10);"
+    " to check them, shipctl config set ewe.postcodes FILE (a CSV of suburb,postcode,state)"
 )
 
 
@@ -61,11 +62,16 @@ def normalise_suburb(name: str) -> str:
 
 
 class PostcodeIndex:
-    """Suburb → the (postcode, state) pairs a user-supplied list gives it."""
+    """Suburb → its postcodes → the states a user-supplied list gives that pair.
+
+    One postcode may belong to several suburbs and several states, and one suburb name to
+    several postcodes and states (a locality on a border; two towns of the same name): every
+    row counts, none replaces another.
+    """
 
     def __init__(self, source: str, rows: Iterable[tuple[str, str, str | None]] = ()) -> None:
         self.source = source  # file name, used in messages: "postcodes.csv has Greenacre at 2190"
-        self._places: dict[str, dict[str, str | None]] = {}
+        self._places: dict[str, dict[str, set[str]]] = {}
         self._names: dict[str, str] = {}  # key → suburb as first written in the file
         for suburb, postcode, state in rows:
             self.add(suburb, postcode, state)
@@ -73,7 +79,14 @@ class PostcodeIndex:
     def add(self, suburb: str, postcode: str, state: str | None = None) -> None:
         key = normalise_suburb(suburb)
         self._names.setdefault(key, " ".join(suburb.split()))
-        self._places.setdefault(key, {})[postcode] = state
+        states = self._places.setdefault(key, {}).setdefault(postcode, set())
+        if state:
+            states.add(state)
+
+    def states_for(self, suburb: str, postcode: str) -> frozenset[str]:
+        """The states the list gives SUBURB at POSTCODE; empty when it gives none (or no such
+        pair: ask ``matches`` first)."""
+        return frozenset(self._places.get(normalise_suburb(suburb), {}).get(postcode, ()))
 
     def __len__(self) -> int:
         return len(self._places)
@@ -196,10 +209,16 @@ def _add_row(
 
 
 def configured_index(app: Any) -> PostcodeIndex | None:
-    """The ``ewe.postcodes`` list of the active profile, or None (noted once when verbose)."""
+    """The ``ewe.postcodes`` list of the active profile, or None."""
     path = app.setting("ewe.postcodes").value
     if path in (None, ""):
-        if app.out.verbose:
-            app.out.info(NOT_CONFIGURED_NOTE)
         return None
     return load_postcodes(Path(str(path)).expanduser())
+
+
+def note_unchecked(app: Any) -> None:
+    """Once per run (validate, modify), when there is no ``ewe.postcodes`` list: the seed's
+    "Suburb needs to match with postcode" was not checked, and how to check it. --quiet
+    silences it (it is about the run, not about an item)."""
+    if not getattr(app.out, "quiet", False):
+        app.out.warn(NOT_CONFIGURED_NOTE)

@@ -3,7 +3,8 @@
 Answers as the real API does — HTTP 200 with ``{"success", "message": [...], "code"}`` — and
 checks in the real API's order: the body (10), msgType (3), username (101), digest (104), then
 every field rule of SPEC §5 (10, one message per problem), else 0 "Modify success!". It counts
-how many times each referenceNo was modified, so a test can prove nothing was applied twice.
+how many times each order (its referenceNo, else its articleId) was modified, so a test can
+prove nothing was applied twice.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class EweSimulator:
         if checked.problems:
             return self._reject(10, *(str(problem) for problem in checked.problems))
         with self._lock:
-            self._applied[str(checked.reference_no)] += 1
+            self._applied[str(checked.key)] += 1  # referenceNo, else articleId
             self._arrivals.append(round(arrived, 6))
         return answer(0, "Modify success!")
 

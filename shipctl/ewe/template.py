@@ -22,17 +22,17 @@ def _address(phone: str) -> list[Entry]:
         ("lines", [""], "required: 1 to 3 address lines, each at most 40 characters"),
         ("suburb", "", "required; must match the postcode (checked if ewe.postcodes is set)"),
         ("state", "", "required: NSW, VIC, QLD, SA, WA, TAS, NT or ACT"),
-        ("postcode", "", 'required: 4 digits within the state\'s range, quoted ("0800")'),
+        ("postcode", "", 'required: 4 digits, quoted ("0800"); another state\'s range: a warning'),
         ("phone", "", f"{phone}: {PHONE}"),
-        ("email", "", "optional: a valid email address"),
+        ("email", "", "optional: a valid email address (non-ASCII: a warning)"),
     ]
 
 
 FIELDS: list[Entry] = [
-    ("referenceNo", "", "required: the order reference number"),
-    ("articleId", "", "optional: EWE's article id of the shipment"),
+    ("referenceNo", "", "required, or articleId instead: the order reference number"),
+    ("articleId", "", "optional: EWE's article id (articleId or referenceNo not null)"),
     ("reason", "", "required: why the shipment is being modified"),
-    ("version", "1.6", 'optional: API version, "1.6" when left out'),
+    ("version", "1.6", 'optional: "1.6" when left out; another: a warning'),
     ("from", _address("required"), "required: the sender"),
     ("to", _address("optional"), "required: the receiver"),
     (
@@ -45,7 +45,7 @@ FIELDS: list[Entry] = [
                 ("barcode", "", "optional: UPC, one barcode per item"),
                 ("description", "", "optional: e.g. milk, red wine (EWE requires it for ECI)"),
                 ("country_of_origin", "", "optional: country of origin"),
-                ("quantity", "", "optional: a whole number, at least 1"),
+                ("quantity", "", "optional: a whole number, 1 to 2147483647"),
                 ("value", "", "optional: single item price, a number ≥ 0"),
                 ("length", "", "optional: single item length in cm, a number ≥ 0"),
                 ("width", "", "optional: single item width in cm, a number ≥ 0"),

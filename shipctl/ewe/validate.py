@@ -29,7 +29,7 @@ def repaired_verdict(repairs: int) -> str:
 def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = False) -> int:
     from shipctl.ewe import MSG_TYPE
     from shipctl.ewe.models import check, unknown_column
-    from shipctl.ewe.postcodes import configured_index
+    from shipctl.ewe.postcodes import configured_index, note_unchecked
     from shipctl.inputs import read_items
     from shipctl.output import LINE_WIDTH, shorten
 
@@ -56,6 +56,8 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
         paths, recursive=recursive, allow_csv=True, warn=warn, check_column=unknown_column
     )
     for item in items:
+        if postcodes is None and valid + invalid == 0:
+            note_unchecked(app)  # once per run, before the first verdict
         if fixed is not None:
             fixed.add(item.data)
         checked = check(item.data, postcodes=postcodes)
@@ -65,11 +67,14 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             shown = shorten(repr(carried), LINE_WIDTH)
             out.warn(f"{item.where(('msgType',))}: {shown} is replaced by {MSG_TYPE!r} when sent")
             warnings.append(f"msgType {shown} is replaced by {MSG_TYPE!r} when sent")
+        for warning in checked.warnings:  # sent all the same: EWE decides
+            out.warn(f"{item.where(warning.path)}: {warning.message}")
+            warnings.append(str(warning))
         if checked.valid:
             valid += 1
         else:
             invalid += 1
-        reference = shorten(str(checked.reference_no or "-"), LINE_WIDTH)
+        reference = shorten(str(checked.key or "-"), LINE_WIDTH)
         if out.json_mode:
             results.add(_record(item, checked, warnings))
             continue
@@ -101,7 +106,7 @@ def _record(item: Any, checked: Any, warnings: list[str]) -> dict[str, Any]:
     errors, warnings), with validate's own keys as they always were."""
     return {
         "where": item.where(),
-        "label": str(checked.reference_no or "-"),
+        "label": str(checked.key or "-"),
         "status": "valid" if checked.valid else "invalid",
         "file": item.location.file,
         "line": item.location.line,

@@ -1,10 +1,13 @@
 """Masking credentials in what we print: headers, URLs, JSON / form / text bodies (SPEC §3).
 
-Two layers, both always applied unless ``--show-secrets``: values under secret *names* (an
-``Authorization`` header, a ``digest`` JSON key, an ``access_token`` query parameter) are
-masked wherever they sit, and every value registered with ``shipctl.secrets`` is masked
-wherever it appears. Functions take the call's ``secret_keys`` (the body keys it marks
-secret) rather than the call, so this module depends on nothing else in the package.
+Two layers, both always applied to logs and error messages unless ``--show-secrets``: values
+under secret *names* (an ``Authorization`` header, a ``digest`` JSON key, an ``access_token``
+query parameter) are masked wherever they sit, and every value registered with
+``shipctl.secrets`` is masked wherever it appears. ``--dry-run`` shows the request exactly and
+uses only the first layer (``mask_body``, ``redact_url(registered=False)``): with the password
+``123456``, the e-mail ``123456@gmail.com`` is data, not a secret. Functions take the call's
+``secret_keys`` (the body keys it marks secret) rather than the call, so this module depends on
+nothing else in the package.
 """
 
 from __future__ import annotations
@@ -71,10 +74,11 @@ def redact_header(name: str, value: str, secret_keys: frozenset[str]) -> str:
     return secrets.MASK
 
 
-def redact_url(url: str, secret_keys: frozenset[str]) -> str:
-    """The URL with a ``user:password@`` password, secret query parameters and registered
-    secrets masked. Compared decoded: requests percent-encodes a URL it prepares, and a
-    registered ``p^ss`` must not survive as ``p%5Ess``."""
+def redact_url(url: str, secret_keys: frozenset[str], *, registered: bool = True) -> str:
+    """The URL with a ``user:password@`` password, secret query parameters and (unless
+    ``registered=False``) registered secrets masked. Compared decoded: requests
+    percent-encodes a URL it prepares, and a registered ``p^ss`` must not survive as
+    ``p%5Ess``."""
     try:
         parts = urlsplit(url)
     except ValueError:  # unparseable: still hide a user:password@ part
@@ -86,18 +90,21 @@ def redact_url(url: str, secret_keys: frozenset[str]) -> str:
         user, colon, _password = userinfo.partition(":")
         netloc = f"{user}:{secrets.MASK}@{hostport}" if colon else netloc
     path = parts.path
-    if _has_registered_secret(unquote(path)):
+    if registered and _has_registered_secret(unquote(path)):
         path = quote(secrets.redact(unquote(path)), safe="/")
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
 
         def hidden(key: str, value: str) -> bool:
-            return key.lower() in keys or _has_registered_secret(value)
+            return key.lower() in keys or (registered and _has_registered_secret(value))
 
-        if any(hidden(k, v) or _has_registered_secret(k) for k, v in pairs):
+        def shown(key: str) -> str:
+            return secrets.redact(key) if registered else key
+
+        if any(hidden(k, v) or (registered and _has_registered_secret(k)) for k, v in pairs):
             query = "&".join(
-                f"{quote(secrets.redact(k), safe='')}="
+                f"{quote(shown(k), safe='')}="
                 + (secrets.MASK if hidden(k, v) else quote(v, safe=""))
                 for k, v in pairs
             )
@@ -187,6 +194,84 @@ def render_body(kind: str, value: Any, secret_keys: frozenset[str], *, show_secr
             for k, v in value
         )
     return value if show_secrets else redact_text(value, secret_keys)
+
+
+# -- by field only (--dry-run) ------------------------------------------------------------------
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_COLON = re.compile(r"\s*:\s*")
+# a JSON number, or a string; what a secret field's value is, when it is not an object or list
+_JSON_SCALAR = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*', re.DOTALL)
+
+
+def _masked(value: Any) -> bool:
+    """Is this a value a secret field holds (not null, not empty, not an object or list)?"""
+    return value not in (None, "", True, False) and not isinstance(value, (dict, list))
+
+
+def mask_fields(value: Any, secret_keys: frozenset[str]) -> Any:
+    """A parsed JSON value with the values of secret fields masked, at any depth: by name
+    only; every other value as it is."""
+    keys = lower_keys(secret_keys)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (secrets.MASK if isinstance(k, str) and k.lower() in keys and _masked(v)
+                        else walk(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)
+
+
+def mask_json_text(text: str, secret_keys: frozenset[str]) -> str:
+    """Valid JSON ``text`` exactly as it is, but for the values of its secret fields, each
+    replaced by ``"********"`` where it stands: the spacing, the order, the escapes and the
+    digits of every other value stay the bytes that are sent."""
+    keys = lower_keys(secret_keys)
+    parts: list[str] = []
+    done = 0
+    # Strings found from the left in valid JSON are its string tokens: no other token holds a
+    # quote. A name is a string followed by a colon.
+    for token in _JSON_STRING.finditer(text):
+        if token.start() < done:
+            continue  # the masked value itself
+        colon = _COLON.match(text, token.end())
+        if colon is None:
+            continue
+        if json.loads(token.group()).lower() not in keys:
+            continue
+        value = _JSON_SCALAR.match(text, colon.end())
+        if value is None or value.group() == '""':
+            continue
+        parts += [text[done:value.start()], f'"{secrets.MASK}"']
+        done = value.end()
+    return "".join(parts) + text[done:]
+
+
+def mask_form_text(text: str, secret_keys: frozenset[str]) -> str:
+    """A form body as it is, but for the values of its secret fields."""
+    keys = lower_keys(secret_keys)
+    pairs = text.split("&")
+    for n, pair in enumerate(pairs):
+        name, equals, value = pair.partition("=")
+        if equals and value and unquote(name.replace("+", " ")).lower() in keys:
+            pairs[n] = f"{name}={secrets.MASK}"
+    return "&".join(pairs)
+
+
+def mask_body(body: bytes | str | None, content_type: str,
+              secret_keys: frozenset[str]) -> str:
+    """The body as text, as sent, with only its secret fields masked (``--dry-run``)."""
+    kind, _value = parse_body(body, content_type)
+    text = body_text(body)
+    if kind == "json":
+        return mask_json_text(text, secret_keys)
+    if kind == "form":
+        return mask_form_text(text, secret_keys)
+    if kind == "none":
+        return ""
+    return redact_text(text, secret_keys)  # ``key: value`` pairs in text: by name as well
 
 
 def dump(value: Any) -> str:

@@ -21,6 +21,8 @@ from shipctl.http.options import Call, HttpOptions
 from shipctl.http.redact import (
     body_text,
     dump,
+    mask_body,
+    mask_fields,
     parse_body,
     redact_header,
     redact_text,
@@ -112,6 +114,67 @@ def format_call(call: Call, *, show_secrets: bool) -> str:
         lines += ["", render_body(kind, value, keys, show_secrets=False)]
     text = "\n".join(lines) + "\n"
     return text if show_secrets else secrets.redact(text)
+
+
+# -- dry run, exactly ----------------------------------------------------------------------
+# What the bulk runner's --dry-run prints (``shipctl.runner``): the request as sent, with only
+# the secrets masked *where they are* — headers by name (Authorization…), the body's secret
+# fields (``Call.secret_keys``: the provider's list), a URL's password — and never as a
+# substring of another value, so every other byte of the body is the byte sent.
+
+
+def _request_line(prepared: requests.PreparedRequest, url: str) -> list[str]:
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    except ValueError:
+        host, target = "", url
+    return [f"{prepared.method} {target} HTTP/1.1", f"Host: {host}"]
+
+
+def exact_text(call: Call, *, show_secrets: bool) -> str:
+    """The request as text, httpie ``--offline`` style: the body's bytes as sent (decoded
+    as UTF-8), but for the values of its secret fields."""
+    prepared = prepared_for_show(call)
+    keys = call.secret_keys
+    url = prepared.url or call.url
+    if not show_secrets:
+        url = redact_url(url, keys, registered=False)
+    lines = _request_line(prepared, url)
+    for name, value in prepared.headers.items():
+        lines.append(f"{name}: {value if show_secrets else redact_header(name, value, keys)}")
+    if prepared.body not in (None, b"", ""):
+        content_type = prepared.headers.get("Content-Type", "")
+        lines += ["", body_text(prepared.body) if show_secrets
+                  else mask_body(prepared.body, content_type, keys)]
+    return "\n".join(lines) + "\n"
+
+
+def exact_record(call: Call, *, show_secrets: bool) -> dict[str, Any]:
+    """The request as a JSON-able dict (``--dry-run -o json``): method, url, headers and the
+    body parsed, its decimals as ``Decimal`` (``shipctl.plainjson`` writes their digits)."""
+    from decimal import Decimal
+
+    from shipctl import nesting
+
+    prepared = prepared_for_show(call)
+    keys = call.secret_keys
+    url = prepared.url or call.url
+    headers = {name: (value if show_secrets else redact_header(name, value, keys))
+               for name, value in prepared.headers.items()}
+    kind, body = parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
+    if kind == "json":  # again, keeping every decimal's digits
+        body = nesting.loads(body_text(prepared.body).lstrip("\ufeff"), parse_float=Decimal)
+        if not show_secrets:
+            body = mask_fields(body, keys)
+    elif kind != "none":
+        content_type = prepared.headers.get("Content-Type", "")
+        body = body_text(prepared.body) if show_secrets else mask_body(
+            prepared.body, content_type, keys)
+    return {"method": prepared.method,
+            "url": url if show_secrets else redact_url(url, keys, registered=False),
+            "headers": headers, "body": body}
 
 
 # The ways our clients encode JSON bodies: compact with ensure_ascii=False is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 import responses
@@ -113,7 +114,9 @@ def test_the_bytes_sent(cli, profile, tmp_path):
         "acme", DIGEST, "modifyShipment", "1.6")
     assert body["from"]["state"] == "NSW"  # sent upper-case
     assert body["merchandise"] == [{"sku": "X", "quantity": 2, "value": 10.5}]
-    assert sent.body == client.encode(body)  # compact JSON, UTF-8
+    # compact JSON, UTF-8; issue 12: a decimal keeps the digits it was written with ("10.50")
+    assert b'"value":10.50}' in sent.body
+    assert sent.body == client.encode(json.loads(sent.body, parse_float=Decimal))
     assert DIGEST not in result.all and PASSWORD not in result.all
 
 

@@ -1,0 +1,92 @@
+"""JSON text whose numbers keep their exact digits, written in plain notation.
+
+``json.dumps`` writes floats with ``repr``: 0.0000001 becomes ``1e-07`` and a 20-digit decimal
+loses its last digits. EWE's Java side reads decimals (seed 004 "decimal"), so what we send
+and what ``--dry-run`` shows are written here instead: a ``Decimal`` in plain notation with its
+own digits, a float read from input (``inputs.WrittenFloat``) with the digits it was written
+with, any other float with its shortest round-trip digits, still in plain notation.
+Standard library only; everything but numbers is written by ``json`` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# Beyond this many digits a number is written in exponent form rather than spelt out: no
+# document of ours holds such a number (EWE's rules refuse it first), but nothing here should
+# ever turn a short "1e-100000" into 100,000 characters.
+_PLAIN_LIMIT = 1000
+
+
+def plain(number: Decimal) -> str:
+    """``Decimal("1E-7")`` → ``0.0000001``; ``Decimal("10.990")`` → ``10.990``."""
+    if not number.is_finite():
+        raise ValueError(f"{number} is not a number JSON can hold")
+    if abs(number.adjusted()) > _PLAIN_LIMIT or -number.as_tuple().exponent > _PLAIN_LIMIT:
+        return str(number)
+    return format(number.copy_abs() if number.is_zero() else number, "f")  # no "-0"
+
+
+def exact(number: float) -> Decimal:
+    """A float as a Decimal with the digits it was written with (``WrittenFloat.text``), or
+    its shortest round-trip digits: never the binary expansion (0.1 is 0.1, not 0.1000…055)."""
+    text = getattr(number, "text", None)
+    if isinstance(text, str):
+        try:
+            return Decimal(text.strip())
+        except InvalidOperation:
+            pass
+    return Decimal(repr(float(number)))
+
+
+def dumps(
+    value: Any,
+    *,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+    ensure_ascii: bool = False,
+) -> str:
+    """``json.dumps`` with the same options, numbers as this module's docstring says."""
+    if separators is None:
+        separators = (",", ": ") if indent is not None else (", ", ": ")
+    item_separator, key_separator = separators
+
+    def scalar(node: Any) -> str:
+        if isinstance(node, Decimal):
+            return plain(node)
+        if isinstance(node, float) and not isinstance(node, bool):
+            if not math.isfinite(node):
+                return json.dumps(node)  # NaN / Infinity, as json writes them
+            return plain(exact(node))
+        return json.dumps(node, ensure_ascii=ensure_ascii, default=str)
+
+    def key(name: Any) -> str:
+        if not isinstance(name, str):  # json's own conversions of non-string keys
+            name = json.dumps(name) if name is None or isinstance(name, bool) else str(name)
+        return json.dumps(name, ensure_ascii=ensure_ascii)
+
+    def join(parts: list[str], depth: int) -> str:
+        if indent is None:
+            return item_separator.join(parts)
+        inner = "\n" + " " * (indent * (depth + 1))
+        return inner + (item_separator + inner).join(parts) + "\n" + " " * (indent * depth)
+
+    def write(node: Any, depth: int) -> str:
+        if isinstance(node, dict):
+            if not node:
+                return "{}"
+            pairs = sorted(node.items()) if sort_keys else node.items()
+            return "{" + join(
+                [key(k) + key_separator + write(v, depth + 1) for k, v in pairs], depth
+            ) + "}"
+        if isinstance(node, (list, tuple)):
+            if not node:
+                return "[]"
+            return "[" + join([write(v, depth + 1) for v in node], depth) + "]"
+        return scalar(node)
+
+    return write(value, 0)
