@@ -72,6 +72,7 @@ class UpdateShipmentStatus(BulkProvider):
     command = "fynd apply"
     allow_csv = False
     invalid_blocks_keys = True  # SPEC §2: a later transition assumes the earlier one happened
+    secret_fields = ()  # the token travels in a header; no body field is a credential
 
     def __init__(self, *, force: bool = False, dry_run: bool = False,
                  http_options: HttpOptions | None = None) -> None:
