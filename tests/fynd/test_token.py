@@ -12,6 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import shipctl.http
 from shipctl import http, secrets
@@ -270,3 +272,22 @@ def test_the_bearer_header_and_the_token_a_401_was_answered_to():
     assert headers == {"Authorization": "Bearer tok-Z"}
     assert token.rejected_token(headers) == "tok-Z"
     assert token.rejected_token({}) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=st.binary(max_size=400) | st.builds(
+    lambda d: json.dumps(d).encode(),
+    st.dictionaries(st.sampled_from(["access_token", "expires_at", "renew_at", "profile", "url",
+                                     "company_id", "client_id"]),
+                    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    max_size=7)))
+def test_any_cache_file_content_is_a_token_of_this_identity_or_a_miss(content):
+    cache = token.TokenCache()
+    path = cache.path(identity())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    got = cache.load(identity())  # never raises
+    if got is not None:
+        document = json.loads(content)
+        assert document["client_id"] == CLIENT_ID and document["company_id"] == "7"
+        assert got.access_token == str(document["access_token"])
