@@ -333,15 +333,17 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=2048,
     )
-    server = uvicorn.Server(config)
     stopping = threading.Event()
-    previous = _on_stop_signals(stopping)
     started = time.monotonic()
-    log(f"ecom listen: receiving pushes at {url_of(sock, path)} (store {store.path});"
-        " Ctrl-C stops")
+
+    def ready() -> None:
+        log(f"ecom listen: receiving pushes at {url_of(sock, path)} (store {store.path});"
+            " Ctrl-C stops")
+
+    server = _server_class(uvicorn)(config, stopping, ready)
+    previous = _on_stop_signals(stopping)
     try:
-        if not stopping.is_set():
-            server.run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -352,6 +354,30 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
     counts = ", ".join(f"{n} {what}" for what, n in app.counts.items())
     log(f"ecom listen stopped after {time.monotonic() - started:.0f} s: {counts}")
     return 0
+
+
+def _server_class(uvicorn: Any) -> type:
+    class _Server(uvicorn.Server):
+        """uvicorn's server, saying when it serves, and stopping on a signal that came before
+        its own handlers were installed (ours noted it in ``stopping``)."""
+
+        def __init__(self, config: Any, stopping: threading.Event,
+                     ready: Callable[[], None]) -> None:
+            super().__init__(config)
+            self._stopping = stopping
+            self._ready = ready
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                self._ready()
+
+        async def on_tick(self, counter: int) -> bool:
+            if self._stopping.is_set():
+                self.should_exit = True
+            return await super().on_tick(counter)
+
+    return _Server
 
 
 def _on_stop_signals(stopping: threading.Event) -> dict[int, Any]:

@@ -1,0 +1,186 @@
+"""The receiver's rules (shipctl.ecom.receiver) without a server: answers, auth, what is stored."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipctl.ecom.receiver import MAX_BODY, REDACTED, Receiver, answer_number
+
+USER, PASSWORD = "ecom-user", "pässwörd:with colon ✓"
+
+
+def scan(**changes) -> dict:
+    document = {
+        "awb": "8012345671",
+        "datetime": "2024-03-01 19:40:05",
+        "status": "In-scan",
+        "reason_code": "002 - In-scan at Ecom facility",
+        "reason_code_number": "002",
+        "location": "DEL",
+        "Employee": "Ravi Kumar",
+        "status_update_number": "44590188",
+        "order_number": "ORDER-10041",
+        "city": "New Delhi",
+        "ref_awb": "",
+    }
+    document.update(changes)
+    return document
+
+
+def basic(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver(USER, PASSWORD)
+
+
+def test_a_valid_push_is_200_with_the_number_as_an_integer(receiver):
+    body = json.dumps(scan()).encode()
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"awb": "8012345671", "status": True,
+                                       "status_update_number": 44590188}
+    assert answer.push.body == body  # the raw bytes, untouched
+    assert answer.push.status_update_number == "44590188"
+    assert answer.push.awb == "8012345671"
+
+
+def test_basic_auth_is_utf8_per_rfc_7617_and_the_password_may_hold_a_colon(receiver):
+    headers = basic()  # the user-id ends at the first colon; the password keeps its own
+    assert receiver.receive(headers, json.dumps(scan()).encode()).status == 200
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    basic(password="wrong"),
+    basic(user="other"),
+    {"authorization": "Basic !!!not-base64"},
+    {"authorization": "Bearer " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()},
+    {"authorization": "Basic " + base64.b64encode(USER.encode()).decode()},  # no colon
+    {"username": USER},  # a password header is needed too
+    {"username": USER, "password": "wrong"},
+    {"password": PASSWORD},
+])
+def test_wrong_or_missing_credentials_are_401_with_the_failure_body(receiver, headers):
+    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    assert answer.status == 401
+    document = json.loads(answer.body)
+    assert document["status"] is False and "credentials" in document["reason"]
+    assert document["awb"] == "8012345671" and document["status_update_number"] == 44590188
+    assert answer.push is None
+
+
+def test_username_and_password_headers_are_accepted(receiver):
+    headers = {"username": USER, "password": PASSWORD.encode().decode("latin-1")}
+    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    assert answer.status == 200
+    assert dict(answer.push.headers) == {"username": USER, "password": REDACTED}
+
+
+def test_asgi_byte_headers_work_and_auth_headers_are_redacted(receiver):
+    headers = [(b"Authorization", basic()["authorization"].encode()),
+               (b"Content-Type", b"application/json"), (b"Cookie", b"session=1")]
+    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    assert answer.push.headers == [("authorization", REDACTED),
+                                   ("content-type", "application/json"), ("cookie", REDACTED)]
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"", "empty body"),
+    (b"{not json", "not JSON"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"[" * 100 + b"]" * 100, "nested more than"),
+    (b"[1, 2]", "expected a JSON object"),
+])
+def test_unparseable_bodies_are_400_with_the_seed_failure_body(receiver, body, words):
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 400
+    document = json.loads(answer.body)
+    assert set(document) == {"awb", "status", "reason", "status_update_number"}
+    assert document["status"] is False and words in document["reason"]
+
+
+def test_invalid_push_is_400_naming_each_problem_and_echoing_awb_and_number(receiver):
+    body = json.dumps(scan(datetime="2024-02-30 10:00:00", employee="x")).encode()
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 400
+    document = json.loads(answer.body)
+    assert document["awb"] == "8012345671" and document["status_update_number"] == 44590188
+    assert "datetime" in document["reason"] and "not a real date" in document["reason"]
+    assert answer.push is None
+
+
+def test_a_v2_push_is_refused_saying_so(receiver):
+    body = json.dumps({"awb": "1", "date_time": "2024-03-01 19:40:05", "status_code": "002",
+                       "order_id": "O1", "shipment_type": "forward"}).encode()
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 400 and "v2 push" in json.loads(answer.body)["reason"]
+
+
+def test_warnings_are_kept_as_the_validation_result(receiver):
+    body = json.dumps(scan(reason_code="4242 - Strange", reason_code_number="4242")).encode()
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 200
+    assert any("4242" in warning for warning in answer.push.warnings)
+
+
+def test_bodies_over_1_mib_are_413(receiver):
+    answer = receiver.receive(basic(), b" " * (MAX_BODY + 1))
+    assert answer.status == 413 and json.loads(answer.body)["status"] is False
+
+
+def test_a_pretty_printed_body_is_stored_raw_and_exported_on_one_line(receiver):
+    body = json.dumps(scan(city="Vadodara – ✓"), indent=2, ensure_ascii=False).encode()
+    body = body.replace(b"\n", b"\r\n")
+    push = receiver.receive(basic(), body).push
+    assert push.body == body
+    assert "\n" not in push.compact and json.loads(push.compact) == json.loads(body)
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("44590188", 44590188), ("0042", 42), ("12a", "12a"), ("٤٤", "٤٤"), (None, None),
+    ("9" * 5000, "9" * 100), (17, 17),
+])
+def test_answer_number(value, shown):
+    result = answer_number(value)
+    assert result == shown if not isinstance(shown, str) else str(result).startswith(shown[:50])
+
+
+# Anything at all: never an exception, always one of the documented answers with JSON.
+@settings(max_examples=300, deadline=None)
+@given(
+    headers=st.lists(st.tuples(st.binary(max_size=40), st.binary(max_size=80)), max_size=5),
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                st.sampled_from(["awb", "datetime", "status_update_number", "x"])
+                | st.text(max_size=5), inner, max_size=5),
+            max_leaves=20,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+    with_auth=st.booleans(),
+)
+def test_receive_never_raises(headers, body, with_auth):
+    receiver = Receiver(USER, PASSWORD)
+    if with_auth:
+        headers = [*headers, (b"authorization", basic()["authorization"].encode())]
+    answer = receiver.receive(headers, body)
+    assert answer.status in (200, 400, 401, 413)
+    document = json.loads(answer.body)
+    assert document["status"] is (answer.status == 200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=15), st.text(max_size=40), max_size=6))
+def test_receive_never_raises_on_str_headers(headers):
+    assert Receiver(USER, PASSWORD).receive(headers, b"{}").status in (400, 401)
