@@ -37,29 +37,32 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
 
     if "-" in paths and out.stdin_is_tty and out.stderr_is_tty:
         out.info(PASTE_PROMPT)  # so that waiting for the paste does not look like a hang
+    say = out.print
     for item in read_items(paths, recursive=recursive, warn=warn):
         verdict = check(item.data)
-        if verdict.valid:
-            valid += 1
-        else:
+        if verdict.errors:
             invalid += 1
+        else:
+            valid += 1
         if verdict.warnings:
             warned += 1
         if sink is not None:
             sink.add(_record(item, verdict))
             continue
-        if not verdict.valid:
+        if verdict.errors:
             heading = "INVALID"
-        elif repairs.get(item.location.file):
+        elif repairs and repairs.get(item.location.file):
             count = repairs[item.location.file]
             heading = f"VALID after repairing {count} formatting problem{'s' * (count != 1)}"
         else:
             heading = "VALID  "
-        out.print(f"{heading} {item.where()}  {label(item.data)}")
+        say(f"{heading} {item.where()}  {label(item.data)}")
+        if not (verdict.errors or verdict.warnings):
+            continue
         for problem in verdict.errors:
-            out.print(f"  {item.where(problem.path)}: {problem.message}")
+            say(f"  {item.where(problem.path)}: {problem.message}")
         for problem in verdict.warnings:
-            out.print(f"  warning: {item.where(problem.path)}: {problem.message}")
+            say(f"  warning: {item.where(problem.path)}: {problem.message}")
 
     total = valid + invalid
     code = 1 if invalid else 0
@@ -77,15 +80,20 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
 
 def label(data: Any) -> str:
     """What a person recognises a scan by: its AWB and status_update_number."""
-    from shipctl.output import shorten
-
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         return "-"
     awb, number = data.get("awb"), data.get("status_update_number")
-    text = str(awb) if isinstance(awb, str | int) and str(awb) else "-"
-    if isinstance(number, str | int) and str(number):
-        text += f" #{number}"
-    return shorten(text, _LABEL_WIDTH)
+    if type(awb) is str and type(number) is str and awb and number:  # the common case
+        text = f"{awb} #{number}"
+    else:
+        text = str(awb) if isinstance(awb, str | int) and str(awb) else "-"
+        if isinstance(number, str | int) and str(number):
+            text += f" #{number}"
+    if len(text) > _LABEL_WIDTH:
+        from shipctl.output import shorten
+
+        text = shorten(text, _LABEL_WIDTH)
+    return text
 
 
 def _record(item: Any, verdict: Any) -> dict[str, Any]:
