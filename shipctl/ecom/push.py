@@ -82,7 +82,22 @@ def check(data: object) -> Verdict:
     else:
         texts = _keys(data, verdict)
     _values(texts, verdict)
+    if len(verdict.errors) > 1 or len(verdict.warnings) > 1:
+        _in_source_order(data, verdict)
     return verdict
+
+
+def _in_source_order(data: dict, verdict: Verdict) -> None:
+    """Problems in the order of their keys in the payload, as a person reads it; a missing
+    key's after them, in the seed's order."""
+    place = {key: n for n, key in enumerate(data)}
+    last = len(place)
+
+    def where(problem: Problem) -> int:
+        return place.get(problem.path[0], last) if problem.path else last
+
+    verdict.errors.sort(key=where)
+    verdict.warnings.sort(key=where)
 
 
 _V2_MESSAGE = (

@@ -183,3 +183,12 @@ def test_sort_key_is_time_then_number():
     # never raises, whatever it is given
     assert sort_key([1]) and sort_key({"datetime": 5, "status_update_number": True})
     assert sort_key({"status_update_number": "9" * 10_000})
+
+
+def test_problems_come_in_the_order_of_their_keys():
+    data = {"status_update_number": "x", "employee": "E",
+            **{k: v for k, v in push(when="bad").items()
+               if k not in ("status_update_number", "Employee", "city")}}
+    verdict = check(data)
+    assert [p.field for p in verdict.errors] == ["status_update_number", "employee", "datetime",
+                                                 "city"]
