@@ -152,11 +152,9 @@ def transition(
     \b
     Examples:
       $ shipctl fynd transition 12345383008471878029 --to bag_confirmed
-      $ shipctl fynd transition 12345383008471878029 --to bag_confirmed --line 1:5 --line 2:10 \\
-          --reason "1:Product Not Available@1:3,2:4" --reason "2:Defective Product@1:2,2:1" \\
-          --exclude-next-state bag_not_confirmed
-      $ shipctl fynd transition 16563383008471878029 --to bag_invoiced --invoice-id 123 \\
-          --exclude-next-state null --dry-run -o json
+      $ shipctl fynd transition 1234538 --to bag_confirmed --line 1:5 --exclude-next-state null
+      $ shipctl fynd transition 1234564 --to bag_not_confirmed --reason "1:Product Not Available"
+      $ shipctl fynd transition 1656338 --to bag_invoiced --invoice-id 123 --dry-run -o json
     """
     from shipctl.fynd.transition import Flags, run
 
