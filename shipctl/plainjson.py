@@ -48,7 +48,7 @@ def dumps(
     indent: int | None = None,
     separators: tuple[str, str] | None = None,
     sort_keys: bool = False,
-    ensure_ascii: bool = False,
+    ensure_ascii: bool = True,
 ) -> str:
     """``json.dumps`` with the same options, numbers as this module's docstring says."""
     if separators is None:
@@ -64,10 +64,14 @@ def dumps(
             return plain(exact(node))
         return json.dumps(node, ensure_ascii=ensure_ascii, default=str)
 
+    def name_of(name: Any) -> str:
+        if isinstance(name, str):
+            return name
+        # json's own conversions of non-string keys: true, null, 1, 1.5
+        return json.dumps(name) if name is None or isinstance(name, (bool, float)) else str(name)
+
     def key(name: Any) -> str:
-        if not isinstance(name, str):  # json's own conversions of non-string keys
-            name = json.dumps(name) if name is None or isinstance(name, bool) else str(name)
-        return json.dumps(name, ensure_ascii=ensure_ascii)
+        return json.dumps(name_of(name), ensure_ascii=ensure_ascii)
 
     def join(parts: list[str], depth: int) -> str:
         if indent is None:
@@ -79,7 +83,9 @@ def dumps(
         if isinstance(node, dict):
             if not node:
                 return "{}"
-            pairs = sorted(node.items()) if sort_keys else node.items()
+            # by the names written (json itself refuses to sort keys of mixed types)
+            pairs = sorted(node.items(), key=lambda pair: name_of(pair[0])) if sort_keys \
+                else node.items()
             return "{" + join(
                 [key(k) + key_separator + write(v, depth + 1) for k, v in pairs], depth
             ) + "}"

@@ -404,5 +404,5 @@ class _DryRunResults:
     def _write(self, document: Any, indent: int | None) -> None:
         from shipctl import plainjson
 
-        self.out.stdout.write(plainjson.dumps(document, indent=indent) + "\n")
+        self.out.stdout.write(plainjson.dumps(document, indent=indent, ensure_ascii=False) + "\n")
         self.out.stdout.flush()

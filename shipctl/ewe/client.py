@@ -67,7 +67,7 @@ def encode(body: dict[str, Any]) -> bytes:
     """The bytes sent: compact JSON in UTF-8, decimals in plain notation with their exact
     digits (``0.0000001``, never ``1e-07``: EWE's Java side reads decimals, and a float would
     drop digits of a 20-digit value)."""
-    return plainjson.dumps(body, separators=(",", ":")).encode("utf-8")
+    return plainjson.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -344,7 +344,9 @@ def _decimal(value: Any) -> int | Decimal | None:
     elif isinstance(value, str):
         text = value.strip()
         if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
-            _fail(f"must not be negative (it is {_show(value)})")
+            if Decimal(text):
+                _fail(f"must not be negative (it is {_show(value)})")
+            text = text[1:]  # "-0.0" is zero, sent as 0.0
         if not _DECIMAL.fullmatch(text):
             _fail(f"expected a non-negative number (it is {_show(value)})")
         try:
@@ -480,9 +482,10 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
         address = data.get(side)
         if isinstance(address, dict):
             _address_checks(side, address, postcodes, problems, warnings)
-    if model is not None and model.version != DEFAULT_VERSION:
+    version = _valid_or_none(_version, data.get("version"))
+    if version not in (None, DEFAULT_VERSION):
         # seed: version "Could be 1.6": unsure, so EWE decides
-        warnings.append(Problem(("version",), f"{_show(model.version)} is not refused, but "
+        warnings.append(Problem(("version",), f"{_show(version)} is not refused, but "
                                 f'seed 004 says version "Could be {DEFAULT_VERSION}"'))
 
     def in_source_order(found: list[Problem]) -> list[Problem]:
@@ -624,6 +627,12 @@ def _address_checks(side: str, address: dict[str, Any], postcodes: PostcodeIndex
     gives no state, the postcode ranges only warn: they are not in the seed, and localities
     such as those on a state border have a postcode of the neighbouring state.
     """
+    email = _valid_or_none(_email, address.get("email"))
+    if email is not None and not email.isascii():
+        # valid (RFC 6531), but the seed only says "a vaild email address": EWE decides
+        warnings.append(Problem((side, "email"), (
+            f"{_show(email)} has characters beyond ASCII: not refused, but EWE's side may not "
+            f"accept an internationalised address")))
     state = _valid_or_none(_state, address.get("state"))
     postcode = _valid_or_none(_postcode, address.get("postcode"))
     if postcode is None:

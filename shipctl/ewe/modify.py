@@ -126,7 +126,8 @@ class ModifyShipment(BulkProvider):
         # decimals as the exact digits sent (json.dumps would write 20-digit ones rounded);
         # json.dumps' separators, so that identities of earlier journals still match
         canonical = plainjson.dumps([self.url, self.credentials.username, request],
-                                    sort_keys=True, separators=(", ", ": "))
+                                    sort_keys=True, separators=(", ", ": "),
+                                    ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _warn_envelope(self, item: Item, carried: dict[str, Any], warn: Warn) -> list[str]:

@@ -205,7 +205,7 @@ _JSON_SCALAR = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*', re.DOTALL)
 
 def _masked(value: Any) -> bool:
     """Is this a value a secret field holds (not null, not empty, not an object or list)?"""
-    return value not in (None, "", True, False) and not isinstance(value, (dict, list))
+    return not (value is None or value == "" or isinstance(value, (bool, dict, list)))
 
 
 def mask_fields(value: Any, secret_keys: frozenset[str]) -> Any:
