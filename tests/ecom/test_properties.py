@@ -141,3 +141,24 @@ def test_parse_header_accepts_or_refuses(text):
         assert "--header" in str(error)
         return
     assert name and ":" not in name and "\n" not in value
+
+
+@settings(FAST, max_examples=60)
+@given(st.lists(json_values | near_pushes, max_size=8), st.integers(0, 3000))
+def test_replay_turns_any_items_into_jobs_in_time_order(values, memory):
+    from shipctl.ecom.replay import Replay
+    from shipctl.inputs import Item, Location
+
+    items = [Item(v if isinstance(v, dict) else {"value": v}, Location("x.jsonl", n + 1, n + 1))
+             for n, v in enumerate(values)]
+    replay = Replay(sort_memory=memory)
+    replay.url = "http://127.0.0.1:1/ecom"
+    jobs = list(replay.jobs(items, warn=lambda message: None))
+    assert len(jobs) == len(items)
+    for job in jobs:
+        assert (job.payload is None) == bool(job.problems)
+        if job.payload is not None:
+            json.loads(job.payload)  # what is sent is JSON
+    valid = [json.loads(job.payload) for job in jobs if job.payload is not None]
+    keys = [sort_key(v) for v in valid]
+    assert keys == sorted(keys)
