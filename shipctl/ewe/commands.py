@@ -117,7 +117,12 @@ def validate(
     recursive: RecursiveOpt = False,
     profile: ProfileOpt = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Say what was not checked.")
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Kept for scripts that pass it: what was not checked is now always said.",
+        ),
     ] = False,
     print_fixed: Annotated[
         bool,

@@ -122,6 +122,13 @@ class Checked:
         (seed: "articleId or referenceNo not null")."""
         return self.reference_no or self.article_id
 
+    @property
+    def label(self) -> str:
+        """``key`` for people and reports, "-" when there is none; a lone surrogate (a
+        "\\ud800" escape in JSON, refused as text) shown as that escape, so printing it or
+        writing it to a UTF-8 report cannot fail."""
+        return (self.key or "-").encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 # -- wording ------------------------------------------------------------------------------------
 def _fail(message: str) -> NoReturn:

@@ -74,15 +74,15 @@ class ModifyShipment(BulkProvider):
 
         for item in items:
             checked = models.check(item.data, postcodes=self.postcodes)
-            reference = checked.key or ""  # referenceNo, else articleId
-            keys = (reference,) if reference else ()
+            label = checked.label  # referenceNo, else articleId (printable)
+            keys = (label,) if checked.key else ()
             if checked.problems:
                 problems: list[Any] = [
                     batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
                                      where=item.where(p.path))
                     for p in checked.problems
                 ]
-                yield batch.Job(id=self._identity(item.data), keys=keys, label=reference or "-",
+                yield batch.Job(id=self._identity(item.data), keys=keys, label=label,
                                 where=item.where(), payload=None, problems=problems)
                 continue
             warnings = self._warn_envelope(item, checked.envelope, warn)
@@ -92,7 +92,7 @@ class ModifyShipment(BulkProvider):
             yield batch.Job(
                 id=self._identity(checked.request),
                 keys=keys,
-                label=reference,
+                label=label,
                 where=item.where(),
                 payload=client.envelope(checked.request, self.credentials),
                 warnings=warnings,

@@ -74,7 +74,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
             valid += 1
         else:
             invalid += 1
-        reference = shorten(str(checked.key or "-"), LINE_WIDTH)
+        reference = shorten(checked.label, LINE_WIDTH)
         if out.json_mode:
             results.add(_record(item, checked, warnings))
             continue
@@ -106,12 +106,12 @@ def _record(item: Any, checked: Any, warnings: list[str]) -> dict[str, Any]:
     errors, warnings), with validate's own keys as they always were."""
     return {
         "where": item.where(),
-        "label": str(checked.key or "-"),
+        "label": checked.label,
         "status": "valid" if checked.valid else "invalid",
         "file": item.location.file,
         "line": item.location.line,
         "index": item.location.index,
-        "reference_no": checked.reference_no,
+        "reference_no": checked.reference_no and checked.label,
         "valid": checked.valid,
         "errors": [
             {"field": problem.field, "line": item.line_of(problem.path),
@@ -156,9 +156,10 @@ class _FixedPrinter:
 
     @staticmethod
     def _json(data: Any, indent: int = 0) -> str:
-        import json
+        from shipctl import plainjson
 
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        # decimals with the digits they were written with: 0.0000001 stays 0.0000001
+        text = plainjson.dumps(data, indent=2, ensure_ascii=False)
         return "\n".join("  " * indent + line for line in text.splitlines())
 
     def _write(self, text: str) -> None:
