@@ -230,3 +230,29 @@ def test_a_gateway_page_from_status_internal(cli, fynd_env, monkeypatch):
     assert result.code == 1
     assert "error: HTTP 500: 500 Internal Server Error" in result.err
     assert "zzzz" not in result.all and "<html" not in result.all
+
+
+# -- a bulk record (fynd apply) -----------------------------------------------------------------
+def test_a_bulk_outcome_keeps_each_shipment_and_fails_on_any():
+    from shipctl.fynd.apply import outcome
+
+    good = outcome(200, sdk(INVOICED))
+    assert good.ok and good.code is None and not good.fatal
+    assert good.message == "12345634657861443427: bag_invoiced → dp_assigned"
+    assert good.detail == {"shipments": [client.parse_answer(200, sdk(INVOICED)).shipments[0]
+                                         .record()]}
+    mixed = outcome(200, sdk(INVOICED, REFUSED))
+    assert not mixed.ok and mixed.code == 400 and not mixed.fatal
+    assert [s["result"] for s in mixed.detail["shipments"]] == ["ok", "failed"]
+    assert mixed.detail["shipments"][1]["response"] == REFUSED
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_stops_a_bulk_run(status):
+    from shipctl.fynd.apply import outcome
+
+    refused = outcome(status, b'{"success": false, "message": "token expired"}')
+    assert not refused.ok and refused.fatal and refused.code == status
+    assert refused.check == "fynd.client_id / fynd.client_secret"
+    assert refused.message == (f"HTTP {status}: token expired (check fynd.client_id / "
+                               "fynd.client_secret)")
