@@ -178,12 +178,19 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     if dry_run:
         config = token.settings(app, credentials=False, company=False)
         url = client.status_url(config.url, company_placeholder(app, config.company_id))
+        # As `fynd apply --dry-run` prints (shipctl.runner): the body exactly as sent (no
+        # body field is a credential), the Authorization header masked.
+        from shipctl import plainjson
+        from shipctl.http.show import exact_record, exact_text
+
         call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE,
-                                      **BearerAuth(None).preview()}, client.encode(body))
+                                      **BearerAuth(None).preview()}, client.encode(body),
+                         secret_keys=frozenset())
         if out.json_mode:
-            out.write_json(http.describe(call, show_secrets=out.show_secrets))
+            record = exact_record(call, show_secrets=out.show_secrets)
+            out.stdout.write(plainjson.dumps(record, indent=2) + "\n")
         else:
-            out.print(http.format_call(call, show_secrets=out.show_secrets))
+            out.stdout.write(exact_text(call, show_secrets=out.show_secrets) + "\n")
             out.info("dry run: nothing was sent")
         return int(ExitCode.OK)
 
