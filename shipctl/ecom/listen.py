@@ -296,10 +296,18 @@ def bind(host: str, port: int) -> socket.socket:
     if not host.strip():
         raise UsageError("--host is empty; give the address to listen on: 127.0.0.1 (the"
                          " default), or 0.0.0.0 for every IPv4 interface")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named, not 0 as socket.create_server leaves it: asyncio turns Nagle off
+    # (TCP_NODELAY) only on sockets that say they are TCP, and with Nagle on, uvicorn's two
+    # writes per answer (head, body) wait for the client's delayed ACK: 40 ms per request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        return socket.create_server((host.strip("[]"), port), family=family, backlog=2048)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+        return sock
     except OSError as error:
+        sock.close()
         if error.errno == errno.EADDRINUSE:
             raise UsageError(f"port {port} is in use; pass --port 0 for any free port") from None
         reason = error.strerror or str(error)

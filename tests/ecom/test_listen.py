@@ -301,11 +301,16 @@ def test_the_store_defaults_to_the_user_data_dir_and_is_private(isolated_env):
     proc = subprocess.Popen(
         [sys.executable, "-m", "shipctl", "ecom", "listen", "--port", "0", "--username", USER,
          "--password-stdin"], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdin.write(PASSWORD.encode() + b"\n")
-    proc.stdin.flush()
-    line = proc.stderr.readline().decode()
-    proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(b"", timeout=TIMEOUT)[1].decode()
+    try:
+        proc.stdin.write(PASSWORD.encode() + b"\n")
+        proc.stdin.flush()
+        line = proc.stderr.readline().decode()
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(b"", timeout=TIMEOUT)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0
     audit(line, rest)
     assert f"(store {default})" in line
@@ -323,9 +328,10 @@ def test_sigint_finishes_the_request_in_flight_and_exits_0(one):
         one.proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         sock.sendall(body[20:])
-        answer = sock.recv(65536)
-        assert answer.startswith(b"HTTP/1.1 200 ")
-        assert b'"status":true' in answer
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        assert answer.status == 200
+        assert json.loads(answer.read())["status"] is True
     assert one.stop() == 0
     assert len(one.rows()) == 1
     assert "ecom listen stopped" in one.log and "Traceback" not in one.log
