@@ -14,7 +14,8 @@ import pytest
 
 HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator",
          "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
-         "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.token"]
+         "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.token", "uvicorn",
+         "shipctl.ecom.store", "shipctl.ecom.listen"]
 
 PROBE = """
 import json, sys
@@ -43,7 +44,8 @@ def loaded_modules(argv: list[str], stdin: bytes = b"", env: dict | None = None)
     [["--version"], ["--help"], ["ewe", "--help"], ["ewe", "modify", "--help"],
      ["config", "--help"], ["completions", "bash"],
      ["ecom", "--help"], ["ecom", "validate", "--help"], ["ecom", "replay", "--help"],
-     ["ecom", "codes", "--help"], ["fynd", "--help"], ["fynd", "transition", "--help"],
+     ["ecom", "codes", "--help"], ["ecom", "listen", "--help"], ["ecom", "export", "--help"],
+     ["fynd", "--help"], ["fynd", "transition", "--help"],
      ["fynd", "apply", "--help"], ["fynd", "states"]],
 )
 def test_light_commands_import_nothing_heavy(argv):

@@ -372,3 +372,31 @@ def test_a_failing_forward_does_not_lose_the_push(listener):
     assert "forward FAILED for awb 8012345671" in front.log and "the push is in the store" \
         in front.log
     assert len(front.rows()) == 1
+
+
+def test_accepted_connections_have_nagle_off():
+    """uvicorn writes an answer's head and body separately: with Nagle on, the body waits for
+    the client's delayed ACK (40 ms a request). asyncio turns it off only on sockets created
+    as IPPROTO_TCP, which ``bind`` must therefore do."""
+    import asyncio
+
+    from shipctl.ecom.listen import bind
+
+    async def accept_one() -> int:
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=bind("127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, TIMEOUT)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accept_one()) != 0
