@@ -341,3 +341,36 @@ def test_plain_keeps_every_digit(number):
     text = plainjson.plain(number)
     assert "E" not in text and "e" not in text
     assert Decimal(text) == number
+
+
+# -- the reader keeps each decimal's digits ----------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(number=st.decimals(allow_nan=False, allow_infinity=False, places=None).map(str).filter(
+    lambda text: "." in text or "E" in text),
+    fmt=st.sampled_from(["json", "yaml", "json5"]))
+def test_the_reader_keeps_the_digits_each_decimal_was_written_with(number, fmt):
+    import io
+
+    from shipctl.inputs.jsontext import json_document
+    from shipctl.inputs.yamlreader import read_yaml_file
+
+    text = {"json": '{"weight": %s}', "yaml": "weight: %s\n",
+            "json5": "{weight: %s, // a comment\n}"}[fmt] % number
+    if fmt == "yaml":
+        [item] = read_yaml_file(io.BytesIO(text.encode()), "x.yaml", lambda message: None)
+        value = item.data["weight"]
+    else:
+        [parsed] = json_document(text, "x.json", lambda message: None)
+        value = parsed.data["weight"]
+    if not isinstance(value, float):  # YAML 1.2 reads "1E+5" (no dot) as text: left as it is
+        assert fmt == "yaml" and value == number
+        return
+    assert Decimal(value.text) == Decimal(number)  # the digits as written, not the float's
+
+
+def test_print_fixed_keeps_the_digits(cli, tmp_path):
+    path = tmp_path / "item.yaml"
+    path.write_text(yaml_item("0.0000001"))
+    result = cli("ewe", "validate", "--print-fixed", path)
+    assert result.code == 0, result.all
+    assert '"weight": 0.0000001' in result.out

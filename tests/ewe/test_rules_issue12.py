@@ -313,3 +313,20 @@ def test_the_shard_of_an_article_id_only_item_is_its_article_id(cli, sandbox, tm
     labels = [r["label"] for r in json.loads(result.out)["results"]]
     assert labels == [f"ART-{n}" for n in range(8) if batch.shard_of(f"ART-{n}", 3) == 1]
     assert labels  # the shard is not empty, so the test can fail
+
+
+# -- text Java cannot hold ---------------------------------------------------------------------
+def test_a_lone_surrogate_is_refused_and_printed_as_its_escape(cli, sandbox, tmp_path):
+    sandbox()
+    path = tmp_path / "surrogate.json"
+    path.write_text(json.dumps(ewe_request("R\ud800")))  # json.dumps writes the escape
+    text = cli("ewe", "validate", path)
+    assert text.code == 1, text.all
+    assert f"INVALID {path}:1 item 1  R\\ud800" in text.out
+    assert "referenceNo: contains a lone UTF-16 surrogate" in text.out
+    [record] = json.loads(cli("ewe", "validate", "-o", "json", path).out)["results"]
+    assert record["label"] == "R\\ud800" and record["status"] == "invalid"
+    report = tmp_path / "report.jsonl"
+    run = cli("ewe", "modify", path, "--report", report)
+    assert run.code == 1, run.all
+    assert json.loads(report.read_text())["label"] == "R\\ud800"
