@@ -206,8 +206,9 @@ class Forwarder:
         self._queue: queue.SimpleQueue[tuple[Answer, dict[str, str]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="ecom-forward", daemon=True)
+        self.pending = 0  # queued or being sent; guarded by _lock (two threads change it)
+        self._lock = threading.Lock()
         self._thread.start()
-        self.pending = 0
 
     def put(self, answer: Answer, headers: list[tuple[bytes, bytes]]) -> None:
         relayed = {}
@@ -215,7 +216,8 @@ class Forwarder:
             key = name.decode("latin-1").lower()
             if key not in HOP_BY_HOP:
                 relayed[key] = value.decode("latin-1")
-        self.pending += 1
+        with self._lock:
+            self.pending += 1
         self._queue.put((answer, relayed))
 
     def _run(self) -> None:
@@ -229,8 +231,11 @@ class Forwarder:
             push = answer.push
             assert push is not None
             call = http.Call("POST", self.url, headers=headers, body=push.body)
-            delivery = http.send(self._session, call, self._options)
             where = f"awb {_plain(push.awb)} status_update_number {push.status_update_number}"
+            try:
+                delivery = http.send(self._session, call, self._options)
+            except Exception as error:  # noqa: BLE001 - the next pushes must still go
+                delivery = http.Delivery(None, 1, f"{type(error).__name__}: {error}", 0.0)
             if delivery.response is not None:
                 text = delivery.response.content[:200].decode("utf-8", "replace")
                 self.log(f"{_now()} forwarded {where} to {self.url}: HTTP"
@@ -239,7 +244,8 @@ class Forwarder:
                 self.log(f"{_now()} forward FAILED for {where} to {self.url}:"
                          f" {delivery.error}; the push is in the store (ecom export --awb"
                          f" {_plain(push.awb)} | ecom replay --to URL)")
-            self.pending -= 1
+            with self._lock:
+                self.pending -= 1
 
     def close(self, wait: float = FORWARD_DRAIN_SECONDS) -> None:
         self._queue.put(None)
@@ -321,8 +327,10 @@ def url_of(sock: socket.socket, path: str) -> str:
 
 
 def serve(*, host: str, port: int, path: str, store_path: str, username: str, password: str,
-          forward_to: str | None, log: Log, warn: Log) -> int:
-    """Serve until SIGINT/SIGTERM; return 0 after a clean shutdown."""
+          forward_to: str | None, log: Log, warn: Log,
+          stopping: threading.Event | None = None) -> int:
+    """Serve until SIGINT/SIGTERM (or ``stopping`` is set, when embedded in another thread);
+    return 0 after a clean shutdown."""
     import uvicorn
 
     secrets.register(password)
@@ -341,7 +349,7 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=2048,
     )
-    stopping = threading.Event()
+    stopping = stopping or threading.Event()
     started = time.monotonic()
 
     def ready() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from ecom.test_listen import Listener, basic, scan
+from ecom.test_listen import PASSWORD, USER, Listener, basic, scan
 
 CONNECTIONS = 200
 PER_CONNECTION = 4
@@ -141,3 +142,62 @@ def test_slow_clients_do_not_hold_up_the_others(running):
         for sock in [*slow, trickle]:
             sock.close()
     assert running.stop() == 0
+
+
+# -- deadlines, with the server embedded in a thread so they can be made short -----------------
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    """`ecom listen` served in a thread of this process, with 0.5 s body and head deadlines."""
+    from shipctl.ecom import listen
+
+    monkeypatch.setattr(listen, "BODY_SECONDS", 0.5)
+    monkeypatch.setattr(listen, "HEAD_SECONDS", 0.5)
+    lines: list[str] = []
+    stopping = threading.Event()
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(listen.serve(
+        host="127.0.0.1", port=0, path="/", store_path=str(tmp_path / "e.sqlite3"),
+        username=USER, password=PASSWORD, forward_to=None, log=lines.append, warn=lines.append,
+        stopping=stopping)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not any("receiving pushes at" in line for line in lines):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.02)
+    port = int(re.search(r"127\.0\.0\.1:(\d+)/", lines[0]).group(1))
+    yield port, lines
+    stopping.set()
+    thread.join(15)
+    assert codes == [0]
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(embedded):
+    port, lines = embedded
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: {basic()}\r\n"
+                     f"Content-Length: 500\r\n\r\n{{\"awb\"".encode())
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        assert answer.status == 408
+        assert json.loads(answer.read())["status"] is False
+        assert sock.recv(10) == b""  # and the connection is closed
+
+
+def test_a_request_head_that_trickles_is_cut_off(embedded):
+    port, _ = embedded
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        try:
+            for byte in b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.05)
+            closed = sock.recv(10) == b""
+        except OSError:  # reset while still sending: cut off as well
+            closed = True
+    assert closed and time.monotonic() - started < 5.5  # 101 bytes would take 5 s
+
+
+def test_an_idle_connection_before_any_request_is_closed(embedded):
+    port, _ = embedded
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        assert sock.recv(10) == b""  # closed by the server after HEAD_SECONDS of silence
