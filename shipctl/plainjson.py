@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal, InvalidOperation
+from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 # Beyond this many digits a number is written in exponent form rather than spelt out: no
@@ -54,14 +55,25 @@ def dumps(
     if separators is None:
         separators = (",", ": ") if indent is not None else (", ", ": ")
     item_separator, key_separator = separators
+    # json's own C string encoders: this runs for every item a bulk run sends
+    string = encode_basestring_ascii if ensure_ascii else encode_basestring
 
     def scalar(node: Any) -> str:
-        if isinstance(node, Decimal):
+        kind = type(node)
+        if kind is str:
+            return string(node)
+        if kind is int:
+            return int.__repr__(node)
+        if node is None or kind is bool:
+            return "null" if node is None else ("true" if node else "false")
+        if kind is Decimal:
             return plain(node)
-        if isinstance(node, float) and not isinstance(node, bool):
+        if isinstance(node, float):
             if not math.isfinite(node):
                 return json.dumps(node)  # NaN / Infinity, as json writes them
             return plain(exact(node))
+        if isinstance(node, Decimal):
+            return plain(node)
         return json.dumps(node, ensure_ascii=ensure_ascii, default=str)
 
     def name_of(name: Any) -> str:
@@ -71,7 +83,7 @@ def dumps(
         return json.dumps(name) if name is None or isinstance(name, (bool, float)) else str(name)
 
     def key(name: Any) -> str:
-        return json.dumps(name_of(name), ensure_ascii=ensure_ascii)
+        return string(name_of(name))
 
     def join(parts: list[str], depth: int) -> str:
         if indent is None:
