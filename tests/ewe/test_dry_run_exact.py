@@ -70,11 +70,14 @@ def csv_item(number: str) -> str:
 FORMATS = {"json": json_item, "yaml": yaml_item, "csv": csv_item}
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
-@pytest.mark.parametrize("name, written, sent", DECIMALS, ids=[d[0] for d in DECIMALS])
+# a CSV cell is text, and text with an exponent is not a decimal (ewe/test_models: "1e3")
+FORMAT_CASES = [(fmt, *case) for fmt in sorted(FORMATS) for case in DECIMALS
+                if not (fmt == "csv" and "e" in case[1].lower())]
+
+
+@pytest.mark.parametrize("fmt, name, written, sent", FORMAT_CASES,
+                         ids=[f"{c[1]}-{c[0]}" for c in FORMAT_CASES])
 def test_decimals_keep_their_digits(cli, sandbox, tmp_path, fmt, name, written, sent):
-    if fmt == "csv" and "e" in written.lower():
-        pytest.skip("a CSV cell is text, and text with an exponent is not a decimal here")
     sandbox()
     path = tmp_path / f"item.{fmt}"
     path.write_text(FORMATS[fmt](written), encoding="utf-8")
