@@ -196,9 +196,11 @@ async def _read_body(receive: Callable) -> bytes | None:
 class Forwarder:
     """Relays stored pushes to ``url`` one after another (per-AWB order kept), off the loop."""
 
-    def __init__(self, url: str, log: Log) -> None:
+    def __init__(self, url: str, log: Log, warn: Log | None = None) -> None:
         from shipctl import http
 
+        # the relayed pushes carry Ecom's credentials: say so when they would cross in clear
+        http.warn_plain_http(url, sends_credentials=True, warn=warn or log)
         self.url = url
         self.log = log
         self._options = http.HttpOptions(timeout=30.0, retries=3)
@@ -339,7 +341,7 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         warn(f"listening on {sock.getsockname()[0]}, which is not a loopback address: Ecom's"
              " pushes carry credentials; put a TLS-terminating proxy in front of it")
     store = Store(store_path)
-    forwarder = Forwarder(forward_to, log) if forward_to else None
+    forwarder = Forwarder(forward_to, log, warn) if forward_to else None
     app = ListenApp(Receiver(username, password), store, path=path, log=log,
                     forwarder=forwarder)
     _quiet_uvicorn(log)
