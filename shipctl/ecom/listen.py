@@ -287,11 +287,15 @@ def _protocol_class() -> type:
             timer = getattr(self, "_head_timer", None)
             if timer is not None:
                 timer.cancel()
-            cycle = self.cycle  # replaced when the next request head has been read
-            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_deadline, cycle)
+            # uvicorn replaces ``cycle`` when the next request head has been read. Should a
+            # later uvicorn rename it, serving goes on without this deadline (the tests fail).
+            cycle = getattr(self, "cycle", None)
+            loop = getattr(self, "loop", None)
+            if loop is not None:
+                self._head_timer = loop.call_later(HEAD_SECONDS, self._head_deadline, cycle)
 
         def _head_deadline(self, cycle: Any) -> None:
-            if self.cycle is cycle and not self.transport.is_closing():
+            if getattr(self, "cycle", None) is cycle and not self.transport.is_closing():
                 if cycle is None or cycle.response_complete:
                     self.transport.close()
 
