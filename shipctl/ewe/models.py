@@ -6,10 +6,10 @@ code 10. It never raises for bad data: it returns the problems, in source order,
 English for support staff, and — when there are none — the normalised body to send.
 
 The pydantic models hold the structure (required keys, unknown keys, nesting); each field's own
-rule is a small validator below that raises a message we wrote, so no pydantic wording or
-internal names ever reach the user. Checks that need two fields (state ↔ postcode, suburb ↔
-postcode, referenceNo or articleId) run on the raw data afterwards, so they are reported even
-when another field is bad.
+rule is a small validator in ``shipctl.ewe.fields`` that raises a message we wrote, so no
+pydantic wording or internal names ever reach the user. Checks that need two fields (state ↔
+postcode, suburb ↔ postcode, referenceNo or articleId) run on the raw data afterwards, so they
+are reported even when another field is bad.
 
 Refuse only what the document says is wrong; where it is unsure ("Could be 1.6"), or where
 our own data may be wrong (the state ↔ postcode ranges are not in the seed, and real
@@ -21,19 +21,39 @@ in UTF-16 code units as Java counts them, ``quantity`` fits a Java int, and deci
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from shipctl.ewe import MSG_TYPE
+from shipctl.ewe.fields import (
+    DEFAULT_VERSION,
+    Decimal_,
+    Email,
+    Lines,
+    MsgType,
+    Name,
+    OptionalPhone,
+    OptionalText,
+    Phone,
+    Postcode,
+    Quantity,
+    State,
+    Text,
+    Version,
+    email_address,
+    is_blank,
+    java_length,
+    kind_of,
+    merchandise_shape,
+    postcode_text,
+    shown,
+    state_code,
+    version_text,
+)
 from shipctl.ewe.postcodes import (
-    STATES,
     PostcodeIndex,
     describe_ranges,
     in_state,
@@ -41,7 +61,6 @@ from shipctl.ewe.postcodes import (
     state_of,
 )
 from shipctl.inputs import Path_, dotted
-from shipctl.plainjson import exact, plain
 from shipctl.suggest import nearest
 
 __all__ = [
@@ -50,44 +69,18 @@ __all__ = [
     "PostcodeIndex",
     "Problem",
     "check",
+    "java_length",
     "load_postcodes",
 ]
 
 
-DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
 ENVELOPE_KEYS = ("username", "digest", "msgType")  # come from the profile, never from the item
-MAX_NAME = 40  # seed: name "Maximum 40 characters"
-MAX_LINE = 40  # seed: "Maximum 40 characters for each line"
-MAX_LINES = 3  # seed: "Minimum one line, up to three lines"
-PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
-# seed: quantity is an "integer"; EWE's side is Java, whose int holds at most 2³¹ − 1
-MAX_QUANTITY = 2**31 - 1
-# A decimal written out in plain notation has at most this many digits. Every finite float
-# fits (the smallest, 5e-324, has 325); a short "1e-100000" would otherwise send 100,000.
-MAX_DECIMAL_DIGITS = 400
 # The seed's two rows on the order's identity, quoted in the warning for an item without
 # referenceNo: the table marks it Required, the articleId row says either will do.
 REFERENCE_ROWS = (
     'seed 004: referenceNo "Required | The order reference number"; '
     'articleId "Optional | articleId (articleId or referenceNo not null"'
 )
-
-# seed: 9–20 of "() - 0-9"; its own examples use a leading + ("+61 (3) 7010 4321")
-_PHONE = re.compile(r"\+?[0-9 ()\-]*")
-_POSTCODE = re.compile(r"[0-9]{4}")
-_WHOLE = re.compile(r"\+?[0-9]{1,18}")
-_DECIMAL = re.compile(r"\+?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
-_STATE_NAMES = {
-    "new south wales": "NSW",
-    "victoria": "VIC",
-    "queensland": "QLD",
-    "south australia": "SA",
-    "western australia": "WA",
-    "tasmania": "TAS",
-    "northern territory": "NT",
-    "australian capital territory": "ACT",
-}
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -128,275 +121,6 @@ class Checked:
         "\\ud800" escape in JSON, refused as text) shown as that escape, so printing it or
         writing it to a UTF-8 report cannot fail."""
         return (self.key or "-").encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-# -- wording ------------------------------------------------------------------------------------
-def _fail(message: str) -> NoReturn:
-    # The message travels in the context so braces in user data are never treated as a template.
-    raise PydanticCustomError("ewe", "{message}", {"message": message})
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _show(value: Any, limit: int = 40) -> str:
-    """A value quoted for a message, cut short so a pasted novel does not flood the screen."""
-    if isinstance(value, str):
-        text = value if len(value) <= limit else value[: limit - 1] + "…"
-        return f'"{text}"'
-    return str(value)[:limit]
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def java_length(text: str) -> int:
-    """Characters as Java counts them (``String.length()``): UTF-16 code units, so an emoji or
-    any other character beyond U+FFFF counts 2."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _counted(text: str, noun: str = "") -> str:
-    """ "it has 80" — and how, when Java's count differs from the characters one sees."""
-    length = java_length(text)
-    counted = f"it has {length} {noun}".rstrip()
-    if length == len(text):
-        return counted
-    return f"{counted} as Java counts: each character beyond U+FFFF, such as an emoji, is 2"
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-# -- field rules --------------------------------------------------------------------------------
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        if _SURROGATE.search(value):  # "\ud800" in JSON: no character, and no UTF-8 for it
-            _fail("contains a lone UTF-16 surrogate (an escape such as \\ud800), not text")
-        return value
-    # YAML reads `referenceNo: 12345` or `phone: 61407000000` as a number; the API wants text.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    _fail(f"expected text, got {_kind(value)}")
-
-
-def _required_text(value: Any) -> str:
-    if _blank(value):
-        _fail("required, but empty")
-    return _text(value)
-
-
-def _optional_text(value: Any) -> str | None:
-    # An optional field left empty (e.g. in the template) is simply not sent.
-    return None if _blank(value) else _text(value)
-
-
-def _limited(what: str, limit: int) -> Callable[[Any], str]:
-    def rule(value: Any) -> str:
-        if _blank(value):
-            _fail(f"required, but empty ({what}, at most {limit} characters)")
-        text = _text(value)
-        if java_length(text) > limit:
-            _fail(f"at most {limit} characters ({_counted(text)})")
-        return text
-
-    return rule
-
-
-def _lines_shape(value: Any) -> Any:
-    if not isinstance(value, (list, tuple)):
-        hint = " — put each line in its own entry" if isinstance(value, str) else ""
-        _fail(f"expected a list of 1–{MAX_LINES} address lines, got {_kind(value)}{hint}")
-    if not value:
-        _fail(f"needs at least 1 address line (at most {MAX_LINES})")
-    if len(value) > MAX_LINES:
-        _fail(f"at most {MAX_LINES} address lines (it has {len(value)})")
-    return list(value)
-
-
-def _state(value: Any) -> str:
-    if _blank(value):
-        _fail(f"required, but empty (one of {' '.join(STATES)})")
-    text = _text(value)
-    code = text.strip().upper()
-    if code not in STATES:
-        guess = _STATE_NAMES.get(" ".join(text.split()).casefold())
-        hint = f" (did you mean {guess}?)" if guess else ""
-        _fail(f"{_show(text)} is not a state: use one of {', '.join(STATES)}{hint}")
-    return code  # SPEC §5: case-insensitive, sent upper-case
-
-
-def _postcode(value: Any) -> str:
-    if _blank(value):
-        _fail("required, but empty (4 digits)")
-    if isinstance(value, int) and not isinstance(value, bool) and not 1000 <= value <= 9999:
-        _fail(f'must be exactly 4 digits written as text, e.g. "0800" (it is the number {value})')
-    text = _text(value).strip()
-    if not (_POSTCODE.fullmatch(text) and text.isascii()):
-        _fail(f"must be exactly 4 digits (it is {_show(value)})")
-    return text
-
-
-def _phone(value: Any) -> str:
-    text = _text(value)
-    if not (9 <= java_length(text) <= 20):
-        _fail(f"{PHONE_RULE} ({_counted(text, 'characters')})")
-    if not _PHONE.fullmatch(text):
-        bad = next(
-            (c for i, c in enumerate(text) if not (c in "0123456789 ()-" or (c == "+" and i == 0))),
-            "+",
-        )
-        _fail(f'{PHONE_RULE} ("{bad}" is not allowed there)')
-    if not any(c.isdigit() for c in text):
-        _fail(f"{PHONE_RULE}, and a phone number needs digits (it has none)")
-    return text
-
-
-def _required_phone(value: Any) -> str:
-    if _blank(value):
-        _fail(f"required, but empty ({PHONE_RULE.removeprefix('must be ')})")
-    return _phone(value)
-
-
-def _optional_phone(value: Any) -> str | None:
-    return None if _blank(value) else _phone(value)
-
-
-def _email(value: Any) -> str | None:
-    if _blank(value):
-        return None
-    text = _text(value)
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        # strict: RFC 5321's limits too (at most 64 characters before the @); offline, no DNS.
-        # Non-ASCII addresses pass here and are warned about (check: EWE may not take them).
-        validate_email(text, check_deliverability=False, strict=True)
-    except EmailNotValidError as error:
-        _fail(f"not a valid email address: {error}")
-    except Exception:  # noqa: BLE001 - odd Unicode can trip the IDNA codec; still just invalid
-        _fail("not a valid email address")
-    return text
-
-
-def _msg_type(value: Any) -> str | None:
-    # SPEC §5: envelope keys an item carries are replaced by the profile's (the caller warns
-    # when they differ, from Checked.envelope); the simulator checks the real envelope itself.
-    return MSG_TYPE
-
-
-def _version(value: Any) -> str:
-    if _blank(value):
-        return DEFAULT_VERSION
-    # YAML reads `version: 1.6` as a number: sent as the text it was written as
-    if isinstance(value, float) and math.isfinite(value):
-        return plain(exact(value))
-    return _text(value)
-
-
-def _quantity(value: Any) -> int | None:
-    if _blank(value):
-        return None
-    number: int
-    if isinstance(value, bool):
-        _fail("must be a positive whole number, got true/false")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer()):
-            _fail(f"must be a positive whole number (it is {_show(value)})")
-        number = int(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not _WHOLE.fullmatch(text):
-            _fail(f"must be a positive whole number (it is {_show(value)})")
-        number = int(text)  # seed example sends "quantity": "1"; EWE documents an integer
-    else:
-        _fail(f"must be a positive whole number, got {_kind(value)}")
-    if number < 1:
-        _fail(f"must be a positive whole number, at least 1 (it is {number})")
-    if number > MAX_QUANTITY:
-        _fail(f"at most {MAX_QUANTITY} (it is {number}): EWE reads quantity as a Java int")
-    return number
-
-
-def _decimal(value: Any) -> int | Decimal | None:
-    """A whole number stays an int; anything with a fraction or an exponent becomes a Decimal
-    with exactly the digits the input wrote (``WrittenFloat.text``), sent in plain notation."""
-    if _blank(value):
-        return None
-    number: int | Decimal
-    if isinstance(value, bool):
-        _fail("expected a non-negative number, got true/false")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            _fail(f"expected a non-negative number (it is {value})")
-        number = exact(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
-            if Decimal(text):
-                _fail(f"must not be negative (it is {_show(value)})")
-            text = text[1:]  # "-0.0" is zero, sent as 0.0
-        if not _DECIMAL.fullmatch(text):
-            _fail(f"expected a non-negative number (it is {_show(value)})")
-        try:
-            number = Decimal(text) if "." in text else int(text)
-        except InvalidOperation:  # not reached: the pattern admits only what Decimal reads
-            _fail(f"expected a non-negative number (it is {_show(value)})")
-    else:
-        _fail(f"expected a non-negative number, got {_kind(value)}")
-    if number < 0:
-        shown = plain(number) if isinstance(number, Decimal) else str(number)
-        _fail(f"must not be negative (it is {shown[:40]})")
-    if isinstance(number, Decimal):
-        if number.is_zero():
-            number = number.copy_abs()  # no "-0.0" in the body
-        digits = max(number.adjusted() + 1, 1) + max(-number.as_tuple().exponent, 0)
-        if digits > MAX_DECIMAL_DIGITS:
-            _fail(f"at most {MAX_DECIMAL_DIGITS} digits when written out "
-                  f"(it has {digits})")
-    return number
-
-
-def _merchandise_shape(value: Any) -> Any:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)):
-        _fail(f"expected a list of merchandise objects, got {_kind(value)}")
-    return list(value)
-
-
-Text = Annotated[Any, PlainValidator(_required_text)]
-OptionalText = Annotated[Any, PlainValidator(_optional_text)]
-Name = Annotated[Any, PlainValidator(_limited("name", MAX_NAME))]
-Line = Annotated[Any, PlainValidator(_limited("address line", MAX_LINE))]
-Lines = Annotated[list[Line], BeforeValidator(_lines_shape)]
-State = Annotated[Any, PlainValidator(_state)]
-Postcode = Annotated[Any, PlainValidator(_postcode)]
-Phone = Annotated[Any, PlainValidator(_required_phone)]
-OptionalPhone = Annotated[Any, PlainValidator(_optional_phone)]
-Email = Annotated[Any, PlainValidator(_email)]
-MsgType = Annotated[Any, PlainValidator(_msg_type)]
-Version = Annotated[Any, PlainValidator(_version)]
-Quantity = Annotated[Any, PlainValidator(_quantity)]
-Decimal_ = Annotated[Any, PlainValidator(_decimal)]
 
 
 # -- the models ---------------------------------------------------------------------------------
@@ -450,7 +174,7 @@ class ModifyShipment(_Strict):
     reason: Text
     from_: Sender = Field(alias="from")
     to: Address
-    merchandise: Annotated[list[Merchandise], BeforeValidator(_merchandise_shape)] = []
+    merchandise: Annotated[list[Merchandise], BeforeValidator(merchandise_shape)] = []
 
 
 def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
@@ -471,7 +195,7 @@ _FIELD_ORDER = {
 def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
     """Every rule on one modifyShipment body; never raises for any data."""
     if not isinstance(data, dict):
-        message = f"expected an object (a modifyShipment request), got {_kind(data)}"
+        message = f"expected an object (a modifyShipment request), got {kind_of(data)}"
         return Checked(request=None, problems=[Problem((), message)])
     envelope = {key: data[key] for key in (*ENVELOPE_KEYS, "version") if key in data}
     reference_no = _identifier(data.get("referenceNo"))
@@ -489,10 +213,10 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
         address = data.get(side)
         if isinstance(address, dict):
             _address_checks(side, address, postcodes, problems, warnings)
-    version = _valid_or_none(_version, data.get("version"))
+    version = _valid_or_none(version_text, data.get("version"))
     if version not in (None, DEFAULT_VERSION):
         # seed: version "Could be 1.6": unsure, so EWE decides
-        warnings.append(Problem(("version",), f"{_show(version)} is not refused, but "
+        warnings.append(Problem(("version",), f"{shown(version)} is not refused, but "
                                 f'seed 004 says version "Could be {DEFAULT_VERSION}"'))
 
     def in_source_order(found: list[Problem]) -> list[Problem]:
@@ -514,7 +238,7 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
 
 def _identifier(value: Any) -> str | None:
     """referenceNo / articleId as text, when it is one (YAML may read it as a number)."""
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and not _blank(value):
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and not is_blank(value):
         return str(value)
     return None
 
@@ -524,9 +248,9 @@ def _order_identity(data: dict[str, Any], problems: list[Problem],
     """seed 004 marks referenceNo Required, and its articleId row says "articleId or
     referenceNo not null": either will do, and an item with only articleId is sent with a
     warning quoting both rows (EWE decides)."""
-    if not _blank(data.get("referenceNo")):
+    if not is_blank(data.get("referenceNo")):
         return
-    if _blank(data.get("articleId")):
+    if is_blank(data.get("articleId")):
         said = "missing" if "referenceNo" not in data else "empty"
         problems.append(Problem(("referenceNo",), f"required, but {said} (or give articleId: "
                                 "seed 004 says \"articleId or referenceNo not null\")"))
@@ -547,7 +271,7 @@ def _problem(error: Any) -> Problem:
     elif kind == "invalid_key":
         message = "unknown field (field names must be text)"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message = f"expected an object, got {_kind(error.get('input'))}"
+        message = f"expected an object, got {kind_of(error.get('input'))}"
     else:  # not expected with the validators above; keep pydantic's sentence, minus jargon
         message = str(error.get("msg", "invalid")).replace("Input should be", "should be")
     return Problem(path, message)
@@ -634,14 +358,14 @@ def _address_checks(side: str, address: dict[str, Any], postcodes: PostcodeIndex
     gives no state, the postcode ranges only warn: they are not in the seed, and localities
     such as those on a state border have a postcode of the neighbouring state.
     """
-    email = _valid_or_none(_email, address.get("email"))
+    email = _valid_or_none(email_address, address.get("email"))
     if email is not None and not email.isascii():
         # valid (RFC 6531), but the seed only says "a vaild email address": EWE decides
         warnings.append(Problem((side, "email"), (
-            f"{_show(email)} has characters beyond ASCII: not refused, but EWE's side may not "
+            f"{shown(email)} has characters beyond ASCII: not refused, but EWE's side may not "
             f"accept an internationalised address")))
-    state = _valid_or_none(_state, address.get("state"))
-    postcode = _valid_or_none(_postcode, address.get("postcode"))
+    state = _valid_or_none(state_code, address.get("state"))
+    postcode = _valid_or_none(postcode_text, address.get("postcode"))
     if postcode is None:
         return
     suburb = address.get("suburb")
@@ -676,12 +400,12 @@ def _suburb_problem(suburb: str, postcode: str, postcodes: PostcodeIndex) -> str
     known = postcodes.postcodes_for(suburb)
     if known:
         return (
-            f"{_show(suburb)} does not match postcode {postcode}: "
+            f"{shown(suburb)} does not match postcode {postcode}: "
             f"{postcodes.source} has {postcodes.name_of(suburb)} at {' or '.join(known)}"
         )
     similar = postcodes.similar(suburb)
     hint = f" (did you mean {' or '.join(similar)}?)" if similar else ""
-    return f"{_show(suburb)} is not a suburb in {postcodes.source}{hint}"
+    return f"{shown(suburb)} is not a suburb in {postcodes.source}{hint}"
 
 
 def _valid_or_none(rule: Callable[[Any], Any], value: Any) -> Any:
