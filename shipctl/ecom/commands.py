@@ -190,4 +190,6 @@ def replay(
     provider = Replay(to=to, username=username, password=password, headers=header or [],
                       dedupe=not no_dedupe)
     raise typer.Exit(runner.run(app, provider, options))
-from shipctl.ecom import receiver_commands  # noqa: E402,F401 - registers listen and export
+from shipctl.ecom import receiver_commands  # noqa: E402 - listen and export
+
+receiver_commands.register(group)

@@ -1,7 +1,8 @@
 """`shipctl ecom listen` and `shipctl ecom export`: capture pushes, write them out for replay.
 
-Registered on the Ecom command group (``shipctl.ecom.commands.group``), which imports this
-module at its end. uvicorn, sqlite3 and the receiver are imported inside the commands.
+The Ecom command group (``shipctl.ecom.commands``) calls ``register(group)`` at its end; this
+module does not import it back (no import cycle). uvicorn, sqlite3 and the receiver are
+imported inside the commands.
 """
 
 # Annotations stay real objects (no `from __future__ import annotations`): typer reads
@@ -14,7 +15,6 @@ import typer
 
 from shipctl.app import get_app
 from shipctl.commands.options import ProfileOpt
-from shipctl.ecom.commands import group
 
 StoreOpt = Annotated[
     Optional[Path],
@@ -28,7 +28,12 @@ StoreOpt = Annotated[
 ]
 
 
-@group.command()
+def register(group: typer.Typer) -> None:
+    """Add ``listen`` and ``export`` to the ``shipctl ecom`` group."""
+    group.command()(listen)
+    group.command()(export)
+
+
 def listen(
     ctx: typer.Context,
     host: Annotated[
@@ -113,7 +118,6 @@ def listen(
     ))
 
 
-@group.command()
 def export(
     ctx: typer.Context,
     store: StoreOpt = None,
