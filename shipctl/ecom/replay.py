@@ -29,7 +29,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from shipctl.runner import Auth, BulkProvider, Warn
@@ -151,14 +151,24 @@ class Replay(BulkProvider):
 
     def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
         from shipctl import batch
+        from shipctl.output import shorten
 
         sorter = ScanSorter(memory=self.sort_memory)
         try:
             # records are ASCII JSON (a lone surrogate in a value cannot go to SQLite as UTF-8)
             for ordinal, item in enumerate(items):
                 sorter.add(_sort_key(item.data, ordinal), self._job_record(item, ordinal, warn))
+            firsts = sorter.first_seen()
             for record in sorter.sorted():
-                job_id, keys, label, where, body, problems, warnings = json.loads(record)
+                job_id, keys, label, where, number, body, problems, warnings = json.loads(
+                    record)
+                if self.dedupe and body is not None:
+                    first = firsts(number, where)
+                    if first is not None:  # the engine reports it `duplicate`: say of what
+                        said = (f"status_update_number {shorten(number, 40)} came before,"
+                                f" at {first}")
+                        warnings.append(said)
+                        warn(f"{where}: {said}; sent once")
                 yield batch.Job(
                     id=job_id, keys=tuple(keys), label=label, where=where,
                     payload=None if body is None else body.encode("utf-8"),
@@ -184,14 +194,15 @@ class Replay(BulkProvider):
             text = f"{problem.field}: {problem.message}" if problem.field else problem.message
             warnings.append(text)
             warn(f"{item.where(problem.path)}: {problem.message}")
+        number = str(data.get("status_update_number")) if isinstance(data, dict) else ""
         if verdict.errors:
             problems = [[p.message, p.field, item.line_of(p.path), item.where(p.path)]
                         for p in verdict.errors]
             return json.dumps([self._identity(data, ordinal, valid=False), keys, label, where,
-                               None, problems, warnings])
+                               number, None, problems, warnings])
         body = encode(data).decode("utf-8")
-        return json.dumps([self._identity(data, ordinal, valid=True), keys, label, where, body,
-                           [], warnings])
+        return json.dumps([self._identity(data, ordinal, valid=True), keys, label, where,
+                           number, body, [], warnings])
 
     def _identity(self, data: Any, ordinal: int, *, valid: bool) -> str:
         """Journal and duplicate identity: the same scan (status_update_number) to the same
@@ -337,6 +348,31 @@ class ScanSorter:
             "SELECT record FROM scans ORDER BY at, kind, length, number, ordinal")
         for (record,) in rows:
             yield record
+
+    def first_seen(self) -> Callable[[str, str], str | None]:
+        """``first(key, where)``: None the first time ``key`` is asked for (``where`` is
+        remembered), else the ``where`` remembered. In a dict while the scans fitted in
+        memory, else in a table beside them."""
+        if self._db is None:
+            seen: dict[str, str] = {}
+
+            def first(key: str, where: str) -> str | None:
+                if key in seen:
+                    return seen[key]
+                seen[key] = where
+                return None
+
+            return first
+        db = self._db
+        db.execute("CREATE TABLE IF NOT EXISTS firsts (key TEXT PRIMARY KEY, place TEXT)")
+
+        def first_on_disk(key: str, where: str) -> str | None:
+            key, where = _storable(key), _storable(where)
+            if db.execute("INSERT OR IGNORE INTO firsts VALUES (?, ?)", (key, where)).rowcount:
+                return None
+            return db.execute("SELECT place FROM firsts WHERE key = ?", (key,)).fetchone()[0]
+
+        return first_on_disk
 
     def close(self) -> None:
         self.held = []

@@ -153,3 +153,17 @@ def test_sorter_is_stable_for_equal_keys():
         sorter.add(("2024-03-01 00:00:00", 0, 1, "1", ordinal), str(ordinal))
     assert list(sorter.sorted()) == [str(n) for n in range(50)]
     sorter.close()
+
+
+@pytest.mark.parametrize("memory", [10**9, 10])
+def test_first_seen_in_memory_and_on_disk(memory):
+    sorter = ScanSorter(memory=memory)
+    for ordinal in range(3):
+        sorter.add(("", 0, 1, str(ordinal), ordinal), "x" * 50)
+    assert sorter.spilled is (memory == 10)
+    first = sorter.first_seen()
+    assert first("44590188", "a.jsonl:3 item 3") is None
+    assert first("44590188", "a.jsonl:7 item 7") == "a.jsonl:3 item 3"
+    assert first("\ud800", "b:1 item 1") is None and first("\ud800", "b:2 item 2") == "b:1 item 1"
+    assert first("1", "c:1 item 1") is None
+    sorter.close()

@@ -57,6 +57,8 @@ def test_the_sample_batch_arrives_in_order_per_awb_without_the_duplicate(cli, re
     assert "duplicate 1" in result.out and f"succeeded {len(unique)}" in result.out
     duplicate = [line for line in result.err.splitlines() if line.startswith("duplicate")]
     assert len(duplicate) == 1 and "#44590188" in duplicate[0] and "batch.jsonl:7" in duplicate[0]
+    assert (f"warning: {BATCH}:7 item 7: status_update_number 44590188 came before, at"
+            f" {BATCH}:3 item 3; sent once") in result.err
 
 
 def test_what_is_sent_is_the_push_with_basic_auth_in_utf8(cli, receiver):
