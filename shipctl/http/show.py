@@ -90,13 +90,7 @@ def format_call(call: Call, *, show_secrets: bool) -> str:
     url = prepared.url or call.url
     if not show_secrets:
         url = redact_url(url, keys)
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    except ValueError:
-        host, target = "", url
-    lines = [f"{prepared.method} {target} HTTP/1.1", f"Host: {host}"]
+    lines = _request_line(prepared, url)
     for name, value in prepared.headers.items():
         shown = value if show_secrets else redact_header(name, value, keys)
         lines.append(f"{name}: {shown}")
