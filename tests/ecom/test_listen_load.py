@@ -201,3 +201,39 @@ def test_an_idle_connection_before_any_request_is_closed(embedded):
     port, _ = embedded
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         assert sock.recv(10) == b""  # closed by the server after HEAD_SECONDS of silence
+
+
+def test_a_push_that_cannot_be_committed_is_503_never_200(tmp_path, monkeypatch):
+    from shipctl.ecom import listen
+    from shipctl.ecom.store import Store, StoreError
+
+    def broken(self, batch):
+        for _push, future in batch:
+            future.set_exception(StoreError("disk I/O error"))
+
+    monkeypatch.setattr(Store, "_commit", broken)
+    lines: list[str] = []
+    stopping = threading.Event()
+    thread = threading.Thread(target=listen.serve, kwargs=dict(
+        host="127.0.0.1", port=0, path="/", store_path=str(tmp_path / "e.sqlite3"),
+        username=USER, password=PASSWORD, forward_to=None, log=lines.append, warn=lines.append,
+        stopping=stopping), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not any("receiving pushes at" in line for line in lines):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.02)
+    port = int(re.search(r"127\.0\.0\.1:(\d+)/", lines[0]).group(1))
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = json.dumps(scan()).encode()
+        connection.request("POST", "/", body=body, headers={"Authorization": basic()})
+        answer = connection.getresponse()
+        document = json.loads(answer.read())
+    finally:
+        stopping.set()
+        thread.join(15)
+    assert answer.status == 503
+    assert document["status"] is False and "disk I/O error" in document["reason"]
+    assert document["awb"] == "8012345671" and document["status_update_number"] == 44590188
+    assert any(" 503 awb 8012345671 " in line and "could not store" in line for line in lines)
