@@ -123,6 +123,7 @@ class ListenApp:
             body = await asyncio.wait_for(_read_body(receive), BODY_SECONDS)
         except asyncio.TimeoutError:
             late = failure(408, f"the body did not arrive within {BODY_SECONDS:g} s")
+            self._log(late, None)
             raise _Closing(late) from None
         if body is None:
             answer = failure(413, f"body over {MAX_BODY} bytes")

@@ -181,6 +181,13 @@ class Store:
             self._commit(batch)
 
     def _commit(self, batch: list[tuple[Push, Future]]) -> None:
+        # A waiter that gave up (its request cancelled at shutdown) cancelled its future: that
+        # push got no 200 and is not stored. The others can no longer be cancelled, so setting
+        # their results below cannot fail.
+        batch = [(push, future) for push, future in batch
+                 if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         results: list[bool] = []
         with self._lock:

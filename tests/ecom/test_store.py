@@ -6,6 +6,7 @@ import json
 import sqlite3
 import stat
 import threading
+import time
 
 import pytest
 
@@ -146,3 +147,21 @@ def test_a_file_that_is_not_a_store_is_a_usage_error(tmp_path):
 
 def test_the_default_store_lives_in_the_user_data_dir(isolated_env):
     assert str(default_path()).startswith(str(isolated_env / ".local" / "share"))
+
+
+def test_a_cancelled_waiter_is_skipped_and_the_writer_keeps_going(tmp_path):
+    """At shutdown uvicorn may cancel a request awaiting its commit, which cancels the future:
+    the writer must not die on it (every later push would wait forever)."""
+    with Store(tmp_path / "s.db") as store:
+        with store._lock:  # the writer takes "0" and then waits here for the connection
+            first = store.add(push("0"))
+            deadline = time.monotonic() + 10
+            while not first.running():
+                assert time.monotonic() < deadline
+                time.sleep(0.005)
+            cancelled = store.add(push("1"))  # queued behind it, then given up
+            assert cancelled.cancel()
+            kept = store.add(push("2"))
+        assert first.result(timeout=10) is True and kept.result(timeout=10) is True
+        assert store.add(push("3")).result(timeout=10) is True
+        assert [r.status_update_number for r in store.rows()] == ["0", "2", "3"]
