@@ -168,7 +168,10 @@ def test_several_keys_per_job_keep_each_keys_order_and_one_token_serves_many_wor
               for n in range(40)]
     path = write_bodies(tmp_path / "bodies.jsonl", bodies)
     provider = FakeApply(api)
-    assert run(provider, path, jobs=8) == 0
+    # Four workers, so a renewed token (7 requests) cannot be used up by the other workers
+    # before the request that renewed it is retried: with 8 workers on a loaded machine it
+    # sometimes was, and that retry's second 401 rightly stands (Auth.renew: once).
+    assert run(provider, path, jobs=4) == 0
     assert sorted(body["n"] for body in api.applied) == list(range(40))
     for shipment in {s for body in bodies for s in body["shipments"]}:
         seen = [body["n"] for body in api.applied if shipment in body["shipments"]]
