@@ -3,6 +3,7 @@
 # Annotations stay real objects (no `from __future__ import annotations`): typer reads
 # every option's annotation at start-up, and string ones cost an eval each.
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -34,6 +35,12 @@ from shipctl.commands.options import (
     command_group,
     wait_seconds,
 )
+
+
+class AuthScheme(str, Enum):
+    basic = "basic"
+    headers = "headers"
+
 
 group = command_group(
     "Ecom Express status pushes: validate a pasted push, list reason codes, replay saved"
@@ -114,6 +121,12 @@ def replay(
                      help="Read the Basic-Auth password from the first line of stdin"
                      " (default: ecom.password)."),
     ] = False,
+    auth: Annotated[
+        AuthScheme,
+        typer.Option("--auth", help="How the credentials go: basic (Authorization: Basic, as"
+                     " the seed says) or headers (username and password headers, which some"
+                     " receivers check)."),
+    ] = AuthScheme.basic,
     header: Annotated[
         Optional[list[str]],
         typer.Option("--header", "-H", metavar="NAME:VALUE",
@@ -152,7 +165,7 @@ def replay(
       $ shipctl --sandbox ecom replay sample_payloads/ecom/batch.jsonl
       $ shipctl ecom replay captured.jsonl --to https://hooks.example.com/ecom --dry-run
       $ printf '%s\\n' "$PW" | shipctl ecom replay pushes/ --username ops --password-stdin
-      $ shipctl ecom replay captured.jsonl -H 'username:ops' -H 'password:s3cret'
+      $ shipctl ecom replay captured.jsonl --auth headers -H 'X-Source: replay'
     """
     from shipctl import runner, secrets
     from shipctl.ecom.replay import Replay
@@ -188,7 +201,7 @@ def replay(
         dry_run=dry_run,
     )
     provider = Replay(to=to, username=username, password=password, headers=header or [],
-                      dedupe=not no_dedupe)
+                      dedupe=not no_dedupe, auth=auth.value)
     raise typer.Exit(runner.run(app, provider, options))
 from shipctl.ecom import receiver_commands  # noqa: E402 - listen and export
 

@@ -87,6 +87,27 @@ class BasicAuth(Auth):
         return {"Authorization": self.value} if self.value else {}
 
 
+class HeaderAuth(Auth):
+    """``--auth headers``: ``username`` and ``password`` request headers, which one large
+    receiver checks instead of Basic auth (reference/ecom.md)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.values = {"username": username, "password": password}
+
+    def headers(self) -> dict[str, str]:
+        return dict(self.values)
+
+
+def header_credentials_problem(username: str, password: str) -> str | None:
+    """Why the credentials cannot go in ``username``/``password`` headers, or None: a header
+    value is one line of printable ASCII (RFC 9110), which Basic auth's Base64 is not bound by."""
+    for what, value in (("username", username), ("password", password)):
+        if any(not (" " <= ch <= "~") for ch in value):
+            return (f"the {what} is not printable ASCII, which a {what} header cannot carry;"
+                    " use --auth basic")
+    return None
+
+
 def parse_header(text: str) -> tuple[str, str]:
     """``--header NAME:VALUE`` → (name, value), or ValueError saying what is wrong."""
     name, colon, value = text.partition(":")
@@ -105,8 +126,10 @@ class Replay(BulkProvider):
 
     def __init__(self, *, to: str | None = None, username: str | None = None,
                  password: str | None = None, headers: Iterable[str] = (),
-                 dedupe: bool = True, sort_memory: int | None = None) -> None:
+                 dedupe: bool = True, sort_memory: int | None = None,
+                 auth: str = "basic") -> None:
         self.to, self.username_flag, self.password_flag = to, username, password
+        self.auth_scheme = auth  # "basic" (the seed's) or "headers"
         self.header_args = list(headers)
         self.extra_headers: dict[str, str] = {}
         self.dedupe = dedupe
@@ -125,7 +148,8 @@ class Replay(BulkProvider):
             if any(word in name.lower() for word in _SECRET_WORDS):
                 secrets.register(value)
             self.extra_headers[name] = value
-        if self.username_flag is not None and ":" in self.username_flag:
+        if self.auth_scheme == "basic" and self.username_flag is not None and (
+                ":" in self.username_flag):
             raise UsageError("--username contains ':', which Basic auth cannot carry"
                              " (RFC 7617: the first colon ends the user-id)")
 
@@ -141,6 +165,11 @@ class Replay(BulkProvider):
         self.username = str(app.require("ecom.username", flag=self.username_flag))
         password = str(app.require("ecom.password", flag=self.password_flag))
         secrets.register(password)
+        if self.auth_scheme == "headers":
+            problem = header_credentials_problem(self.username, password)
+            if problem:
+                raise UsageError(f"--auth headers: {problem}")
+            return HeaderAuth(self.username, password)
         try:
             value = basic_credentials(self.username, password)
         except ValueError as error:

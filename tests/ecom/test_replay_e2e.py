@@ -92,6 +92,28 @@ def test_flags_override_the_profile_and_headers_are_sent(cli, receiver, tmp_path
         other.stop()
 
 
+def test_auth_headers_sends_username_and_password_headers(cli, receiver, monkeypatch):
+    hook = receiver()
+    monkeypatch.setenv("SHIPCTL_ECOM_PASSWORD", "plain-ascii:pw")
+    result = cli("ecom", "replay", SAMPLES / "ecom" / "push.json", "--auth", "headers")
+    assert result.code == 0, result.all
+    (arrival,) = hook.arrivals
+    assert arrival.headers["username"] == "ops"
+    assert arrival.headers["password"] == "plain-ascii:pw"
+    assert "Authorization" not in arrival.headers
+    dry = cli("ecom", "replay", SAMPLES / "ecom" / "push.json", "--auth", "headers", "--dry-run")
+    assert "password: ********" in dry.out and "plain-ascii:pw" not in dry.all
+
+
+def test_auth_headers_refuses_what_a_header_cannot_carry(cli, receiver):
+    hook = receiver()  # the profile's password is not ASCII
+    result = cli("ecom", "replay", SAMPLES / "ecom" / "push.json", "--auth", "headers")
+    assert result.code == 2
+    assert "--auth headers: the password is not printable ASCII" in result.err
+    assert "use --auth basic" in result.err
+    assert hook.arrivals == []
+
+
 def test_an_authorization_header_replaces_basic_auth(cli, receiver, monkeypatch):
     hook = receiver()
     monkeypatch.delenv("SHIPCTL_ECOM_USERNAME")
