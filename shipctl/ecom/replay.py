@@ -392,8 +392,10 @@ class ScanSorter:
                 return None
 
             return first
+        self._flush()  # every scan in the table before the one open transaction below
         db = self._db
         db.execute("CREATE TABLE IF NOT EXISTS firsts (key TEXT PRIMARY KEY, place TEXT)")
+        db.execute("BEGIN")  # never committed: a scratch file, one transaction is cheaper
 
         def first_on_disk(key: str, where: str) -> str | None:
             key, where = _storable(key), _storable(where)
