@@ -57,8 +57,6 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
         else:
             heading = "VALID  "
         say(f"{heading} {item.where()}  {label(item.data)}")
-        if not (verdict.errors or verdict.warnings):
-            continue
         for problem in verdict.errors:
             say(f"  {item.where(problem.path)}: {problem.message}")
         for problem in verdict.warnings:
