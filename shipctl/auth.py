@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def check_profile(app: Application, *, timeout: float) -> int:
     from shipctl.errors import ConfigError, ExitCode
-    from shipctl.provider import providers
+    from shipctl.provider import display_name, providers
 
     out = app.out
     results = []
@@ -49,6 +49,6 @@ def check_profile(app: Application, *, timeout: float) -> int:
         return int(ExitCode.USAGE)
     for result in checked:
         if result["status"] == "refused":
-            out.warn(f"{result['api'].upper()} refused the credentials of profile "
+            out.warn(f"{display_name(result['api'])} refused the credentials of profile "
                      f"{app.profile!r}")
     return int(ExitCode.OK if all(r["status"] == "ok" for r in checked) else ExitCode.FAILED)

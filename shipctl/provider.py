@@ -56,11 +56,24 @@ class Provider(NamedTuple):
     commands: str | None = None  # module whose ``group`` is this API's typer command group
     # module with CREDENTIAL_KEYS and check(app, timeout=...) for `shipctl auth check`
     auth_check: str | None = None
+    title: str = ""  # the API's name for people ("Fynd"); "" means name.upper() ("EWE")
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name.upper()
 
 
 @functools.cache
 def providers() -> tuple[Provider, ...]:
     return tuple(importlib.import_module(package).PROVIDER for package in PACKAGES)
+
+
+def display_name(name: str) -> str:
+    """The API called ``name`` ("ecom") as people know it ("Ecom Express")."""
+    for provider in providers():
+        if provider.name == name:
+            return provider.display_name
+    return name.upper()
 
 
 def sandbox_setting_keys() -> frozenset[str]:

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 from shipctl import __version__
 from shipctl.errors import UsageError
 from shipctl.loopback import is_loopback
-from shipctl.provider import providers
+from shipctl.provider import display_name, providers
 
 # Each provider's URLs and fixed sandbox credentials, and its simulator module (beside its
 # own code, exposing ``create() -> Simulator``), come from its package (shipctl.provider).
@@ -661,7 +661,7 @@ def _print_banner(server: SandboxServer) -> None:
     else:
         lines = [f"shipctl sandbox listening on {base}", ""]
     for simulator in server.simulators:
-        lines.append(f"{simulator.name.upper()} simulator:")
+        lines.append(f"{display_name(simulator.name)} simulator:")
         for key, value in settings.items():
             if key.startswith(simulator.name + "."):
                 lines.append(f"  {key:<20} {value}")

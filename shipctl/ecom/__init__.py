@@ -25,6 +25,7 @@ def _sandbox_settings(base_url: str) -> dict[str, str]:
 
 PROVIDER = Provider(
     name="ecom",
+    title="Ecom Express",
     keys=(
         KeySpec("ecom.url", "the webhook URL that Ecom replays go to", type="url"),
         KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),

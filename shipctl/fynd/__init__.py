@@ -26,6 +26,7 @@ def _sandbox_settings(base_url: str) -> dict[str, str]:
 
 PROVIDER = Provider(
     name="fynd",
+    title="Fynd",
     keys=(
         KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),
         KeySpec("fynd.company_id", "Fynd company id"),
