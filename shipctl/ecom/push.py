@@ -134,7 +134,9 @@ def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
     for key in missing:
         if key not in claimed:
             empty = " (it may be empty)" if key == "ref_awb" else ""
-            verdict.errors.append(Problem(key, f"missing: every push carries this key{empty}"))
+            # the path names the key in "file:line item N key: …" (the line is the item's)
+            verdict.errors.append(Problem(
+                key, f"missing: every push carries this key{empty}", (key,)))
     for key in extra:
         if key in hinted:
             continue

@@ -47,6 +47,15 @@ def test_each_problem_on_its_own_line_with_its_source_line(cli, tmp_path):
     assert lines[-1] == "1 payload: 0 valid, 1 invalid"
 
 
+def test_a_missing_key_is_named(cli):
+    data = push()
+    del data["city"], data["Employee"]
+    result = cli("ecom", "validate", "-", input=json.dumps(data))
+    assert result.code == 1
+    assert "  <stdin>:1 item 1 Employee: missing: every push carries this key" in result.out
+    assert "  <stdin>:1 item 1 city: missing: every push carries this key" in result.out
+
+
 def test_warnings_do_not_make_a_push_invalid(cli):
     result = cli("ecom", "validate", "-", input=json.dumps(push(code="4242", awb="X1")))
     assert result.code == 0, result.all
