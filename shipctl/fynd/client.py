@@ -67,12 +67,12 @@ def _first_line(body: bytes) -> str:
         text = html.unescape(_TAG.sub("", title.group(1).decode("utf-8", "replace")))
         text = " ".join(text.split())
         if text:
-            return _shorten(text)
+            return printable(_shorten(text))
     text = body[:65536].decode("utf-8", "replace")
     for line in text.splitlines():
         line = " ".join(html.unescape(_TAG.sub(" ", line)).split())
         if line:
-            return _shorten(line)
+            return printable(_shorten(line))
     return "(empty body)"
 
 
@@ -80,9 +80,21 @@ def _shorten(text: str, limit: int = MESSAGE_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _load(body: bytes) -> Any:
+def printable(text: str) -> str:
+    """TEXT from the server made safe for a terminal: each control character (an escape
+    sequence could repaint the screen or hide what a line says) written as its \\u escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else
+                   (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+                   for c in text)
+
+
+def load_json(body: bytes) -> Any:
+    """An answer's JSON value, or None when it is not JSON (a hostile server may nest deep:
+    that is refused as not JSON, never a RecursionError)."""
     try:
-        return nesting.loads(body.decode("utf-8"))  # a hostile server may nest deep
+        return nesting.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
 
@@ -91,12 +103,12 @@ def error_text(status: int, body: bytes) -> str:
     """A non-2xx answer in one line: ``HTTP 400: <message>`` from Fynd's
     ``{"success": false, "message"}`` (or an OAuth ``error_description``), else the status and
     the body's first line, never a wall of HTML."""
-    document = _load(body)
+    document = load_json(body)
     if isinstance(document, dict):
         for key in ("message", "error_description", "error"):
             value = document.get(key)
             if isinstance(value, str) and value.strip():
-                return f"HTTP {status}: {_shorten(' '.join(value.split()))}"
+                return f"HTTP {status}: {printable(_shorten(' '.join(value.split())))}"
     return f"HTTP {status}: {_first_line(body)}"
 
 
@@ -133,7 +145,7 @@ class ShipmentResult:
             parts.append(self.states)
         if self.message:
             parts.append(_shorten(self.message))
-        return "  ".join(parts)
+        return printable("  ".join(parts))
 
 
 @dataclass
@@ -163,8 +175,10 @@ class Answer:
         failed = self.failed
         if failed:
             listed = "; ".join(f"{s.identifier or '-'}: {s.message or 'failed'}" for s in failed)
-            return f"{len(failed)} of {len(self.shipments)} shipment(s) failed: {listed}"
-        return "; ".join(f"{s.identifier}: {s.states or 'ok'}" for s in self.shipments)
+            return printable(f"{len(failed)} of {len(self.shipments)} shipment(s) failed: "
+                             f"{listed}")
+        return printable("; ".join(f"{s.identifier}: {s.states or 'ok'}"
+                                   for s in self.shipments))
 
 
 def _is_result(value: Any) -> bool:
@@ -207,7 +221,7 @@ def parse_answer(status: int, body: bytes) -> Answer:
     """Interpret an HTTP status and body; never raises."""
     if not 200 <= status < 300:
         return Answer(status, error=error_text(status, body))
-    document = _load(body)
+    document = load_json(body)
     results: list[ShipmentResult] = []
     if isinstance(document, dict) and isinstance(document.get("statuses"), list):
         for transition in document["statuses"]:

@@ -158,7 +158,7 @@ def fetch(
 ) -> Token:
     """One token from the endpoint (retrying only what is transient: 503, a reset…)."""
     from shipctl import http
-    from shipctl.fynd.client import error_text
+    from shipctl.fynd.client import error_text, load_json
 
     authorization = basic_header(client_id, client_secret)
     secrets.register(client_secret)
@@ -184,7 +184,7 @@ def fetch(
     if not 200 <= status < 300:
         raise ShipctlError(f"no Fynd access token: {error_text(status, response.content)}")
     try:
-        document = response.json()
+        document = load_json(response.content)
         access_token = document["access_token"]
         expires_in = float(document.get("expires_in") or DEFAULT_LIFETIME)
     except (ValueError, KeyError, TypeError, AttributeError):

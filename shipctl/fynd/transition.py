@@ -241,25 +241,25 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
         hint = f"check {client.CREDENTIALS_CHECK}" if status in (401, 403) else None
         raise ShipctlError(f"Fynd reasons: {client.error_text(status, response.content)}",
                            hint=hint)
-    try:
-        document = response.json()
-        found = document["reasons"]
-        if not isinstance(found, list):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise ShipctlError(f"Fynd reasons: HTTP {status}, an answer without a reasons list"
-                           ) from None
+    document = client.load_json(response.content)
+    found = document.get("reasons") if isinstance(document, dict) else None
+    if not isinstance(found, list):
+        raise ShipctlError(f"Fynd reasons: HTTP {status}, an answer without a reasons list")
     if out.json_mode:
         out.write_json({"shipment_id": shipment_id, "bag_id": bag_id, "state": state,
                         "reasons": found})
         return int(ExitCode.OK)
-    rows = [[str(r.get("id", "")), str(r.get("display_name", ""))]
+    rows = [[client.printable(_cell(r.get("id"))), client.printable(_cell(r.get("display_name")))]
             for r in found if isinstance(r, dict)]
     if not rows:
         out.info(f"Fynd lists no reasons for moving bag {bag_id} to {state}")
         return int(ExitCode.OK)
     out.table(["ID", "REASON"], rows)
     return int(ExitCode.OK)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 # -- fynd auth ----------------------------------------------------------------------------------

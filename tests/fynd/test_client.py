@@ -256,3 +256,46 @@ def test_a_refused_token_stops_a_bulk_run(status):
     assert refused.check == "fynd.client_id / fynd.client_secret"
     assert refused.message == (f"HTTP {status}: token expired (check fynd.client_id / "
                                "fynd.client_secret)")
+
+
+# -- a hostile or broken server ------------------------------------------------------------------
+DEEP = "[" * 200_000 + "]" * 200_000  # past the interpreter's own recursion limit
+
+
+@pytest.mark.parametrize("message", ["\x1b[31mred\x1b[0m", "bell\x07", "two\rlines", "nul\x00"])
+def test_a_servers_control_characters_never_reach_the_terminal(message):
+    # a hostile answer could otherwise repaint the screen or hide what it says
+    answer = client.parse_answer(200, sdk({"identifier": "A\x1b[2J", "status": 400,
+                                           "message": message}))
+    (shipment,) = answer.shipments
+    for text in (shipment.line(), answer.text()):
+        assert text.isprintable(), text
+    assert "\\u001b" in shipment.line() or "\\u0007" in shipment.line() or (
+        "\\r" in shipment.line() or "\\u0000" in shipment.line())
+    page = client.parse_answer(502, b"<title>Bad \x1b[2J Gateway</title>")
+    assert page.error is not None and page.error.isprintable()
+    assert client.parse_answer(200, b"\x00\xff garbage").error.isprintable()
+
+
+@responses.activate
+def test_a_deeply_nested_reasons_answer_is_an_error_not_a_crash(cli, fynd_env):
+    responses.add(responses.POST, TOKEN_URL, json={"access_token": "tok-One-1111",
+                                                   "expires_in": 3600})
+    reasons_url = client.reasons_url(BASE, "7", "S", "B", "bag_not_confirmed")
+    responses.add(responses.GET, reasons_url, body='{"reasons": ' + DEEP + "}")
+    result = cli("fynd", "reasons", "S", "--bag", "B", "--state", "bag_not_confirmed")
+    assert result.code == 1
+    assert result.err.startswith("error: Fynd reasons: HTTP 200, an answer without a reasons")
+    assert "internal error" not in result.err
+
+
+@responses.activate
+def test_reasons_without_a_name_show_an_empty_cell(cli, fynd_env):
+    responses.add(responses.POST, TOKEN_URL, json={"access_token": "tok-One-1111",
+                                                   "expires_in": 3600})
+    responses.add(responses.GET, client.reasons_url(BASE, "7", "S", "B", "bag_not_confirmed"),
+                  json={"success": True, "reasons": [{"id": 4, "display_name": None}, 7,
+                                                     {"id": 5, "display_name": "Late\x1b[2J"}]})
+    result = cli("fynd", "reasons", "S", "--bag", "B", "--state", "bag_not_confirmed")
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == ["ID\tREASON", "4\t", "5\tLate\\u001b[2J"]

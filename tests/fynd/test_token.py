@@ -291,3 +291,14 @@ def test_any_cache_file_content_is_a_token_of_this_identity_or_a_miss(content):
         document = json.loads(content)
         assert document["client_id"] == CLIENT_ID and document["company_id"] == "7"
         assert got.access_token == str(document["access_token"])
+
+
+@responses.activate
+def test_a_deeply_nested_token_answer_is_an_error_not_a_crash():
+    responses.add(responses.POST, TOKEN_URL,
+                  body='{"access_token": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(token.ShipctlError) as raised:
+        make_source().get()
+    assert raised.value.exit_code == ExitCode.FAILED
+    assert raised.value.message == ("no Fynd access token: HTTP 200, an answer without "
+                                    "access_token")
