@@ -287,6 +287,9 @@ class Settings:
     company_id: str | None  # None only for a dry run (the URL then shows {company_id})
     client_id: str = ""
     client_secret: str = ""
+    # False under --sandbox: its simulator lives as long as the command, on a new port each
+    # time, so a token file would only pile up in the user's cache, never to be used again
+    cache: bool = True
 
     def identity(self) -> Identity:
         return Identity(self.profile, self.url, self.company_id or "", self.client_id)
@@ -303,7 +306,8 @@ def settings(app: Any, *, credentials: bool = True, company: bool = True) -> Set
     client_id = str(app.require("fynd.client_id"))
     client_secret = str(app.require("fynd.client_secret"))
     secrets.register(client_secret)
-    return Settings(app.profile, url, str(company_id), client_id, client_secret)
+    return Settings(app.profile, url, str(company_id), client_id, client_secret,
+                    cache=not getattr(app, "sandbox", False))
 
 
 def source(config: Settings, options: HttpOptions, *, log: Callable[[str], None] | None = None,
@@ -319,5 +323,6 @@ def source(config: Settings, options: HttpOptions, *, log: Callable[[str], None]
         return fetch(session, options, url=url, client_id=config.client_id,
                      client_secret=config.client_secret, profile=config.profile, log=log)
 
-    return TokenSource(config.identity(), fetcher,
-                       cache=cache if cache is not None else TokenCache())
+    if cache is None and config.cache:
+        cache = TokenCache()
+    return TokenSource(config.identity(), fetcher, cache=cache)

@@ -227,3 +227,24 @@ def test_unreachable_api_exits_1_in_one_line(cli, monkeypatch):
     assert result.code == 1
     assert result.err.startswith("error: no Fynd access token: ")
     assert "Traceback" not in result.all
+
+
+def test_the_embedded_sandbox_leaves_no_token_in_the_users_cache(cli):
+    from shipctl.fynd.token import cache_dir
+
+    # each --sandbox run has its own simulator on a new port: a cached token is of no use later
+    for _ in range(2):
+        result = cli("--sandbox", "fynd", "transition", "E1", "--to", "bag_confirmed")
+        assert result.code == 0, result.err
+        assert cli("--sandbox", "fynd", "auth").code == 0
+    assert not cache_dir().exists() or list(cache_dir().iterdir()) == []
+
+
+def test_a_sandbox_given_by_url_keeps_its_token_across_runs(cli, sandbox):
+    from shipctl.fynd.token import cache_dir
+
+    server = sandbox()
+    for shipment in ("U1", "U2"):
+        assert transition(cli, shipment, "--to", "bag_confirmed").code == 0
+    assert len(list(cache_dir().iterdir())) == 1
+    assert stats(server)["fynd"]["tokens_issued"] == 1
