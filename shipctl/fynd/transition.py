@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shipctl.errors import ExitCode, ShipctlError, UsageError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shipctl.app import Application
     from shipctl.fynd.token import TokenSource
     from shipctl.http import Call, HttpOptions
+    from shipctl.inputs import Item
 
 
 @dataclass
@@ -59,7 +60,17 @@ def _parsed(flag: str, values: list[str], parse: Any) -> list[Any]:
     return result
 
 
-def build_body(app: Application, flags: Flags) -> dict[str, Any]:
+class DataFile(NamedTuple):
+    """What --data-file read: the data_updates object, and where it came from (so that a
+    problem inside it is named by file, line and field, as a body from a file is)."""
+
+    data: dict[str, Any]
+    item: Item
+    prefix: tuple[str, ...]  # ("data_updates",) when the file wraps the object in that key
+
+
+def build_body(app: Application, flags: Flags, data_file: DataFile | None = None
+               ) -> dict[str, Any]:
     """The request body of ``flags``; UsageError (exit 2) for a malformed flag value."""
     from shipctl.fynd import flags as parse
 
@@ -73,12 +84,14 @@ def build_body(app: Application, flags: Flags) -> dict[str, Any]:
     comments = _parsed("--comment", flags.comments, parse.parse_comment)
     exclude = (parse.ABSENT if flags.exclude_next_state is None
                else parse.parse_exclude_next_state(flags.exclude_next_state))
-    data_file = _read_data_file(app, flags.data_file) if flags.data_file else None
+    if data_file is None and flags.data_file:
+        data_file = read_data_file(app, flags.data_file)
     try:
         return parse.build(
             flags.shipment_ids, to=flags.to, lines=lines, reasons=reasons,
             entity_reasons=entity_reasons, exclude_next_state=exclude,
-            invoice_id=flags.invoice_id, awb=flags.awb, data=data, data_file=data_file,
+            invoice_id=flags.invoice_id, awb=flags.awb, data=data,
+            data_file=data_file.data if data_file else None,
             comments=comments, force_transition=flags.force_transition,
             lock_after_transition=flags.lock_after_transition,
             unlock_before_transition=flags.unlock_before_transition, task=flags.task,
@@ -88,42 +101,76 @@ def build_body(app: Application, flags: Flags) -> dict[str, Any]:
         raise UsageError(f"{flag}: {error}") from None
 
 
-def _read_data_file(app: Application, path: Path) -> dict[str, Any]:
+def read_data_file(app: Application, path: Path) -> DataFile:
     """--data-file: one data_updates object (YAML or JSON, read as every input is), or an
     object holding one under ``data_updates``."""
     from shipctl import inputs
 
-    items = list(inputs.read_items([str(path)], warn=app.out.warn))
+    try:
+        items = list(inputs.read_items([str(path)], warn=app.out.warn))
+    except ShipctlError as error:  # unreadable: say which flag named the file
+        error.message = f"--data-file {error.message}"
+        raise
     if len(items) != 1:
         raise UsageError(f"--data-file {path}: expected one data_updates object, found "
                          f"{len(items)} items")
-    data = items[0].data
-    if set(data) == {"data_updates"} and isinstance(data["data_updates"], dict):
-        data = data["data_updates"]
-    return data
+    item = items[0]
+    if set(item.data) == {"data_updates"} and isinstance(item.data["data_updates"], dict):
+        return DataFile(item.data["data_updates"], item, ("data_updates",))
+    return DataFile(item.data, item, ())
 
 
-def _check(app: Application, body: dict[str, Any], force: bool) -> dict[str, Any]:
-    """The local checks of SPEC §6; problems are usage errors (exit 2), warnings go to stderr."""
+def _check(app: Application, body: dict[str, Any], flags: Flags,
+           data_file: DataFile | None) -> dict[str, Any]:
+    """The local checks of SPEC §6; problems are usage errors (exit 2), warnings go to stderr.
+    Each is named by the flag (or --data-file line) it came from, once: every shipment of the
+    body carries the same parts, so it would otherwise repeat per shipment."""
     from shipctl.fynd import models
 
-    checked = models.check(body, force=force)
-    for warning in checked.warnings:
-        app.out.warn(_where(warning))
+    checked = models.check(body, force=flags.force)
+    for warning in _once(_where(w, flags, data_file) for w in checked.warnings):
+        app.out.warn(warning)
     if checked.problems or checked.request is None:
-        for problem in checked.problems[:-1]:
-            app.out.info(f"error: {_where(problem)}")
-        last = checked.problems[-1] if checked.problems else None
-        raise UsageError(_where(last) if last else "the request is invalid",
+        problems = _once(_where(p, flags, data_file) for p in checked.problems)
+        for problem in problems[:-1]:
+            app.out.info(f"error: {problem}")
+        raise UsageError(problems[-1] if problems else "the request is invalid",
                          hint="nothing was sent")
     return checked.request
 
 
-def _where(problem: Any) -> str:
+def _once(texts: Any) -> list[str]:
+    return list(dict.fromkeys(texts))
+
+
+def _where(problem: Any, flags: Flags, data_file: DataFile | None) -> str:
+    """PROBLEM named by what the user typed: the flag, or the --data-file line and field;
+    else by its path in the body."""
     path = problem.path
     if len(path) == 3 and path[0] == "statuses" and path[2] in _FLAG_OF:
         return f"{_FLAG_OF[path[2]]}: {problem.message}"
+    if len(path) > 6 and path[:2] == ("statuses", 0) and path[4] == "reasons":
+        given = flags.reasons if path[5] == "products" else flags.entity_reasons
+        flag = "--reason" if path[5] == "products" else "--entity-reason"
+        if isinstance(path[6], int) and path[6] < len(given):
+            return f"{flag} {given[path[6]]}: {problem.message}"
+    if data_file is not None and len(path) > 5 and path[4] == "data_updates":
+        inside = (*data_file.prefix, *path[5:])
+        if _holds(data_file.item.data, inside[:-1]):  # the object at fault is the file's
+            return f"--data-file {data_file.item.where(inside)}: {problem.message}"
     return str(problem)
+
+
+def _holds(data: Any, path: tuple[Any, ...]) -> bool:
+    """Whether DATA has a value at PATH."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
 
 
 def _options(app: Application, *, timeout: float, retries: int, ca_bundle: Path | None
@@ -174,7 +221,8 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
 
     out = app.out
     options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
-    body = _check(app, build_body(app, flags), flags.force)
+    data_file = read_data_file(app, flags.data_file) if flags.data_file else None
+    body = _check(app, build_body(app, flags, data_file), flags, data_file)
     if dry_run:
         config = token.settings(app, credentials=False, company=False)
         url = client.status_url(config.url, company_placeholder(app, config.company_id))

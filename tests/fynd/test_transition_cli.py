@@ -248,3 +248,37 @@ def test_a_sandbox_given_by_url_keeps_its_token_across_runs(cli, sandbox):
         assert transition(cli, shipment, "--to", "bag_confirmed").code == 0
     assert len(list(cache_dir().iterdir())) == 1
     assert stats(server)["fynd"]["tokens_issued"] == 1
+
+
+def test_a_data_file_problem_names_the_file_line_and_field(cli, tmp_path):
+    path = tmp_path / "dp.yaml"
+    path.write_text("entities:\n  - filters: [{}]\n    data: {a: 1}\n"
+                    "order_item_status:\n  - filters: [{}]\n    dta: {}\n")
+    result = transition(cli, "A", "B", "--to", "dp_assigned", "--data-file", path, "--dry-run")
+    assert result.code == 2
+    # once, though both shipments carry it, and where the user wrote it, not in the built body
+    assert result.err.count("dta") == 1, result.err
+    assert f"error: --data-file {path}:6 item 1 order_item_status.0.dta: unknown key (did you " \
+           "mean data?)" in result.err
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text('{\n "data_updates": {\n  "entities": "x"\n }\n}\n')
+    result = transition(cli, "A", "--to", "dp_assigned", "--data-file", wrapped, "--dry-run")
+    assert result.code == 2
+    assert (f"error: --data-file {wrapped}:3 item 1 data_updates.entities: expected a list, "
+            "got text") in result.err
+
+
+def test_a_missing_data_file_names_the_flag(cli, tmp_path):
+    result = transition(cli, "A", "--to", "dp_assigned", "--data-file", tmp_path / "no.yaml")
+    assert result.code == 2
+    assert result.err.startswith(f"error: --data-file {tmp_path / 'no.yaml'}: ")
+
+
+def test_a_reason_warning_names_the_reason_flag_once_for_all_shipments(cli):
+    result = transition(cli, "A", "B", "--to", "bag_not_confirmed", "--line", "1:5",
+                        "--reason", "1:Gone@1:2,3:1", "--dry-run")
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[0] == (
+        "warning: --reason 1:Gone@1:2,3:1: line 3 is not among this shipment's products "
+        "(lines 1): the reason may apply to nothing")
+    assert result.err.count("line 3 is not among") == 1
