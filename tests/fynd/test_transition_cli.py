@@ -282,3 +282,20 @@ def test_a_reason_warning_names_the_reason_flag_once_for_all_shipments(cli):
         "warning: --reason 1:Gone@1:2,3:1: line 3 is not among this shipment's products "
         "(lines 1): the reason may apply to nothing")
     assert result.err.count("line 3 is not among") == 1
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
+def test_the_seeds_examples_from_the_real_command_line(cli, number, tmp_path):
+    # the flag lines of test_flags, through typer and the command itself (not a re-parse)
+    import shlex
+
+    from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, pasted_examples, read_leniently
+    from .test_flags import FLAG_LINES
+
+    words = [w for w in shlex.split(FLAG_LINES[number]) if w not in ("--dry-run", "-o", "json")]
+    result = transition(cli, *words, "--dry-run", "-o", "json")
+    assert result.code == 0, result.err
+    body = json.loads(result.out)["body"]
+    assert json.dumps(body) == json.dumps(sample(number))  # values, types and key order
+    docs = pasted_examples()[number].replace(EXAMPLE_4_GAP, EXAMPLE_4_MENDED)
+    assert same(body, read_leniently(docs, tmp_path))  # and the docs as pasted
