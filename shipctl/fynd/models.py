@@ -36,7 +36,6 @@ __all__ = [
     "UpdateShipmentStatus",
     "check",
     "field_names",
-    "to_json",
 ]
 
 # Fynd's own words for what it rejects inside an HTTP 200 (seed 003 "Common Error Scenarios").
@@ -264,11 +263,6 @@ def _check(data: dict[str, Any], force: bool) -> Checked:
         if not problems:
             return Checked(request, [], _sorted(data, warnings), identifiers)
     return Checked(None, _sorted(data, problems), _sorted(data, warnings), identifiers)
-
-
-def to_json(body: dict[str, Any]) -> str:
-    """The body as sent: UTF-8 text as given (no \\u escapes), key order kept."""
-    return json.dumps(body, ensure_ascii=False, allow_nan=False)
 
 
 def _ordered(value: Any, model: type[BaseModel] | None) -> Any:

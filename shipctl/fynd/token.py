@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 RENEW_EARLY = 60.0  # seconds before expiry a token is replaced (reference/fynd.md)
 # Fynd does not document the lifetime; an answer without ``expires_in`` is trusted this long.
 DEFAULT_LIFETIME = 600.0
-CHECK = "fynd.client_id / fynd.client_secret"  # what to check when the credentials are refused
 REFUSED_STATUSES = frozenset({400, 401, 403})
 
 
@@ -158,7 +157,7 @@ def fetch(
 ) -> Token:
     """One token from the endpoint (retrying only what is transient: 503, a reset…)."""
     from shipctl import http
-    from shipctl.fynd.client import error_text, load_json
+    from shipctl.fynd.client import CREDENTIALS_CHECK, error_text, load_json
 
     authorization = basic_header(client_id, client_secret)
     secrets.register(client_secret)
@@ -178,7 +177,7 @@ def fetch(
     if status in REFUSED_STATUSES:
         raise TokenRefused(
             f"Fynd refused the client credentials of profile {profile!r} "
-            f"({error_text(status, response.content)}): check {CHECK}",
+            f"({error_text(status, response.content)}): check {CREDENTIALS_CHECK}",
             hint="shipctl config set fynd.client_secret  (prompts without echo)",
         )
     if not 200 <= status < 300:
@@ -215,7 +214,6 @@ class TokenSource:
         self._token: Token | None = None
         self._refused: TokenRefused | None = None
         self.fetched = 0  # tokens fetched from the endpoint by this source
-        self.from_cache = False  # whether the current token came from the cache file
 
     def get(self) -> Token:
         with self._lock:
@@ -225,7 +223,7 @@ class TokenSource:
             if self._cache is not None:
                 cached = self._cache.load(self.identity)
                 if cached is not None and cached.fresh(now):
-                    self._token, self.from_cache = cached, True
+                    self._token = cached
                     return cached
             return self._fetch()
 
@@ -239,7 +237,7 @@ class TokenSource:
             if self._cache is not None:  # or another run did
                 cached = self._cache.load(self.identity)
                 if cached is not None and cached.access_token != rejected and cached.fresh(now):
-                    self._token, self.from_cache = cached, True
+                    self._token = cached
                     return cached
             return self._fetch()
 
@@ -257,14 +255,10 @@ class TokenSource:
             self._refused = refused
             raise
         self.fetched += 1
-        self._token, self.from_cache = token, False
+        self._token = token
         if self._cache is not None:
             self._cache.store(self.identity, token)
         return token
-
-    @property
-    def current(self) -> Token | None:
-        return self._token
 
 
 def bearer(token: Token) -> dict[str, str]:

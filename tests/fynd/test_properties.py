@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipctl.fynd import flags
-from shipctl.fynd.models import check, field_names, to_json
+from shipctl.fynd.client import encode
+from shipctl.fynd.models import check, field_names
 from shipctl.fynd.states import STATES, is_cancellation
 
 from . import same
@@ -114,7 +115,7 @@ def test_check_never_raises(data, force):
         assert isinstance(problem.field, str) and problem.message
     assert all(isinstance(identifier, str) for identifier in checked.identifiers)
     if checked.request is not None:
-        assert same(json.loads(to_json(checked.request)), data)
+        assert same(json.loads(encode(checked.request)), data)
 
 
 @given(st.dictionaries(st.sampled_from(NAMES), ANY_JSON, max_size=4), st.booleans())
