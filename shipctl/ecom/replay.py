@@ -51,10 +51,8 @@ _SECRET_WORDS = ("authorization", "password", "secret", "token", "key", "cookie"
 
 
 def encode(data: Any) -> bytes:
-    """The body of a push as replay sends it: JSON in UTF-8, keys in the order they came.
-
-    One spelling for every item, so listen → export → replay gives the same bytes again.
-    """
+    """The body of a push read from anything but a JSON Lines line (which goes as written):
+    JSON in UTF-8, keys in the order they came, one spelling for every item."""
     try:
         return json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\\ud800"): kept as the escape it came as
@@ -229,7 +227,12 @@ class Replay(BulkProvider):
                         for p in verdict.errors]
             return json.dumps([self._identity(data, ordinal, valid=False), keys, label, where,
                                number, None, problems, warnings])
-        body = encode(data).decode("utf-8")
+        # A JSON Lines line (an `ecom export`) goes as it was written, so the receiver gets the
+        # bytes the first one did; anything else is encoded in one spelling.
+        if item.text is not None:
+            body = item.text.strip(" \t\r\n\ufeff")
+        else:
+            body = encode(data).decode("utf-8")
         return json.dumps([self._identity(data, ordinal, valid=True), keys, label, where,
                            number, body, [], warnings])
 

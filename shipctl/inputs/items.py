@@ -38,6 +38,8 @@ class Item:
     location: Location
     # 1-based source line of each field path, where the format lets us know it
     field_lines: dict[Path_, int] = field(default_factory=dict)
+    # a JSON Lines object's line as written, so a resender can send the bytes it was given
+    text: str | None = None
 
     def line_of(self, path: Path_ = ()) -> int | None:
         """Line of the longest known prefix of ``path``; else the item's own line."""

@@ -60,15 +60,17 @@ def read_json_lines(
     lines: Iterable[tuple[int, bytes]],
     name: str,
     warn: Warn,
-    first: tuple[int, Any] | None = None,
+    first: tuple[int, Any, bytes] | None = None,
 ) -> Iterator[Item]:
-    """One JSON value per line; ``first``: the (line, value) already read while sniffing."""
+    """One JSON value per line; ``first``: the (line, value, raw line) read while sniffing."""
     index = 0
     nonblank = first is not None
     warnings = _OncePerKind(name, warn)
     loads = limits.loads
     if first is not None:
         for item in split_value(first[1], first[0], {}, name, index):
+            if type(first[1]) is dict:  # as the lines below: the line as written
+                item.text = decode(first[2], name, first[0])
             index = item.location.index
             yield item
     for lineno, raw in lines:
@@ -87,7 +89,7 @@ def read_json_lines(
             continue
         if type(value) is dict:  # the common case, kept fast
             index += 1
-            yield Item(value, Location(name, lineno, index))
+            yield Item(value, Location(name, lineno, index), text=text)
         else:
             for item in split_value(value, lineno, {}, name, index):
                 index = item.location.index

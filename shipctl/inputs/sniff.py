@@ -33,7 +33,7 @@ def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn)
         if isinstance(value, (dict, list)):
             # one JSON value per line (or a one-line document): stream it line by line
             rest = lines(stream, name, head.lineno)
-            return read_json_lines(rest, name, warn, first=(head.lineno, value))
+            return read_json_lines(rest, name, warn, first=(head.lineno, value, head.line))
     data = read_all(stream, name, head.read)
     text = decode(data, name)
     if not text.strip():

@@ -269,6 +269,29 @@ def test_string_status_and_answers_without_json(cli, receiver, tmp_path):
     assert records["94 #4"]["message"] == "refused by the receiver: closed"
 
 
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_json_lines_go_as_written(cli, receiver, tmp_path, source):
+    """An export of pushes another sender wrote (compact, \\u escapes, its own key order)
+    is re-sent byte for byte; a pretty-printed file is sent in replay's one spelling."""
+    hook = receiver()
+    lines = [json.dumps(push(number="1", city="Bengaluru – ಬೆಂಗಳೂರು"), separators=(",", ":")),
+             json.dumps(dict(reversed(push(number="2").items())), separators=(",", ":"))]
+    text = "".join(line + "\r\n" for line in lines)
+    if source == "file":
+        path = tmp_path / "captured.jsonl"
+        path.write_text(text, encoding="utf-8")
+        result = cli("ecom", "replay", path)
+    else:
+        result = cli("ecom", "replay", "-", input=text.encode("utf-8"))
+    assert result.code == 0, result.all
+    assert [a.body for a in hook.arrivals] == [line.encode() for line in lines]
+
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps(push(number="3"), indent=2))
+    assert cli("ecom", "replay", pretty).code == 0
+    assert hook.arrivals[-1].body == json.dumps(push(number="3")).encode()
+
+
 def test_dry_run_masks_the_auth_and_sends_nothing(cli, receiver):
     hook = receiver()
     result = cli("ecom", "replay", BATCH, "--dry-run")

@@ -61,6 +61,28 @@ def test_listen_export_replay_gives_byte_identical_bodies_in_the_same_order(cli,
     assert copied == original  # same raw bytes, same order, for every AWB
 
 
+def test_a_capture_from_another_sender_replays_byte_for_byte(cli, tmp_path):
+    """Bodies as Ecom's servers write them, not as shipctl would: compact separators, \\u
+    escapes, keys in another order. Replay sends each exported line as it is."""
+    first = Listener(tmp_path / "first.sqlite3")
+    second = Listener(tmp_path / "second.sqlite3")
+    bodies = [
+        json.dumps(push(number="901", status="Delivered – ok"), separators=(",", ":")).encode(),
+        json.dumps(dict(reversed(push(number="902", when="2024-03-06 10:00:00").items())),
+                   ensure_ascii=False, separators=(", ", ":")).encode(),
+    ]
+    try:
+        for body in bodies:
+            assert first.post(data=body).status_code == 200
+        captured = tmp_path / "captured.jsonl"
+        captured.write_text(cli("ecom", "export", "--store", first.store).out, encoding="utf-8")
+        assert replay(cli, captured, second).code == 0
+    finally:
+        first.stop()
+        second.stop()
+    assert [row[2] for row in second.rows()] == bodies
+
+
 def test_the_sample_batch_round_trips_with_filters(cli, tmp_path):
     first = Listener(tmp_path / "first.sqlite3")
     second = Listener(tmp_path / "second.sqlite3")
