@@ -62,12 +62,13 @@ class Push:
     def compact(self) -> str:
         """The body on one line, for JSON Lines export (``shipctl.ecom.export``).
 
-        The raw body when it is already one line of UTF-8 JSON, which it is whenever the
-        sender did not pretty-print it; else the parsed document re-serialised compactly (a
-        JSON text's line breaks can only be whitespace between tokens, so nothing but layout
-        is lost, and the raw bytes stay in the store).
+        The raw body, less the whitespace around it (many senders end it with a newline),
+        when it is one line of UTF-8 JSON, which it is whenever the sender did not
+        pretty-print it; else the parsed document re-serialised compactly (a JSON text's line
+        breaks can only be whitespace between tokens, so nothing but layout is lost, and the
+        raw bytes stay in the store).
         """
-        text = self.body.decode("utf-8").removeprefix("\ufeff")
+        text = self.body.decode("utf-8").removeprefix("\ufeff").strip(" \t\r\n")
         if "\n" not in text and "\r" not in text:
             return text
         return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))

@@ -145,6 +145,13 @@ def test_a_pretty_printed_body_is_stored_raw_and_exported_on_one_line(receiver):
     assert "\n" not in push.compact and json.loads(push.compact) == json.loads(body)
 
 
+@pytest.mark.parametrize("around", [b"\n", b"\r\n", b"  \n\n", b"\t"])
+def test_a_one_line_body_with_whitespace_around_it_is_exported_as_written(receiver, around):
+    line = json.dumps(scan(), ensure_ascii=False).encode()  # ", " and ": ", as senders vary
+    push = receiver.receive(basic(), around + line + around).push
+    assert push.compact.encode() == line
+
+
 @pytest.mark.parametrize("value, shown", [
     ("44590188", 44590188), ("0042", 42), ("12a", "12a"), ("٤٤", "٤٤"), (None, None),
     ("9" * 5000, "9" * 100), (17, 17),
