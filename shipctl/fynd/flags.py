@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
@@ -165,7 +166,7 @@ def parse_data(text: str) -> DataValue:
     if too_deep(value_text) is not None:
         raise ValueError(f"{DATA_FORM} (after := : nested deeper than {MAX_DEPTH} levels)")
     try:
-        value = json.loads(value_text, parse_constant=_no_constant)
+        value = json.loads(value_text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
         raise ValueError(f"{DATA_FORM} (after := : not JSON: {error})") from None
     return DataValue(target, path, value)
@@ -173,6 +174,14 @@ def parse_data(text: str) -> DataValue:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    # json reads 1e999 as infinity, which no JSON text can carry: say so here, naming --data
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is out of range")
+    return number
 
 
 def parse_exclude_next_state(text: str) -> str | None:

@@ -307,6 +307,7 @@ def test_parse_data(text, expected):
     ("products", ""), ("products=1", ""), ("order.=1", ""), ("order..x=1", ""),
     ("entity_status.x=1", ""), ("product.x=1", ""), ("meta.x=1", ""),
     ("order.x:={bad", "(after := : not JSON"), ("order.x:=NaN", "(after := : not JSON"),
+    ("order.x:=1e999", "1e999 is out of range"), ("order.x:=[-1E400]", "-1E400 is out of range"),
     ("order.x:=" + "[" * 40 + "]" * 40, "nested deeper than"),
 ])
 def test_parse_data_refuses(text, extra):
