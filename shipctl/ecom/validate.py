@@ -51,7 +51,9 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
             continue
         if verdict.errors:
             heading = "INVALID"
-        elif repairs and repairs.get(item.location.file):
+        # item.text: a JSON Lines line strict JSON read as it is; the file's repairs were
+        # on other lines
+        elif item.text is None and repairs and repairs.get(item.location.file):
             count = repairs[item.location.file]
             heading = f"VALID after repairing {count} formatting problem{'s' * (count != 1)}"
         else:

@@ -56,6 +56,18 @@ def test_a_missing_key_is_named(cli):
     assert "  <stdin>:1 item 1 city: missing: every push carries this key" in result.out
 
 
+def test_in_json_lines_only_the_repaired_lines_say_so(cli, tmp_path):
+    lines = [json.dumps(push(number=str(n))) for n in range(1, 5)]
+    lines[1] = lines[1][:-1] + ",}"  # a trailing comma on line 2 only
+    path = tmp_path / "capture.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = cli("ecom", "validate", path)
+    assert result.code == 0, result.all
+    headings = [line.split(f" {path}")[0] for line in result.out.splitlines()[:4]]
+    assert headings == ["VALID  ", "VALID after repairing 1 formatting problem", "VALID  ",
+                        "VALID  "]
+
+
 def test_warnings_do_not_make_a_push_invalid(cli):
     result = cli("ecom", "validate", "-", input=json.dumps(push(code="4242", awb="X1")))
     assert result.code == 0, result.all
