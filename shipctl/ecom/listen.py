@@ -31,6 +31,7 @@ import errno
 import json
 import logging
 import queue
+import shlex
 import signal
 import socket
 import sys
@@ -197,13 +198,15 @@ async def _read_body(receive: Callable) -> bytes | None:
 class Forwarder:
     """Relays stored pushes to ``url`` one after another (per-AWB order kept), off the loop."""
 
-    def __init__(self, url: str, log: Log, warn: Log | None = None) -> None:
+    def __init__(self, url: str, log: Log, warn: Log | None = None, *, store: str = "") -> None:
         from shipctl import http
 
         # the relayed pushes carry Ecom's credentials: say so when they would cross in clear
         http.warn_plain_http(url, sends_credentials=True, warn=warn or log)
         self.url = url
         self.log = log
+        # how to get a push that was not relayed out of the store: the command to type
+        self._export = "ecom export" + (f" --store {shlex.quote(store)}" if store else "")
         self._options = http.HttpOptions(timeout=30.0, retries=3)
         self._session = http.make_session(self._options, pool_size=1)
         self._queue: queue.SimpleQueue[tuple[Answer, dict[str, str]] | None] = (
@@ -245,7 +248,7 @@ class Forwarder:
                          f" {delivery.response.status_code} {_plain(text, 200)}")
             else:
                 self.log(f"{_now()} forward FAILED for {where} to {self.url}:"
-                         f" {delivery.error}; the push is in the store (ecom export --awb"
+                         f" {delivery.error}; the push is in the store ({self._export} --awb"
                          f" {_plain(push.awb)} | ecom replay --to URL)")
             with self._lock:
                 self.pending -= 1
@@ -255,7 +258,7 @@ class Forwarder:
         self._thread.join(wait)
         if self._thread.is_alive() and self.pending:
             self.log(f"{_now()} {self.pending} push(es) not forwarded before shutdown; they"
-                     " are in the store (ecom export | ecom replay)")
+                     f" are in the store ({self._export} | ecom replay --to URL)")
 
 
 # -- slow request heads -------------------------------------------------------------------------
@@ -346,7 +349,7 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         warn(f"listening on {sock.getsockname()[0]}, which is not a loopback address: Ecom's"
              " pushes carry credentials; put a TLS-terminating proxy in front of it")
     store = Store(store_path)
-    forwarder = Forwarder(forward_to, log, warn) if forward_to else None
+    forwarder = Forwarder(forward_to, log, warn, store=store.path) if forward_to else None
     app = ListenApp(Receiver(username, password), store, path=path, log=log,
                     forwarder=forwarder)
     _quiet_uvicorn(log)

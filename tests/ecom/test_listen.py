@@ -371,6 +371,8 @@ def test_a_failing_forward_does_not_lose_the_push(listener):
     assert front.stop() == 0
     assert "forward FAILED for awb 8012345671" in front.log and "the push is in the store" \
         in front.log
+    # the way back names this store, not the default one
+    assert f"(ecom export --store {front.store} --awb 8012345671 | ecom replay" in front.log
     assert len(front.rows()) == 1
 
 
