@@ -160,15 +160,28 @@ def exact_record(call: Call, *, show_secrets: bool) -> dict[str, Any]:
     kind, body = parse_body(prepared.body, prepared.headers.get("Content-Type", ""))
     if kind == "json":  # again, keeping every decimal's digits
         body = nesting.loads(body_text(prepared.body).lstrip("\ufeff"), parse_float=Decimal)
-        if not show_secrets:
+        if _holds_float(body):
+            # NaN or Infinity (every other number is a Decimal or an int here): Python's json
+            # reads and writes them, no other JSON reader does; shown as the text sent, so
+            # the document printed stays JSON.
+            kind = "text"
+        elif not show_secrets:
             body = mask_fields(body, keys)
-    elif kind != "none":
+    if kind not in ("json", "none"):
         content_type = prepared.headers.get("Content-Type", "")
         body = body_text(prepared.body) if show_secrets else mask_body(
             prepared.body, content_type, keys)
     return {"method": prepared.method,
             "url": url if show_secrets else redact_url(url, keys, registered=False),
             "headers": headers, "body": body}
+
+
+def _holds_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_float(v) for v in value)
+    return isinstance(value, float)
 
 
 # The ways our clients encode JSON bodies: compact with ensure_ascii=False is

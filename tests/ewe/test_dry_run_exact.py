@@ -377,3 +377,27 @@ def test_print_fixed_keeps_the_digits(cli, tmp_path):
     result = cli("ewe", "validate", "--print-fixed", path)
     assert result.code == 0, result.all
     assert '"weight": 0.0000001' in result.out
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_body_that_is_not_strict_json_is_shown_as_text_in_dry_run_json(tmp_path, capsys,
+                                                                          constant):
+    """A body holding NaN (Python's json reads and writes it; no other JSON reader does):
+    `--dry-run -o json` shows it as the text sent, so stdout stays valid JSON."""
+    from shipctl import runner
+    from shipctl.app import Application
+    from shipctl.runner import RunOptions
+
+    path = tmp_path / "b.json"
+    path.write_text(f'{{"amount": {constant}, "token": "tok-value-3"}}')
+    app = Application()
+    app.use(json_mode=True)
+    assert runner.run(app, _Signed.make(None), RunOptions(paths=[str(path)],
+                                                          dry_run=True)) == 0
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    document = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    body = document["results"][0]["request"]["body"]
+    assert body == f'{{"amount": {constant}, "token": "********"}}'
