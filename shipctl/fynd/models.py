@@ -26,7 +26,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shipctl.fynd.states import STATES, is_cancellation
+from shipctl.fynd.states import STATES, has_reason, is_cancellation
 from shipctl.inputs import Path_, dotted
 from shipctl.suggest import nearest
 
@@ -322,14 +322,6 @@ def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Pro
     return problems
 
 
-def _has_reason(shipment: dict[str, Any]) -> bool:
-    reasons = shipment.get("reasons")
-    if not isinstance(reasons, dict):
-        return False
-    return any(isinstance(reasons.get(key), list) and reasons[key]
-               for key in ("products", "entities"))
-
-
 def _reason_problems(i: int, transition: dict[str, Any]) -> list[Problem]:
     state = transition.get("status")
     if not (isinstance(state, str) and is_cancellation(state)):
@@ -339,7 +331,7 @@ def _reason_problems(i: int, transition: dict[str, Any]) -> list[Problem]:
                 f"{state} is a cancellation and needs a reason (reasons.products or "
                 f'reasons.entities; --reason ID:TEXT) — Fynd answers "{FYND_REASON_MISSING}"')
         for j, shipment in _entries(transition, "shipments")
-        if not _has_reason(shipment)
+        if not has_reason(shipment)
     ]
 
 

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote
 
 from shipctl import nesting
 from shipctl.fynd import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_COMPANY_ID, SANDBOX_PATH
-from shipctl.fynd.states import AUTOMATIC, NEXT, is_cancellation
+from shipctl.fynd.states import AUTOMATIC, NEXT, has_reason, is_cancellation
 from shipctl.sandbox import SimRequest, SimResponse
 
 PREFIX = SANDBOX_PATH
@@ -254,7 +254,7 @@ class FyndSimulator:
                 if any(not allowed(state, excluded) for state in units):  # type: ignore[arg-type]
                     raise _Refusal(INVALID_TRANSITION.format(excluded))
         cancels = is_cancellation(target) or (moving_rest and is_cancellation(excluded or ""))
-        if cancels and not _has_reason(shipment):
+        if cancels and not has_reason(shipment):
             raise _Refusal(f"ReasonError: Reason is missing for shipments {identifier}",
                            "ReasonError")
 
@@ -322,12 +322,6 @@ def _move(lines: dict[int, Counter[str]], units: dict[int, dict[str, int]], to: 
             lines[line][to] += n
         for state in [s for s, n in lines[line].items() if n <= 0]:
             del lines[line][state]
-
-
-def _has_reason(shipment: dict[str, Any]) -> bool:
-    reasons = shipment.get("reasons")
-    return isinstance(reasons, dict) and any(
-        isinstance(reasons.get(key), list) and reasons[key] for key in ("products", "entities"))
 
 
 def _repeated(data: dict[str, Any]) -> set[str]:

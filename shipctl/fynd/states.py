@@ -70,3 +70,13 @@ AUTOMATIC: dict[str, str] = {"bag_invoiced": "dp_assigned"}
 def is_cancellation(state: str) -> bool:
     """A state Fynd refuses without a reason ("Reason is missing")."""
     return state == "bag_not_confirmed" or state.startswith("cancelled_")
+
+
+def has_reason(shipment: object) -> bool:
+    """Whether a shipment of a request gives a reason (a product's or the entity's): what a
+    cancellation needs. Tolerates any data (the local checks run on unvalidated input)."""
+    if not isinstance(shipment, dict):
+        return False
+    reasons = shipment.get("reasons")
+    return isinstance(reasons, dict) and any(
+        isinstance(reasons.get(key), list) and reasons[key] for key in ("products", "entities"))
