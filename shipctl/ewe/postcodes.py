@@ -31,6 +31,11 @@ STATE_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "TAS": ((7000, 7999),),
 }
 
+# Territories that published locality lists give some places and EWE's `state` field does not
+# have: Other Territories (Norfolk, Christmas and Cocos Islands), Jervis Bay Territory, the
+# Australian Antarctic Territory. A row with one still says where its suburb is.
+OTHER_TERRITORIES = frozenset({"OT", "JBT", "AAT"})
+
 NOT_CONFIGURED_NOTE = (
     "suburbs were not checked against their postcodes (EWE refuses a mismatch with code 10);"
     " to check them, shipctl config set ewe.postcodes FILE (a CSV of suburb,postcode,state)"
@@ -201,7 +206,9 @@ def _add_row(
     state: str | None = None
     if state_at is not None and cells[state_at]:
         state = cells[state_at].upper()
-        if state not in STATES:
+        if state in OTHER_TERRITORIES:
+            state = None  # which of EWE's states: the ranges say, and only warn
+        elif state not in STATES:
             raise ConfigError(
                 f"{name}:{line}: state {cells[state_at]!r} is not one of {', '.join(STATES)}"
             )

@@ -237,6 +237,29 @@ def test_a_list_without_states_leaves_the_ranges_to_warn(cli, monkeypatch, tmp_p
         "to.postcode: 2620 is usually a NSW postcode, not ACT"]
 
 
+@pytest.mark.parametrize("territory", ["OT", "JBT", "AAT", "ot"])
+def test_a_published_list_with_other_territories_is_read(cli, monkeypatch, tmp_path, item,
+                                                         territory):
+    """Published locality lists give some places a territory that is not one of EWE's eight
+    states (OT: Norfolk, Christmas and Cocos Islands; JBT: Jervis Bay; AAT: the Antarctic):
+    the whole list was refused (exit 2) for one such row. Such a row still says where the
+    suburb is; its state is left to the ranges, which only warn."""
+    (tmp_path / "postcodes.csv").write_text(
+        f"suburb,postcode,state\nGreenacre,2190,NSW\nMoorabbin Airport,3194,VIC\n"
+        f"Jervis Bay,2540,{territory}\n")
+    monkeypatch.setenv("SHIPCTL_EWE_POSTCODES", str(tmp_path / "postcodes.csv"))
+    result = cli("ewe", "validate", "-o", "json",
+                 item(changed(address("Jervis Bay", "ACT", "2540"))))
+    assert result.code == 0, result.all
+    [record] = json.loads(result.out)["results"]
+    assert [w.partition(" (")[0] for w in record["warnings"]] == [
+        "to.postcode: 2540 is usually a NSW postcode, not ACT"]
+    wrong = cli("ewe", "validate", "-o", "json",
+                item(changed(address("Jervis Bay", "ACT", "2541"))))
+    assert wrong.code == 1  # the suburb is still checked against its postcode
+    assert json.loads(wrong.out)["results"][0]["errors"][0]["field"] == "to.suburb"
+
+
 # -- 2. said once per run: the suburbs were not checked ------------------------------------------
 @pytest.mark.parametrize("command", [["validate"], ["modify", "--dry-run"], ["modify"]])
 def test_suburbs_not_checked_is_said_once_per_run(cli, sandbox, monkeypatch, tmp_path,
