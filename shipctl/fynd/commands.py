@@ -206,7 +206,7 @@ def apply(
     Examples:
       $ shipctl fynd apply sample_payloads/fynd/04-partial-confirmation.json --dry-run
       $ shipctl fynd apply transitions.jsonl --jobs 8 --journal nightly.db --report nightly.csv
-      $ shipctl fynd apply sample_payloads/fynd/pasted-from-docs.txt
+      $ shipctl fynd apply sample_payloads/fynd/ --dry-run
     """
     from shipctl import http, runner
     from shipctl.fynd.apply import UpdateShipmentStatus

@@ -52,3 +52,22 @@ def test_the_readme_examples_run_as_written_against_the_sandbox(cli, sandbox):
         printed = result.err if shown and shown[0].startswith("error:") else result.out
         assert printed.splitlines()[: len(shown)] == shown, (command, result.all)
         assert result.code == (1 if any("FAILED" in line for line in shown) else 0), command
+
+
+def test_the_help_examples_run_against_the_sandbox(cli, sandbox, monkeypatch):
+    sandbox()
+    monkeypatch.chdir(REPO)  # the examples name sample_payloads/ relative to the repository
+    ran = 0
+    for command in ("transition", "apply", "states", "reasons", "auth"):
+        shown = cli("fynd", command, "--help").out
+        for line in shown.splitlines():
+            if not line.strip().startswith("$ shipctl fynd "):
+                continue
+            words = shlex.split(line.strip()[2:])[1:]
+            if any(w.endswith((".jsonl", ".db", ".csv")) and not (REPO / w).exists()
+                   for w in words):
+                continue  # a file of the user's own (transitions.jsonl)
+            result = cli(*words)
+            assert result.code == 0, (line, result.all)
+            ran += 1
+    assert ran >= 10
