@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from shipctl.inputs import Item
 
 CONTENT_TYPE = "application/json"
-CREDENTIALS_CHECK = "ecom credentials (ecom.username, ecom.password)"
+CREDENTIALS_CHECK = "--username/--password-stdin, or ecom.username and ecom.password"
 SORT_MEMORY = 16 * 1024 * 1024  # bytes of scans sorted in memory before they go to disk
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 # header names whose values are credentials: registered so that no output shows them
@@ -118,7 +118,7 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 class Replay(BulkProvider):
-    api = "Ecom"
+    api = "the webhook"  # who refuses credentials: the receiver replayed to, not Ecom
     command = "ecom replay"
     invalid_blocks_keys = True  # SPEC §2: a later scan assumes the earlier one happened
 
