@@ -236,9 +236,11 @@ def _quantity(value: Any) -> int | None:
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer()):
-            fail(f"must be a positive whole number (it is {shown(value)})")
-        number = int(value)
+        # whole as written: 1.0000000000000001 is the float 1.0, but not a whole number
+        written = exact(value) if math.isfinite(value) else None
+        if written is None or written != written.to_integral_value():
+            fail(f"must be a positive whole number (it is {_as_written(value)})")
+        number = int(written)
     elif isinstance(value, str):
         text = value.strip()
         if not _WHOLE.fullmatch(text):
@@ -249,8 +251,17 @@ def _quantity(value: Any) -> int | None:
     if number < 1:
         fail(f"must be a positive whole number, at least 1 (it is {number})")
     if number > MAX_QUANTITY:
-        fail(f"at most {MAX_QUANTITY} (it is {number}): EWE reads quantity as a Java int")
+        fail(f"at most {MAX_QUANTITY} (it is {_as_written(value)}): EWE reads quantity as a "
+             "Java int")
     return number
+
+
+def _as_written(value: Any) -> str:
+    """A number for a message: as the input wrote it (``WrittenFloat.text``), cut short."""
+    text = getattr(value, "text", None)
+    if not isinstance(text, str):
+        text = value.strip() if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _decimal(value: Any) -> int | Decimal | None:

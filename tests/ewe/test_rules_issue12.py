@@ -353,3 +353,26 @@ def test_a_lone_surrogate_is_refused_and_printed_as_its_escape(cli, sandbox, tmp
     run = cli("ewe", "modify", path, "--report", report)
     assert run.code == 1, run.all
     assert json.loads(report.read_text())["label"] == "R\\ud800"
+
+
+# -- a quantity as written ---------------------------------------------------------------------
+@pytest.mark.parametrize("written, verdict", [
+    ("1.0", "ok"), ("2e0", "ok"), ("2147483647.0", "ok"),
+    # a float rounds these to a whole number; the digits written are not one
+    ("1.0000000000000001", "refused"), ("2147483647.0000001", "refused"),
+])
+def test_a_quantity_is_whole_as_written(cli, sandbox, tmp_path, written, verdict):
+    sandbox()
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(ewe_request()).replace('"quantity": "1"',
+                                                      f'"quantity": {written}'))
+    assert f'"quantity": {written}' in path.read_text()
+    result = cli("ewe", "validate", "-o", "json", path)
+    [record] = json.loads(result.out)["results"]
+    if verdict == "ok":
+        assert result.code == 0 and record["errors"] == [], record
+    else:
+        assert result.code == 1
+        assert [(e["field"], e["message"]) for e in record["errors"]] == [
+            ("merchandise.0.quantity", f"must be a positive whole number (it is {written})")]
+        assert cli("ewe", "modify", "--dry-run", path).code == 1
