@@ -182,18 +182,24 @@ def fetch(
         )
     if not 200 <= status < 300:
         raise ShipctlError(f"no Fynd access token: {error_text(status, response.content)}")
-    try:
-        document = load_json(response.content)
-        access_token = document["access_token"]
-        expires_in = float(document.get("expires_in") or DEFAULT_LIFETIME)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    document = load_json(response.content)
+    if not isinstance(document, dict) or "access_token" not in document:
         raise ShipctlError(f"no Fynd access token: HTTP {status}, an answer without "
-                           "access_token") from None
-    if not isinstance(access_token, str) or not access_token or not expires_in > 0:
-        raise ShipctlError(f"no Fynd access token: HTTP {status}, an unusable access_token "
-                           "or expires_in")
-    secrets.register(access_token)
-    return Token.issued(access_token, min(expires_in, 10 * 365 * 86400.0), clock())
+                           "access_token")
+    access_token = document["access_token"]
+    if not isinstance(access_token, str) or not access_token:
+        raise ShipctlError(f"no Fynd access token: HTTP {status}, an unusable access_token")
+    secrets.register(access_token)  # before any message could quote the answer
+    expires_in = document.get("expires_in") or DEFAULT_LIFETIME
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
+        shown = json.dumps(expires_in, ensure_ascii=False)[:40]
+        raise ShipctlError(f"no Fynd access token: HTTP {status}, expires_in {shown} is not a "
+                           "number")
+    if not expires_in > 0:  # negative, or NaN from a lenient server
+        raise ShipctlError(f"no Fynd access token: HTTP {status}, expires_in {expires_in} is "
+                           "not a number of seconds")
+    # capped before float(): a 400-digit integer would overflow it
+    return Token.issued(access_token, float(min(expires_in, 10 * 365 * 86400)), clock())
 
 
 class TokenSource:

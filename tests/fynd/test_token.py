@@ -302,3 +302,29 @@ def test_a_deeply_nested_token_answer_is_an_error_not_a_crash():
     assert raised.value.exit_code == ExitCode.FAILED
     assert raised.value.message == ("no Fynd access token: HTTP 200, an answer without "
                                     "access_token")
+
+
+@responses.activate
+@pytest.mark.parametrize(("body", "fault"), [
+    ({"access_token": "tok-DDDD", "expires_in": "soon"}, 'expires_in "soon" is not a number'),
+    ({"access_token": "tok-DDDD", "expires_in": True}, "expires_in true is not a number"),
+    ({"access_token": "tok-DDDD", "expires_in": [60]}, "expires_in [60] is not a number"),
+    ({"access_token": "tok-DDDD", "expires_in": -5}, "expires_in -5 is not a number of seconds"),
+    ({"access_token": 12345, "expires_in": 60}, "an unusable access_token"),
+    ({"expires_in": 60}, "an answer without access_token"),
+])
+def test_an_unusable_token_answer_says_which_field(body, fault):
+    responses.add(responses.POST, TOKEN_URL, json=body)
+    with pytest.raises(token.ShipctlError) as raised:
+        make_source().get()
+    assert raised.value.message.startswith("no Fynd access token: HTTP 200, ")
+    assert fault in raised.value.message
+    assert "tok-DDDD" not in raised.value.message
+
+
+@responses.activate
+def test_a_token_that_lives_for_ever_is_kept_ten_years():
+    responses.add(responses.POST, TOKEN_URL,
+                  body='{"access_token": "tok-EEEE", "expires_in": 1' + "0" * 400 + "}")
+    clock = Clock()
+    assert make_source(clock).get().expires_at == clock.now + 10 * 365 * 86400
