@@ -154,10 +154,14 @@ def export(
 
 
 def _check_url(url: str) -> None:
-    from urllib.parse import urlsplit
+    from urllib.parse import unquote, urlsplit
 
+    from shipctl import secrets
     from shipctl.errors import UsageError
 
     parts = urlsplit(url)
+    if parts.password:  # https://user:password@host/: masked in every log line
+        secrets.register(parts.password)
+        secrets.register(unquote(parts.password))  # as the HTTP layer sends it
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--forward-to {url}: give an http:// or https:// URL")

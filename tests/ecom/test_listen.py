@@ -376,6 +376,20 @@ def test_a_failing_forward_does_not_lose_the_push(listener):
     assert len(front.rows()) == 1
 
 
+def test_a_password_in_the_forward_url_is_never_logged(listener):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://relay:f0rward-pw@127.0.0.1:{sock.getsockname()[1]}/"
+    front = listener("--forward-to", closed)
+    assert front.post(scan()).status_code == 200
+    deadline = time.monotonic() + 30
+    while "forward FAILED" not in front.log and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert front.stop() == 0
+    assert "forward FAILED for awb 8012345671" in front.log
+    assert "f0rward-pw" not in front.log
+
+
 def test_accepted_connections_have_nagle_off():
     """uvicorn writes an answer's head and body separately: with Nagle on, the body waits for
     the client's delayed ACK (40 ms a request). asyncio turns it off only on sockets created
