@@ -57,6 +57,7 @@ def encode(body: dict[str, Any]) -> bytes:
 # -- answers ------------------------------------------------------------------------------------
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
+_STATUS_TEXT = re.compile(r"\s*[0-9]{1,3}\s*")
 
 
 def _first_line(body: bytes) -> str:
@@ -189,8 +190,8 @@ def _is_result(value: Any) -> bool:
 def _result(entry: dict[str, Any]) -> ShipmentResult:
     status = entry.get("status")
     exception = entry.get("exception")
-    if isinstance(status, str) and status.strip().isdigit():
-        status = int(status)
+    if isinstance(status, str) and _STATUS_TEXT.fullmatch(status):
+        status = int(status)  # "400": a status sent as text (isdigit() would take "²" too)
     status_ok = status is None or (isinstance(status, int) and not isinstance(status, bool)
                                    and 200 <= status < 300)
     ok = status_ok and not exception

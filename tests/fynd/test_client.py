@@ -299,3 +299,10 @@ def test_reasons_without_a_name_show_an_empty_cell(cli, fynd_env):
     result = cli("fynd", "reasons", "S", "--bag", "B", "--state", "bag_not_confirmed")
     assert result.code == 0, result.err
     assert result.out.splitlines() == ["ID\tREASON", "4\t", "5\tLate\\u001b[2J"]
+
+
+@pytest.mark.parametrize("status", ["9" * 5000, "²", "٤٠٠", " 200 "])
+def test_a_status_written_as_odd_text_never_breaks_the_answer(status):
+    answer = client.parse_answer(200, sdk({"identifier": "A", "status": status}))
+    (shipment,) = answer.shipments
+    assert shipment.ok is (status == " 200 ")  # only plain ASCII digits are a status code
