@@ -204,8 +204,10 @@ def _send(app: Application, call: Call, tokens: TokenSource, options: HttpOption
     if delivery.response is not None and delivery.response.status_code == 401:
         try:
             fresh = tokens.renew(token.rejected_token(headers))
+        except token.TokenRefused:
+            raise  # the cached token was stale and the credentials are wrong: say that (exit 2)
         except ShipctlError:
-            fresh = None  # the 401 stands
+            fresh = None  # the token endpoint is unreachable: the 401 stands
         if fresh is not None:
             delivery = deliver(token.bearer(fresh))
     if delivery.response is None:

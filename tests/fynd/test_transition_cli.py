@@ -299,3 +299,18 @@ def test_the_seeds_examples_from_the_real_command_line(cli, number, tmp_path):
     assert json.dumps(body) == json.dumps(sample(number))  # values, types and key order
     docs = pasted_examples()[number].replace(EXAMPLE_4_GAP, EXAMPLE_4_MENDED)
     assert same(body, read_leniently(docs, tmp_path))  # and the docs as pasted
+
+
+def test_a_refused_renewal_after_a_401_says_the_credentials_are_wrong(cli, sandbox,
+                                                                      monkeypatch):
+    server = sandbox()
+    assert transition(cli, "X1", "--to", "bag_confirmed").code == 0  # a token is cached
+    (simulator,) = [s for s in server.simulators if s.name == "fynd"]
+    simulator.revoke_tokens()
+    monkeypatch.setenv("SHIPCTL_FYND_CLIENT_SECRET", "rotated-away-secret")
+    result = transition(cli, "X1", "--to", "bag_invoiced")
+    assert result.code == 2
+    assert result.err.startswith("error: Fynd refused the client credentials of profile "
+                                 "'default' (HTTP 401: invalid client credentials): check "
+                                 "fynd.client_id / fynd.client_secret")
+    assert stats(server)["fynd"]["transitions"] == {"X1": 1}
