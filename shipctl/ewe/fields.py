@@ -36,7 +36,8 @@ MAX_DECIMAL_DIGITS = 400
 _PHONE = re.compile(r"\+?[0-9 ()\-]*")
 _POSTCODE = re.compile(r"[0-9]{4}")
 _WHOLE = re.compile(r"\+?[0-9]{1,18}")
-_DECIMAL = re.compile(r"\+?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
+# an exponent too: a spreadsheet writes 0.0000001 as 1E-07 (sent in plain notation all the same)
+_DECIMAL = re.compile(r"\+?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,9})?")
 _STATE_NAMES = {
     "new south wales": "NSW",
     "victoria": "VIC",
@@ -275,9 +276,11 @@ def _decimal(value: Any) -> int | Decimal | None:
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
-        if not math.isfinite(value):
-            fail(f"expected a non-negative number (it is {value})")
-        number = exact(value)
+        # as written: a JSON 1e400 is the float inf, but the number 1 followed by 400 zeros
+        written = exact(value) if math.isfinite(value) or hasattr(value, "text") else None
+        if written is None or not written.is_finite():
+            fail(f"expected a non-negative number (it is {_as_written(value)})")
+        number = written
     elif isinstance(value, str):
         text = value.strip()
         if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
@@ -287,7 +290,7 @@ def _decimal(value: Any) -> int | Decimal | None:
         if not _DECIMAL.fullmatch(text):
             fail(f"expected a non-negative number (it is {shown(value)})")
         try:
-            number = Decimal(text) if "." in text else int(text)
+            number = int(text) if text.lstrip("+").isdigit() else Decimal(text)
         except InvalidOperation:  # not reached: the pattern admits only what Decimal reads
             fail(f"expected a non-negative number (it is {shown(value)})")
     else:

@@ -35,6 +35,7 @@ DECIMALS = [
     ("tiny", "0.0000001", "0.0000001"),
     ("exponent", "1e-7", "0.0000001"),
     ("exponent-upper", "2.5E+3", "2500"),
+    ("spreadsheet-exponent", "1.00E-07", "0.000000100"),
     ("twenty-digits", "12345678901234567.891", "12345678901234567.891"),
     ("twenty-fraction-digits", "0.12345678901234567891", "0.12345678901234567891"),
     ("trailing-zero", "10.50", "10.50"),
@@ -70,9 +71,8 @@ def csv_item(number: str) -> str:
 FORMATS = {"json": json_item, "yaml": yaml_item, "csv": csv_item}
 
 
-# a CSV cell is text, and text with an exponent is not a decimal (ewe/test_models: "1e3")
-FORMAT_CASES = [(fmt, *case) for fmt in sorted(FORMATS) for case in DECIMALS
-                if not (fmt == "csv" and "e" in case[1].lower())]
+# every case in every format: a CSV cell is text, and a spreadsheet writes 1E-07 for 0.0000001
+FORMAT_CASES = [(fmt, *case) for fmt in sorted(FORMATS) for case in DECIMALS]
 
 
 @pytest.mark.parametrize("fmt, name, written, sent", FORMAT_CASES,

@@ -340,7 +340,9 @@ def test_quantity_rejected(given):
 @pytest.mark.parametrize("key", ["value", "length", "width", "height", "weight"])
 @pytest.mark.parametrize("given, sent", [(0, 0), (10.99, Decimal("10.99")),
                                          ("10.99", Decimal("10.99")), ("2", 2),
-                                         (" .5 ", Decimal(".5")), ("0", 0)])
+                                         (" .5 ", Decimal(".5")), ("0", 0),
+                                         # text with an exponent, as spreadsheets write it
+                                         ("1e3", Decimal("1e3")), ("1.00E-07", Decimal("1E-7"))])
 def test_decimals_accept_numbers_and_numeric_strings(key, given, sent):
     checked = check(with_field(("merchandise", 0, key), given))
     assert checked.problems == []
@@ -353,7 +355,9 @@ def test_decimals_accept_numbers_and_numeric_strings(key, given, sent):
     (-0.01, "must not be negative"), ("-1", "must not be negative"),
     (float("nan"), "expected a non-negative number"), (float("inf"), "expected a non-negative"),
     (True, "expected a non-negative number, got true/false"), ("ten", "expected a non-negative"),
-    ("1e3", "expected a non-negative"), ({}, "expected a non-negative number, got an object"),
+    ("1e", "expected a non-negative"), ("e3", "expected a non-negative"),
+    ("Infinity", "expected a non-negative"), ("-1e3", "must not be negative"),
+    ({}, "expected a non-negative number, got an object"),
 ])
 def test_decimals_rejected(key, given, start):
     field, message = only_problem(with_field(("merchandise", 0, key), given))

@@ -376,3 +376,20 @@ def test_a_quantity_is_whole_as_written(cli, sandbox, tmp_path, written, verdict
         assert [(e["field"], e["message"]) for e in record["errors"]] == [
             ("merchandise.0.quantity", f"must be a positive whole number (it is {written})")]
         assert cli("ewe", "modify", "--dry-run", path).code == 1
+
+
+@pytest.mark.parametrize("written, message", [
+    # the float is inf; the number written is 1 and 400 zeros: too many digits, as in a CSV
+    ("1e400", "at most 400 digits when written out (it has 401)"),
+    ("NaN", "expected a non-negative number (it is nan)"),
+])
+def test_a_decimal_is_judged_as_written(cli, sandbox, tmp_path, written, message):
+    sandbox()
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(ewe_request(merchandise=[{"sku": "X", "weight": "@"}]))
+                    .replace('"@"', written))
+    result = cli("ewe", "validate", "-o", "json", path)
+    assert result.code == 1
+    [record] = json.loads(result.out)["results"]
+    assert [(e["field"], e["message"]) for e in record["errors"]] == [
+        ("merchandise.0.weight", message)]
