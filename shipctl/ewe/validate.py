@@ -59,7 +59,7 @@ def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = Fals
         if postcodes is None and valid + invalid == 0:
             note_unchecked(app)  # once per run, before the first verdict
         if fixed is not None:
-            fixed.add(item.data)
+            fixed.add(item.data, item)
         checked = check(item.data, postcodes=postcodes)
         carried = checked.envelope.get("msgType", MSG_TYPE)
         warnings: list[str] = []
@@ -132,7 +132,8 @@ class _FixedPrinter:
         self.count = 0
         self.digest_dropped = False
 
-    def add(self, data: Any) -> None:
+    def add(self, data: Any, item: Any = None) -> None:
+        data = self._json_numbers(data, (), item)
         if isinstance(data, dict) and "digest" in data:
             # a secret (SPEC §3), and shipctl computes it when sending: not printed
             data = {key: value for key, value in data.items() if key != "digest"}
@@ -153,6 +154,23 @@ class _FixedPrinter:
             self._write(self._json(self.held) + "\n")
         elif self.count > 1:
             self._write("\n]\n")
+
+    def _json_numbers(self, node: Any, path: tuple[Any, ...], item: Any) -> Any:
+        """NaN and Infinity are not JSON that anything but Python reads: each is printed as
+        its text ("NaN"), with a warning; validating what was printed still refuses it."""
+        import math
+
+        if isinstance(node, float) and not math.isfinite(node):
+            text = "NaN" if math.isnan(node) else ("Infinity" if node > 0 else "-Infinity")
+            where = item.where(path) if item is not None else ".".join(map(str, path))
+            self.out.warn(f"{where}: {text} is not a number JSON can hold: printed as the "
+                          f'text "{text}"')
+            return text
+        if isinstance(node, dict):
+            return {k: self._json_numbers(v, (*path, k), item) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._json_numbers(v, (*path, n), item) for n, v in enumerate(node)]
+        return node
 
     @staticmethod
     def _json(data: Any, indent: int = 0) -> str:

@@ -379,6 +379,25 @@ def test_print_fixed_keeps_the_digits(cli, tmp_path):
     assert '"weight": 0.0000001' in result.out
 
 
+@pytest.mark.parametrize("written, printed", [(".nan", "NaN"), (".inf", "Infinity"),
+                                               ("-.inf", "-Infinity")])
+def test_print_fixed_prints_json_even_for_nan(cli, tmp_path, written, printed):
+    """--print-fixed promises JSON anything can read: NaN is not JSON, so it is printed as
+    the text "NaN" (validating what was printed still refuses it), with a warning."""
+    path = tmp_path / "item.yaml"
+    path.write_text(yaml_item(written))
+    result = cli("ewe", "validate", "--print-fixed", path)
+    assert result.code == 1, result.all
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    fixed = json.loads(result.out, parse_constant=refuse)
+    assert fixed["merchandise"][0]["weight"] == printed
+    assert (f"warning: {path}:7 item 1 merchandise.0.weight: {printed} is not a number JSON "
+            f'can hold: printed as the text "{printed}"') in result.err
+
+
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_a_body_that_is_not_strict_json_is_shown_as_text_in_dry_run_json(tmp_path, capsys,
                                                                           constant):
