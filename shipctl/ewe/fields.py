@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 from pydantic import BeforeValidator, PlainValidator
@@ -37,7 +37,7 @@ _PHONE = re.compile(r"\+?[0-9 ()\-]*")
 _POSTCODE = re.compile(r"[0-9]{4}")
 _WHOLE = re.compile(r"\+?[0-9]{1,18}")
 # an exponent too: a spreadsheet writes 0.0000001 as 1E-07 (sent in plain notation all the same)
-_DECIMAL = re.compile(r"\+?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,9})?")
+_DECIMAL = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?")
 _STATE_NAMES = {
     "new south wales": "NSW",
     "victoria": "VIC",
@@ -283,28 +283,27 @@ def _decimal(value: Any) -> int | Decimal | None:
         number = written
     elif isinstance(value, str):
         text = value.strip()
-        if text.startswith("-") and _DECIMAL.fullmatch(text[1:]):
-            if Decimal(text):
-                fail(f"must not be negative (it is {shown(value)})")
-            text = text[1:]  # "-0.0" is zero, sent as 0.0
-        if not _DECIMAL.fullmatch(text):
+        body = text[1:] if text.startswith("-") else text
+        if not _DECIMAL.fullmatch(body):
             fail(f"expected a non-negative number (it is {shown(value)})")
-        try:
-            number = int(text) if text.lstrip("+").isdigit() else Decimal(text)
-        except InvalidOperation:  # not reached: the pattern admits only what Decimal reads
-            fail(f"expected a non-negative number (it is {shown(value)})")
+        number = Decimal(body)  # the pattern admits only what Decimal reads
+        if body != text and number:
+            fail(f"must not be negative (it is {shown(value)})")  # "-0.0" is zero: sent 0.0
     else:
         fail(f"expected a non-negative number, got {kind_of(value)}")
     if number < 0:
         written = plain(number) if isinstance(number, Decimal) else str(number)
         fail(f"must not be negative (it is {written[:40]})")
-    if isinstance(number, Decimal):
+    if isinstance(number, int):
+        digits = len(str(number))  # the reader refuses more digits than str() may write
+    else:
         if number.is_zero():
             number = number.copy_abs()  # no "-0.0" in the body
         digits = max(number.adjusted() + 1, 1) + max(-number.as_tuple().exponent, 0)
-        if digits > MAX_DECIMAL_DIGITS:
-            fail(f"at most {MAX_DECIMAL_DIGITS} digits when written out "
-                  f"(it has {digits})")
+    if digits > MAX_DECIMAL_DIGITS:
+        fail(f"at most {MAX_DECIMAL_DIGITS} digits when written out (it has {digits})")
+    if isinstance(value, str) and body.lstrip("+").isdigit():
+        return int(number)  # "2" is sent as 2, as a whole number always was
     return number
 
 

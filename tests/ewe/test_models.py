@@ -350,6 +350,22 @@ def test_decimals_accept_numbers_and_numeric_strings(key, given, sent):
     assert value == sent and type(value) is type(sent)
 
 
+@settings(max_examples=200, deadline=None)
+@given(number=st.decimals(min_value=0, allow_nan=False, allow_infinity=False, places=None)
+       .filter(lambda d: max(d.adjusted() + 1, 1) + max(-d.as_tuple().exponent, 0) <= 400),
+       spelling=st.sampled_from(["{:e}", "{:E}", "{}", "{:f}"]))
+def test_a_decimal_written_as_text_is_sent_with_its_value_in_plain_notation(number, spelling):
+    """Text in any of Python's spellings of a decimal (a CSV cell: 1E-07, 12.50, 1.5e+3)."""
+    text = spelling.format(number)
+    checked = check(with_field(("merchandise", 0, "weight"), text))
+    assert checked.problems == [], text
+    sent = checked.request["merchandise"][0]["weight"]
+    assert Decimal(sent) == number
+    written = json.loads(client.encode(checked.request), parse_float=str)[
+        "merchandise"][0]["weight"]
+    assert "e" not in str(written).lower()
+
+
 @pytest.mark.parametrize("key", ["value", "weight"])
 @pytest.mark.parametrize("given, start", [
     (-0.01, "must not be negative"), ("-1", "must not be negative"),

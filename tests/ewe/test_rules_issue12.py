@@ -382,6 +382,8 @@ def test_a_quantity_is_whole_as_written(cli, sandbox, tmp_path, written, verdict
     # the float is inf; the number written is 1 and 400 zeros: too many digits, as in a CSV
     ("1e400", "at most 400 digits when written out (it has 401)"),
     ("NaN", "expected a non-negative number (it is nan)"),
+    # a whole number is held to the same limit (it was sent at any length)
+    ("1" * 401, "at most 400 digits when written out (it has 401)"),
 ])
 def test_a_decimal_is_judged_as_written(cli, sandbox, tmp_path, written, message):
     sandbox()
@@ -393,3 +395,16 @@ def test_a_decimal_is_judged_as_written(cli, sandbox, tmp_path, written, message
     [record] = json.loads(result.out)["results"]
     assert [(e["field"], e["message"]) for e in record["errors"]] == [
         ("merchandise.0.weight", message)]
+
+
+@pytest.mark.parametrize("written", ['"' + "1" * 35 + '.5"', '"0.' + "1" * 35 + '"', "1" * 400])
+def test_long_decimals_are_sent_whole(cli, sandbox, tmp_path, written):
+    """Text with more than 30 digits either side of the point was refused ("expected a
+    non-negative number"), though the document's limit is none and ours is 400 digits."""
+    sandbox()
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(ewe_request(merchandise=[{"sku": "X", "weight": "@"}]))
+                    .replace('"@"', written))
+    result = cli("ewe", "modify", "--dry-run", path)
+    assert result.code == 0, result.all
+    assert '"weight":' + written.strip('"') + "}" in result.out
