@@ -43,6 +43,9 @@ RENEW_EARLY = 60.0  # seconds before expiry a token is replaced (reference/fynd.
 # Fynd does not document the lifetime; an answer without ``expires_in`` is trusted this long.
 DEFAULT_LIFETIME = 600.0
 REFUSED_STATUSES = frozenset({400, 401, 403})
+# After a fetch failed (all its retries spent), the same error is given for this long instead
+# of asking again: every worker of a bulk run would otherwise ask, each with all its retries.
+FAILURE_HOLD = 30.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class TokenSource:
         self._lock = threading.Lock()
         self._token: Token | None = None
         self._refused: TokenRefused | None = None
+        self._failed: tuple[float, ShipctlError] | None = None  # (when, the error)
         self.fetched = 0  # tokens fetched from the endpoint by this source
 
     def get(self) -> Token:
@@ -255,11 +259,17 @@ class TokenSource:
     def _fetch(self) -> Token:
         if self._refused is not None:  # refused once: the same answer, without asking again
             raise self._refused
+        if self._failed is not None and self._clock() - self._failed[0] < FAILURE_HOLD:
+            raise self._failed[1]
         try:
             token = self._fetcher()
         except TokenRefused as refused:
             self._refused = refused
             raise
+        except ShipctlError as error:
+            self._failed = (self._clock(), error)
+            raise
+        self._failed = None
         self.fetched += 1
         self._token = token
         if self._cache is not None:

@@ -328,3 +328,21 @@ def test_a_token_that_lives_for_ever_is_kept_ten_years():
                   body='{"access_token": "tok-EEEE", "expires_in": 1' + "0" * 400 + "}")
     clock = Clock()
     assert make_source(clock).get().expires_at == clock.now + 10 * 365 * 86400
+
+
+@responses.activate
+def test_an_unreachable_token_endpoint_is_not_asked_again_by_every_worker(monkeypatch):
+    # a run whose token expires while the endpoint is down: each of its remaining items would
+    # otherwise ask again, with all its retries (a storm on an endpoint that is struggling)
+    monkeypatch.setattr(shipctl.http, "sleep", lambda seconds: None)
+    responses.add(responses.POST, TOKEN_URL, status=503, body="down")
+    clock = Clock()
+    source = make_source(clock, retries=2)
+    for _ in range(5):
+        with pytest.raises(token.ShipctlError, match="no Fynd access token: HTTP 503"):
+            source.get()
+    assert len(responses.calls) == 3  # one fetch, with its retries
+    clock.now += token.FAILURE_HOLD + 1  # later, it is asked again
+    with pytest.raises(token.ShipctlError):
+        source.get()
+    assert len(responses.calls) == 6
