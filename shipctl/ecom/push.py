@@ -228,7 +228,9 @@ def datetime_problem(text: str) -> str | None:
 
 def sort_key(data: object) -> tuple:
     """Chronological order of one AWB's scans: ``datetime``, then ``status_update_number``
-    (as a number when it is digits). Never raises: invalid scans sort too, by their text."""
+    (as a number when it is digits). Never raises. A scan whose ``datetime`` is not
+    ``YYYY-mm-dd HH:MM:SS`` text sorts first: which scans come after it cannot be known, so
+    (invalid) it blocks all of its AWB's rather than those its text happens to sort before."""
     if not isinstance(data, dict):
         return ("", (1, 0, ""))
     when = data.get("datetime")
@@ -241,7 +243,7 @@ def sort_key(data: object) -> tuple:
         order: tuple = (0, len(digits), digits)
     else:
         order = (1, 0, number_text)
-    return (when if isinstance(when, str) else "", order)
+    return (when if isinstance(when, str) and _DATETIME.fullmatch(when) else "", order)
 
 
 def _digits(text: str) -> bool:

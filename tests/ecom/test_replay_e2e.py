@@ -215,6 +215,23 @@ def test_an_invalid_scan_is_not_sent_and_blocks_its_awb(cli, receiver, tmp_path)
     assert len(blocked) == 1 and "1111 #3" in blocked[0] and "was invalid" in blocked[0]
 
 
+@pytest.mark.parametrize("when", ["yesterday 10:00", "03/01/2024 11:00", "", None])
+def test_a_scan_whose_time_is_unknown_blocks_its_whole_awb(cli, receiver, tmp_path, when):
+    """Which scans come after it cannot be known: none of its AWB's is sent (a gap is never
+    followed by later states), whatever its text sorts like."""
+    hook = receiver()
+    scans = [push(awb="1111", number="1", when="2024-03-01 10:00:00"),
+             push(awb="1111", number="2", when=when),
+             push(awb="1111", number="3", when="2024-03-01 12:00:00"),
+             push(awb="2222", number="4", when="2024-03-01 12:00:00")]
+    write_jsonl(tmp_path / "s.jsonl", scans)
+    result = cli("ecom", "replay", tmp_path / "s.jsonl", "-j", "1")
+    assert result.code == 1
+    assert hook.numbers() == ["4"]
+    blocked = [line for line in result.err.splitlines() if line.startswith("blocked")]
+    assert len(blocked) == 2
+
+
 def test_a_duplicate_is_reported_and_sent_once_unless_no_dedupe(cli, receiver, tmp_path):
     hook = receiver()
     write_jsonl(tmp_path / "d.jsonl", [push(number="7"), push(number="7"), push(number="8",
