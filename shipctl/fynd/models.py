@@ -316,7 +316,9 @@ def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Pro
             guess = nearest(state, STATES)
             hint = f" (did you mean {guess}?)" if guess else ""
             if key == "exclude_bags_next_state" and state.casefold() in ("none", "null", "nil"):
-                hint = " (for JSON null write null: --exclude-next-state null)"
+                # the body may come from a file (fynd apply) or from the flag (fynd transition)
+                hint = (" (for JSON null write null without quotes in a file, "
+                        "--exclude-next-state null on the command line)")
             problems.append(Problem(("statuses", i, key),
                                     f'unknown state "{state}"{hint}; {FORCE_HINT}'))
     return problems

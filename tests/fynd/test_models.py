@@ -205,8 +205,9 @@ def test_unknown_state_is_a_problem_unless_forced():
 def test_exclude_next_state_spelling_null_otherwise(text):
     data = at(body(), ("statuses", 0, "exclude_bags_next_state"), text)
     assert problems(data) == [
-        f'statuses.0.exclude_bags_next_state: unknown state "{text}" (for JSON null write null: '
-        "--exclude-next-state null); use --force if your company has this state"]
+        f'statuses.0.exclude_bags_next_state: unknown state "{text}" (for JSON null write null '
+        "without quotes in a file, --exclude-next-state null on the command line); use --force if "
+        "your company has this state"]
 
 
 def test_exclude_next_state_empty_and_null_are_not_states_to_check():
