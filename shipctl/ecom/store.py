@@ -101,23 +101,32 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
         elif not file.is_file():
             raise UsageError(f"no store at {file}", hint="give the file ecom listen wrote"
                              " (--store), or run ecom listen first")
+    connection = None
     try:
         # check_same_thread=False: the connection is created here and used by the writer
         # thread; only one thread uses it at a time (the writer, or a reader after it ended).
         connection = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA busy_timeout = 5000")
+        # What the file is, before anything changes it (WAL mode is kept in the file).
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(f"schema version {version}, this shipctl knows"
+                                        f" {SCHEMA_VERSION}")
+        tables = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "pushes" not in tables and (tables or not create):
+            # another program's database (a replay journal given by mistake): left alone
+            raise sqlite3.DatabaseError("it holds no pushes table")
         if name != MEMORY:
             mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot use WAL mode (journal_mode {mode})")
         connection.execute("PRAGMA synchronous = FULL")
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"schema version {version}, this shipctl knows"
-                                        f" {SCHEMA_VERSION}")
-        if version == 0 and create:
+        if "pushes" not in tables:
             connection.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
     except sqlite3.Error as error:
+        if connection is not None:
+            connection.close()
         raise UsageError(f"cannot use {name} as the push store: {error}",
                          hint="is it a file written by ecom listen?") from None
     return connection

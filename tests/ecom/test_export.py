@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
+from conftest import SAMPLES
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,6 +99,23 @@ def test_a_missing_store_is_exit_2(cli, tmp_path):
     result = cli("ecom", "export", "--store", tmp_path / "none.sqlite3")
     assert result.code == 2 and "no store at" in result.err
     assert not (tmp_path / "none.sqlite3").exists()  # export never creates one
+
+
+def test_another_programs_sqlite_file_is_exit_2_and_left_alone(cli, tmp_path):
+    """A replay journal (or any SQLite file) given by mistake: said so, never a traceback,
+    and listen does not add its table to it."""
+    journal = tmp_path / "replay.db"
+    replayed = cli("--sandbox", "ecom", "replay", SAMPLES / "ecom" / "batch.jsonl",
+                   "--journal", journal)
+    assert replayed.code == 0, replayed.all
+    tables = set(sqlite3.connect(journal).execute("SELECT name FROM sqlite_master"))
+    result = cli("ecom", "export", "--store", journal)
+    assert result.code == 2, result.all
+    assert f"cannot use {journal} as the push store" in result.err
+    assert "internal error" not in result.err
+    with pytest.raises(UsageError, match="as the push store"):
+        Store(journal)
+    assert set(sqlite3.connect(journal).execute("SELECT name FROM sqlite_master")) == tables
 
 
 def test_a_file_that_is_not_a_store_is_exit_2(cli, tmp_path):
