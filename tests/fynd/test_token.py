@@ -346,3 +346,19 @@ def test_an_unreachable_token_endpoint_is_not_asked_again_by_every_worker(monkey
     with pytest.raises(token.ShipctlError):
         source.get()
     assert len(responses.calls) == 6
+
+
+@responses.activate
+def test_a_looser_cache_directory_and_file_are_made_private(tmp_path):
+    # an older version, a restored backup or a umask of 0: the token must not stay readable
+    directory = token.cache_dir()
+    directory.mkdir(parents=True, mode=0o755)
+    os.chmod(directory, 0o755)
+    path = token.TokenCache().path(identity())
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    issue()
+    make_source().get()
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["access_token"] == "tok-AAAA-1111"
