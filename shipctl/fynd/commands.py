@@ -310,7 +310,8 @@ def auth(
     """Fetch an access token with the profile's client credentials: are they right?
 
     Reports success and when the token expires (the token itself masked); the token is
-    cached for the next commands. Exit 2 when Fynd refuses the credentials.
+    cached for the next commands (not under --sandbox). Exit 2 when Fynd refuses the
+    credentials.
 
     \b
     Examples:

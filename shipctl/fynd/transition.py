@@ -335,6 +335,6 @@ def check_auth(app: Application, *, timeout: float, ca_bundle: Path | None) -> i
     else:
         out.print(f"OK: Fynd issued a token to client {config.client_id!r} of company "
                   f"{config.company_id} (profile {config.profile!r})")
-        out.print(f"token {shown}, expires in {seconds} s ({expires_text}); cached for the"
-                  " next commands")
+        kept = "; cached for the next commands" if config.cache else " (not cached: --sandbox)"
+        out.print(f"token {shown}, expires in {seconds} s ({expires_text}){kept}")
     return int(ExitCode.OK)

@@ -121,3 +121,11 @@ def test_completion_offers_the_states(flag):
     offered = complete(f"shipctl fynd transition 1 {flag} bag_")
     assert "bag_confirmed" in offered and "bag_not_confirmed" in offered
     assert "placed" not in offered
+
+
+def test_auth_says_the_token_is_cached_only_when_it_is(cli, sandbox):
+    sandbox()
+    assert cli("fynd", "auth").out.splitlines()[1].endswith("; cached for the next commands")
+    embedded = cli("--sandbox", "fynd", "auth")  # --sandbox keeps its token in memory
+    assert embedded.code == 0, embedded.err
+    assert embedded.out.splitlines()[1].endswith("(not cached: --sandbox)")
