@@ -366,8 +366,8 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
                          "request": exact_record(call, show_secrets=out.show_secrets)})
         else:
             # written as it is: out.print would mask registered secrets inside other values
-            out.stdout.write(f"# {heading}\n")
-            out.stdout.write(exact_text(call, show_secrets=out.show_secrets) + "\n")
+            out.stdout.write(_printable(f"# {heading}\n"))
+            out.stdout.write(_printable(exact_text(call, show_secrets=out.show_secrets) + "\n"))
     code = 1 if invalid else 0
     # "total", "invalid", "sent" and "exit_code" as in a real run's summary
     summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
@@ -404,5 +404,16 @@ class _DryRunResults:
     def _write(self, document: Any, indent: int | None) -> None:
         from shipctl import plainjson
 
-        self.out.stdout.write(plainjson.dumps(document, indent=indent, ensure_ascii=False) + "\n")
+        text = plainjson.dumps(document, indent=indent, ensure_ascii=False)
+        self.out.stdout.write(_printable(text) + "\n")
         self.out.stdout.flush()
+
+
+def _printable(text: str) -> str:
+    """TEXT as stdout can write it: a lone surrogate (from a "\\ud800" escape in the input,
+    which no UTF-8 holds) as that escape, which inside a JSON string is JSON's own escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

@@ -420,3 +420,32 @@ def test_a_body_that_is_not_strict_json_is_shown_as_text_in_dry_run_json(tmp_pat
     document = json.loads(capsys.readouterr().out, parse_constant=refuse)
     body = document["results"][0]["request"]["body"]
     assert body == f'{{"amount": {constant}, "token": "********"}}'
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_a_lone_surrogate_in_a_label_is_printed_as_its_escape(tmp_path, capsys, json_mode):
+    """A label from input text with a "\\ud800" escape (no UTF-8 holds it) crashed the dry
+    run ("UnicodeEncodeError", whatever the provider): it is printed as that escape, which
+    in -o json is the JSON escape itself."""
+    from shipctl import batch, runner
+    from shipctl.app import Application
+    from shipctl.runner import RunOptions
+
+    provider = _Signed.make(None)
+
+    def jobs(items, warn):
+        for item in items:
+            yield batch.Job(id=item.where(), label=item.data["id"], where=item.where(),
+                            payload={"id": "ascii"})
+
+    provider.jobs = jobs
+    path = tmp_path / "b.json"
+    path.write_text('{"id": "A\\ud800"}')
+    app = Application()
+    app.use(json_mode=json_mode)
+    assert runner.run(app, provider, RunOptions(paths=[str(path)], dry_run=True)) == 0
+    out = capsys.readouterr().out
+    if json_mode:
+        assert json.loads(out)["results"][0]["label"] == "A\ud800"
+    else:
+        assert f"# {path}:1 item 1  A\\ud800\n" in out
