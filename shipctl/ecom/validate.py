@@ -38,37 +38,46 @@ def run(app: Any, paths: list[str], *, recursive: bool) -> int:
     if "-" in paths and out.stdin_is_tty and out.stderr_is_tty:
         out.info(PASTE_PROMPT)  # so that waiting for the paste does not look like a hang
     say = out.print
-    for item in read_items(paths, recursive=recursive, warn=warn):
-        verdict = check(item.data)
-        if verdict.errors:
-            invalid += 1
+    try:
+        for item in read_items(paths, recursive=recursive, warn=warn):
+            verdict = check(item.data)
+            if verdict.errors:
+                invalid += 1
+            else:
+                valid += 1
+            if verdict.warnings:
+                warned += 1
+            if sink is not None:
+                sink.add(_record(item, verdict))
+                continue
+            if verdict.errors:
+                heading = "INVALID"
+            # item.text: a JSON Lines line strict JSON read as it is; the file's repairs were
+            # on other lines
+            elif item.text is None and repairs and repairs.get(item.location.file):
+                count = repairs[item.location.file]
+                heading = f"VALID after repairing {count} formatting problem{'s' * (count != 1)}"
+            else:
+                heading = "VALID  "
+            say(f"{heading} {item.where()}  {label(item.data)}")
+            for problem in verdict.errors:
+                say(f"  {item.where(problem.path)}: {problem.message}")
+            for problem in verdict.warnings:
+                say(f"  warning: {item.where(problem.path)}: {problem.message}")
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (shipctl.cli): the counts so far, then 130
+        if sink is not None:  # what is written stays one document
+            sink.finish({"total": valid + invalid, "valid": valid, "invalid": invalid,
+                         "with_warnings": warned, "interrupted": True, "exit_code": 130})
         else:
-            valid += 1
-        if verdict.warnings:
-            warned += 1
-        if sink is not None:
-            sink.add(_record(item, verdict))
-            continue
-        if verdict.errors:
-            heading = "INVALID"
-        # item.text: a JSON Lines line strict JSON read as it is; the file's repairs were
-        # on other lines
-        elif item.text is None and repairs and repairs.get(item.location.file):
-            count = repairs[item.location.file]
-            heading = f"VALID after repairing {count} formatting problem{'s' * (count != 1)}"
-        else:
-            heading = "VALID  "
-        say(f"{heading} {item.where()}  {label(item.data)}")
-        for problem in verdict.errors:
-            say(f"  {item.where(problem.path)}: {problem.message}")
-        for problem in verdict.warnings:
-            say(f"  warning: {item.where(problem.path)}: {problem.message}")
+            out.print(f"{valid + invalid} read before the interruption: {valid} valid,"
+                      f" {invalid} invalid")
+        raise
 
     total = valid + invalid
     code = 1 if invalid else 0
     if sink is not None:
         sink.finish({"total": total, "valid": valid, "invalid": invalid,
-                     "with_warnings": warned, "exit_code": code})
+                     "with_warnings": warned, "interrupted": False, "exit_code": code})
     else:
         noun = "payload" if total == 1 else "payloads"
         extra = f" ({warned} with warnings)" if warned else ""

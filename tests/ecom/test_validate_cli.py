@@ -4,6 +4,10 @@ codes, -o json / jsonl."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from conftest import SAMPLES
@@ -104,7 +108,7 @@ def test_json_output_shape(cli, tmp_path):
     assert result.code == 1
     document = json.loads(result.out)  # exactly one JSON document on stdout
     assert document["summary"] == {"total": 2, "valid": 1, "invalid": 1, "with_warnings": 1,
-                                   "exit_code": 1}
+                                   "interrupted": False, "exit_code": 1}
     first, second = document["results"]
     assert first["index"] == 1 and first["valid"] is True and first["errors"] == []
     assert first["status"] == "valid" and first["where"] == f"{path}:1 item 1"
@@ -119,7 +123,8 @@ def test_json_output_of_nothing_is_still_one_document(cli, tmp_path):
     result = cli("ecom", "validate", tmp_path / "empty.json", "-o", "json")
     assert result.code == 0
     assert json.loads(result.out) == {"results": [], "summary": {
-        "total": 0, "valid": 0, "invalid": 0, "with_warnings": 0, "exit_code": 0}}
+        "total": 0, "valid": 0, "invalid": 0, "with_warnings": 0, "interrupted": False,
+        "exit_code": 0}}
 
 
 def test_jsonl_output(cli, tmp_path):
@@ -129,7 +134,7 @@ def test_jsonl_output(cli, tmp_path):
     records = [json.loads(line) for line in result.out.splitlines()]
     assert [r.get("valid") for r in records[:2]] == [True, False]
     assert records[2] == {"summary": {"total": 2, "valid": 1, "invalid": 1,
-                                      "with_warnings": 0, "exit_code": 1}}
+                                      "with_warnings": 0, "interrupted": False, "exit_code": 1}}
 
 
 def test_unreadable_input_is_exit_2_with_file_line_and_column(cli):
@@ -161,3 +166,28 @@ def test_prompt_only_on_a_terminal(cli, monkeypatch):
     assert typed.code == 0
     assert typed.err.startswith(PASTE_PROMPT + "\n") and "Ctrl-D" in PASTE_PROMPT
     assert "Ctrl-D" not in typed.out
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_an_interrupted_json_output_is_still_one_document(tmp_path, output):
+    """Ctrl-C (or SIGTERM) while a paste is still coming: the results so far and a summary
+    saying it was interrupted, exit 130; never half a document."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipctl", "ecom", "validate", "-", "-o", output],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdin.write("".join(json.dumps(push(number=str(n))) + "\n"
+                             for n in range(1, 4)).encode())
+    proc.stdin.flush()
+    time.sleep(2)  # it has read those and waits for more
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    if output == "json":
+        document = json.loads(out)
+    else:
+        lines = [json.loads(line) for line in out.decode().splitlines()]
+        document = {"results": lines[:-1], **lines[-1]}
+    assert [r["label"] for r in document["results"]] == [f"8012345671 #{n}" for n in (1, 2, 3)]
+    assert document["summary"]["interrupted"] is True
+    assert document["summary"]["exit_code"] == 130
+    assert b"Traceback" not in err
