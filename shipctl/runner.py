@@ -296,14 +296,23 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
                          transient=provider.transient, log=log)
 
     def send(job: Job) -> Outcome:
+        from shipctl.errors import ShipctlError
+
         call = provider.call(job)
-        headers = auth.headers()
-        delivery = deliver(call, headers)
-        attempts = delivery.attempts
-        if (delivery.response is not None and delivery.response.status_code == 401
-                and auth.renew(headers)):
-            delivery = deliver(call, auth.headers())  # once: a second 401 stands
-            attempts += delivery.attempts
+        attempts = 0
+        try:
+            headers = auth.headers()
+            delivery = deliver(call, headers)
+            attempts = delivery.attempts
+            if (delivery.response is not None and delivery.response.status_code == 401
+                    and auth.renew(headers)):
+                delivery = deliver(call, auth.headers())  # once: a second 401 stands
+                attempts += delivery.attempts
+        except ShipctlError as error:
+            # No credentials to send with (a token endpoint that now refuses or is down):
+            # every other job would meet the same, so stop as a refused credential does,
+            # rather than record the rest as failures that were never sent.
+            return batch.Outcome(False, f"not sent: {error}", attempts=attempts, fatal=True)
         if delivery.response is None:
             return batch.Outcome(False, delivery.error or "not delivered", attempts=attempts)
         outcome = provider.outcome(delivery.response)

@@ -264,3 +264,32 @@ def test_dry_run_masks_basic_auth_too(api, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Authorization: Basic ********" in out
     assert base64.b64encode(b"sandbox:webhook-password").decode() not in out
+
+
+def test_credentials_that_cannot_be_had_mid_run_stop_the_run(api, tmp_path, capsys):
+    """A token endpoint that refuses once the first token is used up: the job that needed
+    the new token fails with the reason, the rest are not sent (not 'failed' one by one)."""
+    from shipctl.errors import ConfigError
+
+    class RefusedOnRenewal(BearerToken):
+        def _fetch(self) -> None:
+            if self.fetched:
+                raise ConfigError("the token endpoint refused: check the client secret")
+            super()._fetch()
+
+    class Provider(FakeApply):
+        def connect(self, app):
+            super().connect(app)
+            self.auth = RefusedOnRenewal(self.api.url)
+            return self.auth
+
+    bodies = [{"n": n, "shipments": [f"S{n}"]} for n in range(20)]
+    path = write_bodies(tmp_path / "bodies.jsonl", bodies)
+    assert run(Provider(api), path, jobs=1, json_mode=True) == 1
+    results = sorted(json.loads(capsys.readouterr().out)["results"], key=lambda r: r["index"])
+    statuses = [r["status"] for r in results]
+    assert statuses[:TOKEN_LIFETIME] == [batch.SUCCEEDED] * TOKEN_LIFETIME
+    assert statuses[TOKEN_LIFETIME] == batch.FAILED
+    assert "check the client secret" in results[TOKEN_LIFETIME]["message"]
+    assert statuses[TOKEN_LIFETIME + 1:] == [batch.NOT_SENT] * (20 - TOKEN_LIFETIME - 1)
+    assert len(api.applied) == TOKEN_LIFETIME
