@@ -9,6 +9,7 @@ fits a Java int, and decimals become ``Decimal``s with the digits they were writ
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -205,12 +206,22 @@ def email_address(value: Any) -> str | None:
     try:
         # strict: RFC 5321's limits too (at most 64 characters before the @); offline, no DNS.
         # Non-ASCII addresses pass here and are warned about (check: EWE may not take them).
-        validate_email(text, check_deliverability=False, strict=True)
+        validate_email(text, check_deliverability=False, **_strict_email(validate_email))
     except EmailNotValidError as error:
         fail(f"not a valid email address: {error}")
     except Exception:  # noqa: BLE001 - odd Unicode can trip the IDNA codec; still just invalid
         fail("not a valid email address")
     return text
+
+
+@functools.lru_cache(maxsize=1)
+def _strict_email(validate_email: Callable[..., Any]) -> dict[str, bool]:
+    """``strict=True`` where email-validator has it (2.3 and later). Before 2.3 the keyword
+    was a TypeError, which the broad ``except`` above turned into "not a valid email address"
+    for every address; those versions apply the length limits always."""
+    import inspect
+
+    return {"strict": True} if "strict" in inspect.signature(validate_email).parameters else {}
 
 
 def _msg_type(value: Any) -> str | None:

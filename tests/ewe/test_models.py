@@ -692,3 +692,20 @@ def test_load_postcodes_reads_or_refuses_cleanly(tmp_path, data):
         assert "any.csv" in str(error)
     else:
         assert isinstance(index, PostcodeIndex)
+
+
+@pytest.mark.parametrize("address, valid", [("a@example.com", True), ("a@b", False)])
+def test_email_checked_with_an_email_validator_before_strict(monkeypatch, address, valid):
+    """pyproject allows email-validator 2.1, whose validate_email has no ``strict`` (it came
+    in 2.3): every address was refused ("not a valid email address"). Such a version
+    applies the length limits always, so it is called without."""
+    import email_validator
+
+    real = email_validator.validate_email
+
+    def validate_email(email, *, check_deliverability=None):  # 2.1's keywords, in short
+        return real(email, check_deliverability=check_deliverability)
+
+    monkeypatch.setattr(email_validator, "validate_email", validate_email)
+    found = check(with_field(("to", "email"), address)).problems
+    assert (found == []) is valid, found
