@@ -163,5 +163,12 @@ def _check_url(url: str) -> None:
     if parts.password:  # https://user:password@host/: masked in every log line
         secrets.register(parts.password)
         secrets.register(unquote(parts.password))  # as the HTTP layer sends it
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    # refused now, not with every push relayed: a space, a port that is not a number
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise UsageError(f"--forward-to {url}: a URL has no spaces")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as error:
+        raise UsageError(f"--forward-to {url}: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--forward-to {url}: give an http:// or https:// URL")

@@ -290,6 +290,16 @@ def test_no_credentials_is_a_usage_error_saying_how_to_set_them(shipctl_proc, tm
     assert "shipctl config set ecom.username" in result.err and "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:abc/", "http://exa mple.com/",
+                                 "ftp://example.com/", "example.com"])
+def test_a_forward_url_that_cannot_work_is_a_usage_error(shipctl_proc, tmp_path, url):
+    result = shipctl_proc("ecom", "listen", "--port", "0", "--store", tmp_path / "s.db",
+                          "--username", USER, "--password-stdin", "--forward-to", url,
+                          input=PASSWORD + "\n", timeout=20)
+    assert result.code == 2, result.all
+    assert f"--forward-to {url}: " in result.err and "Traceback" not in result.err
+
+
 def test_a_port_in_use_is_a_usage_error(one, shipctl_proc, tmp_path):
     result = shipctl_proc("ecom", "listen", "--port", one.port, "--username", USER,
                           "--password-stdin", "--store", tmp_path / "s.db", input="pw1234\n")
