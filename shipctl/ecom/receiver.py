@@ -27,6 +27,7 @@ import base64
 import binascii
 import hmac
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,10 +117,10 @@ class Receiver:
     """One receiver's credentials and the rules; ``receive`` is thread-safe (no state)."""
 
     def __init__(self, username: str, password: str) -> None:
-        # RFC 7617: a user-id and password are UTF-8. Bytes, so any password a person may
-        # choose compares correctly whichever way the client sent it.
-        self._username = username.encode("utf-8")
-        self._password = password.encode("utf-8")
+        # RFC 7617: a user-id and password are UTF-8, in NFC (as `ecom replay` sends them).
+        # Both sides are normalised, so "ä" typed as one code point or as two still matches.
+        self._username = _nfc(username.encode("utf-8"))
+        self._password = _nfc(password.encode("utf-8"))
 
     def receive(self, headers: Headers, body: bytes) -> Answer:
         """What to answer to one request. Never raises."""
@@ -169,8 +170,8 @@ class Receiver:
         user = _last(headers, "username")
         password = _last(headers, "password")
         by_headers = user is not None and password is not None
-        header_ok = (hmac.compare_digest(user or b"", self._username)
-                     & hmac.compare_digest(password or b"", self._password))
+        header_ok = (hmac.compare_digest(_nfc(user or b""), self._username)
+                     & hmac.compare_digest(_nfc(password or b""), self._password))
         return basic | (by_headers & header_ok)
 
     def _basic_matches(self, value: bytes | None) -> bool:
@@ -182,11 +183,19 @@ class Receiver:
         except (binascii.Error, ValueError):
             return False
         user, colon, password = decoded.partition(b":")
-        return bool(colon) & hmac.compare_digest(user, self._username) & hmac.compare_digest(
-            password, self._password)
+        return bool(colon) & hmac.compare_digest(_nfc(user), self._username) & (
+            hmac.compare_digest(_nfc(password), self._password))
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _nfc(value: bytes) -> bytes:
+    """UTF-8 credentials in Unicode NFC (RFC 7617 §2.1); bytes that are not UTF-8 as they are."""
+    try:
+        return unicodedata.normalize("NFC", value.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
 def _header_pairs(headers: Headers) -> list[tuple[str, bytes]]:
     """(lower-case name, raw value bytes) from ASGI's byte pairs or a str mapping (the
     sandbox's http.server decodes header bytes as Latin-1, so encoding back restores them)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -56,6 +57,19 @@ def test_a_valid_push_is_200_with_the_number_as_an_integer(receiver):
 def test_basic_auth_is_utf8_per_rfc_7617_and_the_password_may_hold_a_colon(receiver):
     headers = basic()  # the user-id ends at the first colon; the password keeps its own
     assert receiver.receive(headers, json.dumps(scan()).encode()).status == 200
+
+
+@pytest.mark.parametrize("configured", ["NFC", "NFD"])
+@pytest.mark.parametrize("sent", ["NFC", "NFD"])
+def test_a_password_matches_however_its_accents_are_composed(configured, sent):
+    """RFC 7617 (UTF-8) asks senders for NFC, as `ecom replay` does; a password typed where
+    "ä" is two code points must still match itself, whichever side normalised."""
+    password = "pässwörd:é"
+    receiver = Receiver(unicodedata.normalize(configured, "Jörg"),
+                        unicodedata.normalize(configured, password))
+    headers = basic(unicodedata.normalize(sent, "Jörg"), unicodedata.normalize(sent, password))
+    assert receiver.receive(headers, json.dumps(scan()).encode()).status == 200
+    assert receiver.receive(basic("Jörg", "passwörd"), json.dumps(scan()).encode()).status == 401
 
 
 @pytest.mark.parametrize("headers", [
