@@ -130,8 +130,9 @@ def replay(
     header: Annotated[
         Optional[list[str]],
         typer.Option("--header", "-H", metavar="NAME:VALUE",
-                     help="Add a header to every request (repeatable), e.g. for receivers"
-                     " that check username/password headers."),
+                     help="Add a header to every request (repeatable), e.g. 'X-Source:"
+                     " replay'. For username/password headers use --auth headers: the"
+                     " password then stays off the command line."),
     ] = None,
     no_dedupe: Annotated[
         bool,
