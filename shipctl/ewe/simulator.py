@@ -82,7 +82,11 @@ class EweSimulator:
         arrived = time.time()
         try:
             # any Content-Type: the docs show application/javascript
-            data = nesting.loads(body.decode("utf-8"))
+            # decimals as written, as EWE's Java side reads them (a float would make a
+            # 351-digit one inf): the very rules shipctl checks with
+            from shipctl.inputs.items import WrittenFloat
+
+            data = nesting.loads(body.decode("utf-8"), parse_float=WrittenFloat)
         except ValueError:  # not JSON, not UTF-8 (a ValueError too), too deep, huge ints
             data = None
         if not isinstance(data, dict):

@@ -223,3 +223,13 @@ def test_arrivals_are_recorded_for_applied_requests(post, shared_sandbox):
     url = shared_sandbox.base_url + "/_sandbox/stats"
     arrivals = requests.get(url, timeout=TIMEOUT).json()["ewe"]["arrivals"]
     assert len(arrivals) == 2 and arrivals == sorted(arrivals)
+
+
+@pytest.mark.parametrize("weight", ["1" * 350 + ".5", "0.1234567890123456789012345"])
+def test_a_decimal_shipctl_accepts_the_simulator_accepts(post, weight):
+    """The simulator read decimals as floats: a 351-digit one became inf and was refused
+    with code 10, though `ewe validate` accepts it (at most 400 digits)."""
+    body = json.dumps({**ewe_envelope(), **ewe_request(
+        "DEC-1", merchandise=[{"sku": "X", "weight": "@"}])}).replace('"@"', weight)
+    answer = post(data=body.encode())
+    assert answer.json() == {"success": True, "message": ["Modify success!"], "code": 0}
