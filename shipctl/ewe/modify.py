@@ -76,19 +76,22 @@ class ModifyShipment(BulkProvider):
             checked = models.check(item.data, postcodes=self.postcodes)
             label = checked.label  # referenceNo, else articleId (printable)
             keys = (label,) if checked.key else ()
+            said: list[str] = []
+            for warning in checked.warnings:  # sent all the same if valid: EWE decides
+                warn(f"{item.where(warning.path)}: {warning.message}")
+                said.append(str(warning))
             if checked.problems:
                 problems: list[Any] = [
                     batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
                                      where=item.where(p.path))
                     for p in checked.problems
                 ]
+                # its warnings too, as `ewe validate` gives them
                 yield batch.Job(id=self._identity(item.data), keys=keys, label=label,
-                                where=item.where(), payload=None, problems=problems)
+                                where=item.where(), payload=None, problems=problems,
+                                warnings=said)
                 continue
-            warnings = self._warn_envelope(item, checked.envelope, warn)
-            for warning in checked.warnings:  # sent all the same: EWE decides
-                warn(f"{item.where(warning.path)}: {warning.message}")
-                warnings.append(str(warning))
+            warnings = self._warn_envelope(item, checked.envelope, warn) + said
             yield batch.Job(
                 id=self._identity(checked.request),
                 keys=keys,

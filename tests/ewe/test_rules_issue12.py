@@ -408,3 +408,17 @@ def test_long_decimals_are_sent_whole(cli, sandbox, tmp_path, written):
     result = cli("ewe", "modify", "--dry-run", path)
     assert result.code == 0, result.all
     assert '"weight":' + written.strip('"') + "}" in result.out
+
+
+def test_an_invalid_item_keeps_its_warnings_in_modify_as_in_validate(cli, sandbox, tmp_path):
+    sandbox()
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(changed({"version": "2.0", "to.phone": "---------"})))
+    [validated] = json.loads(cli("ewe", "validate", "-o", "json", path).out)["results"]
+    result = cli("ewe", "modify", "--dry-run", "-o", "json", path)
+    assert result.code == 1
+    [record] = json.loads(result.out)["results"]
+    assert record["status"] == "invalid"
+    assert record["warnings"] == validated["warnings"] == [
+        'version: "2.0" is not refused, but seed 004 says version "Could be 1.6"']
+    assert 'version: "2.0" is not refused' in result.err
