@@ -35,6 +35,12 @@ def run(argv: list[str] | None = None) -> int:
     # (reading input included): exit 130, "interrupted". The bulk engine installs its own
     # handlers while it sends, and `shipctl sandbox` while it serves; both restore these.
     restore = _catch_signals()
+    # Inputs may hold lone surrogates (JSON allows "\ud800"): printed as their escape (as
+    # Python's own stderr does), rather than an internal error half-way through the output.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         try:
             code = _run(argv)

@@ -425,7 +425,8 @@ class Journal:
 
     # -- per item ---------------------------------------------------------------------------
     def succeeded(self, item_id: str) -> bool:
-        row = self._conn.execute("SELECT status FROM items WHERE id = ?", (item_id,)).fetchone()
+        row = self._conn.execute("SELECT status FROM items WHERE id = ?",
+                                 (_storable(item_id),)).fetchone()
         return row is not None and row[0] == SUCCEEDED
 
     def record(
@@ -449,7 +450,7 @@ class Journal:
             self._conn.execute(
                 _UPSERT,
                 (
-                    item_id,
+                    _storable(item_id),
                     key,
                     secrets.redact(label),
                     secrets.redact(where),
@@ -495,3 +496,9 @@ class Journal:
         if self._own_lock is not None:
             self._own_lock.release()
             self._own_lock = None
+
+
+def _storable(item_id: str) -> str:
+    """An id as SQLite can store it: a provider's id may carry an input's lone surrogate
+    (JSON allows "\\ud800"), which UTF-8 cannot; it is kept as its escape."""
+    return item_id.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -62,7 +62,9 @@ class ReportWriter:
             # No O_TRUNC: opened before the journal, so that a report that cannot be written
             # stops the run before a journal exists; emptied by begin() once the run starts.
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
-            fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            # backslashreplace: a lone surrogate read from an input (JSON allows "\\ud800") is
+            # written as its escape rather than stop the run mid-way
+            fh = os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="")
         except OSError as exc:
             raise UsageError(f"--report {path}: cannot write: {exc.strerror or exc}") from None
         return cls(path, fh, path.suffix.lower() == ".csv", created)

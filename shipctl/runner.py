@@ -338,6 +338,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     invalid items, warnings) keep the usual masking of every registered secret.
     """
     from shipctl import batch, secrets
+    from shipctl.batch.scheduler import SeenIds
     from shipctl.http.show import exact_record, exact_text
     from shipctl.output import shorten
 
@@ -345,12 +346,15 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     headers = auth.preview()
     fields = provider.secret_fields
     printed = _DryRunResults(out)
-    valid = invalid = 0
+    valid = invalid = duplicate = 0
+    # As a real run: a job whose id came before is a duplicate, not a second request
+    # (the engine's own record of ids, on disk, so memory stays flat for any input).
+    seen = SeenIds()
 
     def scrubbed(value: Any) -> Any:  # messages: every registered secret masked
         return value if out.show_secrets else secrets.redact_strings(value)
 
-    for job in jobs:
+    for index, job in enumerate(jobs, 1):
         # A label is whatever the input holds, at any length: keep each heading one line.
         heading = (f"{shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
                    f"{shorten(job.label, batch.LINE_FIELD_MAX)}")
@@ -363,6 +367,15 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
                                   "valid": False, "errors": batch.error_records(job.problems),
                                   "warnings": list(job.warnings)}))
+            continue
+        first = seen.first_index(str(job.id), index)
+        if first is not None:
+            duplicate += 1
+            why = f"duplicate of item {first}; would not be sent again"
+            out.info(f"DUPLICATE {heading}  {why}")
+            printed.add(scrubbed({"where": job.where, "label": job.label,
+                                  "status": "duplicate", "valid": True, "message": why,
+                                  "errors": [], "warnings": list(job.warnings)}))
             continue
         valid += 1
         call = _with_auth(provider.call(job), headers)
@@ -377,14 +390,20 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
             # written as it is: out.print would mask registered secrets inside other values
             out.stdout.write(_printable(f"# {heading}\n"))
             out.stdout.write(_printable(exact_text(call, show_secrets=out.show_secrets) + "\n"))
+    seen.close()
     code = 1 if invalid else 0
-    # "total", "invalid", "sent" and "exit_code" as in a real run's summary
-    summary: dict[str, Any] = {"total": valid + invalid, "valid": valid, "invalid": invalid,
-                               "sent": 0, "dry_run": True, "exit_code": code}
+    # "total", "invalid", "duplicate", "sent" and "exit_code" as in a real run's summary
+    summary: dict[str, Any] = {"total": valid + invalid + duplicate, "valid": valid,
+                               "invalid": invalid, "sent": 0, "dry_run": True,
+                               "exit_code": code}
+    if duplicate:  # only providers whose input may repeat an item (Ecom) show the count
+        summary["duplicate"] = duplicate
     if out.json_mode:
         printed.finish(summary)
     else:
-        out.info(f"dry run: {valid} request(s) built, {invalid} invalid; nothing was sent")
+        duplicates = f", {duplicate} duplicate" if duplicate else ""
+        out.info(f"dry run: {valid} request(s) built, {invalid} invalid{duplicates};"
+                 " nothing was sent")
     return code
 
 

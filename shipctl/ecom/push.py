@@ -12,6 +12,7 @@ Standard library only, and cheap to import: the receiver imports it per request.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -150,6 +151,10 @@ def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
         value = data[key]
         if isinstance(value, str):
             texts[key] = value
+        elif isinstance(value, float) and not math.isfinite(value):
+            # json reads NaN, Infinity and 1e400 as floats, but no JSON receiver takes them
+            verdict.errors.append(Problem(
+                key, f"{value} is not a number JSON can carry", (key,)))
         elif isinstance(value, int | float) and not isinstance(value, bool):
             text = str(value)
             texts[key] = text
@@ -169,6 +174,10 @@ def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
 def _values(texts: dict[str, str], verdict: Verdict) -> None:
     """The value rules, on the text of each key present (a hot path: one call per push)."""
     errors, warnings = verdict.errors, verdict.warnings
+    for key, text in texts.items():
+        if not text.isascii() and not _encodable(text):  # JSON allows "\ud800"
+            errors.append(Problem(key, f"{_shown(text)} holds a lone UTF-16 surrogate: not"
+                                  " text a receiver can store", (key,)))
     awb = texts.get("awb")
     if awb is not None:
         if not awb.strip():
@@ -244,6 +253,14 @@ def sort_key(data: object) -> tuple:
     else:
         order = (1, 0, number_text)
     return (when if isinstance(when, str) and _DATETIME.fullmatch(when) else "", order)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _digits(text: str) -> bool:

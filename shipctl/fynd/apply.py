@@ -141,7 +141,7 @@ class UpdateShipmentStatus(BulkProvider):
         config = self.config
         canonical = json.dumps([self.url, config.company_id, config.client_id, request],
                                ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def outcome(status: int, body: bytes) -> Outcome:

@@ -192,3 +192,17 @@ def test_problems_come_in_the_order_of_their_keys():
     verdict = check(data)
     assert [p.field for p in verdict.errors] == ["status_update_number", "employee", "datetime",
                                                  "city"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_json_cannot_carry_is_an_error(value):
+    verdict = check(push(city=value))
+    assert not verdict.valid
+    assert [p.field for p in verdict.errors] == ["city"]
+    assert "is not a number JSON can carry" in verdict.errors[0].message
+
+
+def test_a_lone_surrogate_is_an_error_not_a_crash():
+    verdict = check(push(awb="80123\ud800"))
+    assert [p.field for p in verdict.errors] == ["awb"]
+    assert "lone UTF-16 surrogate" in verdict.errors[0].message

@@ -322,7 +322,9 @@ def test_dry_run_masks_the_auth_and_sends_nothing(cli, receiver):
     # the requests in the order they would go: 44590101 (the earliest scan) first
     assert result.out.index("44590101") < result.out.index("44590188") < result.out.index(
         "44590377")
-    assert "dry run: 12 request(s) built" in result.err
+    # the duplicate (#44590188 again) is shown as a real run would settle it: not sent
+    assert "dry run: 11 request(s) built, 0 invalid, 1 duplicate" in result.err
+    assert result.out.count("#44590188\n") == 1
 
 
 def test_journal_resume_skips_what_was_delivered(cli, receiver, tmp_path):
@@ -374,3 +376,23 @@ def test_sandbox_replay_with_no_config(cli):
     result = cli("--sandbox", "ecom", "replay", BATCH)
     assert result.code == 0, result.all
     assert "succeeded 11" in result.out and "duplicate 1" in result.out
+
+
+def test_nan_and_lone_surrogates_are_not_sent_and_every_output_still_writes(
+        cli, receiver, tmp_path):
+    """JSON allows "\\ud800" and json reads NaN: neither may reach a receiver, and the run's
+    report, journal and -o json must still be written (they crashed on the surrogate)."""
+    hook = receiver()
+    good = push(awb="3333", number="7")
+    lines = [json.dumps(good),
+             json.dumps(push(awb="80123\ud800", number="8")),
+             json.dumps(push(awb="4444", number="9")).replace('"Vadodara"', "NaN")]
+    assert "NaN" in lines[2]
+    (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
+    result = cli("ecom", "replay", tmp_path / "s.jsonl", "--report", tmp_path / "r.csv",
+                 "--journal", tmp_path / "j.db", "-o", "json")
+    assert result.code == 1
+    assert hook.numbers() == ["7"], result.err
+    records = sorted(json.loads(result.out)["results"], key=lambda r: r["index"])
+    assert [r["status"] for r in records] == ["succeeded", "invalid", "invalid"]
+    assert "80123\\ud800" in (tmp_path / "r.csv").read_text()

@@ -229,3 +229,21 @@ def test_apply_from_stdin_with_the_global_sandbox(cli):
     assert result.code == 0, result.err
     assert "parsed leniently" in result.err
     assert "succeeded  P-1" in result.err
+
+
+def test_a_lone_surrogate_in_an_identifier_is_invalid_not_a_crash(cli, sandbox, tmp_path):
+    """JSON allows "\\ud800": the body is refused, and journal, report and -o json still
+    take its label (each crashed on it)."""
+    sandbox()
+    body = sample(1)
+    body["statuses"][0]["shipments"][0]["identifier"] = "1683\ud800"
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(body))  # ASCII, with the \ud800 escape
+    for flags in (("--dry-run",), ("--journal", tmp_path / "j.db", "--report",
+                                   tmp_path / "r.csv", "-o", "json")):
+        result = apply(cli, path, *flags)
+        assert result.code == 1, result.err
+        assert "internal error" not in result.err
+    (record,) = json.loads(result.out)["results"]
+    assert record["status"] == "invalid" and record["label"] == "1683\\ud800"
+    assert "1683\\ud800" in (tmp_path / "r.csv").read_text()
