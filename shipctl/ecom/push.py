@@ -174,10 +174,11 @@ def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
 def _values(texts: dict[str, str], verdict: Verdict) -> None:
     """The value rules, on the text of each key present (a hot path: one call per push)."""
     errors, warnings = verdict.errors, verdict.warnings
-    for key, text in texts.items():
-        if not text.isascii() and not _encodable(text):  # JSON allows "\ud800"
-            errors.append(Problem(key, f"{_shown(text)} holds a lone UTF-16 surrogate: not"
-                                  " text a receiver can store", (key,)))
+    if not "".join(texts.values()).isascii():  # one test for the common, all-ASCII push
+        for key, text in texts.items():
+            if not _encodable(text):  # JSON allows "\ud800"
+                errors.append(Problem(key, f"{_shown(text)} holds a lone UTF-16 surrogate:"
+                                      " not text a receiver can store", (key,)))
     awb = texts.get("awb")
     if awb is not None:
         if not awb.strip():
