@@ -16,9 +16,12 @@ def _commands(command=None, path=()) -> list[tuple[tuple[str, ...], bool]]:
     """Every command's words after `shipctl`, and whether it is a leaf (not a group)."""
     command = command or typer.main.get_command(root_group)
     found = [(path, not hasattr(command, "commands"))]
-    for name, sub in getattr(command, "commands", {}).items():
-        if not sub.hidden:
-            found.extend(_commands(sub, (*path, name)))
+    if hasattr(command, "commands"):
+        # list_commands/get_command, not .commands: the root builds provider groups on use
+        for name in command.list_commands(None):
+            sub = command.get_command(None, name)
+            if not sub.hidden:
+                found.extend(_commands(sub, (*path, name)))
     return found
 
 

@@ -25,6 +25,9 @@ def command_group(help: str, **settings) -> typer.Typer:
     of imports per `--help` (2.3× the start-up floor) for boxes around the same text."""
     settings.setdefault("no_args_is_help", True)
     settings.setdefault("cls", ShipctlGroup)
+    # A provider's group is also built on its own (commands.root builds it when used): no
+    # --install-completion there, `shipctl completions SHELL` is the one way in.
+    settings.setdefault("add_completion", False)
     return ShipctlTyper(help=help, rich_markup_mode=None, **settings)
 
 
@@ -287,7 +290,7 @@ def hoist_global_options(
         if isinstance(command, TyperGroup):
             if at is None:
                 at = len(kept) - 1
-            command = command.commands.get(arg)
+            command = command.get_command(ctx, arg)  # the root builds a provider's on use
             if command is None:  # click's "No such command"
                 kept.extend(args[i:])
                 break
