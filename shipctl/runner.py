@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import requests
 
     from shipctl.app import Application
-    from shipctl.batch import Job, Outcome
+    from shipctl.batch import FieldError, Job, Outcome
     from shipctl.http import Call
     from shipctl.inputs import Item
 
@@ -133,6 +133,15 @@ class BulkProvider(ABC):
     def outcome(self, response: requests.Response) -> Outcome:
         """What the final answer means: ok or not, message, code, and ``fatal`` when every
         other job would be refused the same way (wrong credentials)."""
+
+
+def field_errors(item: Item, problems: Iterable[Any]) -> list[FieldError]:
+    """A provider's problems with an item (each with ``message``, ``field`` and ``path``) as
+    the engine's ``FieldError``s: file:line and item number from where each field was read."""
+    from shipctl.batch import FieldError
+
+    return [FieldError(p.message, field=p.field, line=item.line_of(p.path),
+                       where=item.where(p.path)) for p in problems]
 
 
 def shard_key(job: Job) -> str:

@@ -581,7 +581,7 @@ def start_background(
 
 def serve_forever(out: Any, *, host: str, port: int, faults: Faults) -> int:
     """`shipctl sandbox`: print URLs and credentials, serve until SIGINT/SIGTERM, return 0."""
-    import signal
+    from shipctl.stopping import on_stop_signals
 
     server = _bind(host, port, faults)
     if not is_loopback(server.server_address[0]):
@@ -591,25 +591,14 @@ def serve_forever(out: Any, *, host: str, port: int, faults: Faults) -> int:
         )
     _print_banner(server)
     stopping = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stopping.set()
-
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:  # not the main thread (embedded use): KeyboardInterrupt still works
-            pass
     server.start()
     try:
-        while not stopping.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+        with on_stop_signals(stopping):
+            while not stopping.wait(0.5):
+                pass
+    except KeyboardInterrupt:  # embedded outside the main thread: Ctrl-C still stops it
         pass
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         server.stop()
     stats = server.stats()
     faults_seen = ", ".join(f"{kind} {n}" for kind, n in stats["faults"].items())

@@ -1,9 +1,11 @@
-"""The one "did you mean …" helper, for config keys and payload field names alike."""
+"""Words for messages about what a user wrote: the one "did you mean …" helper (config keys
+and payload field names alike), and what kind of JSON value was found."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 
 def nearest(
@@ -20,3 +22,20 @@ def nearest(
         return by_normal[wanted]
     found = difflib.get_close_matches(wanted, list(by_normal), n=1, cutoff=cutoff)
     return by_normal[found[0]] if found else None
+
+
+def kind_of(value: Any) -> str:
+    """A JSON value's kind as a message says it: "found a list", "found null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"

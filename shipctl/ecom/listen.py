@@ -32,7 +32,6 @@ import json
 import logging
 import queue
 import shlex
-import signal
 import socket
 import sys
 import threading
@@ -46,6 +45,7 @@ from shipctl.ecom.receiver import MAX_BODY, Answer, Receiver, failure
 from shipctl.ecom.store import Store, StoreError
 from shipctl.errors import UsageError
 from shipctl.loopback import is_loopback
+from shipctl.stopping import on_stop_signals
 
 BODY_SECONDS = 30.0  # the whole body must arrive within this (a slow client gets 408)
 HEAD_SECONDS = 30.0  # a connection must finish each request head within this, else closed
@@ -367,12 +367,12 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
             " Ctrl-C stops")
 
     server = _server_class(uvicorn)(config, stopping, ready)
-    previous = _on_stop_signals(stopping)
+    # uvicorn installs its own handlers while it serves (graceful shutdown) and, once done,
+    # puts ours back and raises the signal again for them: ours just note it.
     try:
-        server.run(sockets=[sock])
+        with on_stop_signals(stopping):
+            server.run(sockets=[sock])
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         store.close()
         if forwarder is not None:
             forwarder.close()
@@ -404,23 +404,6 @@ def _server_class(uvicorn: Any) -> type:
             return await super().on_tick(counter)
 
     return _Server
-
-
-def _on_stop_signals(stopping: threading.Event) -> dict[int, Any]:
-    """Our handlers for SIGINT/SIGTERM while serving. uvicorn installs its own during
-    ``serve`` (graceful shutdown) and, once done, restores these and raises the signal again
-    for them: here that is the normal way to stop, so they just note it (exit 0)."""
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stopping.set()
-
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:  # not the main thread (embedded use)
-            pass
-    return previous
 
 
 def _quiet_uvicorn(log: Log) -> None:

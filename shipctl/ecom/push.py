@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from shipctl.ecom.codes import CODES, is_known
-from shipctl.suggest import nearest
+from shipctl.suggest import kind_of, nearest
 
 # The seed's payload, in the seed's order. Every key is required, spelt exactly so
 # ("Employee" with a capital E); only ref_awb may be empty.
@@ -72,7 +72,7 @@ def check(data: object) -> Verdict:
     verdict = Verdict()
     if not isinstance(data, dict):
         verdict.errors.append(Problem("", f"expected a JSON object holding the push's keys"
-                                          f" ({', '.join(KEYS[:3])}, …), found {_kind(data)}"))
+                                          f" ({', '.join(KEYS[:3])}, …), found {kind_of(data)}"))
         return verdict
     if data.keys() == _KEY_SET and set(map(type, data.values())) == _STR_ONLY:
         texts: dict = data  # the common case, kept fast: the seed's keys, all strings
@@ -167,7 +167,7 @@ def _keys(data: dict, verdict: Verdict) -> dict[str, str]:
                 key, 'null where Ecom sends a string: write "" for no return AWB', (key,)))
         else:
             verdict.errors.append(Problem(
-                key, f"must be a string, found {_kind(value)}", (key,)))
+                key, f"must be a string, found {kind_of(value)}", (key,)))
     return texts
 
 
@@ -267,22 +267,6 @@ def _encodable(text: str) -> bool:
 def _digits(text: str) -> bool:
     """ASCII digits only: str.isdigit alone takes "٤٤" and "²" too."""
     return text.isascii() and text.isdigit()
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
 
 
 def _shown(value: Any) -> str:

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Warn
+from shipctl.runner import Auth, BulkProvider, Warn, field_errors
 
 if TYPE_CHECKING:
     import requests
@@ -81,14 +81,10 @@ class ModifyShipment(BulkProvider):
                 warn(f"{item.where(warning.path)}: {warning.message}")
                 said.append(str(warning))
             if checked.problems:
-                problems: list[Any] = [
-                    batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
-                                     where=item.where(p.path))
-                    for p in checked.problems
-                ]
                 # its warnings too, as `ewe validate` gives them
                 yield batch.Job(id=self._identity(item.data), keys=keys, label=label,
-                                where=item.where(), payload=None, problems=problems,
+                                where=item.where(), payload=None,
+                                problems=field_errors(item, checked.problems),
                                 warnings=said)
                 continue
             warnings = self._warn_envelope(item, checked.envelope, warn) + said

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Warn
+from shipctl.runner import Auth, BulkProvider, Warn, field_errors
 
 if TYPE_CHECKING:
     import requests
@@ -113,13 +113,9 @@ class UpdateShipmentStatus(BulkProvider):
             for w in checked.warnings:
                 warn(f"{item.where(w.path)}: {w.message}")
             if checked.problems or checked.request is None:
-                problems: list[Any] = [
-                    batch.FieldError(p.message, field=p.field, line=item.line_of(p.path),
-                                     where=item.where(p.path))
-                    for p in checked.problems
-                ]
                 yield batch.Job(id=self._identity(item.data), keys=keys, label=label,
-                                where=item.where(), payload=None, problems=problems,
+                                where=item.where(), payload=None,
+                                problems=field_errors(item, checked.problems),
                                 warnings=warnings)
                 continue
             yield batch.Job(id=self._identity(checked.request), keys=keys, label=label,

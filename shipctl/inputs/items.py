@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from shipctl.errors import InputError
+from shipctl.suggest import kind_of
 
 Path_ = tuple[str | int, ...]  # a field path: ("to", "lines", 0)
 
@@ -81,22 +82,6 @@ class Value(NamedTuple):
     field_lines: dict[Path_, int]  # relative to the value: ("lines", 0) inside a list's item 0
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
-
-
 def split_value(
     data: Any, line: int, field_lines: dict, name: str, index: int
 ) -> Iterator[Item]:
@@ -109,7 +94,7 @@ def split_value(
         return
     if not isinstance(data, list):
         raise InputError(
-            f"{name}:{line}: expected an object or a list of objects, found {_kind(data)}"
+            f"{name}:{line}: expected an object or a list of objects, found {kind_of(data)}"
         )
     per_element: dict[int, dict] = {}
     for path, where in field_lines.items():
@@ -120,7 +105,7 @@ def split_value(
         index += 1
         location = Location(name, element_line, index)
         if not isinstance(element, dict):
-            raise InputError(f"{location}: expected an object, found {_kind(element)}")
+            raise InputError(f"{location}: expected an object, found {kind_of(element)}")
         yield Item(element, location, lines)
 
 

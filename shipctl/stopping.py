@@ -1,0 +1,35 @@
+"""How the two servers shipctl runs (`shipctl sandbox`, `ecom listen`) are asked to stop.
+
+Standard library only: imported by both when they serve.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def on_stop_signals(stopping: threading.Event) -> Iterator[None]:
+    """While serving, SIGINT and SIGTERM set ``stopping``: for a server they are the normal
+    way to stop (exit 0), not the interruption (130) the CLI's own handlers make of them.
+    The previous handlers come back afterwards. Outside the main thread (a server embedded
+    in a test) nothing is installed and ``stopping`` is set by its owner."""
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread
+            break
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
