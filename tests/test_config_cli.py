@@ -474,18 +474,26 @@ def hand_edited(tmp_path) -> Path:
     return path
 
 
+def with_username(text: str, value: str) -> set[str]:
+    """TEXT with the default profile's EWE username set to VALUE, in either quote style: tomlkit
+    0.12–0.14 writes a replaced string as "…", 0.15 keeps the old value's '…'. Both are the
+    same TOML; everything else on the line and in the file is the same byte for byte."""
+    line = "username   = 'acme'        # the EWE user"
+    assert line in text
+    return {text.replace(line, f"username   = {q}{value}{q}        # the EWE user")
+            for q in "\"'"}
+
+
 @pytest.mark.timeout(60)
 def test_set_changes_only_the_value_in_a_hand_edited_file(cli, hand_edited):
     result = cli("--config", hand_edited, "config", "set", "ewe.username", "globex")
     assert result.code == 0, result.err
-    assert hand_edited.read_text() == HAND_EDITED.replace(
-        "username   = 'acme'        # the EWE user", 'username   = "globex"        # the EWE user'
-    )
+    assert hand_edited.read_text() in with_username(HAND_EDITED, "globex")
     result = cli("--config", hand_edited, "config", "set", "--profile", "staging", "ewe.rate", "1")
     assert result.code == 0, result.err
-    assert hand_edited.read_text() == HAND_EDITED.replace(
-        "username   = 'acme'        # the EWE user", 'username   = "globex"        # the EWE user'
-    ).replace('username = "acme-staging"\n', 'username = "acme-staging"\nrate = 1.0\n')
+    staging_rate = HAND_EDITED.replace('username = "acme-staging"\n',
+                                       'username = "acme-staging"\nrate = 1.0\n')
+    assert hand_edited.read_text() in with_username(staging_rate, "globex")
     if os.name != "nt":
         assert stat.S_IMODE(hand_edited.stat().st_mode) == 0o600
     assert cli("--config", hand_edited, "config", "get", "ewe.username").out == "globex\n"

@@ -27,6 +27,7 @@ import certifi
 import pytest
 import requests
 import responses
+from factories import QUICK_STOP
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -660,7 +661,8 @@ class ScriptedServer:
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api/modifyShipment"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=QUICK_STOP,
+                                       daemon=True)
 
     def __enter__(self):
         self.thread.start()

@@ -17,7 +17,6 @@ from shipctl.errors import ExitCode, InputError, ShipctlError, UsageError
 from shipctl.inputs import Item, Location, limits, open_inputs, read_items, sources
 
 DATA = Path(__file__).resolve().parent / "data" / "inputs"
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
 @pytest.fixture
@@ -733,7 +732,7 @@ def test_lenient_json_lines_report_each_kind_once(here):
 
 
 def test_fynd_response_written_as_a_javascript_object(here):
-    # seed 003, "Response" of example 2: unquoted keys and single quotes
+    # the Fynd document, "Response" of example 2: unquoted keys and single quotes
     write("resp.txt", "{\nstatus: 200,\nfinal_state: {\nbag_invoiced: 'dp_assigned',\n"
           "shipment_id: '12345634657861443427'\n},\nidentifier: '12345634657861443427'\n}\n")
     items, warnings = read("resp.txt")
@@ -758,15 +757,17 @@ def test_strict_input_is_never_warned_about(here):
     assert warnings == []
 
 
-# -- the seed documents (tests/data/inputs: excerpts of shared/seeds, unchanged) ---------------
+# -- the APIs' documents as published (tests/data/inputs: the Fynd "Example Request Payload of
+# Update Shipment Status API" page whole, and excerpts of it and of EWE's modifyShipment
+# document, unchanged: their mistakes are what people paste) ------------------------------------
 
 
 @pytest.fixture
-def seeds(monkeypatch):
+def api_docs(monkeypatch):
     monkeypatch.chdir(DATA)
 
 
-def test_fynd_full_confirmation_with_comment_and_trailing_commas(seeds):
+def test_fynd_full_confirmation_with_comment_and_trailing_commas(api_docs):
     items, warnings = read("fynd_full_confirmation.txt")
     assert items[0].data == {"statuses": [{
         "shipments": [{"identifier": "12345383008471878029", "products": []}],
@@ -781,7 +782,7 @@ def test_fynd_full_confirmation_with_comment_and_trailing_commas(seeds):
     ]
 
 
-def test_fynd_full_cancellation(seeds):
+def test_fynd_full_cancellation(api_docs):
     items, warnings = read("fynd_full_cancellation.txt")
     reasons = items[0].data["statuses"][0]["shipments"][0]["reasons"]
     assert reasons["products"][0]["data"] == {"reason_id": 1,
@@ -792,8 +793,8 @@ def test_fynd_full_cancellation(seeds):
     ]
 
 
-def test_fynd_example_4_missing_comma_points_at_the_line(seeds):
-    # the seed forgets the comma after the "shipments" list (line 44) before "status" (line 45)
+def test_fynd_example_4_missing_comma_points_at_the_line(api_docs):
+    # the document forgets the comma after the "shipments" list (line 44) before "status" (line 45)
     error = error_of("fynd_partial_confirmation.txt")
     assert isinstance(error, InputError)
     assert error.message == 'fynd_partial_confirmation.txt:45:1: unexpected string "status"'
@@ -803,7 +804,7 @@ def test_fynd_example_4_missing_comma_points_at_the_line(seeds):
     assert error.exit_code == ExitCode.USAGE
 
 
-def test_ewe_request_example_with_its_heading(seeds):
+def test_ewe_request_example_with_its_heading(api_docs):
     items, warnings = read("ewe_request_example.txt")
     data = items[0].data
     assert data["to"]["postcode"] == "3194"
@@ -819,9 +820,8 @@ def test_ewe_request_example_with_its_heading(seeds):
     ]
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared/seeds is not beside the repository")
-def test_whole_fynd_seed_document_stops_at_example_4(seeds):
-    path = str(next(SEEDS.glob("003_*.txt")))
+def test_the_whole_fynd_document_stops_at_example_4(api_docs):
+    path = "fynd_update_shipment_status_examples.txt"
     error = error_of(path)
     assert error.message == f'{path}:170:1: unexpected string "status"'
     assert "end of line 169" in error.hint

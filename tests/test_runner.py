@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from factories import QUICK_STOP
 
 from shipctl import batch, http, runner, secrets
 from shipctl.app import Application
@@ -35,7 +36,7 @@ class FakeApi(ThreadingHTTPServer):
         self.applied: list[dict] = []
         self.rejected_401 = 0
         super().__init__(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
 
     @property
     def url(self) -> str:

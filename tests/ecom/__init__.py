@@ -16,6 +16,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from factories import QUICK_STOP
+
 SEED_NUMBER = "44591782"
 
 
@@ -111,7 +113,8 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ecom"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=QUICK_STOP,
+                                       daemon=True)
         self.thread.start()
 
     def numbers(self, awb: str | None = None) -> list[str]:

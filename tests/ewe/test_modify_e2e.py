@@ -18,7 +18,7 @@ from itertools import pairwise
 import pytest
 import requests
 from conftest import SAMPLES, audit
-from factories import SANDBOX_DIGEST, ewe_request
+from factories import QUICK_STOP, SANDBOX_DIGEST, ewe_request
 
 from shipctl.ewe import digest as ewe_digest
 
@@ -346,7 +346,7 @@ class BusyOnceEwe(ThreadingHTTPServer):
         self.references: list[str] = []
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _BusyOnceHandler)
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True)
         self.thread.start()
 
     @property

@@ -11,7 +11,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_payloads" / "fynd"
 PASTED = SAMPLES / "pasted-from-docs.txt"
-SEEDS = REPO.parent / "shared" / "seeds"  # beside the repository on the team's machine only
+# Fynd's "Example Request Payload of Update Shipment Status API" page as published, whole
+PUBLISHED = REPO / "tests" / "data" / "inputs" / "fynd_update_shipment_status_examples.txt"
 
 SAMPLE_NAMES = {
     1: "01-full-confirmation",

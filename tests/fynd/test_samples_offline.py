@@ -17,9 +17,9 @@ from . import (
     EXAMPLE_4_GAP,
     EXAMPLE_4_MENDED,
     PASTED,
+    PUBLISHED,
     SAMPLE_NAMES,
     SAMPLES,
-    SEEDS,
     pasted_examples,
     read_leniently,
     same,
@@ -96,9 +96,8 @@ def test_the_whole_pasted_file_stops_at_example_4():
     assert caught.value.message == f'{PASTED}:{line}:1: unexpected string "status"'
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared/seeds is not beside the repository")
-def test_the_pasted_examples_are_the_seeds_own_text():
-    seed = next(SEEDS.glob("003_*.txt")).read_text(encoding="utf-8")
-    requests = re.findall(r"\nRequest\n\n(.*?)(?=\n\nResponse\n|\n\n\d\. |\Z)", seed,
+def test_the_pasted_examples_are_the_documents_own_text():
+    published = PUBLISHED.read_text(encoding="utf-8")
+    requests = re.findall(r"\nRequest\n\n(.*?)(?=\n\nResponse\n|\n\n\d\. |\Z)", published,
                           flags=re.DOTALL)
     assert [r.strip() for r in requests] == [pasted_examples()[n] for n in sorted(SAMPLE_NAMES)]
