@@ -860,24 +860,23 @@ def test_not_json_at_all(here):
 
 
 @pytest.mark.parametrize(
-    ("text", "message", "hint"),
+    ("text", "where", "problem", "hint"),
     [
-        ("to:\n  name: x\n  phone: a: b\n",
-         "y.yaml:3:11: mapping values are not allowed in this context",
+        ("to:\n  name: x\n  phone: a: b\n", "y.yaml:3:11", "mapping values are not allowed",
          "quote a value that contains ': ', or check the indentation"),
-        ('a: "unclosed\n',
-         "y.yaml:2:1: found unexpected end of stream (while scanning a quoted scalar at line 1)",
-         None),
-        ("a: !!python/object:os.system x\n",
-         "y.yaml:1:4: could not determine a constructor for the tag"
-         " 'tag:yaml.org,2002:python/object:os.system'", None),
+        ('a: "unclosed\n', "y.yaml:2:1", "unexpected end of stream", None),
+        ("a: !!python/object:os.system x\n", "y.yaml:1:4",
+         "'tag:yaml.org,2002:python/object:os.system'", None),
     ],
 )
-def test_unreadable_yaml_uses_the_problem_mark(here, text, message, hint):
+def test_unreadable_yaml_uses_the_problem_mark(here, text, where, problem, hint):
     write("y.yaml", text)
     error = error_of("y.yaml")
     assert isinstance(error, InputError)
-    assert (error.message, error.hint) == (message, hint)
+    # where is ours, exactly; the words after it are PyYAML's, which a release may reword
+    assert error.message.startswith(f"{where}: ") and problem in error.message, error.message
+    assert "\n" not in error.message and "Traceback" not in error.message
+    assert error.hint == hint
 
 
 def test_yaml_tab_indentation_gets_a_hint(here):
