@@ -3,9 +3,10 @@
 Facts from reference/fynd.md: ``PUT {base}/service/platform/order-manage/v1.0/company/
 {company_id}/shipment/status-internal`` with a JSON body and a bearer token. The answer is
 ``{"statuses": [{"shipments": [ShipmentResult, …]}, …]}`` and **an HTTP 200 can carry
-failures**: each ShipmentResult whose ``status`` is outside 2xx, or whose ``exception`` is set,
-is a failed shipment. The seed's response examples show a bare ShipmentResult
-(``{status, final_state, identifier}``); that is read too. Transport-level errors (non-2xx)
+failures**: a ShipmentResult is a success only with a 2xx ``status``, no ``exception`` and no
+error message (``status: null`` with "Invalid State Transition…" is a failed shipment).
+The document's response examples show a bare ShipmentResult (``{status, final_state,
+identifier}``); that is read too. Transport-level errors (non-2xx)
 carry ``{"success": false, "message": …}``; a gateway's HTML page shows as its status and
 first line.
 """
@@ -25,8 +26,21 @@ STATUS_PATH = "/service/platform/order-manage/v1.0/company/{company_id}/shipment
 TOKEN_PATH = "/service/panel/authentication/v1.0/company/{company_id}/oauth/token"
 REASONS_PATH = ("/service/platform/order/v1.0/company/{company_id}/shipments/{shipment_id}"
                 "/bags/{bag_id}/state/{state}/reasons")
+# The SDK's getShipmentById (``ShipmentInfoResponse``): the path says ``order``, as the reasons
+# endpoint's does, and the shipment goes in the query string.
+DETAILS_PATH = "/service/platform/order/v1.0/company/{company_id}/shipment-details"
 CONTENT_TYPE = "application/json"
 CREDENTIALS_CHECK = "fynd.client_id / fynd.client_secret"
+# A 401/403 from the API itself: the token endpoint accepted the client id and secret (the
+# token came from it, fetched anew after a first 401), so the token does not open this company
+# or the app lacks the permission; the secret is not the thing to check.
+TOKEN_CHECK = "fynd.company_id and the app's permissions"
+
+
+def token_refused(text: str) -> str:
+    """An API 401/403 in one line, pointing at the real cause."""
+    return (f"{text} (the token endpoint accepted the client but the API refused the token: "
+            f"check {TOKEN_CHECK})")
 MESSAGE_MAX = 300  # one shipment's message in a line of text output
 
 
@@ -47,6 +61,12 @@ def reasons_url(base_url: str, company_id: str, shipment_id: str, bag_id: str,
     return base_url.rstrip("/") + REASONS_PATH.format(
         company_id=_segment(company_id), shipment_id=_segment(shipment_id),
         bag_id=_segment(bag_id), state=_segment(state))
+
+
+def details_url(base_url: str, company_id: str, shipment_id: str) -> str:
+    """``GET`` this for a shipment's bags, lines, quantities and current states."""
+    return (base_url.rstrip("/") + DETAILS_PATH.format(company_id=_segment(company_id))
+            + "?shipment_id=" + _segment(shipment_id))
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -187,14 +207,33 @@ def _is_result(value: Any) -> bool:
                                         or "exception" in value) and "statuses" not in value
 
 
+# Fynd's documented refusals inside an HTTP 200 ("Common Error Scenarios" of its page "Example
+# Request Payload of Update Shipment Status API"), as they begin: an entry whose message starts
+# so failed, whatever its status says.
+ERROR_MESSAGES = (
+    "invalid state transition", "invalid user facing state transition", "not found bag_ids",
+    "reasonerror", "reason is missing", "reason is not allowed", "invalid reason ids",
+    "entity is under", "child bag ids are repeated", "breaking up of",
+    "entity id doesn't have any bag", "unable to convert", "length is greater than",
+    "not allowed keys", "mandatory keys",
+)
+
+
+def is_error_message(message: str) -> bool:
+    text = " ".join(message.split()).lower()
+    return any(text.startswith(prefix) for prefix in ERROR_MESSAGES)
+
+
 def _result(entry: dict[str, Any]) -> ShipmentResult:
+    """One ShipmentResult. A success needs a 2xx ``status`` AND no ``exception`` AND no error
+    message: an entry with ``status: null`` and "Invalid State Transition…" was refused, and
+    an entry without a status says nothing was done (a missing status is never a success)."""
     status = entry.get("status")
     exception = entry.get("exception")
     if isinstance(status, str) and _STATUS_TEXT.fullmatch(status):
         status = int(status)  # "400": a status sent as text (isdigit() would take "²" too)
-    status_ok = status is None or (isinstance(status, int) and not isinstance(status, bool)
-                                   and 200 <= status < 300)
-    ok = status_ok and not exception
+    status_ok = (isinstance(status, int) and not isinstance(status, bool)
+                 and 200 <= status < 300)
     final = entry.get("final_state")
     reached: list[tuple[str, str]] = []
     if isinstance(final, dict):
@@ -202,11 +241,15 @@ def _result(entry: dict[str, Any]) -> ShipmentResult:
                    if k != "shipment_id" and isinstance(v, (str, int))]
     message = entry.get("message")
     message = " ".join(str(message).split()) if message not in (None, "") else ""
+    refused = bool(message) and is_error_message(message)
+    ok = status_ok and not exception and not refused
     if not ok:
         detail = []
         if exception:
             detail.append(str(exception))
-        if not status_ok and status is not None:
+        if status is None:
+            detail.append("no status")
+        elif not status_ok:
             detail.append(f"status {status}")
         if detail:
             message = f"{message} ({', '.join(detail)})" if message else ", ".join(detail)

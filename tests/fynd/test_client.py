@@ -38,6 +38,10 @@ def test_endpoints():
     assert client.reasons_url(BASE + "/", "7", "S 1", "B/2", "bag_not_confirmed") == (
         "https://fynd.test/service/platform/order/v1.0/company/7/shipments/S%201/bags/B%2F2/"
         "state/bag_not_confirmed/reasons")
+    # the SDK's getShipmentById: the shipment in the query string, escaped
+    assert client.details_url(BASE + "/", "7", "800001&x=1") == (
+        "https://fynd.test/service/platform/order/v1.0/company/7/shipment-details"
+        "?shipment_id=800001%26x%3D1")
 
 
 def test_the_system_moving_on_is_shown_as_requested_and_reached():
@@ -73,6 +77,36 @@ def test_a_failure_inside_http_200_fails_that_shipment_only():
 def test_status_outside_2xx_or_an_exception_is_a_failure(entry):
     (shipment,) = client.parse_answer(200, sdk(entry)).shipments
     assert not shipment.ok and shipment.message
+
+
+@pytest.mark.parametrize("entry, shown", [
+    # status: null with Fynd's refusal text: refused, whatever the missing status suggests
+    ({"status": None, "message": "Invalid State Transition bag_confirmed detected for given"
+      " entity", "identifier": "A"},
+     "A  FAILED  Invalid State Transition bag_confirmed detected for given entity (no status)"),
+    ({"status": None, "identifier": "A", "final_state": {"bag_confirmed": "bag_confirmed"}},
+     "A  FAILED  bag_confirmed  no status"),
+    ({"identifier": "A", "exception": "ValidationError"},
+     "A  FAILED  ValidationError, no status"),
+    # a 2xx status does not make one of Fynd's documented refusals a success
+    ({"status": 200, "message": "Not found bag_ids [3] against shipment_id A",
+      "identifier": "A"}, "A  FAILED  Not found bag_ids [3] against shipment_id A"),
+    ({"status": 200, "message": "ReasonError: Reason is missing for shipments A",
+      "identifier": "A"}, "A  FAILED  ReasonError: Reason is missing for shipments A"),
+    ({"status": True, "identifier": "A"}, "A  FAILED  status True"),
+])
+def test_a_success_needs_a_2xx_status_and_no_exception_or_error_message(entry, shown):
+    answer = client.parse_answer(200, sdk(entry))
+    (shipment,) = answer.shipments
+    assert not answer.ok and not shipment.ok
+    assert shipment.line() == shown
+    assert shipment.record()["result"] == "failed"
+
+
+@pytest.mark.parametrize("message", ["", "Success", "Shipment status updated", None])
+def test_a_2xx_entry_with_a_plain_message_is_a_success(message):
+    (shipment,) = client.parse_answer(200, sdk({**INVOICED, "message": message})).shipments
+    assert shipment.ok
 
 
 def test_every_transition_of_the_answer_is_walked():
@@ -139,6 +173,8 @@ def test_parse_answer_never_raises_and_never_calls_a_failure_ok(status, document
     if answer.ok:
         assert 200 <= status < 300 and answer.shipments
         assert all(s.ok for s in answer.shipments)
+        assert all(isinstance(s.status, int) and 200 <= s.status < 300
+                   and not s.response.get("exception") for s in answer.shipments)
     else:
         assert answer.error or answer.failed
     answer.text()
@@ -212,8 +248,10 @@ def test_a_second_401_stands(cli, fynd_env):
                   json={"success": False, "message": "no access to company 7"})
     result = cli("fynd", "transition", "1", "--to", "bag_confirmed")
     assert result.code == 1
-    assert ("error: HTTP 401: no access to company 7 (check fynd.client_id / "
-            "fynd.client_secret)") in result.err
+    # the token endpoint accepted the client (twice): the secret is not what to check
+    assert ("error: HTTP 401: no access to company 7 (the token endpoint accepted the client "
+            "but the API refused the token: check fynd.company_id and the app's permissions)"
+            ) in result.err and "client_secret" not in result.err
     assert len([c for c in responses.calls if c.request.method == "PUT"]) == 2
 
 
@@ -253,9 +291,10 @@ def test_a_refused_token_stops_a_bulk_run(status):
 
     refused = outcome(status, b'{"success": false, "message": "token expired"}')
     assert not refused.ok and refused.fatal and refused.code == status
-    assert refused.check == "fynd.client_id / fynd.client_secret"
-    assert refused.message == (f"HTTP {status}: token expired (check fynd.client_id / "
-                               "fynd.client_secret)")
+    assert refused.check == "fynd.company_id and the app's permissions"
+    assert refused.message == (f"HTTP {status}: token expired (the token endpoint accepted the "
+                               "client but the API refused the token: check fynd.company_id "
+                               "and the app's permissions)")
 
 
 # -- a hostile or broken server ------------------------------------------------------------------
