@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from shipctl import secrets
-from shipctl.batch.vocabulary import BLOCKED, FAILED, INVALID, SUCCEEDED
+from shipctl.batch.vocabulary import BLOCKED, FAILED, INVALID, SUCCEEDED, UNKNOWN
 from shipctl.errors import ShipctlError, UsageError
 
 # "shpj" in ASCII: lets us recognise our own files from the 100-byte SQLite header alone.
@@ -41,7 +41,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Statuses worth remembering. `interrupted`/`not_sent` are not written (a re-run must send
 # them); `duplicate` is not written (the id's row belongs to its first occurrence); `skipped`
 # leaves the earlier `succeeded` row as it is.
-JOURNALED = frozenset({SUCCEEDED, FAILED, BLOCKED, INVALID})
+JOURNALED = frozenset({SUCCEEDED, FAILED, BLOCKED, INVALID, UNKNOWN})
 
 _ITEM_COLUMNS = (
     "id", "key", "label", "where", "status", "code", "message", "attempts", "updated_at", "run",
@@ -71,7 +71,9 @@ CREATE TABLE runs (
 """
 
 # A succeeded row is never overwritten by a worse status: "already applied" is the one fact a
-# re-run must not forget.
+# re-run must not forget. An unknown row ("sent, maybe applied") is overwritten only by what
+# settles it (succeeded or failed: verified, or sent again and answered) or a new unknown,
+# never by blocked or invalid: a later run must still verify it before sending.
 _UPSERT = f"""
 INSERT INTO items (id, key, label, "where", status, code, message, attempts, updated_at, run)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -79,7 +81,8 @@ ON CONFLICT (id) DO UPDATE SET
     key = excluded.key, label = excluded.label, "where" = excluded."where",
     status = excluded.status, code = excluded.code, message = excluded.message,
     attempts = excluded.attempts, updated_at = excluded.updated_at, run = excluded.run
-WHERE items.status != '{SUCCEEDED}' OR excluded.status = '{SUCCEEDED}'
+WHERE (items.status != '{SUCCEEDED}' OR excluded.status = '{SUCCEEDED}')
+  AND (items.status != '{UNKNOWN}' OR excluded.status IN ('{SUCCEEDED}', '{FAILED}', '{UNKNOWN}'))
 """
 
 
@@ -425,9 +428,13 @@ class Journal:
 
     # -- per item ---------------------------------------------------------------------------
     def succeeded(self, item_id: str) -> bool:
+        return self.status(item_id) == SUCCEEDED
+
+    def status(self, item_id: str) -> str | None:
+        """The item's status from earlier runs (and this one), or None if it has no row."""
         row = self._conn.execute("SELECT status FROM items WHERE id = ?",
                                  (_storable(item_id),)).fetchone()
-        return row is not None and row[0] == SUCCEEDED
+        return None if row is None else row[0]
 
     def record(
         self,

@@ -60,6 +60,9 @@ class RunOptions:
     retries: int = 3
     ca_bundle: Path | None = None
     dry_run: bool = False
+    # A job whose outcome an earlier run left unknown (the journal says so) is verified
+    # before it is sent; if that cannot tell, it is not sent. True: send it all the same.
+    resend_unknown: bool = False
 
 
 class Auth:
@@ -82,6 +85,20 @@ class Auth:
         return False
 
 
+@dataclass
+class Verdict:
+    """What reading the target back says about a job that was sent and may have been applied
+    (``BulkProvider.verify``)."""
+
+    # True: it took effect (a success); False: it did not, it is safe to send (``rest``);
+    # None: the target cannot tell, or could not be read (the outcome stays unknown)
+    applied: bool | None
+    reason: str  # for people: what was read, e.g. "shipment 800001 is in bag_confirmed"
+    # applied False: the job to send instead, holding only what did not take effect (a Fynd
+    # body without its shipments that did move); None: the job as it was
+    rest: Job | None = None
+
+
 class BulkProvider(ABC):
     """What one API supplies to a bulk command. ``shipctl/ewe/modify.py`` is the model."""
 
@@ -97,6 +114,11 @@ class BulkProvider(ABC):
     # and nothing else of the body (headers are masked by name: Authorization…), so what it
     # prints is what is sent; None: the HTTP layer's usual names (``Call.secret_keys``).
     secret_fields: tuple[str, ...] | None = None
+    # Sending a job twice does what sending it once does (EWE sets values; an Ecom receiver
+    # dedupes by status_update_number): failures that may have reached the server are retried.
+    # False (a Fynd transition moves units): such a failure is never sent again blindly; the
+    # job is verified (``verify``) and, if that cannot tell, recorded as UNKNOWN.
+    idempotent: bool = True
 
     def prepare(self, app: Application) -> None:  # noqa: B027 - optional hook
         """Check the provider's own flags and settings before any input is read."""
@@ -130,9 +152,17 @@ class BulkProvider(ABC):
         return None
 
     @abstractmethod
-    def outcome(self, response: requests.Response) -> Outcome:
-        """What the final answer means: ok or not, message, code, and ``fatal`` when every
-        other job would be refused the same way (wrong credentials)."""
+    def outcome(self, response: requests.Response, job: Job) -> Outcome:
+        """What the final answer to ``job`` means: ok or not, message, code, ``fatal`` when
+        every other job would be refused the same way (wrong credentials), and ``unknown``
+        when the answer does not say whether it was applied (it leaves out a shipment)."""
+
+    def verify(self, job: Job, read: Callable[[Call], Any]) -> Verdict:
+        """For a provider that is not idempotent: after ``job`` was sent and no answer said
+        whether it was applied, read the target back and decide. ``read(call)`` sends a
+        request that only reads (with the run's credentials) and returns its
+        ``http.Delivery``. The default cannot tell."""
+        return Verdict(None, f"{self.api or self.command} offers no way to check")
 
 
 def field_errors(item: Item, problems: Iterable[Any]) -> list[FieldError]:
@@ -173,7 +203,7 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
     bulk = batch.BulkOptions(
         jobs=options.jobs, rate=rate, pacer=pacer, journal=options.journal,
         report=options.report, fail_fast=options.fail_fast, command=provider.command,
-        invalid_blocks_keys=provider.invalid_blocks_keys,
+        invalid_blocks_keys=provider.invalid_blocks_keys, idempotent=provider.idempotent,
     )
 
     # The journal is this run's before any input is read: a second run on it stops here (or
@@ -218,10 +248,13 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
                     return summary.exit_code()
             refusals: list[Outcome] = []
-            send = _sender(app, provider, auth, options.jobs, http_options, refusals)
+            send = _sender(app, provider, auth, options.jobs, http_options, refusals,
+                           options.resend_unknown)
             summary = batch.run(jobs(), send, bulk, out, total=total)
             if refusals:
                 _say_refused(app, provider, refusals[0])
+            if summary.counts.get(batch.UNKNOWN):
+                _say_unknown(app, provider, summary.counts[batch.UNKNOWN], options)
             return summary.exit_code()
 
 
@@ -292,8 +325,20 @@ def _say_refused(app: Application, provider: BulkProvider, outcome: Outcome) -> 
     )
 
 
+def _say_unknown(app: Application, provider: BulkProvider, count: int,
+                options: RunOptions) -> None:
+    """What to do about items that were sent and may have been applied."""
+    again = (f"a re-run with the same --journal {options.journal} verifies each before"
+             " sending it" if options.journal is not None else
+             "without --journal a re-run cannot tell them from new items: check each first")
+    app.out.info(
+        f"{count} item(s) sent with an unknown outcome: {provider.api or 'the API'} may have"
+        f" applied them; {again}; --resend-unknown sends them without checking")
+
+
 def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
-            http_options: Any, refusals: list[Outcome]) -> Callable[[Job], Outcome]:
+            http_options: Any, refusals: list[Outcome],
+            resend_unknown: bool = False) -> Callable[[Job], Outcome]:
     from shipctl import batch, http
 
     session = http.make_session(http_options, pool_size=max(jobs, 1))
@@ -304,10 +349,12 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
         return http.send(session, _with_auth(call, headers), http_options,
                          transient=provider.transient, log=log)
 
-    def send(job: Job) -> Outcome:
+    def once(job: Job) -> Outcome:
         from shipctl.errors import ShipctlError
 
         call = provider.call(job)
+        if not provider.idempotent:
+            call = dataclasses.replace(call, idempotent=False)
         attempts = 0
         try:
             headers = auth.headers()
@@ -322,13 +369,88 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
             # every other job would meet the same, so stop as a refused credential does,
             # rather than record the rest as failures that were never sent.
             return batch.Outcome(False, f"not sent: {error}", attempts=attempts, fatal=True)
+        if delivery.ambiguous:
+            # Sent (or maybe), and no answer says whether it was applied: never "not
+            # delivered", and not sent again before it is verified.
+            what = delivery.error or f"HTTP {delivery.response.status_code}"
+            return batch.Outcome(
+                False, f"sent; {what}: {provider.api or 'the API'} may have applied it",
+                code=None if delivery.response is None else delivery.response.status_code,
+                attempts=attempts, unknown=True)
         if delivery.response is None:
             return batch.Outcome(False, delivery.error or "not delivered", attempts=attempts)
-        outcome = provider.outcome(delivery.response)
+        outcome = provider.outcome(delivery.response, job)
         outcome.attempts = attempts
         outcome.detail = {"http_status": delivery.response.status_code, **(outcome.detail or {})}
         if outcome.check:
             refusals.append(outcome)  # list.append is atomic: workers share it safely
+        return outcome
+
+    def read(call: Call) -> Any:
+        from shipctl.errors import ShipctlError
+
+        try:
+            headers = auth.headers()
+        except ShipctlError as error:
+            return http.Delivery(None, 0, f"cannot read it back: {error}", 0.0)
+        delivery = deliver(call, headers)
+        if (delivery.response is not None and delivery.response.status_code == 401
+                and auth.renew(headers)):
+            delivery = deliver(call, auth.headers())
+        return delivery
+
+    def check(job: Job, notes: list[str]) -> Verdict:
+        from shipctl import secrets
+
+        try:
+            verdict = provider.verify(job, read)
+        except Exception as exc:  # noqa: BLE001 - a bug in verify must not cost the item
+            verdict = Verdict(None, secrets.redact(f"could not verify ({exc})"))
+        notes.append(verdict.reason)
+        return verdict
+
+    def send(job: Job) -> Outcome:
+        if provider.idempotent:
+            return once(job)
+        notes: list[str] = []
+        attempts = 0
+        rounds = max(0, http_options.retries)
+        if job.previous == batch.UNKNOWN and not resend_unknown:
+            # an earlier run sent it and never learnt whether it was applied: look first
+            verdict = check(job, notes)
+            if verdict.applied:
+                return batch.Outcome(True, f"applied in an earlier run (verified: "
+                                     f"{verdict.reason}); not sent again", attempts=0)
+            if verdict.applied is None:
+                return batch.Outcome(
+                    False, f"unknown since an earlier run and still not verifiable "
+                    f"({verdict.reason}); not sent (--resend-unknown sends it anyway)",
+                    attempts=0, unknown=True)
+            job = verdict.rest or job
+        while True:
+            outcome = once(job)
+            attempts += outcome.attempts
+            outcome.attempts = attempts
+            if not outcome.unknown:
+                break
+            verdict = check(job, notes)
+            if verdict.applied:
+                outcome = batch.Outcome(True, f"applied (verified after: {outcome.message}:"
+                                        f" {verdict.reason})", code=outcome.code,
+                                        attempts=attempts, detail=outcome.detail)
+                break
+            if verdict.applied is None:
+                outcome.message += f"; could not verify: {verdict.reason}"
+                break
+            if rounds == 0:  # verified not applied, and no attempt left: a plain failure
+                outcome = batch.Outcome(False, f"not applied (verified after: "
+                                        f"{outcome.message}: {verdict.reason})",
+                                        code=outcome.code, attempts=attempts)
+                break
+            rounds -= 1
+            job = verdict.rest or job  # not applied: safe to send (what did not move) again
+        if len(notes) > 1 or (notes and job.previous == batch.UNKNOWN):
+            outcome.message = "; ".join([*notes[:-1], outcome.message])
         return outcome
 
     return send

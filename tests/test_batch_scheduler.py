@@ -173,8 +173,29 @@ def test_a_duplicate_id_is_settled_at_once_naming_the_first(make):
 
 
 def test_journal_successes_are_skipped(make):
-    sched = make(already_succeeded=lambda job_id: job_id == "id-2")
+    sched = make(journaled=lambda job_id: "succeeded" if job_id == "id-2" else None)
     assert admit_all(sched, [job(1), job(2), job(3)]) == {"J2": SKIPPED}
+
+
+def test_a_job_unknown_in_the_journal_is_admitted_knowing_it(make):
+    statuses = {"id-1": "failed", "id-2": "unknown"}
+    sched = make(journaled=statuses.get)
+    jobs = [job(1), job(2), job(3)]
+    assert admit_all(sched, jobs) == {}
+    assert [j.previous for j in jobs] == ["failed", "unknown", None]
+
+
+def test_an_unknown_outcome_blocks_its_keys_as_a_failure_does(make):
+    sched = make()
+    first, second = job(1, "S1"), job(2, "S1")
+    sched.admit(1, first)
+    assert sched.admit(2, second) == ()
+    sched.take()
+    sched.settle(1)
+    settled = sched.release(1, first, "unknown")
+    assert [(i, status) for i, _job, status, _message in settled] == [(2, "blocked")]
+    assert settled[0][3] == ("not sent: an earlier item with the same ordering key (S1)"
+                             " has an unknown outcome")
 
 
 def test_hold_settles_every_valid_job_not_sent(make):

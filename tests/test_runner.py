@@ -137,7 +137,7 @@ class FakeApply(BulkProvider):
         return http.Call("POST", self.url, {"Content-Type": "application/json"},
                          json.dumps(job.payload).encode())
 
-    def outcome(self, response) -> batch.Outcome:
+    def outcome(self, response, job) -> batch.Outcome:
         return batch.Outcome(response.status_code == 200, f"HTTP {response.status_code}",
                              code=response.status_code)
 

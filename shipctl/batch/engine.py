@@ -30,6 +30,7 @@ from shipctl.batch.vocabulary import (
     INTERRUPTED,
     NOT_SENT,
     SUCCEEDED,
+    UNKNOWN,
     Job,
     Outcome,
     Summary,
@@ -58,6 +59,9 @@ class BulkOptions:
     # read the input: the runner). None: the engine takes it itself when it opens the journal,
     # and a journal another run holds is refused (exit 2).
     journal_lock: Any = None
+    # The provider's call can be sent twice safely (EWE, Ecom). False (Fynd): a request
+    # abandoned in flight at Ctrl-C may have been applied, so it is UNKNOWN, not interrupted.
+    idempotent: bool = True
 
 
 class _StopPulling(BaseException):
@@ -135,7 +139,7 @@ class Engine:
             self.sched = Scheduler(
                 window=window_for(o.jobs), fail_fast=o.fail_fast,
                 invalid_blocks_keys=o.invalid_blocks_keys, hold=self.hold,
-                already_succeeded=journal.succeeded if journal is not None else None,
+                journaled=journal.status if journal is not None else None,
             )
         except BaseException:
             self.recorder.refuse()
@@ -356,12 +360,18 @@ class Engine:
 
     def abandon_inflight(self) -> None:
         for index, job in self.sched.abandon():
+            status = INTERRUPTED
             if index in self.started:
                 self.summary.sent += 1
-                message = "abandoned in flight: result unknown; a re-run sends it again"
+                if self.options.idempotent:
+                    message = "abandoned in flight: result unknown; a re-run sends it again"
+                else:  # it may have been applied: a re-run must verify, not resend
+                    status = UNKNOWN
+                    message = ("sent; abandoned in flight when the run was interrupted: it may"
+                               " have been applied; a re-run verifies it before sending")
             else:
                 message = self.sched.stop_message or "not sent: interrupted"
-            self.recorder.finish(index, job, INTERRUPTED, message)
+            self.recorder.finish(index, job, status, message)
 
     # -- workers ----------------------------------------------------------------------------
     def take(self) -> tuple[int, Job] | None:
@@ -390,10 +400,10 @@ class Engine:
             self.recorder.finish(index, job, status, sched.stop_message)
         else:
             self.summary.sent += 1
-            status = SUCCEEDED if outcome.ok else FAILED
+            status = SUCCEEDED if outcome.ok else UNKNOWN if outcome.unknown else FAILED
             self.recorder.finish(index, job, status, outcome.message, outcome.code,
                                  outcome.attempts, int(elapsed * 1000), outcome.detail)
-            if outcome.fatal and status == FAILED:
+            if outcome.fatal and status != SUCCEEDED:
                 fatal = secrets.redact(
                     f"not sent: stopped after item {index} failed: {outcome.message}")
         ready = len(sched.ready)

@@ -39,6 +39,7 @@ from shipctl.batch.vocabulary import (
     NOT_SENT,
     SKIPPED,
     SUCCEEDED,
+    UNKNOWN,
     Job,
     problems_text,
 )
@@ -51,6 +52,7 @@ _NONE: Sequence[Settled] = ()  # shared: the common "queued, nothing to record" 
 
 # Why a key failed, as the blocked message ends: "... ordering key (K) failed".
 _FAILED, _INVALID, _BLOCKED = "failed", "was invalid", "was blocked"
+_UNKNOWN = "has an unknown outcome"  # sent, maybe applied: what follows cannot assume either
 
 
 def strict_hold_reason(invalid: int, total: int) -> str:
@@ -110,7 +112,7 @@ class Scheduler:
         invalid_blocks_keys: bool = False,
         hold: str | None = None,
         seen: SeenIds | None = None,
-        already_succeeded: Callable[[str], bool] | None = None,
+        journaled: Callable[[str], str | None] | None = None,
     ) -> None:
         self.window_limit = window
         # A reader asleep on a full window is woken when it is down to this, so it reads a
@@ -121,7 +123,8 @@ class Scheduler:
         self.invalid_blocks_keys = invalid_blocks_keys
         self.hold = hold
         self.seen = seen if seen is not None else SeenIds()
-        self.already_succeeded = already_succeeded
+        # a job id → its status in the journal from earlier runs (None: not there)
+        self.journaled = journaled
 
         self.ready: list[Entry] = []  # a heap; each job heads every queue of its keys
         self.taken: dict[int, Job] = {}  # handed out by take(), not yet settled
@@ -153,8 +156,11 @@ class Scheduler:
         first = self.seen.first_index(str(job.id), index)
         if first is not None:
             return [(index, job, DUPLICATE, f"duplicate of item {first}; not sent again")]
-        if self.already_succeeded is not None and self.already_succeeded(str(job.id)):
-            return [(index, job, SKIPPED, "already succeeded (journal); not sent again")]
+        if self.journaled is not None:
+            previous = self.journaled(str(job.id))
+            if previous == SUCCEEDED:
+                return [(index, job, SKIPPED, "already succeeded (journal); not sent again")]
+            job.previous = previous
         if keys and self.failed_keys:
             for key in keys:
                 why = self.failed_keys.get(key)
@@ -184,7 +190,7 @@ class Scheduler:
         """Later jobs holding any of ``keys`` are blocked (a real failure names itself)."""
         failed = self.failed_keys
         for key in keys:
-            if why == _FAILED:
+            if why in (_FAILED, _UNKNOWN):
                 failed[key] = why
             else:
                 failed.setdefault(key, why)
@@ -220,13 +226,14 @@ class Scheduler:
                 self._advance(job.keys)
             return _NONE
         settled: list[Settled] = []
+        failed = status in (FAILED, UNKNOWN)
         if job.keys:
-            if status == FAILED:
-                self._fail(job.keys, _FAILED)
+            if failed:
+                self._fail(job.keys, _FAILED if status == FAILED else _UNKNOWN)
                 self._drop_after((index, job), BLOCKED, None, settled)
             else:
                 self._drop_after((index, job), self.stop_status, self.stop_message, settled)
-        if status == FAILED and not self.stopped:
+        if failed and not self.stopped:
             if fatal is not None:
                 settled += self.stop(NOT_SENT, fatal)
             elif self.fail_fast:

@@ -21,13 +21,18 @@ BLOCKED = "blocked"
 DUPLICATE = "duplicate"
 NOT_SENT = "not_sent"
 INTERRUPTED = "interrupted"
-STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, INTERRUPTED)
+# Sent, and no answer says whether it was applied (a read timeout, a gateway's 502/504…) for a
+# call that is not idempotent (a Fynd transition): neither sent again blindly nor called
+# failed. The journal keeps it; a re-run verifies it before sending anything.
+UNKNOWN = "unknown"
+STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, INTERRUPTED,
+            UNKNOWN)
 # Any of these makes the run exit 1 (SPEC §2 "Exit codes": invalid, rejected or not delivered).
-BAD = (FAILED, INVALID, BLOCKED, NOT_SENT)
+BAD = (FAILED, INVALID, BLOCKED, NOT_SENT, UNKNOWN)
 # Shown above the progress bar on a terminal, where successes are only counted.
-NOTEWORTHY = (FAILED, INVALID, BLOCKED)
+NOTEWORTHY = (FAILED, INVALID, BLOCKED, UNKNOWN)
 # What --quiet still prints, one line each: the items that went wrong or were not sent.
-QUIET_SHOWN = (FAILED, INVALID, BLOCKED, NOT_SENT, INTERRUPTED)
+QUIET_SHOWN = (FAILED, INVALID, BLOCKED, NOT_SENT, INTERRUPTED, UNKNOWN)
 
 # A label is whatever the input's referenceNo (or AWB...) holds: a hostile or broken input can
 # make it megabytes long. The per-item line shows this much of label, where and a key, so one
@@ -89,6 +94,9 @@ class Job:
     problems: list[FieldError | str]
     # what the provider warned about this item (also said on stderr): the records' `warnings`
     warnings: list[str]
+    # its status in the journal from an earlier run, when that matters to sending it again
+    # (UNKNOWN: verify before sending); set by the scheduler as the job is admitted
+    previous: str | None
 
     def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
                  payload: Any = None, problems: list[FieldError | str] | None = None,
@@ -107,6 +115,7 @@ class Job:
         self.payload = payload
         self.problems = [] if problems is None else problems
         self.warnings = [] if warnings is None else warnings
+        self.previous = None
 
 
 def key_text(keys: tuple[str, ...]) -> str | None:
@@ -129,6 +138,9 @@ class Outcome:
     # The API refused the credentials: what to check ("ewe.password"). The runner then says
     # once which profile's credentials were refused.
     check: str | None = None
+    # Not ok, and not known to have failed either: sent, and it may have been applied
+    # (recorded as UNKNOWN, which blocks the job's keys as a failure does).
+    unknown: bool = False
 
 
 @dataclass
@@ -167,6 +179,8 @@ class Summary:
         parts = [f"sent {self.sent}"] + [
             f"{s} {c[s]}" for s in (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE)
         ]
+        if c[UNKNOWN]:
+            parts.append(f"unknown {c[UNKNOWN]}")
         if c[NOT_SENT]:
             parts.append(f"not sent {c[NOT_SENT]}")
         if self.interrupted or c[INTERRUPTED]:

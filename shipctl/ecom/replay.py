@@ -253,7 +253,7 @@ class Replay(BulkProvider):
         headers = {"Content-Type": CONTENT_TYPE, **self.extra_headers}
         return http.Call("POST", self.url, headers, job.payload)
 
-    def outcome(self, response: requests.Response) -> Outcome:
+    def outcome(self, response: requests.Response, job: Job) -> Outcome:
         return answer_outcome(response.status_code, response.content, _sent(response))
 
 

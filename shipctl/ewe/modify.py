@@ -109,7 +109,7 @@ class ModifyShipment(BulkProvider):
 
         return client.transient_reason(response.status_code, response.content)
 
-    def outcome(self, response: requests.Response) -> Outcome:
+    def outcome(self, response: requests.Response, job: Job) -> Outcome:
         from shipctl import batch
         from shipctl.ewe import client
 

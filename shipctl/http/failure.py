@@ -18,17 +18,40 @@ def is_retriable(exc: BaseException) -> bool:
     """Worth another attempt: the connection failed, broke off or timed out.
 
     Not an answer too large to read (``AnswerTooLarge``): the same request gets the same.
+    TLS problems and malformed URLs are definite: retrying cannot change them.
 
-    Timeouts are retried too, although the server may have acted on the request: every send
-    is an idempotent "set" operation. modifyShipment writes the same addresses again; a Fynd
-    transition repeated after it took effect leaves the bag in the same state (at worst
-    answered "Invalid State Transition"); an Ecom push repeats the same
-    status_update_number, which identifies the scan (`ecom listen` dedupes on it). TLS
-    problems and malformed URLs are definite: retrying cannot change them.
+    Timeouts and broken connections are retried although the server may have acted on the
+    request: that is safe only for an idempotent call (``Call.idempotent``: modifyShipment
+    writes the same addresses again; an Ecom push repeats the status_update_number that
+    identifies the scan). For any other call ``retry.RetryPolicy`` first asks
+    ``may_have_arrived`` and returns such a failure as ambiguous instead.
     """
     return isinstance(
         exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
     ) and not isinstance(exc, requests.exceptions.SSLError)
+
+
+def may_have_arrived(exc: BaseException) -> bool:
+    """The request may have reached the server before ``exc``: only a failure to connect at
+    all (refused, the connect timeout, a name that does not resolve, TLS refused in the
+    handshake) or a request that could not even be built proves that it did not.
+
+    For a call that is not idempotent this decides between "send again" and "verify": a read
+    timeout or a reset after sending is ambiguous, the server may have acted on it.
+    """
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
+                        requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL,
+                        requests.exceptions.InvalidSchema,
+                        requests.exceptions.MissingSchema)):
+        return False
+    if not isinstance(exc, requests.RequestException):  # ValueError/OverflowError: not sent
+        return False
+    chain = _exception_chain(exc)
+    if _find(chain, ConnectionRefusedError) is not None or _find(chain, socket.gaierror):
+        return False
+    names = {type(e).__name__ for e in chain}
+    # urllib3's "failed to establish a new connection" (and name resolution): nothing sent
+    return not names & {"NewConnectionError", "NameResolutionError"}
 
 
 def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:

@@ -73,6 +73,11 @@ class Call:
     body: bytes | None = None
     # JSON (or form) body keys whose values are masked when the call is printed or logged.
     secret_keys: frozenset[str] = DEFAULT_SECRET_KEYS
+    # Sending it twice does what sending it once does (EWE's modifyShipment sets values; an
+    # Ecom receiver dedupes by status_update_number; a GET reads). False (a Fynd transition,
+    # which moves units): a request that may have reached the server is never sent again
+    # blindly; ``send`` returns it as ``Delivery.ambiguous`` for the caller to verify.
+    idempotent: bool = True
 
 
 @dataclass
@@ -88,3 +93,8 @@ class Delivery:
     attempts: int
     error: str | None
     elapsed: float  # seconds, back-off waits included
+    # Only for a call that is not idempotent: the request was (or may have been) written and
+    # no complete, definite answer came (a read timeout, a reset after sending, an answer cut
+    # off or too large, a 502/504, a 503 without Retry-After): the server may have applied
+    # it. Not retried; ``error`` (or the response's status) says what happened.
+    ambiguous: bool = False

@@ -18,7 +18,7 @@ import requests
 
 from shipctl import secrets
 from shipctl.http.answer import read_answer
-from shipctl.http.failure import describe_error, is_retriable
+from shipctl.http.failure import describe_error, is_retriable, may_have_arrived
 from shipctl.http.options import Call, Delivery, HttpOptions
 from shipctl.http.redact import redact_url
 from shipctl.http.session import environment_settings, prepare
@@ -27,6 +27,11 @@ from shipctl.http.show import request_dump, response_dump
 # Answers that say "not now" rather than "no" (SPEC §2): rate limited, or a gateway/upstream
 # that is down for the moment. Every other status (other 4xx, 500, 501...) is definite.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Of those, the ones a gateway gives after it may have passed the request on (502 Bad
+# Gateway, 504 Gateway Timeout: the upstream may have applied it and its answer was lost).
+# For a call that is not idempotent they are not retried but returned as ambiguous; so is a
+# 503 without Retry-After. 429, and a 503 that says when to come back, mean "not done".
+AMBIGUOUS_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass
@@ -65,8 +70,12 @@ class RetryPolicy:
         return cls(max(0, options.retries), options.backoff_base, options.backoff_max,
                    options.retry_after_max, transient)
 
-    def reason(self, result: Attempt) -> str | None:
-        """Why ``result`` is worth another attempt (for the wire log), or None if it is final."""
+    def reason(self, result: Attempt, idempotent: bool = True) -> str | None:
+        """Why ``result`` is worth another attempt (for the wire log), or None if it is final.
+
+        Not ``idempotent``: an ambiguous result (``ambiguous``) is final, whatever it is."""
+        if not idempotent and ambiguous(result):
+            return None
         if result.response is None:
             retriable = result.exception is not None and is_retriable(result.exception)
             return result.error if retriable else None
@@ -102,6 +111,18 @@ class RetryPolicy:
         return seconds
 
 
+def ambiguous(result: Attempt) -> bool:
+    """The request may have been applied, and ``result`` does not say whether it was: no
+    complete answer after it may have arrived, or a gateway's 502/504 (or a 503 without
+    Retry-After) that may have passed it on."""
+    if result.response is None:
+        return result.exception is not None and may_have_arrived(result.exception)
+    status = result.response.status_code
+    if status in AMBIGUOUS_STATUSES:
+        return status != 503 or _retry_after(result.response) is None
+    return False
+
+
 def _retry_after(response: requests.Response) -> float | None:
     if response.status_code not in RETRY_STATUSES:
         return None
@@ -125,7 +146,7 @@ def send(
     while True:
         attempts += 1
         result = attempt(session, call, options, wire_log)
-        reason = policy.reason(result)
+        reason = policy.reason(result, call.idempotent)
         if reason is None or policy.gives_up(attempts):
             break
         seconds = policy.wait(attempts, result)
@@ -143,6 +164,7 @@ def send(
         attempts=attempts,
         error=None if result.response is not None else result.error,
         elapsed=time.monotonic() - started,
+        ambiguous=not call.idempotent and ambiguous(result),
     )
 
 

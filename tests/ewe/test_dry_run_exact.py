@@ -254,7 +254,7 @@ class _Signed:
                 return http.Call("POST", self.url, {"Content-Type": "application/json"},
                                  json.dumps(job.payload).encode())
 
-            def outcome(self, response):  # pragma: no cover - a dry run sends nothing
+            def outcome(self, response, job):  # pragma: no cover - a dry run sends nothing
                 raise AssertionError
 
         Provider.secret_fields = secret_fields
