@@ -30,6 +30,7 @@ __all__ = [
     "parse_exclude_next_state",
     "parse_line",
     "parse_reason",
+    "refusals",
 ]
 
 LINE_FORM = "expected LINE:QTY with positive integers, e.g. 1:5"
@@ -43,6 +44,10 @@ COMMENT_FORM = 'expected TITLE:MESSAGE, e.g. "Packed:left the store at 5pm"'
 # its own schema (EntityStatusDataSchema) and is reachable only through --data-file.
 DATA_TARGETS = ("products", "entities", "order_item_status", "order")
 DATA_UPDATES_ORDER = (*DATA_TARGETS, "entity_status")
+# Targets whose entries filter nothing: the SDK's OrderItemDataUpdates and OrderDataUpdates hold
+# only `data`, and Fynd's document gives order_item_status at most an empty `filters: []`. The
+# `[{}]` ("every product") that --data puts on products and entities has no meaning there.
+UNFILTERED = ("order_item_status", "order")
 DATA_FORM = (
     f"expected TARGET.PATH=TEXT or TARGET.PATH:=JSON with TARGET one of {', '.join(DATA_TARGETS)}, "
     'e.g. products.store_invoice_id=INV1 or order.meta:={"priority":1}'
@@ -190,6 +195,120 @@ def parse_exclude_next_state(text: str) -> str | None:
     return None if text == "null" else text
 
 
+# -- what the flags may not ask together ---------------------------------------------------------
+_MISSING: Any = _Absent()
+
+
+def refusals(
+    *,
+    lines: Iterable[tuple[int, int] | str] = (),
+    invoice_id: str | None = None,
+    awb: str | None = None,
+    data: Iterable[DataValue | str] = (),
+) -> list[str]:
+    """What `fynd transition`'s flags ask that cannot mean what was meant, one message each,
+    starting with the flag as typed: a line given twice (Fynd moves both quantities: 1:5 and
+    1:3 moved 8 units), an empty --invoice-id or --awb, and a key that two flags set to
+    different values (only the last would be sent, silently). Values as typed or parsed.
+
+    ``build`` itself takes such values (the last one wins), as a library call may mean it; a
+    --data-file's values are a template the flags fill in, so a flag may replace them.
+    """
+    problems: list[str] = []
+    first_line: dict[int, str] = {}
+    for value in lines:
+        line, quantity = parse_line(value) if isinstance(value, str) else value
+        shown = f"--line {value if isinstance(value, str) else f'{line}:{quantity}'}"
+        if line in first_line:
+            problems.append(f"{shown}: line {line} given twice ({first_line[line]} too): Fynd "
+                            "would move both quantities; give each line once, with all its units")
+        else:
+            first_line[line] = shown
+    for flag, given, key in (("--invoice-id", invoice_id, "store_invoice_id"),
+                             ("--awb", awb, "delivery_awb_number")):
+        if given is not None and not given.strip():
+            problems.append(f"{flag}: must not be empty (an empty value names nothing; to send "
+                            f"\"\" on purpose: --data products.{key}= --data entities.{key}=)")
+    settings: list[tuple[tuple[str, ...], str, Any]] = []  # (target + path, flag shown, value)
+    for target in ("products", "entities"):
+        if invoice_id is not None:
+            settings.append(((target, "store_invoice_id"), f"--invoice-id {invoice_id}",
+                             invoice_id))
+        if awb is not None:
+            settings.append(((target, "delivery_awb_number"), f"--awb {awb}", awb))
+    for value in data:
+        setting = parse_data(value) if isinstance(value, str) else value
+        shown = f"--data {value if isinstance(value, str) else _typed(setting)}"
+        settings.append(((setting.target, *setting.path), shown, setting.value))
+    problems.extend(_clashes(settings))
+    return problems
+
+
+def _clashes(settings: list[tuple[tuple[str, ...], str, Any]]) -> list[str]:
+    """The settings that change or drop a value an earlier one gave, replayed as ``build``
+    applies them. Setting a key inside an object an earlier flag gave adds to it, and giving a
+    key the value it already has changes nothing: neither is a clash."""
+    tree: dict[str, Any] = {}
+    done: list[tuple[tuple[str, ...], str]] = []
+    problems = []
+    for key, shown, value in settings:
+        present = _at(tree, key)
+        if present is not _MISSING and _loses(present, value):
+            culprit, by = _culprit(tree, done, key, value)
+            if len(culprit) > len(key):
+                problems.append(f"{shown}: replaces {'.'.join(key)}, which holds "
+                                f"{'.'.join(culprit)} from {by}; give each key one value")
+            else:
+                problems.append(f"{shown}: {'.'.join(key)} is also set by {by}, to another "
+                                "value; give each key one value")
+        node = tree
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break  # build refuses this one ("cannot set …: … is not an object")
+        else:
+            node[key[-1]] = copy.deepcopy(value)
+        done.append((key, shown))
+    return problems
+
+
+def _culprit(tree: dict[str, Any], done: list[tuple[tuple[str, ...], str]],
+             key: tuple[str, ...], value: Any) -> tuple[tuple[str, ...], str]:
+    """The latest earlier setting whose value VALUE at KEY would change: one inside KEY first
+    (its key is the one lost), else the one whose object holds KEY."""
+    inside = [(k, by) for k, by in done if k[: len(key)] == key and len(k) > len(key)
+              and _loses(_at(tree, k), _at(value, k[len(key):]))]
+    around = [(k, by) for k, by in done if key[: len(k)] == k]
+    return (inside or around)[-1]
+
+
+def _loses(present: Any, value: Any) -> bool:
+    """Whether VALUE in place of PRESENT drops or changes anything PRESENT holds."""
+    if isinstance(present, dict) and isinstance(value, dict):
+        return any(k not in value or _loses(v, value[k]) for k, v in present.items())
+    return value is _MISSING or not _same(present, value)
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    # as JSON texts: Python's == takes 1 == 1.0 == True, which Fynd receives as three values
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _typed(setting: DataValue) -> str:
+    name = ".".join((setting.target, *setting.path))
+    if isinstance(setting.value, str):
+        return f"{name}={setting.value}"
+    return f"{name}:={json.dumps(setting.value, ensure_ascii=False)}"
+
+
 # -- the body -----------------------------------------------------------------------------------
 def build(
     identifiers: Sequence[str],
@@ -298,7 +417,8 @@ def _set(updates: dict[str, Any], setting: DataValue) -> None:
     if not isinstance(entries, list):
         raise ValueError(f"cannot set {shown}: data_updates.{setting.target} is not a list")
     if not entries:
-        entries.append({"filters": [{}], "data": {}})
+        entries.append({"data": {}} if setting.target in UNFILTERED
+                       else {"filters": [{}], "data": {}})
     node = entries[0].setdefault("data", {}) if isinstance(entries[0], dict) else None
     for depth, key in enumerate(setting.path):
         if not isinstance(node, dict):

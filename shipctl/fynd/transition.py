@@ -84,6 +84,12 @@ def build_body(app: Application, flags: Flags, data_file: DataFile | None = None
     comments = _parsed("--comment", flags.comments, parse.parse_comment)
     exclude = (parse.ABSENT if flags.exclude_next_state is None
                else parse.parse_exclude_next_state(flags.exclude_next_state))
+    refused = parse.refusals(lines=flags.lines, invoice_id=flags.invoice_id, awb=flags.awb,
+                             data=flags.data)
+    for problem in refused[:-1]:
+        app.out.info(f"error: {problem}")
+    if refused:
+        raise UsageError(refused[-1], hint="nothing was sent")
     if data_file is None and flags.data_file:
         data_file = read_data_file(app, flags.data_file)
     try:
@@ -279,6 +285,7 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
     from shipctl import http
     from shipctl.fynd import client, token
 
+    _known_state("--state", state)
     out = app.out
     options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
     config = token.settings(app)
@@ -306,6 +313,21 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
         return int(ExitCode.OK)
     out.table(["ID", "REASON"], rows)
     return int(ExitCode.OK)
+
+
+def _known_state(flag: str, state: str) -> None:
+    """A usage error unless STATE is one of Fynd's states that shipctl knows. `fynd reasons`
+    has no --force: a misspelt state would only come back as an empty list of reasons."""
+    from shipctl.fynd.client import printable
+    from shipctl.fynd.states import STATES
+    from shipctl.suggest import nearest
+
+    if state in STATES:
+        return
+    guess = nearest(state, STATES)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    raise UsageError(f"{flag} {printable(state)!s}: unknown state{hint}",
+                     hint="`shipctl fynd states` lists them; nothing was sent")
 
 
 def _cell(value: Any) -> str:

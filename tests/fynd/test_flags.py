@@ -139,11 +139,23 @@ def test_data_sets_a_nested_key_of_the_first_entry():
         parse_data("order_item_status.meta:={\"x\": [1, 2.5, null]}"),
         parse_data("products.store_invoice_id="),
     ])
-    assert body["statuses"][0]["shipments"][0]["data_updates"] == {
+    # products filter ([{}]: every product); order and order_item_status entries hold only
+    # `data` (the SDK's OrderDataUpdates, OrderItemDataUpdates), so no filters are added there
+    assert json.dumps(body["statuses"][0]["shipments"][0]["data_updates"]) == json.dumps({
         "products": [{"filters": [{}], "data": {"store_invoice_id": ""}}],
-        "order_item_status": [{"filters": [{}], "data": {"meta": {"x": [1, 2.5, None]}}}],
-        "order": [{"filters": [{}], "data": {"meta": {"courier": {"name": "Bvc", "own": False}}}}],
-    }
+        "order_item_status": [{"data": {"meta": {"x": [1, 2.5, None]}}}],
+        "order": [{"data": {"meta": {"courier": {"name": "Bvc", "own": False}}}}],
+    })
+
+
+def test_data_keeps_the_filters_a_data_file_gives_order_entries():
+    data_file = {"order_item_status": [{"filters": [], "data": {}}]}  # Fynd's example 6
+    body = build(["S1"], to="bag_packed", data=["order_item_status.meta.a=1", "order.b=2"],
+                 data_file=data_file)
+    assert json.dumps(body["statuses"][0]["shipments"][0]["data_updates"]) == json.dumps({
+        "order_item_status": [{"filters": [], "data": {"meta": {"a": "1"}}}],
+        "order": [{"data": {"b": "2"}}],
+    })
 
 
 def test_data_merges_into_the_data_file_and_invoice_id():

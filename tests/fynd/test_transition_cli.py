@@ -128,8 +128,7 @@ def test_data_and_switches_reach_the_body(cli):
     assert result.code == 0, result.err
     body = json.loads(result.out)["body"]
     shipment = body["statuses"][0]["shipments"][0]
-    assert shipment["data_updates"]["order"] == [{"filters": [{}],
-                                                  "data": {"meta": {"priority": 1}}}]
+    assert shipment["data_updates"]["order"] == [{"data": {"meta": {"priority": 1}}}]
     assert shipment["data_updates"]["entities"][0]["data"] == {"delivery_awb_number": "AWB1",
                                                                "note": "x"}
     assert shipment["transition_comments"] == [{"title": "Packed", "message": "at 5pm"}]
