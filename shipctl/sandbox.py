@@ -6,8 +6,12 @@ prefix to a provider's simulator, which lives beside that provider's code
 
 - fault injection — latency ± jitter before each answer, and a fraction of answers replaced by
   the provider's own "temporarily unavailable" (EWE code 2), an HTTP 503, or a dropped
-  connection. A fault is decided *before* the simulator sees the request, so a faulted request
-  is never applied and a client that retries gets every item applied exactly once;
+  connection. These are decided *before* the simulator sees the request, so a faulted request
+  is never applied and a client that retries gets every item applied exactly once. ``stall``
+  is the other kind, and only when asked for by name (``mix`` leaves it out, so that "retries
+  apply each item once" stays true of a mix): the request IS applied, and no answer comes; the
+  connection is held until the client gives up and closes it (or ``stall_seconds`` pass), then
+  closed. It is how a lost answer looks to a client: a read timeout after the server acted;
 - ``GET /_sandbox/stats`` (request, fault and per-provider application counts) and
   ``POST /_sandbox/reset``;
 - only its own ``Host``: a request naming any other host (a web page using DNS rebinding to
@@ -44,7 +48,9 @@ from shipctl.provider import display_name, providers
 # own code, exposing ``create() -> Simulator``), come from its package (shipctl.provider).
 
 MAX_BODY = 1024 * 1024  # larger request bodies are refused with 413 without being read
-FAIL_MODES = ("code2", "http503", "reset")
+FAIL_MODES = ("code2", "http503", "reset", "stall")
+MIX = ("code2", "http503", "reset")  # `mix` draws among these: never applied, never stalled
+STALL_SECONDS = 60.0  # how long a stalled connection is held at most
 CONTROL_PREFIX = "/_sandbox/"
 
 # Bounds for discarding what a refused client is still sending (see _Handler._drain).
@@ -111,8 +117,9 @@ class Faults:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0  # the added latency is latency_ms ± uniform(jitter_ms), at least 0
     fail_rate: float = 0.0  # probability that an answer is replaced by a fault
-    fail_mode: str = "mix"  # code2 | http503 | reset | mix (uniform among the three)
+    fail_mode: str = "mix"  # code2 | http503 | reset | stall | mix (uniform: code2/503/reset)
     seed: int | None = None  # same seed, same order of arrival → same faults
+    stall_seconds: float = STALL_SECONDS  # a stall holds the connection at most this long
 
     def __post_init__(self) -> None:
         if self.fail_mode not in (*FAIL_MODES, "mix"):
@@ -121,6 +128,8 @@ class Faults:
             raise ValueError("fail_rate must be between 0 and 1")
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ValueError("latency_ms and jitter_ms must not be negative")
+        if not self.stall_seconds > 0:
+            raise ValueError("stall_seconds must be more than 0")
 
     def describe(self) -> str:
         parts = []
@@ -286,7 +295,7 @@ class SandboxServer(ThreadingHTTPServer):
             if faults.fail_rate and self._rng.random() < faults.fail_rate:
                 fault = faults.fail_mode
                 if fault == "mix":
-                    fault = self._rng.choice(FAIL_MODES)
+                    fault = self._rng.choice(MIX)
         return max(delay_ms, 0.0) / 1000.0, fault
 
     def count_fault(self, kind: str) -> None:
@@ -402,6 +411,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self.server.count_fault("reset")
             self._reset()
+            return
+        if fault == "stall":
+            self.server.count_fault("stall")
+            try:
+                simulator.handle(request)  # applied: only the answer is lost
+            finally:
+                self._stall()
             return
         try:
             response = self._answer(simulator, request, fault)
@@ -564,6 +580,25 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             default = "error"
         self._send(error_response(code, message or default))
+
+    def _stall(self) -> None:
+        """Hold the connection without answering until the client closes it (its timeout),
+        the server stops, or ``stall_seconds`` pass; then close it, still without an answer."""
+        self.close_connection = True
+        deadline = time.monotonic() + self.server.faults.stall_seconds
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.connection.settimeout(min(left, 0.5))
+                try:
+                    if not self.connection.recv(65536):  # the client closed: nobody waits
+                        break
+                except TimeoutError:
+                    continue
+        except OSError:  # reset by the client, or shut down by stop()
+            pass
 
     def _reset(self) -> None:
         self.close_connection = True

@@ -20,6 +20,7 @@ import requests
 from factories import ewe_envelope, ewe_request
 
 from shipctl.sandbox import (
+    MIX,
     Faults,
     SandboxServer,
     SimRequest,
@@ -166,14 +167,14 @@ def test_stats_count_requests_and_applications_and_reset_clears_them(sandbox):
     requests.post(url, json={**body("C"), "digest": "wrong"}, timeout=TIMEOUT)
     assert core_and_ewe(stats(server)) == {
         "requests": 4,
-        "faults": {"code2": 0, "http503": 0, "reset": 0},
+        "faults": {"code2": 0, "http503": 0, "reset": 0, "stall": 0},
         "ewe": {"applied": {"A": 2, "B": 1}, "rejected": {"104": 1}, "arrivals": ANY_LIST},
     }
     reset = requests.post(server.base_url + "/_sandbox/reset", timeout=TIMEOUT)
     assert reset.status_code == 200
     assert core_and_ewe(stats(server)) == {
         "requests": 0,
-        "faults": {"code2": 0, "http503": 0, "reset": 0},
+        "faults": {"code2": 0, "http503": 0, "reset": 0, "stall": 0},
         "ewe": {"applied": {}, "rejected": {}, "arrivals": []},
     }
 
@@ -288,7 +289,7 @@ def test_an_api_without_its_own_transient_answer_gets_a_503_for_code2():
     with SandboxServer(faults=faults, simulators=[Exploding()]) as server:
         answer = requests.post(server.base_url + "/boom/x", timeout=TIMEOUT)
         assert (answer.status_code, answer.headers["Retry-After"]) == (503, "0")
-        assert stats(server)["faults"] == {"code2": 0, "http503": 1, "reset": 0}
+        assert stats(server)["faults"] == {"code2": 0, "http503": 1, "reset": 0, "stall": 0}
 
 
 # -- fault injection ----------------------------------------------------------------------------
@@ -300,7 +301,7 @@ def test_fault_code2_is_ewes_temporarily_unavailable_and_not_applied():
             "success": False, "message": ["Service is temporarily unavailable"], "code": 2,
         }
         document = stats(server)
-    assert document["faults"] == {"code2": 1, "http503": 0, "reset": 0}
+    assert document["faults"] == {"code2": 1, "http503": 0, "reset": 0, "stall": 0}
     assert document["ewe"] == {"applied": {}, "rejected": {}, "arrivals": []}
 
 
@@ -311,7 +312,7 @@ def test_fault_http503_has_retry_after_and_a_json_body():
         assert answer.headers["Retry-After"] == "0"
         assert "error" in answer.json()
         document = stats(server)
-    assert document["faults"] == {"code2": 0, "http503": 1, "reset": 0}
+    assert document["faults"] == {"code2": 0, "http503": 1, "reset": 0, "stall": 0}
     assert document["ewe"]["applied"] == {}
 
 
@@ -327,8 +328,46 @@ def test_fault_reset_drops_the_connection_with_a_reset():
         with pytest.raises(requests.ConnectionError):
             requests.post(server.base_url + EWE_PATH, json=body("F"), timeout=TIMEOUT)
         document = stats(server)  # /_sandbox/* is never faulted
-    assert document["faults"] == {"code2": 0, "http503": 0, "reset": 2}
+    assert document["faults"] == {"code2": 0, "http503": 0, "reset": 2, "stall": 0}
     assert document["ewe"]["applied"] == {}
+
+
+def test_fault_stall_applies_then_answers_nothing_until_the_client_gives_up():
+    with start_background(faults=Faults(fail_rate=1, fail_mode="stall", seed=3)) as server:
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout):
+            requests.post(server.base_url + EWE_PATH, json=body("S"), timeout=(TIMEOUT, 0.5))
+        assert time.monotonic() - started >= 0.5
+        document = stats(server)
+    assert document["faults"] == {"code2": 0, "http503": 0, "reset": 0, "stall": 1}
+    assert document["ewe"]["applied"] == {"S": 1}  # applied: only the answer was lost
+
+
+def test_a_stall_ends_after_stall_seconds_with_no_answer_at_all():
+    faults = Faults(fail_rate=1, fail_mode="stall", stall_seconds=0.3)
+    with start_background(faults=faults) as server:
+        payload = json.dumps(body("T")).encode()
+        request = (b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+        started = time.monotonic()
+        assert raw_exchange(server, request) == b""  # closed, not one byte of an answer
+        assert time.monotonic() - started >= 0.3
+        assert stats(server)["ewe"]["applied"] == {"T": 1}
+
+
+def test_a_stalled_client_that_closes_frees_the_connection_at_once():
+    with start_background(faults=Faults(fail_rate=1, fail_mode="stall")) as server:
+        payload = json.dumps(body("U")).encode()
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=TIMEOUT) as s:
+            s.sendall(b"POST " + EWE_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+            s.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                s.recv(65536)  # held: no answer
+        deadline = time.monotonic() + 5
+        while server._connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not server._connections  # the server let go of it, long before 60 s
 
 
 def test_a_retrying_client_gets_every_item_applied_exactly_once():
@@ -357,7 +396,8 @@ def test_a_retrying_client_gets_every_item_applied_exactly_once():
     assert document["requests"] == len(attempts)
     faults = document["faults"]
     assert sum(faults.values()) == len(attempts) - 200
-    assert all(n > 0 for n in faults.values()), faults  # the mix gave all three kinds
+    assert all(faults[kind] > 0 for kind in MIX), faults  # the mix gave all three kinds
+    assert faults["stall"] == 0  # and never a stall: the one fault that applies
     assert {kind: attempts.count(kind) for kind in faults} == faults
 
 
@@ -426,6 +466,8 @@ def test_faults_reject_impossible_settings():
         Faults(fail_mode="sometimes")
     with pytest.raises(ValueError):
         Faults(fail_rate=1.5)
+    with pytest.raises(ValueError):
+        Faults(stall_seconds=0)
     with pytest.raises(ValueError):
         Faults(latency_ms=-1)
 

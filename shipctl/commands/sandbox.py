@@ -15,6 +15,7 @@ class FailMode(str, Enum):
     code2 = "code2"
     http503 = "http503"
     reset = "reset"
+    stall = "stall"
     mix = "mix"
 
 
@@ -51,7 +52,9 @@ def sandbox(
     fail_mode: Annotated[
         FailMode,
         typer.Option(
-            "--fail-mode", help="Which fault: EWE code 2, HTTP 503, dropped connection, or a mix."
+            "--fail-mode",
+            help="Which fault: EWE code 2, HTTP 503, dropped connection, a mix of those three,"
+            " or stall (applied, then no answer until the client gives up).",
         ),
     ] = FailMode.mix,
     seed: Annotated[

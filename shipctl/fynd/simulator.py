@@ -1,4 +1,5 @@
-"""Fynd's Platform API in the sandbox (SPEC §8): the token endpoint, status-internal, reasons.
+"""Fynd's Platform API in the sandbox: the token endpoint, status-internal, shipment details,
+reasons.
 
 Under the prefix ``/fynd`` (``fynd.url`` = sandbox base + ``/fynd``) the real paths of
 reference/fynd.md follow:
@@ -13,12 +14,19 @@ reference/fynd.md follow:
   line: the units named move to ``status``, the rest to ``exclude_bags_next_state`` when it
   names a state, and stay where they are when it is null or "" (seed examples 4 and 5).
   What Fynd refuses inside an HTTP 200 (an invalid transition, a missing reason, a shipment in
-  two transitions, a locked shipment, a line it does not have) is a per-shipment entry with
-  ``status: 400`` in the SDK's answer shape;
+  two transitions, a locked shipment, a line or product identifier it does not have: "Not
+  found bag_ids [..] against shipment_id ..") is a per-shipment entry with ``status: 400`` in
+  the SDK's answer shape. Line N's product identifier is ``SKU-N``;
+- ``GET …/order/v1.0/company/{company}/shipment-details?shipment_id=ID`` (the SDK's
+  ``getShipmentById``): the shipment from the same state machine, one bag per line and state
+  (``bag_id``, ``identifier``, ``line_number``, ``quantity``, ``current_status.status``);
+  a shipment not moved yet is shown as it starts;
 - ``GET …/shipments/{id}/bags/{bag}/state/{state}/reasons``: the reasons for a state.
 
-``stats()`` counts tokens issued and, per shipment, transitions applied and refused, and the
-units of each line in each state, so a test can prove every shipment moved exactly once.
+``stats()`` counts tokens issued and, per shipment, transitions applied and refused, the units
+of each line in each state (``bags``), the units each applied transition moved, summed per
+line and state moved to (``moved``), and shipment-details reads (``reads``), so a test can
+prove every shipment's units moved exactly once from the simulator's own state.
 """
 
 from __future__ import annotations
@@ -35,19 +43,22 @@ from urllib.parse import parse_qs, unquote
 
 from shipctl import nesting
 from shipctl.fynd import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_COMPANY_ID, SANDBOX_PATH
-from shipctl.fynd.states import AUTOMATIC, NEXT, has_reason, is_cancellation
+from shipctl.fynd.states import AUTOMATIC, NEXT, STATES, has_reason, is_cancellation
 from shipctl.sandbox import SimRequest, SimResponse
 
 PREFIX = SANDBOX_PATH
 TOKEN = re.compile(r"/service/panel/authentication/v1\.0/company/(?P<company>[^/]+)/oauth/token")
 STATUS = re.compile(
     r"/service/platform/order-manage/v1\.0/company/(?P<company>[^/]+)/shipment/status-internal")
+DETAILS = re.compile(r"/service/platform/order/v1\.0/company/(?P<company>[^/]+)/shipment-details")
 REASONS = re.compile(
     r"/service/platform/order/v1\.0/company/(?P<company>[^/]+)/shipments/(?P<shipment>[^/]+)"
     r"/bags/(?P<bag>[^/]+)/state/(?P<state>[^/]+)/reasons")
 LINES = (1, 2)  # a shipment the simulator has not seen: two lines …
 UNITS = 10  # … of 10 units each, all `placed`
 START = "placed"
+SKU = "SKU-{0}"  # line N's product identifier, what products[].identifier may name
+NOT_FOUND = "Not found bag_ids [{0}] against shipment_id {1}"  # the document's error no. 7
 # What the reasons endpoint offers for a cancellation (the seed's two, and one more).
 CANCELLATION_REASONS = ((1, "Product Not Available"), (2, "Defective Product"),
                         (3, "Price Mismatch"))
@@ -94,6 +105,9 @@ class FyndSimulator:
         self._transitions: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
         self._locked: set[str] = set()
+        # shipment → line → state moved to → units, summed over applied transitions
+        self._moved: dict[str, dict[int, Counter[str]]] = {}
+        self._reads: Counter[str] = Counter()
 
     # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
     def handle(self, request: SimRequest) -> SimResponse:
@@ -102,6 +116,7 @@ class FyndSimulator:
             (TOKEN, "POST", self._token),
             (STATUS, "PUT", self._status_internal),
             (REASONS, "GET", self._reasons),
+            (DETAILS, "GET", self._details),
         ):
             match = pattern.fullmatch(path)
             if match is None:
@@ -126,6 +141,8 @@ class FyndSimulator:
                 "refused": dict(self._refused),
                 "bags": {shipment: _units(lines) for shipment, lines in self._bags.items()},
                 "locked": sorted(self._locked),
+                "moved": {shipment: _units(lines) for shipment, lines in self._moved.items()},
+                "reads": dict(self._reads),
             }
 
     def reset(self) -> None:
@@ -136,6 +153,8 @@ class FyndSimulator:
             self._transitions.clear()
             self._refused.clear()
             self._locked.clear()
+            self._moved.clear()
+            self._reads.clear()
 
     def revoke_tokens(self) -> None:
         """Forget every token issued (as a real server does when it rotates keys): the next
@@ -182,6 +201,28 @@ class FyndSimulator:
             {"id": rid, "display_name": text, "reasons": [], "qc_type": [], "question_set": [],
              "meta": {}, "is_active": True} for rid, text in offered]})
 
+    # -- shipment details ----------------------------------------------------------------------
+    def _details(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
+        if not self._authorised(request):
+            return failure(401, "Unauthorized: invalid or expired access token")
+        given = request.query.get("shipment_id") or [""]
+        identifier = given[-1].strip()
+        if not identifier:
+            return failure(400, "shipment_id is required")
+        with self._lock:
+            self._reads[identifier] += 1
+            lines = self._bags.get(identifier) or _fresh()
+            bags = [_bag(identifier, line, state, n)
+                    for line, units in sorted(lines.items())
+                    for state, n in sorted(units.items()) if n]
+            status = _shipment_status(lines)
+            locked = identifier in self._locked
+        return answer({"success": True, "message": "", "shipments": [{
+            "shipment_id": identifier, "shipment_status": status,
+            "status": {"status": status, "shipment_id": identifier},
+            "lock_status": locked,
+            "total_bags": len(bags), "bags": bags}]})
+
     # -- status-internal ------------------------------------------------------------------------
     def _status_internal(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
         if not self._authorised(request):
@@ -225,7 +266,7 @@ class FyndSimulator:
         force = body.get("force_transition") is True
         lines = self._bags.get(identifier)
         if lines is None:
-            lines = {line: Counter({START: UNITS}) for line in LINES}
+            lines = _fresh()
         if identifier in self._locked and body.get("unlock_before_transition") is not True:
             raise _Refusal("Entity is under complete lock for transition operations",
                            "LockError")
@@ -260,8 +301,11 @@ class FyndSimulator:
 
         reached = AUTOMATIC.get(target, target)
         _move(lines, selected, reached)
+        moved = self._moved.setdefault(identifier, {})
+        _count_moved(moved, selected, reached)
         if moving_rest:
             _move(lines, rest, excluded)  # type: ignore[arg-type]
+            _count_moved(moved, rest, excluded)  # type: ignore[arg-type]
         self._bags[identifier] = lines
         if body.get("lock_after_transition") is True:
             self._locked.add(identifier)
@@ -270,6 +314,39 @@ class FyndSimulator:
         return {"status": 200, "final_state": {target: reached, "shipment_id": identifier},
                 "identifier": identifier,
                 "meta": {"bags": _units(lines)}}
+
+
+def _fresh() -> dict[int, Counter[str]]:
+    """A shipment the simulator has not seen: every line's units waiting in ``placed``."""
+    return {line: Counter({START: UNITS}) for line in LINES}
+
+
+def _bag(shipment: str, line: int, state: str, units: int) -> dict[str, Any]:
+    """One bag of the details answer: a line's units in one state, in the SDK's OrderBags
+    shape. Its id is stable while those units stay in that state (line and state)."""
+    order = list(STATES).index(state) if state in STATES else len(STATES)
+    return {"bag_id": line * 1000 + order, "identifier": SKU.format(line), "line_number": line,
+            "quantity": units, "display_name": f"Sandbox product {line}",
+            "current_status": {"status": state, "shipment_id": shipment,
+                               "bag_id": line * 1000 + order}}
+
+
+def _shipment_status(lines: dict[int, Counter[str]]) -> str:
+    """The shipment's status: its bags' state when they agree, else the earliest state any
+    unit waits in (what is left to do), in the order of the known states."""
+    states = {state for units in lines.values() for state, n in units.items() if n}
+    if len(states) == 1:
+        return next(iter(states))
+    ordered = [state for state in STATES if state in states and state in NEXT]
+    return ordered[0] if ordered else sorted(states)[0]
+
+
+def _count_moved(moved: dict[int, Counter[str]], units: dict[int, dict[str, int]],
+                 to: str) -> None:
+    for line, states in units.items():
+        n = sum(states.values())
+        if n:
+            moved.setdefault(line, Counter())[to] += n
 
 
 def _units(lines: dict[int, Counter[str]]) -> dict[str, dict[str, int]]:
@@ -288,10 +365,16 @@ def _select(identifier: str, lines: dict[int, Counter[str]], products: list[dict
     selected: dict[int, dict[str, int]] = {}
     for product in products:
         line = product.get("line_number")
-        if line is None:  # named by bag identifier only: the simulator moves the whole line set
-            return {ln: _movable(units) for ln, units in lines.items()}, {}
+        sku = product.get("identifier")
+        if sku is not None:
+            # a product named by identifier (SKU-N), with or without its line: it must be one
+            # the shipment has, on that line; else Fynd's "Not found bag_ids", never a guess
+            named = next((ln for ln in lines if SKU.format(ln) == sku), None)
+            if named is None or (line is not None and line != named):
+                raise _Refusal(NOT_FOUND.format(sku, identifier))
+            line = named
         if line not in lines:
-            raise _Refusal(f"Not found bag_ids [{line}] against shipment_id {identifier}")
+            raise _Refusal(NOT_FOUND.format("" if line is None else line, identifier))
         available = dict(_movable(lines[line]))
         for state, n in selected.get(line, {}).items():  # the same line named twice
             available[state] -= n

@@ -262,3 +262,110 @@ def test_injected_faults_are_fynds_503(sandbox):
     assert answer.status_code == 503
     assert answer.json() == {"success": False, "message": "Service temporarily unavailable"}
     assert answer.headers["Retry-After"] == "0"
+
+
+# -- product identifiers ------------------------------------------------------------------------
+@pytest.mark.parametrize("product", [
+    {"identifier": "SKU-9", "quantity": 1},  # the shipment has no such product
+    {"identifier": "SKU-2", "line_number": 1, "quantity": 1},  # not on that line
+    {"quantity": 1},  # neither line nor identifier
+])
+def test_a_product_the_shipment_does_not_have_moves_nothing(shared_sandbox, product):
+    (entry,) = results(put(shared_sandbox, transition("P1", "bag_confirmed", [product])))
+    named = product.get("identifier", "")
+    assert entry["status"] == 400
+    assert entry["message"] == f"Not found bag_ids [{named}] against shipment_id P1"
+    assert "P1" not in stats(shared_sandbox)["bags"]  # nothing moved, not the whole shipment
+
+
+def test_a_product_named_by_its_identifier_moves_that_line_only(shared_sandbox):
+    (entry,) = results(put(shared_sandbox, transition(
+        "P2", "bag_confirmed", [{"identifier": "SKU-2", "quantity": 3}], exclude=None)))
+    assert entry["status"] == 200
+    assert stats(shared_sandbox)["bags"]["P2"] == {"1": {"placed": 10},
+                                                  "2": {"placed": 7, "bag_confirmed": 3}}
+
+
+# -- shipment details ---------------------------------------------------------------------------
+def details(server, shipment: str, headers=None) -> requests.Response:
+    return requests.get(client.details_url(base(server), COMPANY, shipment),
+                        headers=headers if headers is not None else bearer(server), timeout=10)
+
+
+def bags_of(response) -> list[tuple]:
+    assert response.status_code == 200, response.text
+    (shipment,) = response.json()["shipments"]
+    return [(b["line_number"], b["identifier"], b["quantity"], b["current_status"]["status"])
+            for b in shipment["bags"]]
+
+
+def test_details_of_a_shipment_not_moved_yet(shared_sandbox):
+    answer = details(shared_sandbox, "D1")
+    document = answer.json()
+    assert document["success"] is True
+    (shipment,) = document["shipments"]
+    assert shipment["shipment_id"] == "D1" and shipment["shipment_status"] == "placed"
+    assert bags_of(answer) == [(1, "SKU-1", 10, "placed"), (2, "SKU-2", 10, "placed")]
+    assert "D1" not in stats(shared_sandbox)["bags"]  # a read creates nothing
+    assert stats(shared_sandbox)["reads"] == {"D1": 1}
+
+
+def test_details_follow_the_state_machine(shared_sandbox):
+    put(shared_sandbox, sample(4))  # 5 + 10 confirmed, 5 not confirmed
+    answer = details(shared_sandbox, "12345383008471878029")
+    assert sorted(bags_of(answer)) == [(1, "SKU-1", 5, "bag_confirmed"),
+                                       (1, "SKU-1", 5, "bag_not_confirmed"),
+                                       (2, "SKU-2", 10, "bag_confirmed")]
+    (shipment,) = answer.json()["shipments"]
+    assert shipment["shipment_status"] == "bag_confirmed"  # what is left to do
+    ids = [b["bag_id"] for b in shipment["bags"]]
+    assert len(set(ids)) == 3 and all(isinstance(i, int) for i in ids)
+    put(shared_sandbox, transition("12345383008471878029", "bag_invoiced"))
+    assert sorted(bags_of(details(shared_sandbox, "12345383008471878029"))) == [
+        (1, "SKU-1", 5, "bag_not_confirmed"), (1, "SKU-1", 5, "dp_assigned"),
+        (2, "SKU-2", 10, "dp_assigned")]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-issued"}])
+def test_details_need_a_token_it_issued(shared_sandbox, headers):
+    answer = details(shared_sandbox, "D2", headers=headers)
+    assert answer.status_code == 401 and answer.json()["success"] is False
+    assert stats(shared_sandbox)["reads"] == {}
+
+
+def test_details_need_a_shipment_id(shared_sandbox):
+    url = client.details_url(base(shared_sandbox), COMPANY, "D3").split("?")[0]
+    answer = requests.get(url, headers=bearer(shared_sandbox), timeout=10)
+    assert answer.status_code == 400
+    assert answer.json() == {"success": False, "message": "shipment_id is required"}
+    wrong = requests.put(url + "?shipment_id=D3", headers=bearer(shared_sandbox), timeout=10)
+    assert wrong.status_code == 405
+
+
+def test_stats_sum_the_units_each_applied_transition_moved(shared_sandbox):
+    put(shared_sandbox, transition("M1", "bag_not_confirmed",
+                                   [{"line_number": 1, "quantity": 5}], exclude=None,
+                                   reasons=REASON))
+    put(shared_sandbox, transition("M1", "bag_confirmed"))  # line 1's 5 left, line 2's 10
+    put(shared_sandbox, transition("M1", "bag_confirmed"))  # refused: nothing left to move
+    document = stats(shared_sandbox)
+    assert document["moved"]["M1"] == {"1": {"bag_not_confirmed": 5, "bag_confirmed": 5},
+                                       "2": {"bag_confirmed": 10}}
+    assert document["transitions"] == {"M1": 2} and document["refused"] == {"M1": 1}
+
+
+def test_a_stall_applies_the_transition_and_loses_its_answer(sandbox):
+    from shipctl.sandbox import Faults
+
+    server = sandbox()
+    headers = bearer(server)
+    server.faults = Faults(fail_rate=1.0, fail_mode="stall")  # from now on every request
+    body = transition("ST1", "bag_confirmed", [{"line_number": 1, "quantity": 5}], exclude=None)
+    with pytest.raises(requests.ReadTimeout):
+        requests.put(client.status_url(base(server), COMPANY), json=body, headers=headers,
+                     timeout=(10, 0.5))
+    server.faults = Faults()
+    document = stats(server)
+    assert document["bags"]["ST1"] == {"1": {"placed": 5, "bag_confirmed": 5},
+                                       "2": {"placed": 10}}
+    assert document["transitions"] == {"ST1": 1}
