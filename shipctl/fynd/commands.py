@@ -1,4 +1,4 @@
-"""`shipctl fynd …`: transition, apply, states, reasons, auth."""
+"""`shipctl fynd …`: transition, apply, states, reasons, show, auth."""
 
 # Annotations stay real objects (no `from __future__ import annotations`): typer reads
 # every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
@@ -296,6 +296,37 @@ def reasons(
     app.use(profile=profile, json_mode=output is not OutputFormat.text)
     raise typer.Exit(list_reasons(app, shipment_id, bag, state, timeout=timeout,
                                   retries=retries, ca_bundle=ca_bundle))
+
+
+@group.command()
+def show(
+    ctx: typer.Context,
+    shipment_id: Annotated[
+        str, typer.Argument(metavar="SHIPMENT_ID", help="The shipment.", show_default=False)
+    ],
+    profile: ProfileOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 3,
+    ca_bundle: CaBundleOpt = None,
+    output: OutputOpt = OutputFormat.text,
+) -> None:
+    """Show a shipment as Fynd has it now: its bags, lines, quantities and states.
+
+    Read from Fynd's shipment details (getShipmentById). Check it before building a partial
+    transition, or after one whose answer was lost. Exit 1 when Fynd answers an error or does
+    not know the shipment.
+
+    \b
+    Examples:
+      $ shipctl fynd show 12345383008471878029
+      $ shipctl fynd show 12345383008471878029 -o json
+    """
+    from shipctl.fynd.shipment import show as show_shipment
+
+    app = get_app(ctx)
+    app.use(profile=profile, json_mode=output is not OutputFormat.text)
+    raise typer.Exit(show_shipment(app, shipment_id, timeout=timeout, retries=retries,
+                                   ca_bundle=ca_bundle))
 
 
 @group.command()
