@@ -447,28 +447,35 @@ class Journal:
         code: Any,
         message: str,
         attempts: int,
+        parts: dict[str, Any] | None = None,
     ) -> None:
-        """Commit one finished item (one transaction, fsynced) — before it is reported."""
+        """Commit one finished item (one transaction, fsynced) — before it is reported —
+        with a row for each of its ``parts`` (part id → ``batch.Part``) in the same one."""
         if status not in JOURNALED:
             return
         import sqlite3
 
+        now = _now()
+        rows = [(_storable(item_id), key, secrets.redact(label), secrets.redact(where), status,
+                 None if code is None else secrets.redact(str(code)), secrets.redact(message),
+                 attempts, now, self.run_id)]
+        for part_id, part in (parts or {}).items():
+            if part.status in JOURNALED:
+                rows.append((_storable(part_id), _storable(part.key), secrets.redact(label),
+                             secrets.redact(where), part.status, None,
+                             secrets.redact(_storable(part.message)), attempts, now,
+                             self.run_id))
         try:
-            self._conn.execute(
-                _UPSERT,
-                (
-                    _storable(item_id),
-                    key,
-                    secrets.redact(label),
-                    secrets.redact(where),
-                    status,
-                    None if code is None else secrets.redact(str(code)),
-                    secrets.redact(message),
-                    attempts,
-                    _now(),
-                    self.run_id,
-                ),
-            )
+            if len(rows) == 1:
+                self._conn.execute(_UPSERT, rows[0])
+            else:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(_UPSERT, rows)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise ShipctlError(
                 f"--journal {self.path}: cannot record an outcome ({exc}); stopped sending"

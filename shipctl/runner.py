@@ -97,6 +97,8 @@ class Verdict:
     # applied False: the job to send instead, holding only what did not take effect (a Fynd
     # body without its shipments that did move); None: the job as it was
     rest: Job | None = None
+    # what it found of each of the job's parts (``Job.parts``), journaled with the job
+    parts: dict[str, Any] | None = None
 
 
 class BulkProvider(ABC):
@@ -156,6 +158,12 @@ class BulkProvider(ABC):
         """What the final answer to ``job`` means: ok or not, message, code, ``fatal`` when
         every other job would be refused the same way (wrong credentials), and ``unknown``
         when the answer does not say whether it was applied (it leaves out a shipment)."""
+
+    def only(self, job: Job, parts: list[str]) -> Job:
+        """``job`` with only ``parts`` of its ``Job.parts`` (a Fynd body with only those
+        shipments): what a re-run sends when the others succeeded in an earlier run. Only
+        called for providers whose jobs have parts."""
+        raise NotImplementedError
 
     def verify(self, job: Job, read: Callable[[Call], Any]) -> Verdict:
         """For a provider that is not idempotent: after ``job`` was sent and no answer said
@@ -399,25 +407,48 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
             delivery = deliver(call, auth.headers())
         return delivery
 
-    def check(job: Job, notes: list[str]) -> Verdict:
+    def check(job: Job, found: dict[str, Any]) -> Verdict:
         from shipctl import secrets
 
         try:
             verdict = provider.verify(job, read)
         except Exception as exc:  # noqa: BLE001 - a bug in verify must not cost the item
             verdict = Verdict(None, secrets.redact(f"could not verify ({exc})"))
-        notes.append(verdict.reason)
+        found.update(verdict.parts or {})
         return verdict
 
     def send(job: Job) -> Outcome:
-        if provider.idempotent:
-            return once(job)
         notes: list[str] = []
+        found: dict[str, Any] = {}  # the parts settled before the last answer (verified)
+        previous = job.previous_parts
+        if previous:
+            done = [p for p in job.parts if previous.get(p) == batch.SUCCEEDED]
+            if done:
+                left = [p for p in job.parts if p not in done]
+                shown = ", ".join(job.parts[p] for p in done)
+                if not left:
+                    return batch.Outcome(True, f"{shown}: already succeeded (journal); not sent"
+                                         " again", attempts=0)
+                notes.append(f"left out {shown}: already succeeded (journal)")
+                job = provider.only(job, left)
+        if provider.idempotent:
+            outcome = once(job)
+        else:
+            outcome = _verified(job, notes, found)
+        if found or outcome.parts:
+            outcome.parts = {**found, **(outcome.parts or {})}
+        if notes:
+            outcome.message = "; ".join([*notes, outcome.message])
+        return outcome
+
+    def _verified(job: Job, notes: list[str], found: dict[str, Any]) -> Outcome:
         attempts = 0
         rounds = max(0, http_options.retries)
-        if job.previous == batch.UNKNOWN and not resend_unknown:
+        unknown_before = job.previous == batch.UNKNOWN or batch.UNKNOWN in (
+            job.previous_parts.get(p) for p in job.parts)
+        if unknown_before and not resend_unknown:
             # an earlier run sent it and never learnt whether it was applied: look first
-            verdict = check(job, notes)
+            verdict = check(job, found)
             if verdict.applied:
                 return batch.Outcome(True, f"applied in an earlier run (verified: "
                                      f"{verdict.reason}); not sent again", attempts=0)
@@ -426,32 +457,30 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
                     False, f"unknown since an earlier run and still not verifiable "
                     f"({verdict.reason}); not sent (--resend-unknown sends it anyway)",
                     attempts=0, unknown=True)
+            notes.append(f"verified not applied in an earlier run ({verdict.reason})")
             job = verdict.rest or job
         while True:
             outcome = once(job)
             attempts += outcome.attempts
             outcome.attempts = attempts
             if not outcome.unknown:
-                break
-            verdict = check(job, notes)
+                return outcome
+            verdict = check(job, found)
             if verdict.applied:
-                outcome = batch.Outcome(True, f"applied (verified after: {outcome.message}:"
-                                        f" {verdict.reason})", code=outcome.code,
-                                        attempts=attempts, detail=outcome.detail)
-                break
+                return batch.Outcome(True, f"applied (verified after: {outcome.message}:"
+                                     f" {verdict.reason})", code=outcome.code,
+                                     attempts=attempts, detail=outcome.detail)
             if verdict.applied is None:
                 outcome.message += f"; could not verify: {verdict.reason}"
-                break
+                return outcome
             if rounds == 0:  # verified not applied, and no attempt left: a plain failure
-                outcome = batch.Outcome(False, f"not applied (verified after: "
-                                        f"{outcome.message}: {verdict.reason})",
-                                        code=outcome.code, attempts=attempts)
-                break
+                return batch.Outcome(False, f"not applied (verified after: {outcome.message}:"
+                                     f" {verdict.reason})", code=outcome.code,
+                                     attempts=attempts)
             rounds -= 1
+            notes.append(f"{outcome.message}; verified not applied ({verdict.reason}),"
+                         " sent again")
             job = verdict.rest or job  # not applied: safe to send (what did not move) again
-        if len(notes) > 1 or (notes and job.previous == batch.UNKNOWN):
-            outcome.message = "; ".join([*notes[:-1], outcome.message])
-        return outcome
 
     return send
 

@@ -28,13 +28,13 @@ class MovingApi(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler] | None = None) -> None:
         self.lock = threading.Lock()
         self.applied: dict[int, int] = {}
         self.received: dict[int, int] = {}
         self.reads = 0
         self.unreadable = False
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", 0), handler or _Handler)
         threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
 
     @property
@@ -244,3 +244,87 @@ def test_an_idempotent_provider_keeps_its_retries(api, tmp_path):
     options = RunOptions(paths=[str(path)], rate=0, timeout=0.5, retries=2)
     assert runner.run(Application(), Sets(api), options) == 0
     assert api.received == {1: 2} and api.applied == {1: 2}  # the stall, then a retry
+
+
+# -- jobs of several parts, journaled one by one (a Fynd body's shipments) ---------------------
+
+
+class PartsApi(MovingApi):
+    """PUT /apply moves each shipment of the body: {"results": {shipment: true|false}}. A
+    shipment in "fail_first" fails the first time it is asked; moves are counted."""
+
+    def __init__(self) -> None:
+        self.moved: dict[str, int] = {}
+        self.asked: dict[str, int] = {}
+        super().__init__(_PartsHandler)
+
+
+class _PartsHandler(_Handler):
+    server: PartsApi
+
+    def do_PUT(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        api, results = self.server, {}
+        with api.lock:
+            for shipment in body["shipments"]:
+                api.asked[shipment] = api.asked.get(shipment, 0) + 1
+                ok = not (shipment in body.get("fail_first", []) and api.asked[shipment] == 1)
+                if ok:
+                    api.moved[shipment] = api.moved.get(shipment, 0) + 1
+                results[shipment] = ok
+        self.answer(200, {"results": results})
+
+
+class PartsMoves(Moves):
+    def jobs(self, items, warn):
+        for job in super().jobs(items, warn):
+            job.parts = {f"{job.id}/{s}": s for s in job.payload["shipments"]}
+            yield job
+
+    def only(self, job, parts):
+        keep = [job.parts[p] for p in parts]
+        narrowed = batch.Job(id=job.id, keys=job.keys, label=job.label, where=job.where,
+                             payload={**job.payload, "shipments": keep},
+                             parts={p: job.parts[p] for p in parts})
+        narrowed.previous, narrowed.previous_parts = job.previous, job.previous_parts
+        return narrowed
+
+    def outcome(self, response, job):
+        results = response.json()["results"]
+        parts = {p: batch.Part("succeeded" if results.get(s) else "failed", s,
+                               "moved" if results.get(s) else "refused")
+                 for p, s in job.parts.items()}
+        failed = [s for s, ok in results.items() if not ok]
+        return batch.Outcome(not failed, f"refused: {' '.join(failed)}" if failed else "moved",
+                             parts=parts)
+
+
+@pytest.mark.timeout(60)
+def test_a_rerun_sends_only_the_parts_that_did_not_succeed(tmp_path, capsys):
+    server = PartsApi()
+    try:
+        journal = tmp_path / "j.db"
+        path = tmp_path / "bodies.jsonl"
+        path.write_text(json.dumps({"n": 1, "shipments": ["700001", "700002"],
+                                    "fail_first": ["700002"]}) + "\n")
+
+        def run_once() -> int:
+            options = RunOptions(paths=[str(path)], rate=0, timeout=5, journal=journal)
+            return runner.run(Application(), PartsMoves(server), options)
+
+        assert run_once() == 1
+        rows = journal_rows(journal)
+        assert rows["body-1/700001"][0] == "succeeded" and rows["body-1/700002"][0] == "failed"
+        assert rows["body-1"][0] == "failed"
+        capsys.readouterr()
+        assert run_once() == 0
+        assert server.moved == {"700001": 1, "700002": 1}  # 700001 was not sent again
+        assert server.asked == {"700001": 1, "700002": 2}
+        err = capsys.readouterr().err
+        assert "left out 700001: already succeeded (journal); moved" in err
+        assert journal_rows(journal)["body-1"][0] == "succeeded"
+        # a third run sends nothing at all
+        assert run_once() == 0 and server.asked == {"700001": 1, "700002": 2}
+    finally:
+        server.shutdown()
+        server.server_close()

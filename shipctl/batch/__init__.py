@@ -66,6 +66,7 @@ from shipctl.batch.vocabulary import (
     FieldError,
     Job,
     Outcome,
+    Part,
     Summary,
     error_records,
     key_text,
@@ -76,7 +77,7 @@ from shipctl.output import shorten
 __all__ = [
     "BLOCKED", "DUPLICATE", "FAILED", "INTERRUPTED", "INVALID", "LINE_FIELD_MAX", "NOT_SENT",
     "RECORD_FIELD_MAX", "SKIPPED", "STATUSES", "SUCCEEDED", "UNKNOWN", "BulkOptions",
-    "FieldError", "Job", "Outcome", "Pacer", "Summary", "check_rate", "error_records",
+    "FieldError", "Job", "Outcome", "Part", "Pacer", "Summary", "check_rate", "error_records",
     "in_shard", "item_line", "key_text", "make_pacer", "parse_shard", "problems_text", "run",
     "shard_of", "shorten", "strict_hold_reason",
 ]

@@ -402,7 +402,8 @@ class Engine:
             self.summary.sent += 1
             status = SUCCEEDED if outcome.ok else UNKNOWN if outcome.unknown else FAILED
             self.recorder.finish(index, job, status, outcome.message, outcome.code,
-                                 outcome.attempts, int(elapsed * 1000), outcome.detail)
+                                 outcome.attempts, int(elapsed * 1000), outcome.detail,
+                                 outcome.parts)
             if outcome.fatal and status != SUCCEEDED:
                 fatal = secrets.redact(
                     f"not sent: stopped after item {index} failed: {outcome.message}")

@@ -144,8 +144,8 @@ class Recorder:
 
     def finish(self, index: int, job: Job, status: str, message: str, code: Any = None,
                attempts: int = 0, elapsed_ms: int | None = None,
-               detail: dict | None = None) -> None:
-        """One finished item, everywhere it goes (journal first)."""
+               detail: dict | None = None, parts: dict[str, Any] | None = None) -> None:
+        """One finished item, everywhere it goes (journal first, its ``parts`` with it)."""
         self.summary.counts[status] += 1
         message = secrets.redact(str(message))
         item = record(index, job, status, message, code, attempts, elapsed_ms)
@@ -153,7 +153,8 @@ class Recorder:
             # Journal first: if we die between the two, the re-run reports it as skipped.
             self.journal.record(item_id=str(job.id), key=item["key"], label=item["label"],
                                 where=item["where"], status=status, code=code,
-                                message=item["message"], attempts=attempts)
+                                message=item["message"], attempts=attempts,
+                                parts=parts)
         if detail:
             item["detail"] = detail
         if self.report is not None:

@@ -161,6 +161,8 @@ class Scheduler:
             if previous == SUCCEEDED:
                 return [(index, job, SKIPPED, "already succeeded (journal); not sent again")]
             job.previous = previous
+            if previous is not None and job.parts:  # a body that did not wholly succeed
+                job.previous_parts = {part: self.journaled(part) for part in job.parts}
         if keys and self.failed_keys:
             for key in keys:
                 why = self.failed_keys.get(key)

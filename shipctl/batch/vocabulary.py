@@ -97,10 +97,16 @@ class Job:
     # its status in the journal from an earlier run, when that matters to sending it again
     # (UNKNOWN: verify before sending); set by the scheduler as the job is admitted
     previous: str | None
+    # Its parts that are journaled one by one (the shipment moves of one Fynd body), part id
+    # → what a person recognises (the shipment identifier): a re-run sends only the parts
+    # that have not succeeded (``BulkProvider.only``). Empty: the job is one whole.
+    parts: dict[str, str]
+    # each part's status in the journal from earlier runs (set with ``previous``)
+    previous_parts: dict[str, str | None]
 
     def __init__(self, id: str, keys: Iterable[str] = (), label: str = "", where: str = "",
                  payload: Any = None, problems: list[FieldError | str] | None = None,
-                 warnings: list[str] | None = None) -> None:
+                 warnings: list[str] | None = None, parts: dict[str, str] | None = None) -> None:
         if type(keys) is not tuple:
             if isinstance(keys, str):  # a str is iterable: "AWB1" would become 4 keys
                 raise TypeError("Job.keys: a tuple of keys, e.g. (reference,), not a str")
@@ -116,6 +122,8 @@ class Job:
         self.problems = [] if problems is None else problems
         self.warnings = [] if warnings is None else warnings
         self.previous = None
+        self.parts = parts or {}
+        self.previous_parts = {}
 
 
 def key_text(keys: tuple[str, ...]) -> str | None:
@@ -141,6 +149,18 @@ class Outcome:
     # Not ok, and not known to have failed either: sent, and it may have been applied
     # (recorded as UNKNOWN, which blocks the job's keys as a failure does).
     unknown: bool = False
+    # The job's parts (``Job.parts``) this outcome settles: part id → ``Part`` (journaled in
+    # the same transaction as the job's own row).
+    parts: dict[str, Part] | None = None
+
+
+@dataclass(slots=True)
+class Part:
+    """How one part of a job ended (a shipment of a Fynd body)."""
+
+    status: str  # SUCCEEDED, FAILED or UNKNOWN
+    key: str  # what a person recognises: the shipment identifier
+    message: str
 
 
 @dataclass

@@ -128,7 +128,7 @@ class UpdateShipmentStatus(BulkProvider):
         return http.Call("PUT", self.url, {"Content-Type": client.CONTENT_TYPE},
                          client.encode(job.payload))
 
-    def outcome(self, response: requests.Response) -> Outcome:
+    def outcome(self, response: requests.Response, job: Job) -> Outcome:
         return outcome(response.status_code, response.content)
 
     def _identity(self, request: Any) -> str:
