@@ -415,17 +415,17 @@ def show(app: Application, shipment_id: str, *, timeout: float, retries: int,
         return int(ExitCode.OK)
     out.print(client.printable(f"shipment {found.shipment_id}: {found.status or 'status unknown'}"
                                f", {len(found.bags)} bag(s)"))
-    if not found.bags:
-        return int(ExitCode.OK)
-    out.table(["BAG", "LINE", "PRODUCT", "QTY", "STATE", "NAME"],
-              [[client.printable(_cell(v)) for v in (bag.bag_id, bag.line_number,
-                                                     bag.identifier, bag.quantity, bag.state,
-                                                     bag.name)]
-               for bag in found.bags])
+    # units per line and state first: what a partial transition is built from; then each bag
     for line in found.record()["lines"]:
         units = ", ".join(f"{n} {state}" for state, n in line["units"].items()) or "no units"
         number = "?" if line["line_number"] is None else line["line_number"]
         out.print(client.printable(f"line {number}: {units}"))
+    if found.bags:
+        out.table(["BAG", "LINE", "PRODUCT", "QTY", "STATE", "NAME"],
+                  [[client.printable(_cell(v)) for v in (bag.bag_id, bag.line_number,
+                                                         bag.identifier, bag.quantity,
+                                                         bag.state, bag.name)]
+                   for bag in found.bags])
     return int(ExitCode.OK)
 
 

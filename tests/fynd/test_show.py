@@ -21,11 +21,11 @@ def test_a_shipment_not_moved_yet(cli, sandbox):
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         "shipment 800001: placed, 2 bag(s)",
+        "line 1: 10 placed",
+        "line 2: 10 placed",
         "BAG\tLINE\tPRODUCT\tQTY\tSTATE\tNAME",
         "1000\t1\tSKU-1\t10\tplaced\tSandbox product 1",
         "2000\t2\tSKU-2\t10\tplaced\tSandbox product 2",
-        "line 1: 10 placed",
-        "line 2: 10 placed",
     ]
     assert server.stats()["fynd"]["reads"] == {"800001": 1}
 
@@ -116,11 +116,11 @@ def test_a_real_answer_read_with_the_bearer_token(cli, fynd_env):
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         "shipment 16563383008471878029: bag_confirmed, 2 bag(s)",
+        "line 1: 1 bag_confirmed",
+        "line 2: 3 bag_not_confirmed",
         "BAG\tLINE\tPRODUCT\tQTY\tSTATE\tNAME",
         "22501\t1\t8901234\t1\tbag_confirmed\tBlue Shirt \\u001b[2J",  # never raw to a terminal
         "22502\t2\t8901235\t3\tbag_not_confirmed\tSocks",
-        "line 1: 1 bag_confirmed",
-        "line 2: 3 bag_not_confirmed",
     ]
     request = responses.calls[-1].request
     assert request.method == "GET"
@@ -177,3 +177,15 @@ def test_odd_fields_are_shown_as_unknown_never_a_crash(cli, fynd_env):
          "state": None, "name": None},
         {"bag_id": None, "line_number": None, "identifier": None, "quantity": 2,
          "state": "placed", "name": None}]
+
+
+def test_the_help_examples_run_against_the_sandbox(cli, sandbox):
+    import shlex
+
+    sandbox()
+    shown = [line.strip()[2:] for line in cli("fynd", "show", "--help").out.splitlines()
+             if line.strip().startswith("$ shipctl fynd show ")]
+    assert len(shown) == 2
+    for command in shown:
+        result = cli(*shlex.split(command)[1:])
+        assert result.code == 0, (command, result.all)
