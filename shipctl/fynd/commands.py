@@ -135,6 +135,11 @@ def transition(
         bool, typer.Option("--task", help="Send task: true (Fynd runs it in the background).")
     ] = False,
     force: ForceOpt = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask before a cancellation (the question is"
+                     " asked only when standard input is a terminal)."),
+    ] = False,
     profile: ProfileOpt = None,
     timeout: TimeoutOpt = 30.0,
     retries: RetriesOpt = 3,
@@ -146,8 +151,14 @@ def transition(
     """Move shipments to a state: build one updateShipmentStatus request from flags and send it.
 
     Prints each shipment's result: ok or FAILED, the state reached (bag_invoiced →
-    dp_assigned when Fynd moved on by itself) and Fynd's message. Fynd reports failures inside
+    dp_assigned when Fynd moved on by itself) and Fynd's message; a partial move shows both
+    sides (5 → bag_confirmed, the rest → bag_not_confirmed). Fynd reports failures inside
     an HTTP 200 too; any failed shipment makes the exit code 1.
+
+    A move that cancels units (to bag_not_confirmed or cancelled_*, or the rest of a partial
+    move sent there) asks first when standard input is a terminal: "Cancel 5 units of shipment
+    800001? [y/N]". Only y or yes sends it; declining sends nothing and exits 0. Nothing is
+    asked with --yes or --dry-run, nor from a script, cron or a pipe.
 
     \b
     Examples:
@@ -166,7 +177,7 @@ def transition(
         invoice_id=invoice_id, awb=awb, data=data or [], data_file=data_file,
         comments=comment or [], force_transition=force_transition,
         lock_after_transition=lock_after_transition,
-        unlock_before_transition=unlock_before_transition, task=task, force=force,
+        unlock_before_transition=unlock_before_transition, task=task, force=force, yes=yes,
     )
     raise typer.Exit(run(app, flags, timeout=timeout, retries=retries, ca_bundle=ca_bundle,
                          dry_run=dry_run))

@@ -284,6 +284,8 @@ def _culprit(tree: dict[str, Any], done: list[tuple[tuple[str, ...], str]],
 
 def _loses(present: Any, value: Any) -> bool:
     """Whether VALUE in place of PRESENT drops or changes anything PRESENT holds."""
+    if present is _MISSING:  # a value already replaced: nothing of it left to lose
+        return False
     if isinstance(present, dict) and isinstance(value, dict):
         return any(k not in value or _loses(v, value[k]) for k, v in present.items())
     return value is _MISSING or not _same(present, value)
@@ -425,6 +427,8 @@ def _set(updates: dict[str, Any], setting: DataValue) -> None:
             inner = ".".join((setting.target, "data", *setting.path[:depth]))
             raise ValueError(f"cannot set {shown}: data_updates.{inner} is not an object")
         if depth == len(setting.path) - 1:
-            node[key] = setting.value
+            # a copy: a later --data setting a key inside this value must not change the
+            # caller's DataValue (nor, through it, another shipment's body)
+            node[key] = _copy(setting.value)
         else:
             node = node.setdefault(key, {})

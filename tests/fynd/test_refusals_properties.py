@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipctl.fynd import flags
@@ -27,14 +27,21 @@ def same(a: Any, b: Any) -> bool:
 
 def holds(found: Any, wanted: Any) -> bool:
     """Whether FOUND gives every value WANTED gives (an object may hold more keys)."""
+    if found is GONE:
+        return False
     if isinstance(wanted, dict) and isinstance(found, dict):
         return all(k in found and holds(found[k], v) for k, v in wanted.items())
     return same(found, wanted)
 
 
+GONE = object()  # no value at that path any more
+
+
 def at(updates: dict[str, Any], target: str, path: tuple[str, ...]) -> Any:
     node: Any = updates[target][0]["data"]
     for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return GONE
         node = node[key]
     return node
 
@@ -68,6 +75,7 @@ def test_empty_invoice_id_and_awb_are_refused(invoice_id, awb):
     assert [p.partition(":")[0] for p in problems] == expected
 
 
+@settings(max_examples=500)
 @given(TEXT, TEXT, st.lists(SETTING, max_size=4))
 def test_without_a_refusal_every_value_asked_for_is_sent(invoice_id, awb, data):
     problems = [p for p in flags.refusals(invoice_id=invoice_id, awb=awb, data=data)
@@ -87,6 +95,7 @@ def test_without_a_refusal_every_value_asked_for_is_sent(invoice_id, awb, data):
         assert problem.startswith(("--data ", "--invoice-id ", "--awb "))
 
 
+@settings(max_examples=500)
 @given(SETTING, SETTING)
 def test_two_settings_are_refused_exactly_when_the_first_is_lost(first, second):
     problems = flags.refusals(data=[first, second])

@@ -69,9 +69,44 @@ def test_partial_confirmation_splits_the_quantities(cli, sandbox):
     server = sandbox()
     result = transition(cli, *EXAMPLE_4)
     assert result.code == 0, result.err
-    assert result.out == "12345383008471878029  ok  bag_confirmed\n"
+    # both sides: the units the request names, and where the shipment's other units went
+    assert result.out == ("12345383008471878029  ok  15 (lines 1:5, 2:10) → bag_confirmed, "
+                          "the rest → bag_not_confirmed\n")
     assert stats(server)["fynd"]["bags"]["12345383008471878029"] == {
         "1": {"bag_confirmed": 5, "bag_not_confirmed": 5}, "2": {"bag_confirmed": 10}}
+
+
+@pytest.mark.parametrize(("extra", "shown"), [
+    (["--exclude-next-state", "bag_not_confirmed", "--reason", "1:PNA"],
+     "5 → bag_confirmed, the rest → bag_not_confirmed"),
+    (["--exclude-next-state", "null"], "5 → bag_confirmed, the rest stay"),
+    (["--exclude-next-state", ""], "5 → bag_confirmed, the rest stay"),
+    ([], "5 → bag_confirmed"),  # the key not sent: shipctl does not guess what Fynd does
+])
+def test_a_partial_move_prints_both_sides(cli, sandbox, extra, shown):
+    sandbox()
+    result = transition(cli, "800001", "--to", "bag_confirmed", "--line", "1:5", *extra)
+    assert result.code == 0, result.err
+    assert result.out == f"800001  ok  {shown}\n"
+
+
+def test_a_partial_move_that_moves_on_shows_where_it_went(cli, sandbox):
+    sandbox()
+    assert transition(cli, "P1", "P2", "--to", "bag_confirmed").code == 0
+    result = transition(cli, "P1", "P2", "--to", "bag_invoiced", "--line", "1:1",
+                        "--exclude-next-state", "null")
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == ["P1  ok  1 → bag_invoiced → dp_assigned, the rest stay",
+                                       "P2  ok  1 → bag_invoiced → dp_assigned, the rest stay"]
+
+
+def test_a_failed_partial_move_claims_no_units(cli, sandbox):
+    sandbox()
+    result = transition(cli, "800009", "--to", "bag_packed", "--line", "1:5",
+                        "--exclude-next-state", "null")
+    assert result.code == 1
+    assert result.out == ("800009  FAILED  Invalid State Transition bag_packed detected for "
+                          "given entity (ValidationError, status 400)\n")
 
 
 def test_example_4_dry_run_json_is_the_seeds_request(cli, sandbox):
