@@ -343,6 +343,27 @@ def test_fault_stall_applies_then_answers_nothing_until_the_client_gives_up():
     assert document["ewe"]["applied"] == {"S": 1}  # applied: only the answer was lost
 
 
+def test_a_stall_applies_in_every_simulator():
+    from ecom import push
+
+    import shipctl.ecom
+    from shipctl.fynd import client
+
+    with start_background(faults=Faults(fail_rate=1, fail_mode="stall")) as server:
+        with pytest.raises(requests.ReadTimeout):  # Ecom: the push is stored
+            requests.post(server.base_url + shipctl.ecom.SANDBOX_PATH, json=push(number="77"),
+                          auth=(shipctl.ecom.SANDBOX_USERNAME, shipctl.ecom.SANDBOX_PASSWORD),
+                          timeout=(TIMEOUT, 0.3))
+        with pytest.raises(requests.ReadTimeout):  # Fynd: the token is issued
+            requests.post(client.token_url(server.base_url + "/fynd", "1"),
+                          data={"grant_type": "client_credentials"},
+                          auth=("sandbox", "sandbox-secret"), timeout=(TIMEOUT, 0.3))
+        document = stats(server)
+    assert document["faults"]["stall"] == 2
+    assert document["ecom"]["applied"] == {"77": 1}
+    assert document["fynd"]["tokens_issued"] == 1
+
+
 def test_a_stall_ends_after_stall_seconds_with_no_answer_at_all():
     faults = Faults(fail_rate=1, fail_mode="stall", stall_seconds=0.3)
     with start_background(faults=faults) as server:
