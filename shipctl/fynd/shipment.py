@@ -278,14 +278,51 @@ def _requested_lines(products: list[Any]) -> dict[int, int | None] | str:
 
 def verify(status: Any, shipment: Any, details: ShipmentDetails | str | None, *,
            task: bool = False) -> Verdict:
-    """Whether the transition to STATUS of SHIPMENT (a ``shipments[]`` entry of the request:
-    ``identifier``, optional ``products``, ``exclude_bags_next_state`` from its transition
-    may be passed in it too) shows in DETAILS, read after the send (a string: the read
-    failed). Pure: no I/O; never raises. The rules are the module's docstring."""
+    """Whether the transition to STATUS of SHIPMENT shows in DETAILS, read after the send (a
+    string: why the read failed). STATUS is the target state, or the whole ``statuses[]``
+    entry (its ``status`` and ``exclude_bags_next_state`` are used); SHIPMENT the
+    ``shipments[]`` entry (``identifier``, optional ``products``; an
+    ``exclude_bags_next_state`` in it wins over the transition's). Pure: no I/O; never
+    raises. The rules are the module's docstring."""
     try:
-        return _verify(status, shipment, details, task=task)
+        if isinstance(status, dict):
+            transition = status
+            status = transition.get("status")
+            if (isinstance(shipment, dict) and "exclude_bags_next_state" in transition
+                    and "exclude_bags_next_state" not in shipment):
+                shipment = {**shipment,
+                            "exclude_bags_next_state": transition["exclude_bags_next_state"]}
+        verdict = _verify(status, shipment, details, task=task)
     except Exception as error:  # noqa: BLE001 - a verdict, never a crash, whatever came in
-        return Verdict(UNKNOWN, f"cannot tell: {type(error).__name__}")
+        verdict = Verdict(UNKNOWN, f"cannot tell: {type(error).__name__}")
+    return _printable(verdict)
+
+
+def _printable(verdict: Verdict) -> Verdict:
+    """The reason quotes the server (states, bag ids): never a control character in it."""
+    from shipctl.fynd.client import printable
+
+    return Verdict(verdict.outcome, printable(verdict.reason))
+
+
+def verify_in_body(body: Any, identifier: str, details: ShipmentDetails | str | None
+                   ) -> Verdict:
+    """``verify`` for shipment IDENTIFIER of a request BODY as sent: its transition, its
+    shipment entry and the body's ``task``. A shipment the body names twice (Fynd refuses
+    that: "Child bag ids are repeated") or not at all cannot be judged: unknown."""
+    try:
+        found = [(transition, shipment)
+                 for transition in body.get("statuses") or [] if isinstance(transition, dict)
+                 for shipment in transition.get("shipments") or []
+                 if isinstance(shipment, dict) and shipment.get("identifier") == identifier]
+    except (AttributeError, TypeError):
+        found = []
+    if len(found) != 1:
+        named = "twice" if found else "not"
+        return _printable(Verdict(UNKNOWN, f"cannot tell: the request names shipment "
+                                           f"{identifier} {named}"))
+    transition, shipment = found[0]
+    return verify(transition, shipment, details, task=body.get("task") is True)
 
 
 def _verify(status: Any, shipment: Any, details: ShipmentDetails | str | None, *,

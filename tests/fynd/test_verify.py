@@ -20,6 +20,7 @@ from shipctl.fynd.shipment import (
     ShipmentDetails,
     parse_details,
     verify,
+    verify_in_body,
 )
 
 SHIP = "800001"
@@ -132,6 +133,24 @@ def test_a_line_named_twice_counts_the_sum_and_a_whole_line_needs_no_quantity():
     assert verify("bag_confirmed", entry((1, None)), details(FRESH)).outcome == NOT_APPLIED
 
 
+def test_from_the_body_as_sent():
+    example_4 = {"statuses": [{"shipments": [entry((1, 5), (2, 10))], "status": "bag_confirmed",
+                               "exclude_bags_next_state": "bag_not_confirmed"}]}
+    after = details({1: {"bag_confirmed": 5, "bag_not_confirmed": 5}, 2: {"bag_confirmed": 10}})
+    assert verify_in_body(example_4, SHIP, after).outcome == APPLIED
+    # the transition's exclude_bags_next_state counts: the rest should have left `placed`
+    stale = details({1: {"bag_confirmed": 5, "placed": 5}, 2: {"bag_confirmed": 10}})
+    assert verify_in_body(example_4, SHIP, stale).outcome == UNKNOWN
+    assert verify(example_4["statuses"][0], entry((1, 5), (2, 10)), stale).outcome == UNKNOWN
+    assert verify_in_body(example_4, SHIP, details(FRESH)).outcome == NOT_APPLIED
+    assert verify_in_body({**example_4, "task": True}, SHIP, details(FRESH)).outcome == UNKNOWN
+    twice = {"statuses": example_4["statuses"] * 2}
+    assert verify_in_body(twice, SHIP, after).reason == (
+        "cannot tell: the request names shipment 800001 twice")
+    assert verify_in_body(example_4, "other", after).outcome == UNKNOWN
+    assert verify_in_body("not a body", SHIP, after).outcome == UNKNOWN
+
+
 # -- what cannot be judged ----------------------------------------------------------------------
 @pytest.mark.parametrize("status, shipment, found, says", [
     ("bag_confirmed", entry(), None, "not read"),
@@ -161,7 +180,7 @@ def test_unknown_when_the_details_cannot_tell(status, shipment, found, says):
 # -- never raises -------------------------------------------------------------------------------
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 30) | st.floats(allow_nan=True)
-    | st.sampled_from(["placed", "bag_confirmed", "1", "", SHIP, "x"]),
+    | st.sampled_from(["placed", "bag_confirmed", "1", "", SHIP, "x", "\x1b[2J", "a\nb"]),
     lambda children: st.lists(children, max_size=3)
     | st.dictionaries(st.sampled_from([
         "shipments", "shipment_id", "bags", "bag_id", "line_number", "quantity", "identifier",
@@ -180,9 +199,11 @@ def test_parsing_and_verifying_never_raise(document, shipment, status, task):
     assert isinstance(found, (ShipmentDetails, str))
     if isinstance(found, ShipmentDetails):
         json.dumps(found.record())
-    verdict = verify(status, shipment, found, task=task)
-    assert verdict.outcome in (APPLIED, NOT_APPLIED, UNKNOWN)
-    assert isinstance(verdict.reason, str) and "\n" not in verdict.reason
+    for verdict in (verify(status, shipment, found, task=task),
+                    verify(shipment, document, found),
+                    verify_in_body(shipment, SHIP, found)):
+        assert verdict.outcome in (APPLIED, NOT_APPLIED, UNKNOWN)
+        assert isinstance(verdict.reason, str) and verdict.reason.isprintable()
 
 
 # -- the simulator as the oracle ----------------------------------------------------------------
