@@ -262,7 +262,7 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     code = int(ExitCode.OK if answer.ok else ExitCode.FAILED)
     error = answer.error
     if error and answer.refused_credentials:
-        error = f"{error} (check {client.CREDENTIALS_CHECK})"
+        error = client.token_refused(error)
     if out.json_mode:
         out.write_json({
             "request": {"method": "PUT", "url": url},
@@ -405,7 +405,7 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
                      options)
     status = response.status_code
     if not 200 <= status < 300:
-        hint = f"check {client.CREDENTIALS_CHECK}" if status in (401, 403) else None
+        hint = f"check {client.TOKEN_CHECK}" if status in (401, 403) else None
         raise ShipctlError(f"Fynd reasons: {client.error_text(status, response.content)}",
                            hint=hint)
     document = client.load_json(response.content)
@@ -467,6 +467,7 @@ def check_auth(app: Application, *, timeout: float, ca_bundle: Path | None) -> i
     else:
         out.print(f"OK: Fynd issued a token to client {config.client_id!r} of company "
                   f"{config.company_id} (profile {config.profile!r})")
-        kept = "; cached for the next commands" if config.cache else " (not cached: --sandbox)"
+        why = tokens.not_cached  # --sandbox, an untrusted cache, a token without expiry…
+        kept = f" (not cached: {why})" if why else "; cached for the next commands"
         out.print(f"token {shown}, expires in {seconds} s ({expires_text}){kept}")
     return int(ExitCode.OK)

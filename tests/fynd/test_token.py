@@ -34,22 +34,26 @@ class Clock:
         return self.now
 
 
-def identity(profile: str = "default", company: str = "7", client_id: str = CLIENT_ID):
-    return token.Identity(profile, BASE, company, client_id)
+def identity(profile: str = "default", company: str = "7", client_id: str = CLIENT_ID,
+             secret: str = SECRET):
+    return token.Identity(profile, BASE, company, client_id, token.secret_digest(secret))
 
 
-def make_source(clock=None, cache=None, ident=None, retries: int = 0) -> token.TokenSource:
+def make_source(clock=None, cache=None, ident=None, retries: int = 0, secret: str = SECRET,
+                warned: list[str] | None = None) -> token.TokenSource:
     clock = clock or Clock()
     options = http.HttpOptions(retries=retries)
     session = http.make_session(options, pool_size=1)
-    ident = ident or identity()
+    ident = ident or identity(secret=secret)
+    warn = warned.append if warned is not None else None
 
     def fetcher():
         return token.fetch(session, options, url=client.token_url(BASE, ident.company_id),
-                           client_id=ident.client_id, client_secret=SECRET,
-                           profile=ident.profile, clock=clock)
+                           client_id=ident.client_id, client_secret=secret,
+                           profile=ident.profile, clock=clock, warn=warn)
 
-    return token.TokenSource(ident, fetcher, cache=cache or token.TokenCache(), clock=clock)
+    return token.TokenSource(ident, fetcher, cache=cache or token.TokenCache(warn=warn),
+                             clock=clock)
 
 
 def issue(access_token: str = "tok-AAAA-1111", expires_in: int = 3600, status: int = 200,
@@ -194,8 +198,7 @@ def test_a_transient_503_is_retried(monkeypatch):
 
 
 @responses.activate
-@pytest.mark.parametrize("body", [{"token": "x"}, {"access_token": ""},
-                                  {"access_token": "tok-CCCC", "expires_in": -5}])
+@pytest.mark.parametrize("body", [{"token": "x"}, {"access_token": ""}])
 def test_an_answer_without_a_usable_token_is_an_error(body):
     responses.add(responses.POST, TOKEN_URL, json=body)
     with pytest.raises(token.ShipctlError) as raised:
@@ -306,10 +309,7 @@ def test_a_deeply_nested_token_answer_is_an_error_not_a_crash():
 
 @responses.activate
 @pytest.mark.parametrize(("body", "fault"), [
-    ({"access_token": "tok-DDDD", "expires_in": "soon"}, 'expires_in "soon" is not a number'),
-    ({"access_token": "tok-DDDD", "expires_in": True}, "expires_in true is not a number"),
-    ({"access_token": "tok-DDDD", "expires_in": [60]}, "expires_in [60] is not a number"),
-    ({"access_token": "tok-DDDD", "expires_in": -5}, "expires_in -5 is not a number of seconds"),
+    # an unusable expires_in is no error: tests/fynd/test_token_trust.py (this run only)
     ({"access_token": 12345, "expires_in": 60}, "an unusable access_token"),
     ({"expires_in": 60}, "an answer without access_token"),
 ])
