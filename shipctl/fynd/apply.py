@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Warn, field_errors
+from shipctl.runner import Auth, BulkProvider, Verdict, Warn, field_errors
 
 if TYPE_CHECKING:
     import requests
@@ -73,6 +73,9 @@ class UpdateShipmentStatus(BulkProvider):
     allow_csv = False
     invalid_blocks_keys = True  # SPEC §2: a later transition assumes the earlier one happened
     secret_fields = ()  # the token travels in a header; no body field is a credential
+    # A transition moves units: sent twice, a partial cancellation cancels twice as many.
+    # Fynd has no idempotency key, so what may have been applied is read back (``verify``).
+    idempotent = False
 
     def __init__(self, *, force: bool = False, dry_run: bool = False,
                  http_options: HttpOptions | None = None) -> None:
@@ -118,8 +121,79 @@ class UpdateShipmentStatus(BulkProvider):
                                 problems=field_errors(item, checked.problems),
                                 warnings=warnings)
                 continue
-            yield batch.Job(id=self._identity(checked.request), keys=keys, label=label,
-                            where=item.where(), payload=checked.request, warnings=warnings)
+            body_id = self._identity(checked.request)
+            # Each shipment's move is journaled on its own: a re-run sends only the shipments
+            # of a body that have not succeeded (a body names a shipment once at most).
+            yield batch.Job(id=body_id, keys=keys, label=label, where=item.where(),
+                            payload=checked.request, warnings=warnings,
+                            parts={part_id(body_id, key): key for key in keys})
+
+    def only(self, job: Job, parts: list[str]) -> Job:
+        """The body with only the shipments of PARTS (a transition left with none goes)."""
+        from shipctl import batch
+
+        keep = {job.parts[part] for part in parts}
+        body = dict(job.payload)
+        statuses = []
+        for transition in body.get("statuses") or []:
+            shipments = [s for s in transition.get("shipments") or []
+                         if isinstance(s, dict) and s.get("identifier") in keep]
+            if shipments:
+                statuses.append({**transition, "shipments": shipments})
+        body["statuses"] = statuses
+        narrowed = batch.Job(id=job.id, keys=job.keys, label=" ".join(sorted(keep)),
+                             where=job.where, payload=body, warnings=job.warnings,
+                             parts={part: job.parts[part] for part in parts})
+        narrowed.previous, narrowed.previous_parts = job.previous, job.previous_parts
+        return narrowed
+
+    def verify(self, job: Job, read: Any) -> Verdict:
+        """Read each shipment of the body back (Fynd's shipment details) and judge whether
+        its transition shows (``shipctl.fynd.shipment.verify``, whose docstring has the
+        rules). All applied: applied. None unknown and some not applied: those are sent
+        again, alone. Any that cannot tell: unknown (a person looks: ``fynd show``)."""
+        from shipctl import batch, http
+        from shipctl.fynd import client, shipment
+
+        body = job.payload
+        task = body.get("task") is True
+        applied, again, unsure = [], [], []
+        parts: dict[str, Any] = {}
+        reasons = []
+        for transition in body.get("statuses") or []:
+            for entry in transition.get("shipments") or []:
+                identifier = str(entry.get("identifier"))
+                call = http.Call("GET", client.details_url(self.config.url,
+                                                           str(self.config.company_id),
+                                                           identifier),
+                                 {"Accept": "application/json"})
+                delivery = read(call)
+                details = (delivery.error or "no answer" if delivery.response is None else
+                           shipment.read_answer(delivery.response.status_code,
+                                                delivery.response.content, identifier))
+                request = dict(entry)
+                if transition.get("exclude_bags_next_state") is not None:
+                    request["exclude_bags_next_state"] = transition["exclude_bags_next_state"]
+                verdict = shipment.verify(transition.get("status"), request, details,
+                                          task=task)
+                part = part_id(job.id, identifier)
+                reasons.append(f"{identifier}: {verdict.reason}")
+                if verdict.applied:
+                    applied.append(part)
+                    parts[part] = batch.Part(batch.SUCCEEDED, identifier,
+                                             f"verified: {verdict.reason}")
+                elif verdict.not_applied:
+                    again.append(part)
+                else:
+                    unsure.append(part)
+                    parts[part] = batch.Part(batch.UNKNOWN, identifier, verdict.reason)
+        reason = "; ".join(reasons)
+        if unsure or not (applied or again):
+            return Verdict(None, reason, parts=parts)
+        if not again:
+            return Verdict(True, reason, parts=parts)
+        rest = self.only(job, again) if applied else job
+        return Verdict(False, reason, rest=rest, parts=parts)
 
     def call(self, job: Job) -> Call:
         from shipctl import http
@@ -129,7 +203,7 @@ class UpdateShipmentStatus(BulkProvider):
                          client.encode(job.payload))
 
     def outcome(self, response: requests.Response, job: Job) -> Outcome:
-        return outcome(response.status_code, response.content)
+        return outcome(response.status_code, response.content, job)
 
     def _identity(self, request: Any) -> str:
         """Journal identity: the same body to the same company, client and endpoint is the
@@ -140,17 +214,47 @@ class UpdateShipmentStatus(BulkProvider):
         return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def outcome(status: int, body: bytes) -> Outcome:
+def part_id(body_id: str, identifier: str) -> str:
+    """The journal's id for one shipment's move in one body."""
+    return f"{body_id}/{identifier}"
+
+
+def outcome(status: int, body: bytes, job: Job | None = None) -> Outcome:
     """An answer as a bulk record: failed if any shipment failed, even inside an HTTP 200;
-    ``detail.shipments`` keeps each shipment's result and the server's own fields."""
+    ``detail.shipments`` keeps each shipment's result and the server's own fields.
+
+    Every shipment the body names must be answered for: one the answer leaves out may have
+    been applied or not, so it is ``unknown`` (to be verified), never a success."""
     from shipctl import batch
     from shipctl.fynd import client
 
     answer = client.parse_answer(status, body)
     if answer.refused_credentials:
-        return batch.Outcome(False, client.token_refused(answer.text()),
-                             code=status, fatal=True, check=client.TOKEN_CHECK)
+        return batch.Outcome(False, f"{answer.text()} (check {client.CREDENTIALS_CHECK})",
+                             code=status, fatal=True, check=client.CREDENTIALS_CHECK)
     detail = {"shipments": [s.record() for s in answer.shipments]} if answer.shipments else None
     # the code of a failure: the first failed shipment's status inside a 200, else HTTP's
     code = None if answer.ok else (answer.failed[0].status if answer.failed else status)
-    return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail)
+    if job is None or not job.parts or answer.error is not None:
+        return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail)
+    results = {s.identifier: s for s in answer.shipments}
+    parts: dict[str, Any] = {}
+    missing = []
+    for part, identifier in job.parts.items():
+        result = results.get(identifier)
+        if result is None:
+            missing.append(identifier)
+            parts[part] = batch.Part(batch.UNKNOWN, identifier, "not in Fynd's answer: Fynd"
+                                     " may have applied it")
+        else:
+            parts[part] = batch.Part(batch.SUCCEEDED if result.ok else batch.FAILED,
+                                     identifier, result.message or ("ok" if result.ok else
+                                                                    "failed"))
+    if not missing:
+        return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail, parts=parts)
+    left_out = (f"sent; Fynd's answer (HTTP {status}) leaves out shipment(s) "
+                f"{', '.join(missing)}: Fynd may have applied them")
+    if answer.failed:  # a definite failure: the missing ones are verified on a re-run
+        return batch.Outcome(False, f"{answer.text()}; {left_out}", code=code, detail=detail,
+                             parts=parts)
+    return batch.Outcome(False, left_out, code=status, detail=detail, parts=parts, unknown=True)

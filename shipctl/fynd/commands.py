@@ -201,6 +201,12 @@ def apply(
     retries: RetriesOpt = 3,
     ca_bundle: CaBundleOpt = None,
     force: ForceOpt = False,
+    resend_unknown: Annotated[
+        bool,
+        typer.Option("--resend-unknown", help="Send a body whose outcome an earlier run with"
+                     " this --journal left unknown without reading its shipments first (by"
+                     " default it is verified, and not sent while that cannot tell)."),
+    ] = False,
     dry_run: DryRunOpt = False,
     show_secrets: ShowSecretsOpt = False,
     output: ResultsOpt = ResultsFormat.text,
@@ -212,6 +218,13 @@ def apply(
     trailing commas), with a warning saying what was forgiven. Every body is checked against
     the request model first; an invalid one is not sent, and neither is a later body naming
     one of its shipments (blocked). One OAuth token serves the whole run.
+
+    A transition moves units, so it is never sent twice blindly: when a request may have
+    reached Fynd and no complete answer came (a timeout, a reset, a 502/504), or the answer
+    leaves a shipment out, each shipment is read back (Fynd's shipment details). Applied: it
+    succeeded; nothing moved: it is sent again; cannot tell: "unknown" (exit 1). With
+    --journal each shipment's move is kept, so a re-run sends only what did not succeed and
+    verifies what was unknown before sending it.
 
     \b
     Examples:
@@ -240,6 +253,7 @@ def apply(
         retries=retries,
         ca_bundle=ca_bundle,
         dry_run=dry_run,
+        resend_unknown=resend_unknown,
     )
     token_options = http.HttpOptions(timeout=timeout, retries=retries, ca_bundle=ca_bundle,
                                      debug=app.debug)
@@ -332,7 +346,7 @@ def show(
       $ shipctl fynd show 12345383008471878029
       $ shipctl fynd show 12345383008471878029 -o json
     """
-    from shipctl.fynd.shipment import show as show_shipment
+    from shipctl.fynd.show import show as show_shipment
 
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is not OutputFormat.text)

@@ -1,4 +1,5 @@
-"""A Fynd shipment as it is now: read (`fynd show`), and what it says about a lost answer.
+"""A Fynd shipment as it is now, and what it says about a lost answer (``fynd show`` prints
+it: ``shipctl.fynd.show``).
 
 **Reading.** ``GET {base}/service/platform/order/v1.0/company/{company_id}/shipment-details
 ?shipment_id=ID`` (the SDK's ``getShipmentById``) answers a ``ShipmentInfoResponse``:
@@ -53,13 +54,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
 
-    from shipctl.app import Application
     from shipctl.http import HttpOptions
 
 APPLIED = "applied"
@@ -421,50 +420,3 @@ def _partial(details: ShipmentDetails, wanted: dict[int, int | None], reached: s
                                     f" a task in the background: {summary}")
         return Verdict(NOT_APPLIED, f"nothing moved: {summary}")
     return Verdict(UNKNOWN, f"cannot tell: {summary}")
-
-
-# -- `fynd show` --------------------------------------------------------------------------------
-def show(app: Application, shipment_id: str, *, timeout: float, retries: int,
-         ca_bundle: Path | None) -> int:
-    """Print SHIPMENT_ID's bags (table or ``-o json``). Exit 1 when Fynd answers an error or
-    does not know the shipment; configuration problems raise (exit 2)."""
-    from shipctl import http
-    from shipctl.errors import ExitCode, ShipctlError, UsageError
-    from shipctl.fynd import client, token
-    from shipctl.fynd.transition import _options, _send
-
-    if not shipment_id.strip():
-        raise UsageError("SHIPMENT_ID: must not be empty")
-    out = app.out
-    options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
-    config = token.settings(app)
-    url = client.details_url(config.url, str(config.company_id), shipment_id)
-    tokens = token.source(config, options, log=out.info if app.debug else None)
-    response = _send(app, http.Call("GET", url, {"Accept": "application/json"}), tokens,
-                     options)
-    found = read_answer(response.status_code, response.content, shipment_id)
-    if isinstance(found, str):
-        # a 401 that stands after a fresh token: the API refused it, not the token endpoint
-        hint = f"check {client.TOKEN_CHECK}" if response.status_code in (401, 403) else None
-        raise ShipctlError(f"Fynd shipment {client.printable(shipment_id)}: {found}", hint=hint)
-    if out.json_mode:
-        out.write_json(found.record())
-        return int(ExitCode.OK)
-    out.print(client.printable(f"shipment {found.shipment_id}: {found.status or 'status unknown'}"
-                               f", {len(found.bags)} bag(s)"))
-    # units per line and state first: what a partial transition is built from; then each bag
-    for line in found.record()["lines"]:
-        units = ", ".join(f"{n} {state}" for state, n in line["units"].items()) or "no units"
-        number = "?" if line["line_number"] is None else line["line_number"]
-        out.print(client.printable(f"line {number}: {units}"))
-    if found.bags:
-        out.table(["BAG", "LINE", "PRODUCT", "QTY", "STATE", "NAME"],
-                  [[client.printable(_cell(v)) for v in (bag.bag_id, bag.line_number,
-                                                         bag.identifier, bag.quantity,
-                                                         bag.state, bag.name)]
-                   for bag in found.bags])
-    return int(ExitCode.OK)
-
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
