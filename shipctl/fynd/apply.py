@@ -230,8 +230,8 @@ def outcome(status: int, body: bytes, job: Job | None = None) -> Outcome:
 
     answer = client.parse_answer(status, body)
     if answer.refused_credentials:
-        return batch.Outcome(False, f"{answer.text()} (check {client.CREDENTIALS_CHECK})",
-                             code=status, fatal=True, check=client.CREDENTIALS_CHECK)
+        return batch.Outcome(False, client.token_refused(answer.text()),
+                             code=status, fatal=True, check=client.TOKEN_CHECK)
     detail = {"shipments": [s.record() for s in answer.shipments]} if answer.shipments else None
     # the code of a failure: the first failed shipment's status inside a 200, else HTTP's
     code = None if answer.ok else (answer.failed[0].status if answer.failed else status)
