@@ -54,7 +54,9 @@ class BearerAuth(Auth):
             return False
         try:
             self.tokens.renew(token.rejected_token(rejected))
-        except ShipctlError:  # refused or unreachable: the 401 stands
+        except token.TokenRefused:  # the secret is wrong now: say so, not "check company_id"
+            raise
+        except ShipctlError:  # unreachable: the 401 stands
             return False
         return True
 

@@ -96,3 +96,25 @@ def test_the_token_endpoint_refusing_still_names_the_secret(cli, fynd_env):
     assert "check fynd.client_id / fynd.client_secret" in result.err
     assert "fynd.company_id and the app's permissions" not in result.err
     assert calls("PUT") == []
+
+
+@responses.activate
+def test_a_bulk_run_whose_renewal_is_refused_names_the_secret(cli, fynd_env, tmp_path):
+    """A cached token that the API no longer takes, and a token endpoint that now refuses the
+    secret (rotated on Fynd's side): the secret is the suspect, not fynd.company_id."""
+    from shipctl.fynd import token
+
+    ident = token.Identity("default", BASE, "7", "acme", token.secret_digest(SECRET))
+    token.TokenCache().store(ident, token.Token("tok-Cached-0000", 4e9, 4e9))
+    responses.add(responses.POST, TOKEN_URL, status=401,
+                  json={"success": False, "message": "invalid client credentials"})
+    responses.add(responses.PUT, STATUS_URL, status=401, json={"message": "Unauthorized"})
+    bodies = tmp_path / "b.jsonl"
+    bodies.write_text("".join(json.dumps({"statuses": [{"shipments": [
+        {"identifier": f"S-{n}", "products": []}], "status": "bag_confirmed"}]}) + "\n"
+        for n in range(3)))
+    result = cli("fynd", "apply", str(bodies), "--jobs", "1")
+    assert result.code != 0
+    assert "check fynd.client_id / fynd.client_secret" in result.err
+    assert REFUSED_BY_API not in result.err
+    assert len(calls("PUT")) == 1 and len(calls("POST")) == 1
