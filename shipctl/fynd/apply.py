@@ -158,37 +158,28 @@ class UpdateShipmentStatus(BulkProvider):
         from shipctl.fynd import client, shipment
 
         body = job.payload
-        task = body.get("task") is True
         applied, again, unsure = [], [], []
         parts: dict[str, Any] = {}
         reasons = []
-        for transition in body.get("statuses") or []:
-            for entry in transition.get("shipments") or []:
-                identifier = str(entry.get("identifier"))
-                call = http.Call("GET", client.details_url(self.config.url,
-                                                           str(self.config.company_id),
-                                                           identifier),
-                                 {"Accept": "application/json"})
-                delivery = read(call)
-                details = (delivery.error or "no answer" if delivery.response is None else
-                           shipment.read_answer(delivery.response.status_code,
-                                                delivery.response.content, identifier))
-                request = dict(entry)
-                if transition.get("exclude_bags_next_state") is not None:
-                    request["exclude_bags_next_state"] = transition["exclude_bags_next_state"]
-                verdict = shipment.verify(transition.get("status"), request, details,
-                                          task=task)
-                part = part_id(job.id, identifier)
-                reasons.append(f"{identifier}: {verdict.reason}")
-                if verdict.applied:
-                    applied.append(part)
-                    parts[part] = batch.Part(batch.SUCCEEDED, identifier,
-                                             f"verified: {verdict.reason}")
-                elif verdict.not_applied:
-                    again.append(part)
-                else:
-                    unsure.append(part)
-                    parts[part] = batch.Part(batch.UNKNOWN, identifier, verdict.reason)
+        for part, identifier in job.parts.items():
+            call = http.Call("GET", client.details_url(self.config.url,
+                                                       str(self.config.company_id), identifier),
+                             {"Accept": "application/json"})
+            delivery = read(call)
+            details = (delivery.error or "no answer" if delivery.response is None else
+                       shipment.read_answer(delivery.response.status_code,
+                                            delivery.response.content, identifier))
+            verdict = shipment.verify_in_body(body, identifier, details)
+            reasons.append(f"{identifier}: {verdict.reason}")
+            if verdict.applied:
+                applied.append(part)
+                parts[part] = batch.Part(batch.SUCCEEDED, identifier,
+                                         f"verified: {verdict.reason}")
+            elif verdict.not_applied:
+                again.append(part)
+            else:
+                unsure.append(part)
+                parts[part] = batch.Part(batch.UNKNOWN, identifier, verdict.reason)
         reason = "; ".join(reasons)
         if unsure or not (applied or again):
             return Verdict(None, reason, parts=parts)
