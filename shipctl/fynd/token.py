@@ -506,13 +506,13 @@ def rejected_token(headers: dict[str, Any]) -> str | None:
 # -- a profile's Fynd settings -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """The profile's fynd.* settings one command needs (SPEC §3)."""
+    """The profile's fynd.* settings one command needs (README "Fynd")."""
 
     profile: str
     url: str
     company_id: str | None  # None only for a dry run (the URL then shows {company_id})
     client_id: str = ""
-    client_secret: str = ""
+    client_secret: str = field(default="", repr=False)  # a traceback or log never shows it
     # False under --sandbox: its simulator lives as long as the command, on a new port each
     # time, so a token file would only pile up in the user's cache, never to be used again
     cache: bool = True

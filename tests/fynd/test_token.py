@@ -1,5 +1,5 @@
-"""Fynd's OAuth token (reference/fynd.md "Authentication", SPEC §3): the request, the cache file,
-renewal 60 s early and on a 401, one token for many requests, refused credentials."""
+"""Fynd's OAuth token (reference/fynd.md "Authentication", README "Fynd"): the request, the
+cache file, renewal 60 s early and on a 401, one token for many requests, refused credentials."""
 
 from __future__ import annotations
 

@@ -393,3 +393,9 @@ def test_a_float_expires_in(x):
         assert seconds is None
     else:
         assert seconds == min(x, token.LONGEST_LIFETIME)
+
+
+def test_the_settings_repr_shows_no_secret():
+    config = token.Settings("default", BASE, "7", CLIENT_ID, SECRET)
+    assert SECRET not in repr(config) and CLIENT_ID in repr(config)
+    assert config.identity() == identity()
