@@ -347,77 +347,118 @@ def _say_unknown(app: Application, provider: BulkProvider, count: int,
 def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
             http_options: Any, refusals: list[Outcome],
             resend_unknown: bool = False) -> Callable[[Job], Outcome]:
-    from shipctl import batch, http
+    return Sender(app, provider, auth, http_options, jobs=jobs, refusals=refusals,
+                  resend_unknown=resend_unknown).send
 
-    session = http.make_session(http_options, pool_size=max(jobs, 1))
-    http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
-    log = app.out.info if app.debug else None
 
-    def deliver(call: Call, headers: dict[str, str]) -> Any:
-        return http.send(session, _with_auth(call, headers), http_options,
-                         transient=provider.transient, log=log)
+class Sender:
+    """Sends a provider's jobs with the run's credentials: the bulk engine's ``send``, and a
+    single-request command's (``fynd transition``) way to settle an answer that was lost.
 
-    def once(job: Job) -> Outcome:
+    For a provider that is not idempotent, a job that may have been applied is verified
+    (``BulkProvider.verify``): applied → succeeded; not applied → sent again (at most
+    ``--retries`` times); cannot tell → UNKNOWN. Thread-safe: the engine's workers share it.
+    """
+
+    def __init__(self, app: Application, provider: BulkProvider, auth: Auth, http_options: Any,
+                 *, jobs: int = 1, refusals: list[Outcome] | None = None,
+                 resend_unknown: bool = False) -> None:
+        from shipctl import http
+
+        self.provider = provider
+        self.auth = auth
+        self.http_options = http_options
+        self.refusals = refusals if refusals is not None else []
+        self.resend_unknown = resend_unknown
+        self.session = http.make_session(http_options, pool_size=max(jobs, 1))
+        http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
+        self.log = app.out.info if app.debug else None
+
+    def deliver(self, call: Call, headers: dict[str, str]) -> Any:
+        from shipctl import http
+
+        return http.send(self.session, _with_auth(call, headers), self.http_options,
+                         transient=self.provider.transient, log=self.log)
+
+    def once(self, job: Job) -> Outcome:
+        """One job sent (with its retries), and what the answer means."""
+        from shipctl import batch
         from shipctl.errors import ShipctlError
 
+        provider, auth = self.provider, self.auth
         call = provider.call(job)
         if not provider.idempotent:
             call = dataclasses.replace(call, idempotent=False)
         attempts = 0
+        delivery = None
         try:
             headers = auth.headers()
-            delivery = deliver(call, headers)
+            delivery = self.deliver(call, headers)
             attempts = delivery.attempts
             if (delivery.response is not None and delivery.response.status_code == 401
                     and auth.renew(headers)):
-                delivery = deliver(call, auth.headers())  # once: a second 401 stands
+                delivery = self.deliver(call, auth.headers())  # once: a second 401 stands
                 attempts += delivery.attempts
         except ShipctlError as error:
             # No credentials to send with (a token endpoint that now refuses or is down):
             # every other job would meet the same, so stop as a refused credential does,
             # rather than record the rest as failures that were never sent.
-            return batch.Outcome(False, f"not sent: {error}", attempts=attempts, fatal=True)
+            said = ("answered HTTP 401, and new credentials were refused" if delivery
+                    is not None else "not sent")
+            return batch.Outcome(False, f"{said}: {error}", attempts=attempts, fatal=True,
+                                 code=401 if delivery is not None else None)
         if delivery.ambiguous:
-            # Sent (or maybe), and no answer says whether it was applied: never "not
-            # delivered", and not sent again before it is verified.
-            what = delivery.error or f"HTTP {delivery.response.status_code}"
-            return batch.Outcome(
-                False, f"sent; {what}: {provider.api or 'the API'} may have applied it",
-                code=None if delivery.response is None else delivery.response.status_code,
-                attempts=attempts, unknown=True)
+            return self.lost(delivery, attempts)
         if delivery.response is None:
             return batch.Outcome(False, delivery.error or "not delivered", attempts=attempts)
         outcome = provider.outcome(delivery.response, job)
         outcome.attempts = attempts
         outcome.detail = {"http_status": delivery.response.status_code, **(outcome.detail or {})}
         if outcome.check:
-            refusals.append(outcome)  # list.append is atomic: workers share it safely
+            self.refusals.append(outcome)  # list.append is atomic: workers share it safely
         return outcome
 
-    def read(call: Call) -> Any:
+    def lost(self, delivery: Any, attempts: int) -> Outcome:
+        """Sent (or maybe), and no answer says whether it was applied: never "not delivered",
+        and not sent again before it is verified."""
+        from shipctl import batch
+
+        what = delivery.error or f"HTTP {delivery.response.status_code}"
+        return batch.Outcome(
+            False, f"sent; {what}: {self.provider.api or 'the API'} may have applied it",
+            code=None if delivery.response is None else delivery.response.status_code,
+            attempts=attempts, unknown=True)
+
+    def read(self, call: Call) -> Any:
+        """A request that only reads, with the run's credentials: for ``verify``."""
+        from shipctl import http
         from shipctl.errors import ShipctlError
 
+        auth = self.auth
         try:
             headers = auth.headers()
         except ShipctlError as error:
             return http.Delivery(None, 0, f"cannot read it back: {error}", 0.0)
-        delivery = deliver(call, headers)
+        delivery = self.deliver(call, headers)
         if (delivery.response is not None and delivery.response.status_code == 401
                 and auth.renew(headers)):
-            delivery = deliver(call, auth.headers())
+            delivery = self.deliver(call, auth.headers())
         return delivery
 
-    def check(job: Job, found: dict[str, Any]) -> Verdict:
+    def check(self, job: Job, found: dict[str, Any]) -> Verdict:
         from shipctl import secrets
 
         try:
-            verdict = provider.verify(job, read)
+            verdict = self.provider.verify(job, self.read)
         except Exception as exc:  # noqa: BLE001 - a bug in verify must not cost the item
             verdict = Verdict(None, secrets.redact(f"could not verify ({exc})"))
         found.update(verdict.parts or {})
         return verdict
 
-    def send(job: Job) -> Outcome:
+    def send(self, job: Job) -> Outcome:
+        """The engine's ``send``: a job's outcome, verified where it has to be."""
+        from shipctl import batch
+
         notes: list[str] = []
         found: dict[str, Any] = {}  # the parts settled before the last answer (verified)
         previous = job.previous_parts
@@ -430,25 +471,36 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
                     return batch.Outcome(True, f"{shown}: already succeeded (journal); not sent"
                                          " again", attempts=0)
                 notes.append(f"left out {shown}: already succeeded (journal)")
-                job = provider.only(job, left)
-        if provider.idempotent:
-            outcome = once(job)
+                job = self.provider.only(job, left)
+        if self.provider.idempotent:
+            outcome = self.once(job)
         else:
-            outcome = _verified(job, notes, found)
+            outcome = self._verified(job, notes, found)
+        return self._finish(outcome, notes, found)
+
+    def settle(self, job: Job, outcome: Outcome) -> Outcome:
+        """``outcome`` of sending ``job`` is unknown (it may have been applied): verify,
+        and send again what did not move, as ``send`` does after a lost answer."""
+        notes: list[str] = []
+        found: dict[str, Any] = {}
+        return self._finish(self._until_settled(job, outcome, notes, found), notes, found)
+
+    @staticmethod
+    def _finish(outcome: Outcome, notes: list[str], found: dict[str, Any]) -> Outcome:
         if found or outcome.parts:
             outcome.parts = {**found, **(outcome.parts or {})}
         if notes:
             outcome.message = "; ".join([*notes, outcome.message])
         return outcome
 
-    def _verified(job: Job, notes: list[str], found: dict[str, Any]) -> Outcome:
-        attempts = 0
-        rounds = max(0, http_options.retries)
+    def _verified(self, job: Job, notes: list[str], found: dict[str, Any]) -> Outcome:
+        from shipctl import batch
+
         unknown_before = job.previous == batch.UNKNOWN or batch.UNKNOWN in (
             job.previous_parts.get(p) for p in job.parts)
-        if unknown_before and not resend_unknown:
+        if unknown_before and not self.resend_unknown:
             # an earlier run sent it and never learnt whether it was applied: look first
-            verdict = check(job, found)
+            verdict = self.check(job, found)
             if verdict.applied:
                 return batch.Outcome(True, f"applied in an earlier run (verified: "
                                      f"{verdict.reason}); not sent again", attempts=0)
@@ -459,13 +511,16 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
                     attempts=0, unknown=True)
             notes.append(f"verified not applied in an earlier run ({verdict.reason})")
             job = verdict.rest or job
-        while True:
-            outcome = once(job)
-            attempts += outcome.attempts
-            outcome.attempts = attempts
-            if not outcome.unknown:
-                return outcome
-            verdict = check(job, found)
+        return self._until_settled(job, self.once(job), notes, found)
+
+    def _until_settled(self, job: Job, outcome: Outcome, notes: list[str],
+                       found: dict[str, Any]) -> Outcome:
+        from shipctl import batch
+
+        attempts = outcome.attempts
+        rounds = max(0, self.http_options.retries)
+        while outcome.unknown:
+            verdict = self.check(job, found)
             if verdict.applied:
                 return batch.Outcome(True, f"applied (verified after: {outcome.message}:"
                                      f" {verdict.reason})", code=outcome.code,
@@ -481,8 +536,10 @@ def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
             notes.append(f"{outcome.message}; verified not applied ({verdict.reason}),"
                          " sent again")
             job = verdict.rest or job  # not applied: safe to send (what did not move) again
-
-    return send
+            outcome = self.once(job)
+            attempts += outcome.attempts
+            outcome.attempts = attempts
+        return outcome
 
 
 def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every job back
