@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from shipctl.app import Application
     from shipctl.fynd.token import TokenSource
-    from shipctl.http import Call, HttpOptions
+    from shipctl.http import Call, Delivery, HttpOptions
     from shipctl.inputs import Item
 
 
@@ -192,6 +192,15 @@ def _options(app: Application, *, timeout: float, retries: int, ca_bundle: Path 
 
 def _send(app: Application, call: Call, tokens: TokenSource, options: HttpOptions
           ) -> requests.Response:
+    """One request that only reads, with the profile's token (see ``_deliver``)."""
+    delivery = _deliver(app, call, tokens, options)
+    if delivery.response is None:
+        raise ShipctlError(f"not delivered: {delivery.error or 'no answer'}")
+    return delivery.response
+
+
+def _deliver(app: Application, call: Call, tokens: TokenSource, options: HttpOptions
+             ) -> Delivery:
     """One request with the profile's token, sent once more with a new token after a 401."""
     import dataclasses
 
@@ -217,9 +226,7 @@ def _send(app: Application, call: Call, tokens: TokenSource, options: HttpOption
             fresh = None  # the token endpoint is unreachable: the 401 stands
         if fresh is not None:
             delivery = deliver(token.bearer(fresh))
-    if delivery.response is None:
-        raise ShipctlError(f"not delivered: {delivery.error or 'no answer'}")
-    return delivery.response
+    return delivery
 
 
 def run(app: Application, flags: Flags, *, timeout: float, retries: int,
@@ -256,9 +263,20 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     if not flags.yes and not _confirmed(app, body):
         return _declined(app, url)
     tokens = token.source(config, options, log=out.info if app.debug else None)
-    call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE}, client.encode(body))
-    response = _send(app, call, tokens, options)
+    # A transition moves units: never sent twice blindly (http.Call.idempotent)
+    call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE}, client.encode(body),
+                     idempotent=False)
+    delivery = _deliver(app, call, tokens, options)
+    if delivery.ambiguous:
+        return _settle(app, body, url, config, tokens, options, delivery)
+    if delivery.response is None:  # it never reached Fynd (refused, no connection…)
+        raise ShipctlError(f"not delivered: {delivery.error or 'no answer'}")
+    response = delivery.response
     answer = client.parse_answer(response.status_code, response.content)
+    answered = {s.identifier for s in answer.shipments}
+    if answer.error is None and any(i not in answered for i in _identifiers(body)):
+        # a shipment the answer leaves out may have moved or not: read it back
+        return _settle(app, body, url, config, tokens, options, delivery)
     code = int(ExitCode.OK if answer.ok else ExitCode.FAILED)
     error = answer.error
     if error and answer.refused_credentials:
@@ -281,6 +299,64 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     elif answer.failed:
         out.info(f"{len(answer.failed)} of {len(answer.shipments)} shipment(s) failed")
     return code
+
+
+def _identifiers(body: dict[str, Any]) -> list[str]:
+    return [str(s.get("identifier")) for t in body.get("statuses") or []
+            for s in t.get("shipments") or [] if isinstance(s, dict)]
+
+
+def _settle(app: Application, body: dict[str, Any], url: str, config: Any,
+            tokens: TokenSource, options: HttpOptions, delivery: Delivery) -> int:
+    """The transition was sent and no complete answer says whether each shipment moved: read
+    them back and decide, as `fynd apply` does (``runner.Sender.settle``): applied → ok;
+    nothing moved → sent again; cannot tell → unknown (exit 1), never sent twice blindly."""
+    from shipctl import batch, runner
+    from shipctl.fynd.apply import BearerAuth, UpdateShipmentStatus, part_id
+
+    out = app.out
+    provider = UpdateShipmentStatus(http_options=options)
+    provider.config, provider.tokens, provider.url = config, tokens, url
+    identifiers = _identifiers(body)
+    job = batch.Job(id="fynd transition", keys=tuple(dict.fromkeys(identifiers)),
+                    label=" ".join(identifiers), where="fynd transition", payload=body,
+                    parts={part_id("fynd transition", i): i for i in identifiers})
+    sender = runner.Sender(app, provider, BearerAuth(tokens), options)
+    first = (sender.lost(delivery, delivery.attempts) if delivery.ambiguous else
+             provider.outcome(delivery.response, job))
+    outcome = sender.settle(job, first)
+    status = (batch.SUCCEEDED if outcome.ok else batch.UNKNOWN if outcome.unknown else
+              batch.FAILED)
+    code = int(ExitCode.OK if outcome.ok else ExitCode.FAILED)
+    parts = outcome.parts or {}
+    if out.json_mode:
+        out.write_json({
+            "request": {"method": "PUT", "url": url},
+            "status": status,
+            "ok": outcome.ok,
+            "message": outcome.message,
+            "shipments": [{"identifier": p.key, "status": p.status, "message": p.message}
+                          for p in parts.values()],
+            "exit_code": code,
+        })
+        return code
+    for part in parts.values():
+        out.print(client_printable(f"{part.key}  {part.status}  {part.message}"))
+    if outcome.ok:
+        out.info(client_printable(outcome.message))
+    elif outcome.unknown:
+        out.info(client_printable(f"unknown: {outcome.message}"))
+        out.info("check each shipment with `shipctl fynd show SHIPMENT` before sending this"
+                 " transition again: Fynd may have applied it")
+    else:
+        out.info(client_printable(f"error: {outcome.message}"))
+    return code
+
+
+def client_printable(text: str) -> str:
+    from shipctl.fynd.client import printable
+
+    return printable(text)
 
 
 # -- what a transition moves: the result line and the question before a cancellation ---------

@@ -31,6 +31,12 @@ def sdk(*shipments) -> bytes:
     return json.dumps({"statuses": [{"shipments": list(shipments)}]}).encode()
 
 
+def answering(identifier: str, shipment: dict) -> dict:
+    """SHIPMENT's answer, for the shipment IDENTIFIER: every shipment sent must be answered
+    for (one the answer leaves out is read back, not taken as a success)."""
+    return {**shipment, "identifier": identifier}
+
+
 def test_endpoints():
     assert STATUS_URL == ("https://fynd.test/service/platform/order-manage/v1.0/company/7/"
                           "shipment/status-internal")
@@ -199,7 +205,8 @@ def fynd_env(monkeypatch):
 def test_transition_sends_exactly_the_built_body_with_the_bearer_token(cli, fynd_env):
     responses.add(responses.POST, TOKEN_URL, json={"access_token": "tok-One-1111",
                                                    "expires_in": 3600})
-    responses.add(responses.PUT, STATUS_URL, body=sdk(INVOICED))
+    responses.add(responses.PUT, STATUS_URL,
+                  body=sdk(answering("12345383008471878029", INVOICED)))
     result = cli("fynd", "transition", "12345383008471878029", "--to", "bag_confirmed",
                  "--line", "1:5", "--line", "2:10",
                  "--reason", "1:Product Not Available@1:3,2:4",
@@ -215,7 +222,7 @@ def test_transition_sends_exactly_the_built_body_with_the_bearer_token(cli, fynd
     assert list(json.loads(put.request.body)["statuses"][0]) == [
         "shipments", "status", "exclude_bags_next_state"]
     # a partial move's line names its units (fynd transition); the answer's state as given
-    assert "12345634657861443427  ok  15 (lines 1:5, 2:10) → bag_invoiced → dp_assigned" in (
+    assert "12345383008471878029  ok  15 (lines 1:5, 2:10) → bag_invoiced → dp_assigned" in (
         result.out)
     assert "tok-One-1111" not in result.all and SECRET not in result.all
 
@@ -228,14 +235,14 @@ def test_transition_renews_the_token_once_on_a_401(cli, fynd_env):
                                                    "expires_in": 3600})
     responses.add(responses.PUT, STATUS_URL, status=401,
                   json={"success": False, "message": "token expired"})
-    responses.add(responses.PUT, STATUS_URL, body=sdk(INVOICED))
+    responses.add(responses.PUT, STATUS_URL, body=sdk(answering("1", INVOICED)))
     result = cli("fynd", "transition", "1", "--to", "bag_confirmed")
     assert result.code == 0, result.err
     puts = [c.request for c in responses.calls if c.request.method == "PUT"]
     assert [p.headers["Authorization"] for p in puts] == ["Bearer tok-Old-1111",
                                                           "Bearer tok-New-2222"]
     # and the next run reuses the renewed token from the cache
-    responses.add(responses.PUT, STATUS_URL, body=sdk(INVOICED))
+    responses.add(responses.PUT, STATUS_URL, body=sdk(answering("1", INVOICED)))
     assert cli("fynd", "transition", "1", "--to", "bag_confirmed").code == 0
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer tok-New-2222"
     assert sum(c.request.method == "POST" for c in responses.calls) == 2

@@ -274,3 +274,46 @@ def test_a_rerun_sends_only_the_shipments_of_a_body_that_did_not_succeed(cli, pr
     # 700001's line 1 still has 5 cancelled, not 10
     assert line_units(server, "700001")["bag_not_confirmed"] == 5
     assert fynd_state(server)["transitions"]["700001"] == 1
+
+
+# -- fynd transition: the same, for one request built from flags --------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_a_partial_cancellation_whose_answer_is_lost_cancels_five_units_not_ten(cli, proxied):
+    server, proxy = proxied
+    proxy.stall_puts = 1
+    result = cli("fynd", "transition", "800011", "--to", "bag_not_confirmed", "--line", "1:5",
+                 "--reason", "1:Product Not Available@1:5", "--exclude-next-state", "null",
+                 "--timeout", "1")
+    assert result.code == 0, result.err
+    assert proxy.puts == 1
+    assert line_units(server, "800011") == {"bag_not_confirmed": 5, "placed": 5}
+    assert "800011  succeeded  verified: " in result.out
+    assert "applied (verified after: sent; " in result.err
+
+
+@pytest.mark.timeout(120)
+def test_a_transition_that_cannot_be_verified_is_unknown_and_not_sent_twice(cli, proxied):
+    server, proxy = proxied
+    proxy.stall_puts = 1
+    proxy.reads_fail = True
+    result = cli("fynd", "transition", "800012", "--to", "bag_confirmed", "--timeout", "1",
+                 "-o", "json")
+    assert result.code == 1
+    document = json.loads(result.out)
+    assert document["status"] == "unknown" and document["exit_code"] == 1
+    assert document["shipments"] == [{"identifier": "800012", "status": "unknown",
+                                      "message": document["shipments"][0]["message"]}]
+    assert "Fynd may have applied it" in document["message"]
+    assert "not delivered" not in result.all
+    assert proxy.puts == 1 and fynd_state(server)["transitions"] == {"800012": 1}
+
+
+@pytest.mark.timeout(120)
+def test_a_transition_that_never_arrived_is_sent_again_once(cli, proxied):
+    server, proxy = proxied
+    proxy.swallow_puts = 1
+    result = cli("fynd", "transition", "800013", "--to", "bag_confirmed", "--timeout", "1")
+    assert result.code == 0, result.err
+    assert proxy.puts == 2 and fynd_state(server)["transitions"] == {"800013": 1}
