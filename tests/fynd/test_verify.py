@@ -283,18 +283,26 @@ def test_a_move_that_happened_is_never_judged_not_applied(history, request):
     # the dangerous mistake: saying a move that happened did not (it would be sent again)
     assert verdict_after.outcome != NOT_APPLIED, verdict_after.reason
     # the other mistake, saying a move that did not happen did, only where the module's
-    # docstring says the details cannot tell: each named line already held exactly the units
-    # named in the target, with exclude_bags_next_state naming no state
+    # docstring says the details cannot tell: products were named, exclude_bags_next_state
+    # named no state, and each named line already held exactly the units named in the target
+    # (or, named whole, had none left that could move: that part of the request was a no-op)
     if verdict_before.outcome == APPLIED:
+        from shipctl.fynd.states import NEXT
+
         reached = {target, AUTOMATIC.get(target, target), *MOVES_ON.get(target, ())}
+        starts = {state for state, nexts in NEXT.items() if target in nexts}
         lines = before.lines()
-        named: dict[int, int] = {}
+        named: dict[int, int | None] = {}
         for line, quantity in request[1]:
-            named[line] = named.get(line, 0) + (quantity or 0)
-        assert request[1] and all(q for _, q in request[1]), verdict_before.reason
-        assert request[2] in (..., None, ""), verdict_before.reason
-        assert all(sum(n for state, n in lines[line].items() if state in reached) == q
-                   for line, q in named.items()), verdict_before.reason
+            sum_ = named.get(line, 0)
+            named[line] = None if quantity is None or sum_ is None else sum_ + quantity
+        assert request[1] and request[2] in (..., None, ""), verdict_before.reason
+        for line, quantity in named.items():
+            units = lines[line]
+            if quantity is None:
+                assert not any(units[state] for state in starts), verdict_before.reason
+            else:
+                assert sum(units[state] for state in reached) == quantity, verdict_before.reason
 
 
 def test_the_oracle_sees_the_common_cases_decided():
