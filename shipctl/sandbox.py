@@ -50,6 +50,7 @@ from shipctl.provider import display_name, providers
 MAX_BODY = 1024 * 1024  # larger request bodies are refused with 413 without being read
 FAIL_MODES = ("code2", "http503", "reset", "stall")
 MIX = ("code2", "http503", "reset")  # `mix` draws among these: never applied, never stalled
+# `any` draws among all four, stall included: what a client that must not apply twice meets
 STALL_SECONDS = 60.0  # how long a stalled connection is held at most
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -117,13 +118,14 @@ class Faults:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0  # the added latency is latency_ms ± uniform(jitter_ms), at least 0
     fail_rate: float = 0.0  # probability that an answer is replaced by a fault
-    fail_mode: str = "mix"  # code2 | http503 | reset | stall | mix (uniform: code2/503/reset)
+    # code2 | http503 | reset | stall | mix (uniform: code2/503/reset) | any (all four)
+    fail_mode: str = "mix"
     seed: int | None = None  # same seed, same order of arrival → same faults
     stall_seconds: float = STALL_SECONDS  # a stall holds the connection at most this long
 
     def __post_init__(self) -> None:
-        if self.fail_mode not in (*FAIL_MODES, "mix"):
-            raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}, mix")
+        if self.fail_mode not in (*FAIL_MODES, "mix", "any"):
+            raise ValueError(f"fail_mode must be one of {', '.join(FAIL_MODES)}, mix, any")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
         if self.latency_ms < 0 or self.jitter_ms < 0:
@@ -296,6 +298,8 @@ class SandboxServer(ThreadingHTTPServer):
                 fault = faults.fail_mode
                 if fault == "mix":
                     fault = self._rng.choice(MIX)
+                elif fault == "any":
+                    fault = self._rng.choice(FAIL_MODES)
         return max(delay_ms, 0.0) / 1000.0, fault
 
     def count_fault(self, kind: str) -> None:

@@ -17,6 +17,7 @@ class FailMode(str, Enum):
     reset = "reset"
     stall = "stall"
     mix = "mix"
+    any = "any"
 
 
 def sandbox(
@@ -54,7 +55,7 @@ def sandbox(
         typer.Option(
             "--fail-mode",
             help="Which fault: EWE code 2, HTTP 503, dropped connection, a mix of those three,"
-            " or stall (applied, then no answer until the client gives up).",
+            " stall (applied, then no answer until the client gives up), or any of the four.",
         ),
     ] = FailMode.mix,
     seed: Annotated[

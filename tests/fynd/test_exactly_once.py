@@ -317,3 +317,28 @@ def test_a_transition_that_never_arrived_is_sent_again_once(cli, proxied):
     result = cli("fynd", "transition", "800013", "--to", "bag_confirmed", "--timeout", "1")
     assert result.code == 0, result.err
     assert proxy.puts == 2 and fynd_state(server)["transitions"] == {"800013": 1}
+
+
+@pytest.mark.timeout(240)
+def test_a_thousand_partial_moves_under_faults_and_stalls_each_move_once(cli, sandbox, tmp_path,
+                                                                         monkeypatch):
+    import shipctl.http
+
+    monkeypatch.setattr(shipctl.http, "sleep", lambda seconds: None)  # back-offs: no waiting
+    # a fifth of all requests (token, transitions, reads) faulted: a 503, a reset, a
+    # "temporarily unavailable", or a stall that applies the transition and loses its answer
+    server = sandbox(fail_rate=0.2, fail_mode="any", seed=17)
+    names = [f"Q-{n:04d}" for n in range(1000)]
+    path = write(tmp_path, *(partial(name) for name in names))
+    report = tmp_path / "report.jsonl"
+    result = apply(cli, path, "--jobs", "16", "--retries", "12", "--report", report)
+    assert result.code == 0, result.err[-3000:]
+    state = fynd_state(server)
+    assert state["transitions"] == dict.fromkeys(names, 1)
+    assert {name: state["bags"][name]["1"] for name in names} == dict.fromkeys(
+        names, {"bag_confirmed": 5, "placed": 5})
+    stats = requests.get(server.base_url + "/_sandbox/stats", timeout=10).json()
+    assert stats["faults"]["stall"] > 10  # stalls did happen, and were verified
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    assert {r["status"] for r in records} == {"succeeded"}
+    assert sum("verified" in r["message"] for r in records) >= 10
