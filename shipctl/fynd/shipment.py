@@ -45,9 +45,10 @@ the verdict is ``unknown``. The rules, in order:
    background, so "not yet" is not "not".
 
 What the details alone cannot tell, and the verdict therefore rests on: a line that held
-*exactly* the named quantity in the target before the request (from an earlier partial move)
-looks applied; and a change made by someone else between the send and the read is taken as
-the request's.
+*exactly* the named quantity in the target before the request (from an earlier partial move),
+or a line named whole that had nothing left to move, looks applied; and a change made by
+someone else between the send and the read is taken as the request's. Both need a second
+request for the same lines of the same shipment, and the bulk run orders those by shipment.
 """
 
 from __future__ import annotations
