@@ -65,12 +65,14 @@ def sandbox(
     """Serve simulators of the EWE, Fynd and Ecom APIs on loopback until Ctrl-C.
 
     Prints the base URLs and the sandbox credentials. GET /_sandbox/stats reports how many
-    times each item was applied and how many faults were injected.
+    times each item was applied and how many faults were injected. A stall applies the
+    request and never answers it: what a lost answer looks like to a client.
 
     \b
     Examples:
       $ shipctl sandbox
       $ shipctl sandbox --latency 50 --fail-rate 0.2 --seed 7
+      $ shipctl sandbox --fail-rate 0.3 --fail-mode stall
     """
     from shipctl.sandbox import Faults, serve_forever
 
