@@ -299,7 +299,8 @@ def reasons(
     ],
     state: Annotated[
         str,
-        typer.Option("--state", metavar="STATE", help="The state the bag would move to.",
+        typer.Option("--state", metavar="STATE", help="The state the bag would move to: one"
+                     " that `shipctl fynd states` lists.",
                      autocompletion=complete_state, show_default=False),
     ],
     profile: ProfileOpt = None,
