@@ -159,3 +159,44 @@ def test_in_process_without_a_terminal_is_never_asked(cli, sandbox):
     result = cli("fynd", "transition", *PARTIAL_CANCEL, input="n\n")
     assert result.code == 0 and "[y/N]" not in result.err
     assert stats(server)["fynd"]["transitions"] == {"800001": 1}
+
+
+# -- the question, for each kind of move --------------------------------------------------------
+def question(*args: str) -> str | None:
+    from shipctl.fynd.flags import build, parse_exclude_next_state
+    from shipctl.fynd.transition import Move
+
+    words = list(args)
+    ids = []
+    options: dict = {"lines": []}
+    while words:
+        word = words.pop(0)
+        if word == "--to":
+            options["to"] = words.pop(0)
+        elif word == "--line":
+            options["lines"].append(words.pop(0))
+        elif word == "--exclude-next-state":
+            options["exclude_next_state"] = parse_exclude_next_state(words.pop(0))
+        else:
+            ids.append(word)
+    return Move.of(build(ids, **options)).question()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ("1 --to bag_not_confirmed --line 1:1", "Cancel 1 unit of shipment 1? [y/N] "),
+    ("1 --to cancelled_fynd --line 1:5 --line 2:3 --exclude-next-state null",
+     "Cancel 8 units (lines 1:5, 2:3) of shipment 1? [y/N] "),
+    ("1 2 3 4 --to cancelled_customer",
+     "Cancel every unit of each of 4 shipments (1, 2, 3, …)? [y/N] "),
+    ("1 --to cancelled_customer --line 1:5 --exclude-next-state bag_not_confirmed",
+     "Cancel every unit of shipment 1? [y/N] "),
+    ("1 --to bag_confirmed --line 1:5 --exclude-next-state cancelled_fynd",
+     "Cancel every unit of shipment 1 except the 5 units moving to bag_confirmed? [y/N] "),
+    ("1 --to cancelled_seller_custom", "Cancel every unit of shipment 1? [y/N] "),  # --force
+    ("1 --to bag_confirmed --exclude-next-state bag_not_confirmed", None),  # no rest
+    ("1 --to bag_confirmed --line 1:5 --exclude-next-state bag_packed", None),
+    ("1 --to bag_confirmed --line 1:5", None),
+    ("1 --to delivery_done", None),
+])
+def test_the_question_names_what_is_cancelled(args, expected):
+    assert question(*args.split()) == expected
