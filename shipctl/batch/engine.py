@@ -399,7 +399,8 @@ class Engine:
             status = sched.stop_status
             self.recorder.finish(index, job, status, sched.stop_message)
         else:
-            self.summary.sent += 1
+            if outcome.attempts:  # 0: settled without a request (verified, or no credentials)
+                self.summary.sent += 1
             status = SUCCEEDED if outcome.ok else UNKNOWN if outcome.unknown else FAILED
             self.recorder.finish(index, job, status, outcome.message, outcome.code,
                                  outcome.attempts, int(elapsed * 1000), outcome.detail,
