@@ -78,6 +78,7 @@ class UpdateShipmentStatus(BulkProvider):
     # A transition moves units: sent twice, a partial cancellation cancels twice as many.
     # Fynd has no idempotency key, so what may have been applied is read back (``verify``).
     idempotent = False
+    read_delay = 2.0  # seconds before that read (see verify)
 
     def __init__(self, *, force: bool = False, dry_run: bool = False,
                  http_options: HttpOptions | None = None) -> None:
@@ -158,6 +159,10 @@ class UpdateShipmentStatus(BulkProvider):
         from shipctl.fynd import client, shipment
 
         body = job.payload
+        # Fynd's reads may trail its writes (its answers carry a kafka_sync flag): a read at
+        # once after a reset could show the shipment as it was before, and "nothing moved"
+        # would then send the move twice. A moment's wait, only on this rare path.
+        http.sleep(self.read_delay)
         applied, again, unsure = [], [], []
         parts: dict[str, Any] = {}
         reasons = []

@@ -270,7 +270,13 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     if delivery.ambiguous:
         return _settle(app, body, url, config, tokens, options, delivery)
     if delivery.response is None:  # it never reached Fynd (refused, no connection…)
-        raise ShipctlError(f"not delivered: {delivery.error or 'no answer'}")
+        message = f"not delivered: {delivery.error or 'no answer'}"
+        if out.json_mode:  # the document on every outcome, as a script expects it
+            out.write_json({"request": {"method": "PUT", "url": url}, "http_status": None,
+                            "ok": False, "error": message, "shipments": [],
+                            "exit_code": int(ExitCode.FAILED)})
+            return int(ExitCode.FAILED)
+        raise ShipctlError(message)
     response = delivery.response
     answer = client.parse_answer(response.status_code, response.content)
     answered = {s.identifier for s in answer.shipments}

@@ -150,11 +150,17 @@ def line_units(server, shipment: str, line: int = 1) -> dict:
 
 @pytest.mark.timeout(120)
 def test_a_partial_move_whose_answer_is_lost_is_verified_and_applied_once(cli, proxied,
-                                                                           tmp_path):
+                                                                           tmp_path,
+                                                                           monkeypatch):
+    import shipctl.http
+
+    waits: list[float] = []
+    monkeypatch.setattr(shipctl.http, "sleep", waits.append)
     server, proxy = proxied
     proxy.stall_puts = 1
     result = apply(cli, write(tmp_path, partial("800001")))
     assert result.code == 0, result.err
+    assert waits == [2.0]  # Fynd's reads may trail its writes: a moment before reading back
     assert proxy.puts == 1  # never sent twice
     assert line_units(server, "800001") == {"bag_confirmed": 5, "placed": 5}
     assert fynd_state(server)["transitions"] == {"800001": 1}
@@ -342,3 +348,20 @@ def test_a_thousand_partial_moves_under_faults_and_stalls_each_move_once(cli, sa
     records = [json.loads(line) for line in report.read_text().splitlines()]
     assert {r["status"] for r in records} == {"succeeded"}
     assert sum("verified" in r["message"] for r in records) >= 10
+
+
+@pytest.mark.timeout(60)
+def test_a_transition_that_cannot_connect_is_not_delivered_and_json_still_says_so(
+        cli, sandbox, monkeypatch):
+    import socket
+
+    sandbox()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("SHIPCTL_FYND_URL", f"http://127.0.0.1:{port}")
+    result = cli("fynd", "transition", "800020", "--to", "bag_confirmed", "--retries", "0",
+                 "-o", "json")
+    assert result.code in (1, 2)
+    if result.out:  # the token request fails first here (exit 2); a PUT never went out
+        assert json.loads(result.out)["ok"] is False
