@@ -91,6 +91,40 @@ def test_a_second_signal_abandons_in_flight_requests_at_once(capsys):
     assert "press Ctrl-C again" in err
 
 
+def test_an_abandoned_request_that_is_not_idempotent_is_unknown_in_the_journal(capsys,
+                                                                               tmp_path):
+    """A Fynd transition in flight at a second Ctrl-C may have been applied: it is journaled
+    as unknown (a re-run verifies it), not interrupted (which a re-run sends again)."""
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def send(job: Job) -> Outcome:
+        started.release()
+        release.wait(120)
+        return Outcome(True, "late")
+
+    def interrupt_twice():
+        started.acquire(timeout=5)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_twice, daemon=True).start()
+    journal = tmp_path / "j.db"
+    try:
+        summary = run(make_jobs(3), send, BulkOptions(jobs=1, grace_seconds=30, journal=journal,
+                                                      idempotent=False), Output())
+    finally:
+        release.set()
+    assert summary.exit_code() == 130
+    assert summary.counts["unknown"] == 1 and summary.counts["interrupted"] == 2
+    with sqlite3.connect(journal) as conn:
+        assert list(conn.execute("SELECT id, status FROM items")) == [("id-0", "unknown")]
+    _, err = capsys.readouterr()
+    assert "it may have been applied; a re-run verifies it before sending" in err
+
+
 def test_in_flight_requests_are_abandoned_after_the_grace_period(capsys):
     release = threading.Event()
 
