@@ -362,7 +362,7 @@ class Sender:
 
     def __init__(self, app: Application, provider: BulkProvider, auth: Auth, http_options: Any,
                  *, jobs: int = 1, refusals: list[Outcome] | None = None,
-                 resend_unknown: bool = False) -> None:
+                 resend_unknown: bool = False, warn_plain_http: bool = True) -> None:
         from shipctl import http
 
         self.provider = provider
@@ -371,7 +371,8 @@ class Sender:
         self.refusals = refusals if refusals is not None else []
         self.resend_unknown = resend_unknown
         self.session = http.make_session(http_options, pool_size=max(jobs, 1))
-        http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
+        if warn_plain_http:  # (a caller that sent already has said it)
+            http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
         self.log = app.out.info if app.debug else None
 
     def deliver(self, call: Call, headers: dict[str, str]) -> Any:

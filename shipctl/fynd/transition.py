@@ -327,7 +327,7 @@ def _settle(app: Application, body: dict[str, Any], url: str, config: Any,
     job = batch.Job(id="fynd transition", keys=tuple(dict.fromkeys(identifiers)),
                     label=" ".join(identifiers), where="fynd transition", payload=body,
                     parts={part_id("fynd transition", i): i for i in identifiers})
-    sender = runner.Sender(app, provider, BearerAuth(tokens), options)
+    sender = runner.Sender(app, provider, BearerAuth(tokens), options, warn_plain_http=False)
     first = (sender.lost(delivery, delivery.attempts) if delivery.ambiguous else
              provider.outcome(delivery.response, job))
     outcome = sender.settle(job, first)
