@@ -233,7 +233,8 @@ def outcome(status: int, body: bytes, job: Job | None = None) -> Outcome:
     detail = {"shipments": [s.record() for s in answer.shipments]} if answer.shipments else None
     # the code of a failure: the first failed shipment's status inside a 200, else HTTP's
     code = None if answer.ok else (answer.failed[0].status if answer.failed else status)
-    if job is None or not job.parts or answer.error is not None:
+    # a 2xx answer that accounts for no shipment leaves every one of them out
+    if job is None or not job.parts or (answer.error is not None and not answer.unread):
         return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail)
     results = {s.identifier: s for s in answer.shipments}
     parts: dict[str, Any] = {}
@@ -250,7 +251,9 @@ def outcome(status: int, body: bytes, job: Job | None = None) -> Outcome:
                                                                     "failed"))
     if not missing:
         return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail, parts=parts)
-    left_out = (f"sent; Fynd's answer (HTTP {status}) leaves out shipment(s) "
+    left_out = (f"sent; {answer.error}; it accounts for no shipment sent: Fynd may have"
+                " applied them" if answer.unread else
+                f"sent; Fynd's answer (HTTP {status}) leaves out shipment(s) "
                 f"{', '.join(missing)}: Fynd may have applied them")
     if answer.failed:  # a definite failure: the missing ones are verified on a re-run
         return batch.Outcome(False, f"{answer.text()}; {left_out}", code=code, detail=detail,

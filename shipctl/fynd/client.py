@@ -176,6 +176,9 @@ class Answer:
     http_status: int
     shipments: list[ShipmentResult] = field(default_factory=list)
     error: str | None = None  # set when the answer is not a usable list of results
+    # A 2xx answer that accounts for no shipment (not what Fynd answers, an empty list): the
+    # request arrived and may have been applied, so it says nothing of any shipment sent.
+    unread: bool = False
 
     @property
     def ok(self) -> bool:
@@ -280,7 +283,9 @@ def parse_answer(status: int, body: bytes) -> Answer:
     else:
         if isinstance(document, dict) and document.get("success") is False:
             return Answer(status, error=error_text(status, body))
-        return Answer(status, error=f"HTTP {status}: unexpected answer: {_first_line(body)}")
+        return Answer(status, error=f"HTTP {status}: unexpected answer: {_first_line(body)}",
+                      unread=True)
     if not results:
-        return Answer(status, error=f"HTTP {status}: the answer lists no shipment results")
+        return Answer(status, error=f"HTTP {status}: the answer lists no shipment results",
+                      unread=True)
     return Answer(status, results)

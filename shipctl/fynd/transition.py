@@ -280,7 +280,8 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     response = delivery.response
     answer = client.parse_answer(response.status_code, response.content)
     answered = {s.identifier for s in answer.shipments}
-    if answer.error is None and any(i not in answered for i in _identifiers(body)):
+    if (answer.error is None or answer.unread) and any(i not in answered
+                                                        for i in _identifiers(body)):
         # a shipment the answer leaves out may have moved or not: read it back
         return _settle(app, body, url, config, tokens, options, delivery)
     code = int(ExitCode.OK if answer.ok else ExitCode.FAILED)
