@@ -16,11 +16,9 @@ What the server adds to the receiver's answers:
   never blocks on SQLite and one slow commit does not stall the other connections; a store
   failure is a 503 with the failure body (Ecom may then try again), never a 200;
 - one log line per push on stderr: time, awb, reason code, result;
-- ``--forward-to URL``: each newly stored push is relayed, in arrival order, by one
-  background thread, after its 200 (Ecom does not wait for the downstream). It is relayed as
-  received: the raw body and the request's own headers (credentials included — the ones this
-  listener just accepted) minus hop-by-hop ones. A failed relay is logged and does not lose
-  the push: it is in the store (``ecom export`` then ``ecom replay``).
+- ``--forward-to URL``: each newly stored push is relayed by ``shipctl.ecom.relay``, which
+  reads from the store (its forward state is committed with the push): retried with back-off
+  for up to 24 h, per-AWB order kept, resumed after a restart.
 - SIGINT / SIGTERM: stop accepting, answer the requests in flight, commit, exit 0.
 """
 
@@ -30,8 +28,6 @@ import asyncio
 import errno
 import json
 import logging
-import queue
-import shlex
 import socket
 import sys
 import threading
@@ -42,6 +38,7 @@ from typing import Any
 
 from shipctl import secrets
 from shipctl.ecom.receiver import MAX_BODY, Answer, Receiver, failure
+from shipctl.ecom.relay import Relay
 from shipctl.ecom.store import Store, StoreError
 from shipctl.errors import UsageError
 from shipctl.loopback import is_loopback
@@ -51,11 +48,6 @@ BODY_SECONDS = 30.0  # the whole body must arrive within this (a slow client get
 HEAD_SECONDS = 30.0  # a connection must finish each request head within this, else closed
 KEEP_ALIVE_SECONDS = 15  # an idle keep-alive connection is closed after this (uvicorn)
 GRACEFUL_SECONDS = 10  # on shutdown, requests in flight get this long to finish
-FORWARD_DRAIN_SECONDS = 10.0  # on shutdown, queued relays get this long
-# Not relayed by --forward-to: they describe this hop, not the push (RFC 9110 §7.6.1).
-HOP_BY_HOP = frozenset({"host", "content-length", "connection", "keep-alive", "te", "trailer",
-                        "transfer-encoding", "upgrade", "proxy-authorization",
-                        "proxy-connection", "expect"})
 _JSON = [(b"content-type", b"application/json")]
 
 Log = Callable[[str], None]
@@ -195,70 +187,9 @@ async def _read_body(receive: Callable) -> bytes | None:
 
 
 # -- --forward-to -------------------------------------------------------------------------------
-class Forwarder:
-    """Relays stored pushes to ``url`` one after another (per-AWB order kept), off the loop."""
-
-    def __init__(self, url: str, log: Log, warn: Log | None = None, *, store: str = "") -> None:
-        from shipctl import http
-
-        # the relayed pushes carry Ecom's credentials: say so when they would cross in clear
-        http.warn_plain_http(url, sends_credentials=True, warn=warn or log)
-        self.url = url
-        self.log = log
-        # how to get a push that was not relayed out of the store: the command to type
-        self._export = "ecom export" + (f" --store {shlex.quote(store)}" if store else "")
-        self._options = http.HttpOptions(timeout=30.0, retries=3)
-        self._session = http.make_session(self._options, pool_size=1)
-        self._queue: queue.SimpleQueue[tuple[Answer, dict[str, str]] | None] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name="ecom-forward", daemon=True)
-        self.pending = 0  # queued or being sent; guarded by _lock (two threads change it)
-        self._lock = threading.Lock()
-        self._thread.start()
-
-    def put(self, answer: Answer, headers: list[tuple[bytes, bytes]]) -> None:
-        relayed = {}
-        for name, value in headers:
-            key = name.decode("latin-1").lower()
-            if key not in HOP_BY_HOP:
-                relayed[key] = value.decode("latin-1")
-        with self._lock:
-            self.pending += 1
-        self._queue.put((answer, relayed))
-
-    def _run(self) -> None:
-        from shipctl import http
-
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            answer, headers = item
-            push = answer.push
-            assert push is not None
-            call = http.Call("POST", self.url, headers=headers, body=push.body)
-            where = f"awb {_plain(push.awb)} status_update_number {push.status_update_number}"
-            try:
-                delivery = http.send(self._session, call, self._options)
-            except Exception as error:  # noqa: BLE001 - the next pushes must still go
-                delivery = http.Delivery(None, 1, f"{type(error).__name__}: {error}", 0.0)
-            if delivery.response is not None:
-                text = delivery.response.content[:200].decode("utf-8", "replace")
-                self.log(f"{_now()} forwarded {where} to {self.url}: HTTP"
-                         f" {delivery.response.status_code} {_plain(text, 200)}")
-            else:
-                self.log(f"{_now()} forward FAILED for {where} to {self.url}:"
-                         f" {delivery.error}; the push is in the store ({self._export} --awb"
-                         f" {_plain(push.awb)} | ecom replay --to URL)")
-            with self._lock:
-                self.pending -= 1
-
-    def close(self, wait: float = FORWARD_DRAIN_SECONDS) -> None:
-        self._queue.put(None)
-        self._thread.join(wait)
-        if self._thread.is_alive() and self.pending:
-            self.log(f"{_now()} {self.pending} push(es) not forwarded before shutdown; they"
-                     f" are in the store ({self._export} | ecom replay --to URL)")
+# The durable relay (shipctl.ecom.relay): it reads what to send from the store; ``put`` only
+# tells it that a push was just stored.
+Forwarder = Relay
 
 
 # -- slow request heads -------------------------------------------------------------------------
@@ -338,9 +269,10 @@ def url_of(sock: socket.socket, path: str) -> str:
 
 def serve(*, host: str, port: int, path: str, store_path: str, username: str, password: str,
           forward_to: str | None, log: Log, warn: Log,
-          stopping: threading.Event | None = None) -> int:
+          stopping: threading.Event | None = None, relay: dict[str, Any] | None = None) -> int:
     """Serve until SIGINT/SIGTERM (or ``stopping`` is set, when embedded in another thread);
-    return 0 after a clean shutdown."""
+    return 0 after a clean shutdown, 1 when the store file was deleted or replaced.
+    ``relay``: settings of the --forward-to relay (``shipctl.ecom.relay.Relay``)."""
     import uvicorn
 
     secrets.register(password)
@@ -348,8 +280,12 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
     if not is_loopback(sock.getsockname()[0]):
         warn(f"listening on {sock.getsockname()[0]}, which is not a loopback address: Ecom's"
              " pushes carry credentials; put a TLS-terminating proxy in front of it")
-    store = Store(store_path)
-    forwarder = Forwarder(forward_to, log, warn, store=store.path) if forward_to else None
+    stopping = stopping or threading.Event()
+    # A store deleted or replaced under us: its pushes get 503 and the listener stops (exit 1).
+    store = Store(store_path, forwarding=bool(forward_to), log=log,
+                  on_lost=lambda _why: stopping.set())
+    forwarder = Forwarder(forward_to, store=store.path, username=username, password=password,
+                          log=log, warn=warn, **(relay or {})) if forward_to else None
     app = ListenApp(Receiver(username, password), store, path=path, log=log,
                     forwarder=forwarder)
     _quiet_uvicorn(log)
@@ -359,7 +295,6 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=2048,
     )
-    stopping = stopping or threading.Event()
     started = time.monotonic()
 
     def ready() -> None:
@@ -379,6 +314,10 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
         sock.close()
     counts = ", ".join(f"{n} {what}" for what, n in app.counts.items())
     log(f"ecom listen stopped after {time.monotonic() - started:.0f} s: {counts}")
+    if store.lost:
+        log(f"ecom listen: {store.lost}: the pushes since were answered 503 (Ecom sends them"
+            " again); start ecom listen again to store them in a new file")
+        return 1
     return 0
 
 

@@ -32,6 +32,7 @@ def register(group: typer.Typer) -> None:
     """Add ``listen`` and ``export`` to the ``shipctl ecom`` group."""
     group.command()(listen)
     group.command()(export)
+    group.command()(forward)
 
 
 def listen(
@@ -51,10 +52,27 @@ def listen(
         typer.Option(
             "--forward-to",
             metavar="URL",
-            help="Relay each newly stored push (body and headers as received) to URL and log"
-            " its answer; a failed relay leaves the push in the store.",
+            help="Relay each newly stored push (body and headers as received) to URL from the"
+            " store: retried with back-off until --forward-retry-for, per-AWB order kept,"
+            " resumed after a restart.",
         ),
     ] = None,
+    forward_concurrency: Annotated[
+        int,
+        typer.Option("--forward-concurrency", min=1, max=64, metavar="N",
+                     help="Deliveries at once, each of another AWB."),
+    ] = 8,
+    forward_backoff: Annotated[
+        str,
+        typer.Option("--forward-backoff", metavar="FIRST[,MOST]",
+                     help="Wait after a failed delivery: FIRST, doubling up to MOST, each with"
+                     " jitter (10s,1h; durations such as 500ms, 10s, 5m, 1h)."),
+    ] = "10s,1h",
+    forward_retry_for: Annotated[
+        str,
+        typer.Option("--forward-retry-for", metavar="DURATION",
+                     help="Retry a push this long after its first attempt, then mark it dead."),
+    ] = "24h",
     username: Annotated[
         Optional[str],
         typer.Option("--username", metavar="NAME", help="Default: the profile's ecom.username."),
@@ -109,13 +127,29 @@ def listen(
             hint="shipctl config set ecom.username NAME, then shipctl config set ecom.password"
             " (prompted), or pass --username NAME --password-stdin",
         )
+    relay = None
     if forward_to:
         _check_url(forward_to)
+        relay = _relay_settings(forward_concurrency, forward_backoff, forward_retry_for)
     raise typer.Exit(listening.serve(
         host=host, port=port, path=path, store_path=str(store or default_path()),
         username=str(user), password=str(password), forward_to=forward_to,
-        log=listening.stderr_log, warn=app.out.warn,
+        log=listening.stderr_log, warn=app.out.warn, relay=relay,
     ))
+
+
+def _relay_settings(concurrency: int, backoff: str, retry_for: str) -> dict:
+    from shipctl.ecom.relay import Schedule, parse_duration
+
+    first, _, most = backoff.partition(",")
+    first_s = parse_duration("--forward-backoff", first)
+    most_s = parse_duration("--forward-backoff", most) if most else max(first_s, 3600.0)
+    if most_s < first_s:
+        from shipctl.errors import UsageError
+
+        raise UsageError(f"--forward-backoff {backoff}: MOST must not be less than FIRST")
+    schedule = Schedule(first_s, most_s, parse_duration("--forward-retry-for", retry_for))
+    return {"concurrency": concurrency, "schedule": schedule}
 
 
 def export(
@@ -134,6 +168,19 @@ def export(
             " YYYY-mm-dd, YYYY-mm-dd HH:MM or YYYY-mm-dd HH:MM:SS.",
         ),
     ] = None,
+    unforwarded: Annotated[
+        bool,
+        typer.Option("--unforwarded",
+                     help="Only pushes the --forward-to relay has not delivered (pending or"
+                     " dead)."),
+    ] = False,
+    conflicts: Annotated[
+        bool,
+        typer.Option("--conflicts",
+                     help="Instead of pushes, the conflicts: a status_update_number received"
+                     " again with another AWB, status or datetime (one JSON object per line,"
+                     " both bodies)."),
+    ] = False,
 ) -> None:
     """Write captured pushes as JSON Lines, ready for `ecom replay`.
 
@@ -145,12 +192,45 @@ def export(
       $ shipctl ecom export --store pushes.sqlite3 > captured.jsonl
       $ shipctl ecom export --awb 8001234567 --since '2024-03-05 00:00'
       $ shipctl ecom export | shipctl ecom replay --to http://127.0.0.1:9000/ -
+      $ shipctl ecom export --unforwarded --store pushes.sqlite3
+      $ shipctl ecom export --conflicts --store pushes.sqlite3
     """
-    from shipctl.ecom.export import run
+    from shipctl.ecom.export import run, run_conflicts
     from shipctl.ecom.store import default_path
 
     app = get_app(ctx)
-    raise typer.Exit(run(app.out, store or default_path(), awbs=awb, since=since))
+    if conflicts:
+        raise typer.Exit(run_conflicts(app.out, store or default_path()))
+    raise typer.Exit(run(app.out, store or default_path(), awbs=awb, since=since,
+                         unforwarded=unforwarded))
+
+
+def forward(
+    ctx: typer.Context,
+    store: StoreOpt = None,
+    retry_dead: Annotated[
+        bool,
+        typer.Option("--retry-dead",
+                     help="Put the dead pushes back in the relay's queue, due now."),
+    ] = False,
+) -> None:
+    """Show the --forward-to relay's queue of a store; --retry-dead sends dead pushes again.
+
+    Counts the store's pushes by forward state: pending (held: waiting behind an earlier push
+    of the same AWB), forwarded, dead. With --retry-dead the dead ones are pending again, their
+    attempts reset: the running `ecom listen --forward-to` on this store sends them within a
+    second, or the next one does when it starts. Nothing already forwarded is sent again.
+
+    \b
+    Examples:
+      $ shipctl ecom forward --store pushes.sqlite3
+      $ shipctl ecom forward --store pushes.sqlite3 --retry-dead
+    """
+    from shipctl.ecom.export import forward_status
+    from shipctl.ecom.store import default_path
+
+    app = get_app(ctx)
+    raise typer.Exit(forward_status(app.out, store or default_path(), retry_dead=retry_dead))
 
 
 def _check_url(url: str) -> None:

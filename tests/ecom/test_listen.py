@@ -374,18 +374,23 @@ def test_forward_to_relays_each_new_push_as_received(listener):
 
 def test_a_failing_forward_does_not_lose_the_push(listener):
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    front = listener("--forward-to", closed)
-    assert front.post(scan()).status_code == 200
-    deadline = time.monotonic() + 30
-    while "forward FAILED" not in front.log and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert front.stop() == 0
-    assert "forward FAILED for awb 8012345671" in front.log and "the push is in the store" \
-        in front.log
-    # the way back names this store, not the default one
-    assert f"(ecom export --store {front.store} --awb 8012345671 | ecom replay" in front.log
+        front = listener("--forward-to", closed, "--forward-backoff", "0.2s,0.5s")
+        assert front.post(scan()).status_code == 200
+        deadline = time.monotonic() + 30
+        while "attempt 2," not in front.log and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert front.stop() == 0
+    assert re.search(r"forward of awb 8012345671 status_update_number 44590188 to "
+                     + re.escape(closed) + r" failed: retrying \(connection refused[^,]*,"
+                     r" attempt 2, next in \d\.\d s\)", front.log), front.log
+    assert "forwarded awb" not in front.log
+    # still pending in the store, for the next listener on it
+    assert "1 push(es) not yet forwarded" in front.log
+    connection = sqlite3.connect(front.store)
+    assert connection.execute("SELECT state, attempts >= 2 FROM forwards").fetchall() == [
+        ("pending", 1)]
     assert len(front.rows()) == 1
 
 
@@ -393,14 +398,15 @@ def test_a_password_in_the_forward_url_is_never_logged(listener):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://relay:f0rward-pw@127.0.0.1:{sock.getsockname()[1]}/"
-    front = listener("--forward-to", closed)
-    assert front.post(scan()).status_code == 200
-    deadline = time.monotonic() + 30
-    while "forward FAILED" not in front.log and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert front.stop() == 0
-    assert "forward FAILED for awb 8012345671" in front.log
+        front = listener("--forward-to", closed, "--forward-backoff", "0.2s")
+        assert front.post(scan()).status_code == 200
+        deadline = time.monotonic() + 30
+        while "retrying" not in front.log and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert front.stop() == 0
+    assert "forward of awb 8012345671" in front.log and "relay:***@127.0.0.1" in front.log
     assert "f0rward-pw" not in front.log
+    assert b"f0rward-pw" not in front.store.read_bytes()
 
 
 def test_accepted_connections_have_nagle_off():

@@ -107,7 +107,7 @@ def test_a_failed_commit_fails_every_waiting_push(tmp_path):
         store._connection.execute("DROP TABLE pushes")  # what a broken disk would look like
         with pytest.raises(StoreError):
             store.add(push("1")).result(timeout=10)
-        store._connection.executescript(store_module._SCHEMA)
+        store._connection.executescript(store_module._PUSHES)
         assert store.add(push("2")).result(timeout=10) is True  # and it keeps working
 
 
