@@ -139,3 +139,38 @@ def test_parse_since_accepts_or_refuses_never_crashes(text):
     except UsageError:
         return
     assert len(value) == 19 and value[10] == " "
+
+
+def test_export_writes_strict_json_keeping_number_text(cli, tmp_path):
+    """NaN and Infinity are not JSON (Python's parser lets them through): written as null, and
+    said; a number too large for a float keeps its text rather than becoming Infinity."""
+    from shipctl.ecom.receiver import Push
+
+    bodies = [b'{"awb": "A", "x": NaN, "y": -Infinity, "s": "NaN stays", "n": 1e999}',
+              b'{\n  "awb": "B",\n  "n": 1e999,\n  "t": "a b"\n}\n',
+              b'{"awb": "C", "n": 1.50}']
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        for number, body in enumerate(bodies):
+            assert store.add(Push(body=body, headers=[], awb="A", datetime="2024-03-01 10:00:00",
+                                  status_update_number=str(number), reason_code_number="002")
+                             ).result(timeout=10)
+    result = cli("ecom", "export", "--store", path)
+    assert result.code == 0
+    lines = result.out.splitlines()
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in {text}"))
+
+    for line in lines:
+        strict(line)
+    assert lines[0] == '{"awb":"A","x":null,"y":null,"s":"NaN stays","n":1e999}'
+    assert lines[1] == '{"awb":"B","n":1e999,"t":"a b"}'
+    assert lines[2] == bodies[2].decode()  # strict already: byte for byte
+    assert "1 push(es) held NaN or Infinity" in result.err
+
+
+def test_unforwarded_needs_a_relay_state_and_finds_none_without_it(cli, store_file):
+    result = cli("ecom", "export", "--store", store_file[0], "--unforwarded")
+    assert result.code == 0 and result.out == ""
+    assert "exported 0 push(es) of 0 AWB(s) matching not forwarded" in result.err
