@@ -4,6 +4,7 @@ again after it may have reached the server: what a loopback server received is c
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 
@@ -146,3 +147,54 @@ def test_the_policy_calls_a_connect_timeout_safe_and_a_read_timeout_final():
     assert policy.reason(connect, idempotent=False) == "x"
     assert policy.reason(read, idempotent=False) is None
     assert policy.reason(read, idempotent=True) == "x"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("after", [True, False], ids=["answer-corrupted", "handshake-refused"])
+def test_a_tls_error_after_the_request_was_read_is_ambiguous(tmp_path, after):
+    """A TLS error while the answer is read comes after the server read the request (it may
+    have applied it): not a "TLS refused" that proves nothing arrived. One in the handshake
+    still proves it, and a certificate that does not verify too."""
+    from test_http import TEST_CA_PEM, _tls_context
+
+    context = _tls_context(tmp_path)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # no session tickets after the request
+    ca = tmp_path / "ca.pem"
+    ca.write_text(TEST_CA_PEM)
+    listener = socket.create_server(("127.0.0.1", 0))
+    read = []
+
+    def serve():
+        raw, _ = listener.accept()
+        if not after:  # not TLS: the handshake fails before anything is written
+            raw.recv(1024)
+            raw.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            raw.close()
+            return
+        conn = context.wrap_socket(raw, server_side=True)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        read.append(data)
+        plain = socket.socket(fileno=conn.detach())  # a record that does not decrypt
+        plain.sendall(b"\x17\x03\x03\x00\x20" + b"\x00" * 32)
+        plain.settimeout(10)
+        try:
+            plain.recv(1)  # open until the client gives up: its error is the record's
+        except OSError:
+            pass
+        plain.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    options = HttpOptions(timeout=2, connect_timeout=2, retries=3, backoff_base=0.0,
+                          ca_bundle=ca)
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/apply"
+    try:
+        delivery = send(make_session(options), Call("PUT", url, {}, b"{}", idempotent=False),
+                        options)
+    finally:
+        listener.close()
+    assert delivery.attempts == 1 and delivery.response is None
+    assert delivery.error.startswith("TLS error with 127.0.0.1:")
+    assert delivery.ambiguous is after
+    assert len(read) == (1 if after else 0)

@@ -39,7 +39,7 @@ def may_have_arrived(exc: BaseException) -> bool:
     For a call that is not idempotent this decides between "send again" and "verify": a read
     timeout or a reset after sending is ambiguous, the server may have acted on it.
     """
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
+    if isinstance(exc, (requests.exceptions.ConnectTimeout,
                         requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL,
                         requests.exceptions.InvalidSchema,
                         requests.exceptions.MissingSchema)):
@@ -47,11 +47,32 @@ def may_have_arrived(exc: BaseException) -> bool:
     if not isinstance(exc, requests.RequestException):  # ValueError/OverflowError: not sent
         return False
     chain = _exception_chain(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A TLS error in the handshake comes before the request; one while the answer is
+        # read (a bad record, an alert) comes after it was written: the server may have it.
+        return _tls_after_handshake(chain)
     if _find(chain, ConnectionRefusedError) is not None or _find(chain, socket.gaierror):
         return False
     names = {type(e).__name__ for e in chain}
     # urllib3's "failed to establish a new connection" (and name resolution): nothing sent
     return not names & {"NewConnectionError", "NameResolutionError"}
+
+
+def _tls_after_handshake(chain: list[BaseException]) -> bool:
+    """The TLS error of CHAIN was raised on an established connection (reading the answer or
+    writing the request), not in the handshake: a certificate that does not verify, or an
+    error raised inside ``do_handshake``, is the handshake's."""
+    for error in chain:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return False
+        if isinstance(error, ssl.SSLError):
+            tb = error.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code.co_name == "do_handshake":
+                    return False
+                tb = tb.tb_next
+            return True
+    return False
 
 
 def describe_error(exc: BaseException, url: str, options: HttpOptions) -> str:
