@@ -1,24 +1,29 @@
-"""The receiving side of Ecom's push API (seed 000, SPEC §7 `ecom listen`), free of any server.
+"""The receiving side of Ecom's push API (README "Receiving pushes"), free of any server.
 
 ``Receiver.receive(headers, body)`` turns one request — its headers and raw body bytes — into
-what to answer (HTTP status and the seed's JSON body) and, for an accepted push, what to store.
-Both servers use it: ``ecom listen`` (uvicorn, ``shipctl.ecom.listen``) and the sandbox's Ecom
-simulator (``shipctl.ecom.simulator``), so the two cannot answer differently.
+what to answer (HTTP status and the JSON body of Ecom Express's push API documentation) and,
+for an accepted push, what to store. Both servers use it: ``ecom listen`` (uvicorn,
+``shipctl.ecom.listen``) and the sandbox's Ecom simulator (``shipctl.ecom.simulator``), so the
+two cannot answer differently. ``ecom listen`` calls its two halves itself: ``refusal``
+(credentials, from the headers alone) before it reads a byte of the body, ``accept`` after.
 
 In order, as a receiver should:
 
 1. a body over 1 MiB → 413 (the server refuses it before reading when Content-Length says so);
-2. credentials — Basic Auth (RFC 7617, UTF-8) or the ``username`` / ``password`` headers some
-   integrations check instead (reference/ecom.md) — compared in constant time; wrong or
-   missing → 401;
-3. the body must be JSON and pass the push rules (``shipctl.ecom.push.check``) → else 400;
+2. credentials — Basic Auth (RFC 7617: UTF-8, or ISO-8859-1 as Python's requests and
+   http.client send a ``str`` password) or the ``username`` / ``password`` headers some
+   integrations check instead — compared in constant time; wrong or missing → 401 with
+   ``WWW-Authenticate``, and nothing of the body is parsed;
+3. the body must be JSON that can be stored as text (no lone surrogate, no NaN or infinite
+   number, anywhere) and pass the push rules (``shipctl.ecom.push.check``) → else 400;
 4. else 200 ``{"awb", "status": true, "status_update_number"}``, the number an integer when it
-   is all digits (as in the seed's sample answer), once the caller has stored the push.
+   is all digits (as in the documentation's sample answer), once the caller stored the push.
 
-Every failure answers the seed's failure body ``{"awb", "status": false, "reason",
+Every failure answers the documented failure body ``{"awb", "status": false, "reason",
 "status_update_number"}``, echoing the push's awb and number when the body holds them (null
-when it does not), so the sender can tell which push was refused. Never raises, whatever the
-bytes: a receiver must keep serving hostile input.
+when it does not, or when it was not read: a 401), so the sender can tell which push was
+refused. Answers are strict JSON (RFC 8259: no NaN, no lone surrogate). Never raises, whatever
+the bytes: a receiver must keep serving hostile input.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import base64
 import binascii
 import hmac
 import json
+import math
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +42,17 @@ from typing import Any
 from shipctl import nesting
 from shipctl.ecom import push as rules
 
-MAX_BODY = 1024 * 1024  # SPEC §7: larger bodies are answered 413
-# Headers whose values are credentials: never stored or logged in clear (SPEC §2).
-AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "password", "cookie"})
+MAX_BODY = 1024 * 1024  # larger bodies are answered 413
+# A header whose name holds one of these (any case) carries a credential or something as good
+# as one (X-Api-Key, X-Auth-Token, Set-Cookie, X-Session-Id…): never stored or logged in clear.
+SECRET_HEADER = re.compile(r"auth|token|key|secret|passw|pwd|session|cookie|credential",
+                           re.IGNORECASE)
 REDACTED = "[redacted]"
+# With a 401: the scheme and charset a standard client needs to send its credentials at all
+# (RFC 7235 §4.1, RFC 7617 §2.1; urllib's Basic handler sends nothing without it).
+WWW_AUTHENTICATE = 'Basic realm="shipctl ecom listen", charset="UTF-8"'
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_KEY = object()  # marks a key with a lone surrogate while walking a body
 _ECHO_MAX = 100  # characters of a refused body's awb / number echoed in the answer
 
 _UNAUTHORIZED = (
@@ -83,15 +97,25 @@ class Answer:
     reason: str = ""  # why it was refused (the log line's result), "" on success
     awb: str = ""  # for the log line, as far as the body told
     reason_code: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # extra response headers (WWW-Authenticate)
 
     @property
     def body(self) -> bytes:
-        return json.dumps(self.document, ensure_ascii=False, separators=(",", ":")).encode()
+        # allow_nan=False: strict JSON. Echoes are cleaned before they get here (``_clean``);
+        # should anything slip through, the answer is still JSON, never an exception.
+        try:
+            text = json.dumps(self.document, ensure_ascii=False, separators=(",", ":"),
+                              allow_nan=False)
+            return text.encode()
+        except (ValueError, UnicodeEncodeError):
+            document = {key: _clean(value) for key, value in self.document.items()}
+            return json.dumps(document, ensure_ascii=True, separators=(",", ":"),
+                              allow_nan=False, default=str).encode()
 
 
 def answer_number(value: object) -> object:
     """``status_update_number`` as the answer carries it: an int when it is all digits (the
-    seed's sample answer), else as sent (None when absent)."""
+    documentation's sample answer), else as sent (None when absent, or not JSON: NaN)."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
         try:
             return int(value)
@@ -99,13 +123,15 @@ def answer_number(value: object) -> object:
             return value
     if isinstance(value, (dict, list)):
         return None  # not echoed: it could be a megabyte of nesting
-    if isinstance(value, str) and len(value) > _ECHO_MAX:
-        return value[:_ECHO_MAX]  # an echo, not a copy of a megabyte of junk
+    if isinstance(value, str):
+        return _clean(value[:_ECHO_MAX])  # an echo, not a copy of a megabyte of junk
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # 1e999 or NaN: no JSON number says it
     return value
 
 
 def failure(status: int, reason: str, data: object = None) -> Answer:
-    """The seed's failure body, echoing what ``data`` (the parsed body, if any) says."""
+    """The failure body, echoing what ``data`` (the parsed body, if any) says."""
     awb, number, code = _echo(data)
     document = {"awb": awb, "status": False, "reason": reason,
                 "status_update_number": answer_number(number)}
@@ -113,10 +139,20 @@ def failure(status: int, reason: str, data: object = None) -> Answer:
                   reason_code=code)
 
 
+def unauthorized() -> Answer:
+    """401, with the challenge that makes a standard client send its credentials."""
+    answer = failure(401, _UNAUTHORIZED)
+    return Answer(answer.status, answer.document, reason=answer.reason,
+                  headers=(("www-authenticate", WWW_AUTHENTICATE),))
+
+
 class Receiver:
-    """One receiver's credentials and the rules; ``receive`` is thread-safe (no state)."""
+    """One receiver's credentials and the rules; thread-safe (no state)."""
 
     def __init__(self, username: str, password: str) -> None:
+        if ":" in username:
+            # Basic Auth's user-id ends at the first colon (RFC 7617 §2): never matchable
+            raise ValueError("a username cannot hold a colon (Basic Auth splits at it)")
         # RFC 7617: a user-id and password are UTF-8, in NFC (as `ecom replay` sends them).
         # Both sides are normalised, so "ä" typed as one code point or as two still matches.
         self._username = _nfc(username.encode("utf-8"))
@@ -125,19 +161,38 @@ class Receiver:
     def receive(self, headers: Headers, body: bytes) -> Answer:
         """What to answer to one request. Never raises."""
         try:
-            return self._receive(_header_pairs(headers), bytes(body))
+            pairs = _header_pairs(headers)
+            if len(body) > MAX_BODY:
+                return failure(413, f"body over {MAX_BODY} bytes")
+            return self.refusal(pairs) or self._accept(pairs, bytes(body))
+        except Exception as error:  # noqa: BLE001 - a bug here must not stop the server
+            return failure(500, f"internal error in the receiver: {type(error).__name__}")
+
+    def refusal(self, headers: Headers) -> Answer | None:
+        """The 401 for a request without the right credentials, from its headers alone;
+        None when they are right. Never raises."""
+        try:
+            return None if self.authorized(_header_pairs(headers)) else unauthorized()
+        except Exception:  # noqa: BLE001 - refused, not a 500: nothing a client sends is
+            return unauthorized()
+
+    def accept(self, headers: Headers, body: bytes) -> Answer:
+        """What to answer to a request whose credentials ``refusal`` accepted. Never raises."""
+        try:
+            return self._accept(_header_pairs(headers), bytes(body))
         except Exception as error:  # noqa: BLE001 - a bug here must not stop the server
             return failure(500, f"internal error in the receiver: {type(error).__name__}")
 
     # -- steps ----------------------------------------------------------------------------------
-    def _receive(self, headers: list[tuple[str, bytes]], body: bytes) -> Answer:
+    def _accept(self, headers: list[tuple[str, bytes]], body: bytes) -> Answer:
         if len(body) > MAX_BODY:
             return failure(413, f"body over {MAX_BODY} bytes")
         data, unreadable = _parse(body)
-        if not self.authorized(headers):
-            return failure(401, _UNAUTHORIZED, data)
         if unreadable:
             return failure(400, unreadable, data)
+        unstorable = _not_text(data)
+        if unstorable:
+            return failure(400, "invalid push: " + "; ".join(unstorable), data)
         verdict = rules.check(data)
         if not verdict.valid:
             reason = "invalid push: " + "; ".join(
@@ -189,11 +244,14 @@ class Receiver:
 
 # -- helpers ------------------------------------------------------------------------------------
 def _nfc(value: bytes) -> bytes:
-    """UTF-8 credentials in Unicode NFC (RFC 7617 §2.1); bytes that are not UTF-8 as they are."""
+    """Credentials as UTF-8 in Unicode NFC (RFC 7617 §2.1). Bytes that are not UTF-8 are read
+    as ISO-8859-1, which is what Python's requests and http.client send for a ``str``
+    password, and what HTTP header bytes meant before UTF-8 (RFC 7230 §3.2.4)."""
     try:
-        return unicodedata.normalize("NFC", value.decode("utf-8")).encode("utf-8")
+        text = value.decode("utf-8")
     except UnicodeDecodeError:
-        return value
+        text = value.decode("latin-1")
+    return unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, bytes]]:
@@ -222,9 +280,57 @@ def _last(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
 
 
 def redact(headers: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
-    """Headers as stored: credentials replaced, values as text (Latin-1, as HTTP has it)."""
-    return [(name, REDACTED if name in AUTH_HEADERS else value.decode("latin-1"))
+    """Headers as stored: every one whose name looks like a credential (``SECRET_HEADER``)
+    replaced, the others as text (Latin-1, as HTTP has it)."""
+    return [(name, REDACTED if SECRET_HEADER.search(name) else value.decode("latin-1"))
             for name, value in headers]
+
+
+def _not_text(data: object) -> list[str]:
+    """What in a parsed body cannot be stored as text or written back as strict JSON, named
+    by field: a lone surrogate (a ``\\ud800`` escape, legal JSON syntax but not Unicode, which
+    SQLite's UTF-8 and every UTF-8 encoder refuse) in any key or string, or a number JSON
+    cannot hold (NaN, Infinity, 1e999). At most 5 named; iterative (the depth is bounded by
+    ``nesting``, the breadth is not)."""
+    problems: list[str] = []
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack and len(problems) < 5:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):  # popped in the body's order
+                name = f"{path}.{_shown(key)}" if path else _shown(key)
+                stack.append((name, item))
+                if _SURROGATE.search(key):
+                    stack.append((name, _BAD_KEY))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+        elif value is _BAD_KEY:
+            problems.append(f"{path}: the key holds a lone surrogate, which is not text")
+        elif isinstance(value, str):
+            if _SURROGATE.search(value):
+                problems.append(f"{path or 'body'}: holds a lone surrogate"
+                                f" ({_shown(_SURROGATE.search(value).group())}), which is not"
+                                " text")
+        elif isinstance(value, float) and not math.isfinite(value):
+            what = ("NaN is not a JSON number" if math.isnan(value) else
+                    "a number too large for any JSON reader (it reads as infinity)")
+            problems.append(f"{path or 'body'}: {what}")
+    return problems
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A key or value as a reason may quote it: surrogates as ``\\udXXX``, cut."""
+    text = text[:limit]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _clean(value: object) -> object:
+    """An echoed value made strict JSON: lone surrogates → U+FFFD, NaN/infinite → None."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _parse(body: bytes) -> tuple[object, str | None]:
@@ -257,6 +363,7 @@ def _echo(data: object) -> tuple[Any, Any, str]:
     if not isinstance(awb, (str, int)) or isinstance(awb, bool):
         awb = None
     elif isinstance(awb, str):
-        awb = awb[:_ECHO_MAX]
+        awb = _clean(awb[:_ECHO_MAX])
     code = data.get("reason_code")
-    return awb, data.get("status_update_number"), code[:_ECHO_MAX] if isinstance(code, str) else ""
+    code = _clean(code[:_ECHO_MAX]) if isinstance(code, str) else ""
+    return awb, data.get("status_update_number"), code

@@ -85,16 +85,36 @@ def listen(
             " ecom.password).",
         ),
     ] = False,
+    trust_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--trust-proxy",
+            help="The client's address is the last one in X-Forwarded-For (set by your proxy"
+            " in front); without it that header is ignored. Used in the log and to block"
+            " brute force.",
+        ),
+    ] = False,
+    max_connections: Annotated[
+        Optional[int],
+        typer.Option(
+            "--max-connections",
+            min=2,
+            metavar="N",
+            help="Open connections at most (default 1024, fewer when the open-file limit is"
+            " lower); past it idle ones are closed, else 503.",
+        ),
+    ] = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Receive Ecom's status pushes: check, answer as the seed says, store, log.
+    """Receive Ecom's status pushes: check, answer as Ecom documents it, store, log.
 
     Checks Basic Auth (or username/password headers) against the profile's ecom.username and
-    ecom.password, validates each push like `ecom validate`, and answers 200 only once the push
-    is committed to the store; invalid bodies get 400, wrong credentials 401, bodies over
+    ecom.password before reading the body, validates each push like `ecom validate`, and
+    answers 200 only once the push is committed to the store; invalid bodies get 400, wrong
+    credentials 401 (20 failures in a minute from one address: 429 for a minute), bodies over
     1 MiB 413. A push whose status_update_number is already stored is answered 200 and not
-    stored again. One line per push on stderr. Ctrl-C finishes the requests in flight and
-    exits 0.
+    stored again. One line per push on stderr, with the client's address. Ctrl-C, SIGTERM or
+    SIGHUP finishes the requests in flight and exits 0.
 
     \b
     Examples:
@@ -119,6 +139,12 @@ def listen(
         secrets.register(password)
     user = app.setting("ecom.username", username).value
     password = app.setting("ecom.password", password).value
+    if user and ":" in str(user):
+        # RFC 7617: the user-id ends at the first colon, so no request could ever match it
+        raise UsageError(f"ecom listen: the username {user!r} holds a colon, which Basic Auth"
+                         " cannot carry (the username ends at the first colon)",
+                         hint="choose a username without ':' (--username NAME, or shipctl"
+                         " config set ecom.username NAME)")
     if not user or not password:
         missing = " and ".join(k for k, v in (("ecom.username", user), ("ecom.password", password))
                                if not v)
@@ -135,6 +161,7 @@ def listen(
         host=host, port=port, path=path, store_path=str(store or default_path()),
         username=str(user), password=str(password), forward_to=forward_to,
         log=listening.stderr_log, warn=app.out.warn, relay=relay,
+        trust_proxy=trust_proxy, max_connections=max_connections,
     ))
 
 

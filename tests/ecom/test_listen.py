@@ -258,11 +258,11 @@ def test_one_log_line_per_push_with_time_awb_reason_code_and_result(one):
     assert one.stop() == 0
     lines = [line for line in one.lines if " awb " in line]
     assert len(lines) == 2
-    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ 200 awb 8012345671 "
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ 200 from 127\.0\.0\.1 awb 8012345671 "
                     r"\[002 - In-scan at Ecom facility\] stored \(status_update_number"
                     r" 44590188\)$", lines[0])
-    assert " 400 awb 8012345671 [002 - In-scan at Ecom facility] refused: invalid push:" \
-        " datetime:" in lines[1]
+    assert " 400 from 127.0.0.1 awb 8012345671 [002 - In-scan at Ecom facility] refused:" \
+        " invalid push: datetime:" in lines[1]
 
 
 def test_the_password_never_reaches_the_log_or_the_store(one):

@@ -236,4 +236,5 @@ def test_a_push_that_cannot_be_committed_is_503_never_200(tmp_path, monkeypatch)
     assert answer.status == 503
     assert document["status"] is False and "disk I/O error" in document["reason"]
     assert document["awb"] == "8012345671" and document["status_update_number"] == 44590188
-    assert any(" 503 awb 8012345671 " in line and "could not store" in line for line in lines)
+    assert any(" 503 from 127.0.0.1 awb 8012345671 " in line and "could not store" in line
+               for line in lines)

@@ -88,8 +88,12 @@ def test_wrong_or_missing_credentials_are_401_with_the_failure_body(receiver, he
     assert answer.status == 401
     document = json.loads(answer.body)
     assert document["status"] is False and "credentials" in document["reason"]
-    assert document["awb"] == "8012345671" and document["status_update_number"] == 44590188
+    # the body is not read before the credentials are right: nothing of it is echoed
+    assert document["awb"] is None and document["status_update_number"] is None
+    assert dict(answer.headers)["www-authenticate"] == (
+        'Basic realm="shipctl ecom listen", charset="UTF-8"')
     assert answer.push is None
+    assert receiver.refusal(headers) == answer
 
 
 def test_username_and_password_headers_are_accepted(receiver):
@@ -205,3 +209,54 @@ def test_receive_never_raises(headers, body, with_auth):
 @given(st.dictionaries(st.text(max_size=15), st.text(max_size=40), max_size=6))
 def test_receive_never_raises_on_str_headers(headers):
     assert Receiver(USER, PASSWORD).receive(headers, b"{}").status in (400, 401)
+
+
+# -- issue 18: credentials, redaction, bodies that cannot be stored as text ------------------
+def test_basic_credentials_in_iso_8859_1_are_accepted_as_requests_sends_them():
+    receiver = Receiver("jörg", "pässword")
+    latin = base64.b64encode("jörg:pässword".encode("latin-1")).decode()
+    assert receiver.receive({"authorization": f"Basic {latin}"},
+                            json.dumps(scan()).encode()).status == 200
+    wrong = base64.b64encode("jörg:passwörd".encode("latin-1")).decode()
+    assert receiver.receive({"authorization": f"Basic {wrong}"}, b"{}").status == 401
+
+
+def test_a_username_with_a_colon_is_refused():
+    with pytest.raises(ValueError, match="colon"):
+        Receiver("ecom:prod", "pw")
+
+
+@pytest.mark.parametrize("name", ["X-Api-Key", "X-Auth-Token", "X-Password",
+                                  "X-Forwarded-Authorization", "Cookie", "Set-Cookie",
+                                  "X-Session-Id", "X-Client-Secret", "Proxy-Authorization",
+                                  "X-Credentials", "x-passwd"])
+def test_every_header_named_like_a_credential_is_redacted(receiver, name):
+    headers = [*basic().items(), (name, "s3cret-value"), ("X-Trace", "keep-me")]
+    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    stored = dict(answer.push.headers)
+    assert stored[name.lower()] == REDACTED and stored["x-trace"] == "keep-me"
+    assert "s3cret-value" not in json.dumps(answer.push.headers)
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"awb": "8012345671", "k\\ud800": 1}', "k\\ud800: the key holds a lone surrogate"),
+    (b'{"awb": "8012345671", "city": "x\\udfff"}', "city: holds a lone surrogate"),
+    (b'{"awb": "1", "extra": [1, {"deep": "\\ud83d"}]}', "extra[1].deep: holds a lone"),
+    (b'{"awb": "1", "status_update_number": 1e999}', "status_update_number: a number too"),
+    (b'{"awb": "1", "status_update_number": NaN}', "status_update_number: NaN is not"),
+    (b'{"awb": "1", "x": -Infinity}', "x: a number too large"),
+])
+def test_a_body_that_cannot_be_stored_as_text_is_400_naming_the_field(receiver, body, field):
+    answer = receiver.receive(basic(), body)
+    assert answer.status == 400 and answer.push is None
+    text = answer.body.decode("utf-8")  # strict UTF-8: no surrogate reaches the answer
+    document = json.loads(text, parse_constant=pytest.fail)  # strict JSON: no NaN/Infinity
+    assert field in document["reason"]
+    assert document["status_update_number"] in (None, 1)
+
+
+def test_echoes_are_strict_json_whatever_the_body_held(receiver):
+    body = b'{"awb": "\\ud800x", "status_update_number": NaN, "reason_code": "\\udc00"}'
+    document = json.loads(receiver.receive(basic(), body).body.decode("utf-8"),
+                          parse_constant=pytest.fail)
+    assert document["awb"] == "\ufffdx" and document["status_update_number"] is None
