@@ -359,3 +359,57 @@ def test_sighup_is_left_ignored_under_nohup():
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert os.name == "posix"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_large_bodies_with_credentials_do_not_stall_the_other_clients(listener):
+    """1 MiB of 31-deep arrays from two clients (with credentials: strangers never get a
+    body read) are parsed off the event loop: a small push is still answered at once."""
+    running = listener()
+    deep = b"[" * 31 + b"1," * (MAX_BODY // 2 - 40) + b"1" + b"]" * 31
+    stop = threading.Event()
+    refused: list[int] = []
+
+    def hammer() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                answer = running.post(data=deep, session=session)
+                refused.append(answer.status_code)
+
+    hammers = [threading.Thread(target=hammer) for _ in range(2)]
+    for thread in hammers:
+        thread.start()
+    try:
+        while len(refused) < 2:
+            time.sleep(0.05)
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=TIMEOUT)
+        worst = 0.0
+        for i in range(20):
+            started = time.monotonic()
+            connection.request("POST", "/", body=json.dumps(scan(number=str(100 + i))),
+                               headers={"Authorization": basic()})
+            answer = connection.getresponse()
+            assert answer.status == 200 and json.loads(answer.read())["status"] is True
+            worst = max(worst, time.monotonic() - started)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in hammers:
+            thread.join(30)
+    assert set(refused) == {400}
+    assert worst < 0.5, worst
+
+
+@pytest.mark.timeout(60)
+def test_the_servers_own_messages_are_rate_limited(listener):
+    running = listener()
+    for _ in range(200):  # each is "Invalid HTTP request received." from uvicorn
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
+            sock.sendall(b"\x00\x01 not HTTP\r\n\r\n")
+            closed(sock)
+    assert running.post(scan()).status_code == 200
+    running.stop()
+    said = [line for line in running.lines if " uvicorn: " in line]
+    assert 1 <= len(said) <= 25, len(said)
+    assert "Traceback" not in running.log
