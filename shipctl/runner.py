@@ -489,7 +489,8 @@ class Sender:
     @staticmethod
     def _finish(outcome: Outcome, notes: list[str], found: dict[str, Any]) -> Outcome:
         if found or outcome.parts:
-            outcome.parts = {**found, **(outcome.parts or {})}
+            # what was read back is newer than the answer's "not in the answer"
+            outcome.parts = {**(outcome.parts or {}), **found}
         if notes:
             outcome.message = "; ".join([*notes, outcome.message])
         return outcome
@@ -514,6 +515,19 @@ class Sender:
             job = verdict.rest or job
         return self._until_settled(job, self.once(job), notes, found)
 
+    def _unsettled(self, job: Job, outcome: Outcome, found: dict[str, Any]) -> Job:
+        """``job`` without the parts the answer says succeeded (a shipment Fynd answered ok
+        for): only the others are read back, and sent again if they did not move. Such a
+        part is never judged by a read, which may trail the write and show nothing moved."""
+        from shipctl import batch
+
+        answered = {part: result for part, result in (outcome.parts or {}).items()
+                    if part in job.parts and result.status == batch.SUCCEEDED}
+        if not answered or len(answered) == len(job.parts):
+            return job
+        found.update(answered)
+        return self.provider.only(job, [p for p in job.parts if p not in answered])
+
     def _until_settled(self, job: Job, outcome: Outcome, notes: list[str],
                        found: dict[str, Any]) -> Outcome:
         from shipctl import batch
@@ -521,6 +535,7 @@ class Sender:
         attempts = outcome.attempts
         rounds = max(0, self.http_options.retries)
         while outcome.unknown:
+            job = self._unsettled(job, outcome, found)
             verdict = self.check(job, found)
             if verdict.applied:
                 return batch.Outcome(True, f"applied (verified after: {outcome.message}:"

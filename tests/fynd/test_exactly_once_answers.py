@@ -63,3 +63,83 @@ def test_a_2xx_answer_that_says_it_failed_stays_failed():
     job = batch.Job(id="b", keys=("1",), parts={"b/1": "1"})
     result = outcome(200, b'{"success": false, "message": "Company not found"}', job)
     assert not result.ok and not result.unknown
+
+
+class _StaleReads:
+    """Shipment-details reads of the shipments in ``proxy.stale`` answered with the first
+    read of each (Fynd's reads may trail its writes): the shipment as it was before."""
+
+    def __init__(self, proxy) -> None:
+        from fynd.test_exactly_once import _ProxyHandler
+
+        cache: dict[str, tuple[int, bytes]] = {}
+        proxy.stale = set()
+
+        class Handler(_ProxyHandler):
+            def _answer(self, status: int, content: bytes) -> None:
+                if self.command == "GET" and "shipment-details" in self.path:
+                    shipment = self.path.rsplit("shipment_id=", 1)[-1]
+                    first = cache.setdefault(shipment, (status, content))
+                    if shipment in proxy.stale:
+                        status, content = first
+                super()._answer(status, content)
+
+        proxy.RequestHandlerClass = Handler
+
+
+@pytest.mark.timeout(120)
+def test_a_shipment_fynd_answered_for_is_not_read_back_nor_sent_again(cli, proxied, tmp_path):
+    """A body of two partial moves whose answer leaves out 800042: only 800042 is read back.
+    800041 was answered ok; even when a read of it trails Fynd's write (it shows nothing
+    moved), it is not sent again."""
+    server, proxy = proxied
+    _StaleReads(proxy)
+    assert cli("fynd", "show", "800041").code == 0  # the first read: before the move
+    proxy.stale = {"800041"}
+    proxy.drop_from_answer = {"800042"}
+    body = {"statuses": [{"status": "bag_confirmed", "exclude_bags_next_state": None,
+                          "shipments": [
+                              {"identifier": "800041",
+                               "products": [{"line_number": 1, "quantity": 5}]},
+                              {"identifier": "800042",
+                               "products": [{"line_number": 1, "quantity": 5}]}]}]}
+    result = apply(cli, write(tmp_path, body), "-o", "json")
+    assert line_units(server, "800041") == {"bag_confirmed": 5, "placed": 5}
+    assert fynd_state(server)["transitions"] == {"800041": 1, "800042": 1}
+    assert proxy.puts == 1
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["results"][0]["status"] == "succeeded"
+
+
+@pytest.mark.timeout(120)
+def test_a_shipment_verified_applied_stays_succeeded_when_another_cannot_tell(cli, proxied,
+                                                                              tmp_path):
+    """Both shipments left out of the answer; 800051 reads back applied, 800052 (a partial
+    cancellation read before it showed) cannot tell. 800051 is journaled succeeded, so even
+    --resend-unknown sends only 800052 again."""
+    import sqlite3
+
+    server, proxy = proxied
+    _StaleReads(proxy)
+    assert cli("fynd", "show", "800052").code == 0
+    proxy.stale = {"800052"}
+    proxy.drop_from_answer = {"800051", "800052"}
+    body = {"statuses": [
+        {"status": "bag_confirmed", "exclude_bags_next_state": None, "shipments": [
+            {"identifier": "800051", "products": [{"line_number": 1, "quantity": 5}]}]},
+        {"status": "bag_not_confirmed", "exclude_bags_next_state": None, "shipments": [
+            {"identifier": "800052", "products": [{"line_number": 1, "quantity": 5}],
+             "reasons": {"products": [{"filters": [{"line_number": 1, "quantity": 5}],
+                                       "data": {"reason_id": 1,
+                                                "reason_text": "Product Not Available"}}]}}]}]}
+    journal = tmp_path / "fynd.db"
+    path = write(tmp_path, body)
+    first = apply(cli, path, "--journal", journal)
+    assert first.code == 1
+    with sqlite3.connect(journal) as conn:
+        rows = dict(conn.execute("SELECT key, status FROM items WHERE id LIKE '%/%'"))
+    assert rows == {"800051": "succeeded", "800052": "unknown"}
+    proxy.drop_from_answer = set()
+    apply(cli, path, "--journal", journal, "--resend-unknown")
+    assert line_units(server, "800051") == {"bag_confirmed": 5, "placed": 5}
+    assert fynd_state(server)["transitions"]["800051"] == 1
