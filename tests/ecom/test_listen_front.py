@@ -177,7 +177,7 @@ def test_an_open_file_limit_of_256_exhausted_by_idle_strangers_still_serves_good
                 idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
             except OSError:
                 break
-        assert len(idle) == 400
+        assert len(idle) > 256  # more than the listener has descriptors
         served = 0
         started = time.monotonic()
         for i in range(20):  # a new connection each, as the strangers keep theirs open
