@@ -205,10 +205,13 @@ def field_names(model: type[BaseModel] = UpdateShipmentStatus) -> tuple[str, ...
 def _child(annotation: Any) -> type[BaseModel] | None:
     """The model a field holds, itself or as list elements (None: a plain or free-form value)."""
     for candidate in (annotation, *_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-        if typing.get_origin(candidate) is list:
+        origin = typing.get_origin(candidate)
+        if origin is list:
             return _child(typing.get_args(candidate)[0])
+        # not a generic alias: on Python 3.10 ``isinstance(dict[str, Any], type)`` is true,
+        # and issubclass() of it raises
+        if origin is None and isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
     return None
 
 
