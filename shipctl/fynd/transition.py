@@ -263,9 +263,29 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     if not flags.yes and not _confirmed(app, body):
         return _declined(app, url)
     tokens = token.source(config, options, log=out.info if app.debug else None)
+    tokens.get()  # before the transition goes out: Ctrl-C up to here sent nothing
     # A transition moves units: never sent twice blindly (http.Call.idempotent)
     call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE}, client.encode(body),
                      idempotent=False)
+    try:
+        return _transition(app, body, call, url, config, tokens, options)
+    except KeyboardInterrupt:
+        # Ctrl-C on a transition that hangs: it went out and may have been applied; running
+        # it again at once could move the units twice.
+        ids = list(dict.fromkeys(_identifiers(body)))
+        look = ", ".join(f"`shipctl fynd show {i}`" for i in ids[:3])
+        out.info(client_printable(
+            "the transition was sent and its answer not read: Fynd may have applied it;"
+            f" look ({look}{', …' if len(ids) > 3 else ''}) before sending it again"))
+        raise
+
+
+def _transition(app: Application, body: dict[str, Any], call: Call, url: str, config: Any,
+                tokens: TokenSource, options: HttpOptions) -> int:
+    """Send the transition and say what came of it (settling an answer that was lost)."""
+    from shipctl.fynd import client
+
+    out = app.out
     delivery = _deliver(app, call, tokens, options)
     if delivery.ambiguous:
         return _settle(app, body, url, config, tokens, options, delivery)

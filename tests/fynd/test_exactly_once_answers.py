@@ -143,3 +143,41 @@ def test_a_shipment_verified_applied_stays_succeeded_when_another_cannot_tell(cl
     apply(cli, path, "--journal", journal, "--resend-unknown")
     assert line_units(server, "800051") == {"bag_confirmed": 5, "placed": 5}
     assert fynd_state(server)["transitions"]["800051"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_a_transition_waits_for_its_answer_says_it_may_have_been_applied(
+        proxied):
+    """Ctrl-C on a `fynd transition` that hangs (a natural thing to do) comes after the
+    request went out: it says Fynd may have applied it, and to look before sending it again,
+    so that the user does not just run it again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        pytest.skip("SIGINT is ignored in this test run, and so in its children")
+    server, proxy = proxied
+    proxy.stall_puts = 1
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipctl", "fynd", "transition", "800061", "--to",
+         "bag_confirmed", "--timeout", "30"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while proxy.puts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    err_text = err.decode()
+    assert proc.returncode == 130, err_text
+    assert fynd_state(server)["transitions"] == {"800061": 1}
+    assert "Fynd may have applied it" in err_text, err_text
+    assert "fynd show 800061" in err_text
+    assert "Traceback" not in err_text
