@@ -236,7 +236,10 @@ def outcome(status: int, body: bytes, job: Job | None = None) -> Outcome:
     # a 2xx answer that accounts for no shipment leaves every one of them out
     if job is None or not job.parts or (answer.error is not None and not answer.unread):
         return batch.Outcome(answer.ok, answer.text(), code=code, detail=detail)
-    results = {s.identifier: s for s in answer.shipments}
+    results: dict[str, Any] = {}
+    for result in answer.shipments:  # a shipment answered twice: a failure stands
+        if result.identifier not in results or not result.ok:
+            results[result.identifier] = result
     parts: dict[str, Any] = {}
     missing = []
     for part, identifier in job.parts.items():

@@ -181,3 +181,20 @@ def test_ctrl_c_while_a_transition_waits_for_its_answer_says_it_may_have_been_ap
     assert "Fynd may have applied it" in err_text, err_text
     assert "fynd show 800061" in err_text
     assert "Traceback" not in err_text
+
+
+@pytest.mark.parametrize("failed_first", [True, False])
+def test_a_shipment_answered_twice_with_one_failure_is_failed_not_succeeded(failed_first):
+    """Its part is journaled failed: a re-run must not take the body as already done."""
+    from shipctl import batch
+    from shipctl.fynd.apply import outcome
+
+    entries = [{"identifier": "1", "status": 400,
+                "message": "Invalid State Transition bag_confirmed detected"},
+               {"identifier": "1", "status": 200,
+                "final_state": {"bag_confirmed": "bag_confirmed"}}]
+    answer = {"statuses": [{"shipments": entries if failed_first else entries[::-1]}]}
+    job = batch.Job(id="b", keys=("1",), parts={"b/1": "1"})
+    result = outcome(200, json.dumps(answer).encode(), job)
+    assert not result.ok
+    assert result.parts["b/1"].status == batch.FAILED
