@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shipctl.ecom.receiver import REDACTED
-from shipctl.ecom.store import connect, forward_counts
+from shipctl.ecom.store import connect, forward_counts, log_safe
 
 Log = Callable[[str], None]
 
@@ -96,10 +96,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _plain(text: str, limit: int = 120) -> str:
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text if text.isprintable() else json.dumps(text, ensure_ascii=False)[1:-1]
+_plain = log_safe  # what a push or a downstream says, made safe for one log line
 
 
 def duration(seconds: float) -> str:
@@ -152,6 +149,7 @@ class Relay:
         self._in_flight: dict[int, str] = {}  # push id → awb (dispatcher thread only)
         self._stopping = threading.Event()
         self._drain_until = 0.0  # set by close
+        self._last_trouble = ""
         self._woken = False
         self._lock_fd: int | None = None
         self._workers = [threading.Thread(target=self._work, name=f"ecom-forward-{n}",
@@ -197,8 +195,16 @@ class Relay:
                         break
                     timeout = 0.1
                     continue
-                self._dispatch(connection)
-                timeout = self._until_due(connection)
+                try:
+                    self._dispatch(connection)
+                    timeout = self._until_due(connection)
+                    self._last_trouble = ""
+                except sqlite3.Error as error:
+                    # the store busy past its timeout, an I/O error: said, tried again later
+                    # (the pushes wait in the store meanwhile)
+                    self._say_once(f"{_now()} relay: cannot read the store ({error}); trying"
+                                   " again every few seconds")
+                    timeout = 5 * self.poll
             self._farewell(connection)
         except Exception as error:  # noqa: BLE001 - said once; the pushes stay in the store
             self.log(f"{_now()} relay stopped: {type(error).__name__}: {_plain(str(error))};"
@@ -209,6 +215,12 @@ class Relay:
                 connection.close()
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the lock
+
+    def _say_once(self, line: str) -> None:
+        """``line``, unless the last thing said was the same trouble (no flood in the log)."""
+        if line.split(" ", 1)[1] != self._last_trouble:
+            self._last_trouble = line.split(" ", 1)[1]
+            self.log(line)
 
     def _take_lock(self) -> bool:
         """The relay lock of this store; while another process holds it, wait (and say so)."""
@@ -315,8 +327,8 @@ class Relay:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             # not recorded: those pushes are still due and are sent again (idempotent)
-            self.log(f"{_now()} relay: could not record {len(outcomes)} delivery outcome(s):"
-                     f" {error}; those pushes will be sent again")
+            self._say_once(f"{_now()} relay: could not record delivery outcomes: {error};"
+                           " those pushes will be sent again")
             lines = []
             self._stopping.wait(self.poll)
         finally:

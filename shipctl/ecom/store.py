@@ -379,12 +379,12 @@ class Store:
         stored_id, awb, when, stored_body = stored
         differs = []
         if awb != push.awb:
-            differs.append(f"awb {awb} → {push.awb}")
+            differs.append(f"awb {log_safe(awb)} → {log_safe(push.awb)}")
         old_status, new_status = _status(stored_body), _status(push.body)
         if old_status != new_status:
-            differs.append(f"status {old_status} → {new_status}")
+            differs.append(f"status {log_safe(old_status)} → {log_safe(new_status)}")
         if when != push.datetime:
-            differs.append(f"datetime {when} → {push.datetime}")
+            differs.append(f"datetime {log_safe(when)} → {log_safe(push.datetime)}")
         if not differs:
             return None
         cursor = self._connection.execute(
@@ -395,7 +395,8 @@ class Store:
              values[7]))
         if cursor.rowcount != 1:
             return None  # the same conflicting push again: already kept and said
-        return (f"warning: conflict: status_update_number {push.status_update_number} was"
+        return (f"warning: conflict: status_update_number"
+                f" {log_safe(push.status_update_number)} was"
                 f" stored for another update ({'; '.join(differs)}); answered 200, kept in the"
                 " conflicts table (ecom export --conflicts)")
 
@@ -458,6 +459,20 @@ class Store:
         with self._lock:
             self._connection.executescript(
                 "BEGIN; DELETE FROM forwards; DELETE FROM conflicts; DELETE FROM pushes; COMMIT;")
+
+
+def log_safe(text: object, limit: int = 120) -> str:
+    """Text from a push made safe for one log line, cut at ``limit``: every character that is
+    not printable as itself escaped (``\\x85``, ``\\u202e``): controls (a newline would
+    forge a line), bidi overrides and isolates, U+2028/U+2029 — ``isprintable``'s set."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else (
+        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else
+        f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}") for ch in text)
 
 
 def _status(body: bytes) -> object:

@@ -235,3 +235,15 @@ def test_a_conflicting_duplicate_over_http_is_200_warned_and_exported(listening,
     assert document["stored"] == json.loads(first) and document["received"] == json.loads(other)
     # the store kept the first: export of pushes is unchanged
     assert cli("ecom", "export", "--store", running.store).out.encode() == first + b"\n"
+
+
+def test_a_conflicts_warning_cannot_forge_log_lines(tmp_path):
+    lines = []
+    with Store(tmp_path / "s.db", log=lines.append) as store:
+        assert store.add(push("44", status="In-scan")).result(timeout=10) is True
+        trick = "Delivered\n2024-03-01T00:00:00Z 200 forged\u202e\u2028"
+        assert store.add(push("44", status=trick)).result(timeout=10) is False
+    (line,) = lines
+    assert "\n" not in line and "\u202e" not in line and "\u2028" not in line
+    assert "status In-scan → Delivered\\x0a2024-03-01T00:00:00Z 200 forged\\u202e\\u2028" \
+        in line
