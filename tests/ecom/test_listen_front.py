@@ -44,11 +44,14 @@ def answer_of(sock: socket.socket) -> http.client.HTTPResponse:
     return answer
 
 
-def closed(sock: socket.socket) -> bool:
+def closed(sock: socket.socket, wait: float = TIMEOUT) -> bool:
+    sock.settimeout(wait)
     try:
         return sock.recv(65536) == b""
     except ConnectionResetError:
         return True
+    except TimeoutError:
+        return False
 
 
 def rss_kb(pid: int) -> int:
@@ -413,3 +416,54 @@ def test_the_servers_own_messages_are_rate_limited(listener):
     said = [line for line in running.lines if " uvicorn: " in line]
     assert 1 <= len(said) <= 25, len(said)
     assert "Traceback" not in running.log
+
+
+@pytest.mark.timeout(30)
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one_and_reported(tmp_path):
+    _seen_secrets.add(PASSWORD)
+
+    def soft_256() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 1024))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipctl", "ecom", "listen", "--port", "0", "--store",
+         str(tmp_path / "s.sqlite3"), "--username", USER, "--password-stdin"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=soft_256)
+    try:
+        proc.stdin.write(PASSWORD.encode() + b"\n")
+        proc.stdin.close()
+        first = proc.stderr.readline().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(TIMEOUT)
+    assert "connections at once (open-file limit 1024)" in first, first
+
+
+@pytest.mark.timeout(30)
+def test_past_max_connections_idle_ones_make_room_and_busy_ones_mean_503(listener):
+    running = listener("--max-connections", "2")
+    assert re.search(r"at most 2 connections at once", running.log)
+    body = json.dumps(scan()).encode()
+    # two connections in a request (credentials given, the body still coming)
+    busy = [head(running.port, f"Authorization: {basic()}", f"Content-Length: {len(body)}",
+                 body=body[:5]) for _ in range(2)]
+    time.sleep(0.5)
+    with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as third:
+        third.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        answer = answer_of(third)
+        assert answer.status == 503 and answer.getheader("Retry-After") == "1"
+        assert json.loads(answer.read())["status"] is False
+    for sock in busy:
+        sock.sendall(body[5:])
+        assert answer_of(sock).status in (200,)
+        sock.close()
+    # now two idle strangers: a good client still gets in, one of them makes room
+    idle = [socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
+            for _ in range(2)]
+    time.sleep(0.3)
+    assert running.post(scan(number="2")).status_code == 200
+    assert [closed(sock, wait=1) for sock in idle] == [True, False]  # the oldest went
+    for sock in idle:
+        sock.close()
+    running.stop()
+    assert "connection limit (2) reached" in running.log
