@@ -159,6 +159,8 @@ class _Guard:
 
     def blocked(self, address: str) -> float:
         """Seconds left of this address's block; 0 when it is not blocked."""
+        if not self._blocked:
+            return 0.0  # the usual case, without parsing the address each request
         key = self.key(address)
         until = self._blocked.get(key)
         if until is None:
