@@ -347,11 +347,13 @@ class Relay:
                 "UPDATE forwards SET state = 'forwarded', attempts = ?, first_try = ?,"
                 " next_try = NULL, last_result = ?, done_at = ? WHERE push_id = ?",
                 (attempts, first, outcome.result, _iso(when), task.push_id))
-            # the next push of this AWB is due now
+            # The next push of this AWB is due now. (It is pending: only the earliest open
+            # push of an AWB can be dead. "state != 'forwarded'" is the partial index's own
+            # condition: with "state = 'pending'" SQLite would scan every later push instead.)
             connection.execute(
                 "UPDATE forwards SET next_try = ? WHERE push_id = (SELECT min(push_id) FROM"
-                " forwards WHERE awb = ? AND state = 'pending' AND push_id > ?)",
-                (when, task.awb, task.push_id))
+                " forwards WHERE awb = ? AND state != 'forwarded' AND push_id > ?)"
+                " AND state = 'pending'", (when, task.awb, task.push_id))
             return f"{_now()} forwarded {where} to {self._shown}: {outcome.result}"
         deadline = first + self.schedule.give_up
         if when >= deadline:
