@@ -72,15 +72,11 @@ def test_a_full_disk_still_fails_the_whole_batch_as_the_stores_fault(tmp_path):
     """Row by row must not turn a store failure into "this push is bad" for each push."""
     with Store(tmp_path / "s.db") as store:
         store._connection.execute("DROP TABLE pushes")  # every insert fails: not the pushes'
-        futures = one_batch_failing(store)
+        futures = [store.add(push(str(n))) for n in range(5)]
         for future in futures:
             with pytest.raises(StoreError) as caught:
                 future.result(timeout=10)
             assert not isinstance(caught.value, Unstorable)
-
-
-def one_batch_failing(store: Store) -> list:
-    return [store.add(push(str(n))) for n in range(5)]
 
 
 def test_a_deleted_store_fails_every_push_and_says_so(tmp_path):
