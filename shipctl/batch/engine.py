@@ -443,6 +443,12 @@ class Engine:
                         start = monotonic()
                         self.started[index] = start
                         try:
+                            if not self.options.idempotent:
+                                # journaled as sent before it goes: a kill -9
+                                # then leaves a row a re-run verifies
+                                with lock:
+                                    if not self.closing:
+                                        self.recorder.sending(job)
                             outcome = send(job)
                             if not isinstance(outcome, Outcome):
                                 outcome = Outcome(

@@ -26,6 +26,7 @@ from shipctl.batch.vocabulary import (
     NOTEWORTHY,
     QUIET_SHOWN,
     RECORD_FIELD_MAX,
+    UNKNOWN,
     Job,
     Summary,
     error_records,
@@ -168,6 +169,20 @@ class Recorder:
         elif status in QUIET_SHOWN or not self.out.quiet:
             # --quiet: a re-run lists only what went wrong, not every skipped item
             self.out.info(item_line(item))
+
+    def sending(self, job: Job) -> None:
+        """``job``, whose call is not idempotent, is about to be sent: journal it ``unknown``
+        first, so a run killed before its outcome is recorded (kill -9, a power cut) leaves a
+        row that a re-run verifies, not a job it sends a second time. Its outcome replaces
+        the row; nothing else is written (no report line, no count)."""
+        if self.journal is None:
+            return
+        message = ("sent; the run ended before its outcome was recorded: it may have been"
+                   " applied; a re-run verifies it before sending")
+        item = record(0, job, UNKNOWN, message, None, 0, None)
+        self.journal.record(item_id=str(job.id), key=item["key"], label=item["label"],
+                            where=item["where"], status=UNKNOWN, code=None,
+                            message=item["message"], attempts=0)
 
     def note(self, text: str) -> None:
         """A message for the person watching (above the bar on a terminal)."""

@@ -198,3 +198,38 @@ def test_a_shipment_answered_twice_with_one_failure_is_failed_not_succeeded(fail
     result = outcome(200, json.dumps(answer).encode(), job)
     assert not result.ok
     assert result.parts["b/1"].status == batch.FAILED
+
+
+@pytest.mark.timeout(90)
+def test_a_run_killed_while_a_transition_is_in_flight_leaves_it_to_be_verified(
+        cli, proxied, tmp_path):
+    """kill -9 (the OOM killer, a power cut) while a transition waits for its answer: the
+    journal already says it was sent, so the re-run reads it back and does not move the
+    units a second time."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    server, proxy = proxied
+    proxy.stall_puts = 1
+    journal = tmp_path / "fynd.db"
+    path = write(tmp_path, partial("800071"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipctl", "fynd", "apply", path, "--journal", str(journal),
+         "--timeout", "30"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 30
+        while fynd_state(server)["transitions"] != {"800071": 1}:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    again = apply(cli, path, "--journal", journal)
+    assert line_units(server, "800071") == {"bag_confirmed": 5, "placed": 5}
+    assert fynd_state(server)["transitions"] == {"800071": 1} and proxy.puts == 1
+    assert again.code == 0, again.err
+    assert "applied in an earlier run (verified" in again.err
