@@ -263,6 +263,7 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     if not flags.yes and not _confirmed(app, body):
         return _declined(app, url)
     tokens = token.source(config, options, log=out.info if app.debug else None)
+    http.warn_plain_http(url, sends_credentials=True, warn=out.warn)  # before the secret goes
     tokens.get()  # before the transition goes out: Ctrl-C up to here sent nothing
     # A transition moves units: never sent twice blindly (http.Call.idempotent)
     call = http.Call("PUT", url, {"Content-Type": client.CONTENT_TYPE}, client.encode(body),
