@@ -443,7 +443,7 @@ class Engine:
                         start = monotonic()
                         self.started[index] = start
                         try:
-                            if not self.options.idempotent:
+                            if not self.options.idempotent and self.recorder.journal is not None:
                                 # journaled as sent before it goes: a kill -9
                                 # then leaves a row a re-run verifies
                                 with lock:
