@@ -3,10 +3,11 @@
 One SQLite file. Every finished item is one transaction, committed with ``synchronous=FULL`` in
 WAL mode before the item is reported anywhere else, so a ``kill -9`` loses at most the items
 that were in flight (an item whose call is not idempotent is written ``unknown`` before it is
-sent, so even those are verified, not sent twice). A re-run with the same journal skips the ids recorded as ``succeeded``;
-an ``unknown`` one (sent, maybe applied: a Fynd transition) is verified before it is sent. A
-job of several parts (the shipments of one Fynd body) has a row per part too, written in the
-same transaction as its own, so a re-run sends only the parts that have not succeeded.
+sent, so even those are verified, not sent twice). A re-run with the same journal skips the
+ids recorded as ``succeeded``; an ``unknown`` one (sent, maybe applied: a Fynd transition) is
+verified before it is sent. A job of several parts (the shipments of one Fynd body) has a
+row per part too, written in the same transaction as its own, so a re-run sends only the
+parts that have not succeeded.
 
 What is stored: the caller's job id (a hash of the request, not the request), ordering key
 (several joined with a space), label, source location, status, code, message (secrets
