@@ -533,9 +533,10 @@ def url_of(sock: socket.socket, path: str) -> str:
 def connection_limits(wanted: int | None = None) -> tuple[int, int, int]:
     """(connections, listen backlog, open-file limit): the soft RLIMIT_NOFILE raised to the
     hard one first. asyncio accepts up to a backlog's worth of sockets per wake-up before a
-    single one is admitted, so connections and twice the backlog must fit in the descriptors
-    left after ``FD_RESERVE``: then accept() never fails with EMFILE (which asyncio answers
-    with a logged traceback and a second of not accepting anything)."""
+    single one is admitted, so connections and five times the backlog must fit in the
+    descriptors left after ``FD_RESERVE``: then accept() does not fail
+    with EMFILE (which asyncio answers with a logged traceback and a second of not accepting
+    anything)."""
     try:
         import resource
     except ImportError:  # not a POSIX system: nothing to raise, nothing to fit in
@@ -551,8 +552,13 @@ def connection_limits(wanted: int | None = None) -> tuple[int, int, int]:
         except (ValueError, OSError):
             files = soft
     usable = max(files - FD_RESERVE, 6)
-    connections = max(2, min(wanted or MAX_CONNECTIONS, usable * 2 // 3))
-    backlog = max(1, min(2048, (usable - connections) // 2))
+    connections = max(2, min(wanted or MAX_CONNECTIONS, usable * 3 // 5))
+    # Five bursts of accepts fit in what is left, not two: asyncio creates a task per
+    # accepted socket, so a connection is admitted (and an idle one closed to make room) two
+    # loop iterations after its accept, and the closed one's descriptor is freed one later;
+    # meanwhile a full listen queue is accepted from again (EMFILE seen in CI with a margin
+    # of two bursts on a loaded machine).
+    backlog = max(1, min(2048, (usable - connections) // 5))
     return connections, backlog, files
 
 
