@@ -173,7 +173,9 @@ def test_down_downstream_restart_then_up_each_push_arrives_once_in_awb_order(
     assert "12 push(es) not yet forwarded" in first.log
 
     second = listeners(store, "--forward-to", url, *FAST)
-    assert "12 push(es) to forward to " + url + " from an earlier run, resumed" in second.log
+    # said by the relay's thread once it has the store: a moment after the listener is up
+    resumed = "12 push(es) to forward to " + url + " from an earlier run, resumed"
+    wait_until(lambda: resumed in second.log)
     down_port.close()
     downstream = downstreams(port)
     downstream.wait_for(12)
