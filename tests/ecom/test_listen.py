@@ -363,7 +363,8 @@ def test_forward_to_relays_each_new_push_as_received(listener):
     assert front.post(data=body).status_code == 200
     assert front.post(data=body).status_code == 200  # a duplicate is not relayed again
     deadline = time.monotonic() + TIMEOUT
-    while not target.rows() and time.monotonic() < deadline:
+    # the relay logs "forwarded" once the target's 200 is back: after the target stored it
+    while not (target.rows() and "forwarded awb" in front.log) and time.monotonic() < deadline:
         time.sleep(0.05)
     front.stop()
     assert [row[2] for row in target.rows()] == [body]
