@@ -73,12 +73,16 @@ def _catch_signals() -> Callable[[], None]:
     """
     import signal  # typer imports it anyway: no start-up cost
 
+    from shipctl import output
+
     global _signalled, _told
     _signalled, _told = None, False
+    output.signalled = False
 
     def interrupt(signum: int, frame: object) -> None:
         global _signalled
         _signalled = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        output.signalled = True  # seen at the end even if the KeyboardInterrupt is swallowed
         raise KeyboardInterrupt
 
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
@@ -92,6 +96,7 @@ def _catch_signals() -> Callable[[], None]:
             break
 
     def restore() -> None:
+        output.signalled = False  # this run's: a later run in the same process starts clean
         for signum, default in installed.items():
             # only our own handler: one set meanwhile and left in place is someone else's
             if signal.getsignal(signum) is interrupt:

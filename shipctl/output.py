@@ -133,6 +133,12 @@ class Output:
         self.stderr.write(self.scrub(f"warning: {text}") + "\n")
 
 
+# Set by the command line's SIGINT/SIGTERM handler (shipctl.cli) besides raising
+# KeyboardInterrupt: a KeyboardInterrupt raised inside a __del__ or a callback is swallowed
+# ("Exception ignored in …"), and the command then runs to its end none the wiser.
+signalled = False
+
+
 class Results:
     """Records for ``-o jsonl`` (each on its own line as it comes) or ``-o json`` (kept for one
     document ``{"results": [...], "summary": {...}}`` at the end)."""
@@ -148,6 +154,8 @@ class Results:
             self.records.append(record)
 
     def finish(self, summary: dict[str, Any]) -> None:
+        if signalled:  # interrupted, and the KeyboardInterrupt was lost on its way up: the
+            raise KeyboardInterrupt  # results are not whole; never write them as if they were
         if self.out.json_lines:
             self.out.write_json_line({"summary": summary})
         else:

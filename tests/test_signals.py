@@ -268,3 +268,24 @@ def test_an_error_wrapping_the_bulk_engines_signal_is_an_interruption(cli, tmp_p
     assert result.code == 130
     assert result.err.strip().splitlines()[-1] == "interrupted"
     assert "internal error" not in result.err
+
+
+def test_a_swallowed_interruption_never_finishes_a_results_document(capsys):
+    """A KeyboardInterrupt raised inside a __del__ is swallowed ("Exception ignored in");
+    the command runs on to its end, and `-o json` must not then print its document as whole
+    (seen once: ewe validate exited 130 with all 200,000 results printed)."""
+    from shipctl import output
+
+    out = output.Output()
+    out.json_mode = True
+    results = out.results()
+    results.add({"where": "a.json:1 item 1"})
+    output.signalled = True  # what the command line's handler marks besides raising
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            results.finish({"total": 1})
+    finally:
+        output.signalled = False
+    assert capsys.readouterr().out == ""
+    results.finish({"total": 1})  # no signal: the document as ever
+    assert '"total": 1' in capsys.readouterr().out
