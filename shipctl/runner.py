@@ -256,8 +256,8 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
                     return summary.exit_code()
             refusals: list[Outcome] = []
-            send = _sender(app, provider, auth, options.jobs, http_options, refusals,
-                           options.resend_unknown)
+            send = Sender(app, provider, auth, http_options, jobs=options.jobs,
+                          refusals=refusals, resend_unknown=options.resend_unknown).send
             summary = batch.run(jobs(), send, bulk, out, total=total)
             if refusals:
                 _say_refused(app, provider, refusals[0])
@@ -344,13 +344,6 @@ def _say_unknown(app: Application, provider: BulkProvider, count: int,
         f" applied them; {again}; --resend-unknown sends them without checking")
 
 
-def _sender(app: Application, provider: BulkProvider, auth: Auth, jobs: int,
-            http_options: Any, refusals: list[Outcome],
-            resend_unknown: bool = False) -> Callable[[Job], Outcome]:
-    return Sender(app, provider, auth, http_options, jobs=jobs, refusals=refusals,
-                  resend_unknown=resend_unknown).send
-
-
 class Sender:
     """Sends a provider's jobs with the run's credentials: the bulk engine's ``send``, and a
     single-request command's (``fynd transition``) way to settle an answer that was lost.
@@ -362,7 +355,7 @@ class Sender:
 
     def __init__(self, app: Application, provider: BulkProvider, auth: Auth, http_options: Any,
                  *, jobs: int = 1, refusals: list[Outcome] | None = None,
-                 resend_unknown: bool = False, warn_plain_http: bool = True) -> None:
+                 resend_unknown: bool = False) -> None:
         from shipctl import http
 
         self.provider = provider
@@ -371,8 +364,7 @@ class Sender:
         self.refusals = refusals if refusals is not None else []
         self.resend_unknown = resend_unknown
         self.session = http.make_session(http_options, pool_size=max(jobs, 1))
-        if warn_plain_http:  # (a caller that sent already has said it)
-            http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
+        http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
         self.log = app.out.info if app.debug else None
 
     def deliver(self, call: Call, headers: dict[str, str]) -> Any:

@@ -11,6 +11,10 @@ it passes that value explicitly rather than relying on the default below.
 
 from __future__ import annotations
 
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from shipctl.ewe import MSG_TYPE, SANDBOX_PASSWORD, SANDBOX_USERNAME
 from shipctl.ewe import digest as ewe_digest
 
@@ -20,6 +24,33 @@ SANDBOX_DIGEST = ewe_digest.compute(SANDBOX_USERNAME, MSG_TYPE, SANDBOX_PASSWORD
 # For a stand-in server's serve_forever: it checks for shutdown() this often. The default, 0.5 s,
 # made every stop wait for it, half a second per test that starts one.
 QUICK_STOP = {"poll_interval": 0.05}
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A stand-in server on 127.0.0.1 that serves with HANDLER from the moment it is made, a
+    thread per connection; ``lock`` guards what its handler records. Stop: ``shutdown()``
+    then ``server_close()``."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def say_nothing(connection: socket.socket) -> None:
+    """Hold CONNECTION without an answer until the client gives up and closes it (10 s at
+    most): a lost answer, as a client sees it."""
+    connection.settimeout(10)
+    try:
+        connection.recv(1)
+    except OSError:
+        pass
 
 EWE_REFERENCE = "TEST08030001"  # the seed's referenceNo
 

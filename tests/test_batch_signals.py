@@ -36,6 +36,28 @@ def make_jobs(n: int) -> list[Job]:
 
 
 # -- in-process: the handlers run in this (main) thread --------------------------------------
+def hanging_send_interrupted_twice(release: threading.Event, *, workers: int):
+    """A send() that hangs until RELEASE; once WORKERS are inside it, this process gets
+    SIGTERM and then SIGINT (the second signal abandons what is in flight)."""
+    started = threading.Semaphore(0)
+
+    def send(job: Job) -> Outcome:
+        started.release()
+        release.wait(120)  # a request that hangs
+        return Outcome(True, "late")
+
+    def interrupt_twice():
+        for _ in range(workers):
+            started.acquire(timeout=5)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_twice, daemon=True).start()
+    return send
+
+
 def test_ctrl_c_finishes_in_flight_reports_the_rest_interrupted_and_restores_handlers(capsys):
     before = signal.getsignal(signal.SIGINT)
     sent = []
@@ -62,22 +84,7 @@ def test_ctrl_c_finishes_in_flight_reports_the_rest_interrupted_and_restores_han
 
 def test_a_second_signal_abandons_in_flight_requests_at_once(capsys):
     release = threading.Event()
-    started = threading.Semaphore(0)
-
-    def send(job: Job) -> Outcome:
-        started.release()
-        release.wait(120)  # a request that hangs
-        return Outcome(True, "late")
-
-    def interrupt_twice():
-        for _ in range(3):  # all three workers are inside send()
-            started.acquire(timeout=5)
-        time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_twice, daemon=True).start()
+    send = hanging_send_interrupted_twice(release, workers=3)
     began = time.monotonic()
     try:
         summary = run(make_jobs(10), send, BulkOptions(jobs=3, grace_seconds=30), Output())
@@ -96,21 +103,7 @@ def test_an_abandoned_request_that_is_not_idempotent_is_unknown_in_the_journal(c
     """A Fynd transition in flight at a second Ctrl-C may have been applied: it is journaled
     as unknown (a re-run verifies it), not interrupted (which a re-run sends again)."""
     release = threading.Event()
-    started = threading.Semaphore(0)
-
-    def send(job: Job) -> Outcome:
-        started.release()
-        release.wait(120)
-        return Outcome(True, "late")
-
-    def interrupt_twice():
-        started.acquire(timeout=5)
-        time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt_twice, daemon=True).start()
+    send = hanging_send_interrupted_twice(release, workers=1)
     journal = tmp_path / "j.db"
     try:
         summary = run(make_jobs(3), send, BulkOptions(jobs=1, grace_seconds=30, journal=journal,

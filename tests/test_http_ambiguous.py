@@ -10,6 +10,7 @@ import threading
 
 import pytest
 import requests
+from factories import say_nothing
 
 from shipctl.http import Call, HttpOptions, make_session, send
 from shipctl.http.retry import RetryPolicy
@@ -50,11 +51,7 @@ class Server:
                 answer = self.answers[min(self.requests, len(self.answers) - 1)]
                 self.requests += 1
             if answer == "stall":
-                conn.settimeout(10)
-                try:
-                    conn.recv(1)  # until the client gives up and closes
-                except OSError:
-                    pass
+                say_nothing(conn)
             elif answer == "reset":
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             else:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from factories import QUICK_STOP
+from factories import LoopbackServer
 
 from shipctl import batch, http, runner, secrets
 from shipctl.app import Application
@@ -23,24 +23,16 @@ from shipctl.runner import Auth, BulkProvider, RunOptions
 TOKEN_LIFETIME = 7  # requests a token is good for: the run outlives the first one
 
 
-class FakeApi(ThreadingHTTPServer):
+class FakeApi(LoopbackServer):
     """POST /token → a new bearer token; POST /apply → 200, 400 for a body marked "reject",
     401 when the token is unknown or used up. Records what it applied, in arrival order."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.tokens: dict[str, int] = {}  # token → requests left
         self.issued = 0
         self.applied: list[dict] = []
         self.rejected_401 = 0
-        super().__init__(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -8,38 +8,29 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from factories import QUICK_STOP
+from factories import LoopbackServer, say_nothing
 
 from shipctl import batch, http, runner
 from shipctl.app import Application
 from shipctl.runner import Auth, BulkProvider, RunOptions, Verdict
 
 
-class MovingApi(ThreadingHTTPServer):
+class MovingApi(LoopbackServer):
     """PUT /apply moves body "n" (counted in ``applied``); a body with "stall" gets no answer
     for its first ``stall_times`` requests: "apply" applies it first, "drop" does not.
     GET /applied?n=N says how often N was applied; 503 while ``unreadable`` is set."""
 
-    daemon_threads = True
-
     def __init__(self, handler: type[BaseHTTPRequestHandler] | None = None) -> None:
-        self.lock = threading.Lock()
         self.applied: dict[int, int] = {}
         self.received: dict[int, int] = {}
         self.reads = 0
         self.unreadable = False
-        super().__init__(("127.0.0.1", 0), handler or _Handler)
-        threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(handler or _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -59,12 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
                 api.applied[n] = api.applied.get(n, 0) + 1
         if stall:
             self.close_connection = True
-            self.connection.settimeout(10)
-            try:
-                self.connection.recv(1)  # say nothing until the client gives up
-            except OSError:
-                pass
-            return
+            return say_nothing(self.connection)
         self.answer(200, {"ok": True})
 
     def do_GET(self) -> None:  # noqa: N802

@@ -152,10 +152,7 @@ class Recorder:
         item = record(index, job, status, message, code, attempts, elapsed_ms)
         if self.journal is not None:
             # Journal first: if we die between the two, the re-run reports it as skipped.
-            self.journal.record(item_id=str(job.id), key=item["key"], label=item["label"],
-                                where=item["where"], status=status, code=code,
-                                message=item["message"], attempts=attempts,
-                                parts=parts)
+            self._journal(job, item, parts)
         if detail:
             item["detail"] = detail
         if self.report is not None:
@@ -179,10 +176,13 @@ class Recorder:
             return
         message = ("sent; the run ended before its outcome was recorded: it may have been"
                    " applied; a re-run verifies it before sending")
-        item = record(0, job, UNKNOWN, message, None, 0, None)
+        self._journal(job, record(0, job, UNKNOWN, message, None, 0, None))
+
+    def _journal(self, job: Job, item: dict[str, Any], parts: dict[str, Any] | None = None
+                 ) -> None:
         self.journal.record(item_id=str(job.id), key=item["key"], label=item["label"],
-                            where=item["where"], status=UNKNOWN, code=None,
-                            message=item["message"], attempts=0)
+                            where=item["where"], status=item["status"], code=item["code"],
+                            message=item["message"], attempts=item["attempts"], parts=parts)
 
     def note(self, text: str) -> None:
         """A message for the person watching (above the bar on a terminal)."""

@@ -244,7 +244,7 @@ def check(data: object, *, force: bool = False) -> Checked:
     try:
         return _check(data, force)
     except RecursionError:  # the readers cap nesting (shipctl.nesting); a caller's own data may not
-        return Checked(None, [Problem((), "nested too deeply")], identifiers=_identifiers(data))
+        return Checked(None, [Problem((), "nested too deeply")], identifiers=identifiers(data))
 
 
 def _check(data: dict[str, Any], force: bool) -> Checked:
@@ -259,13 +259,13 @@ def _check(data: dict[str, Any], force: bool) -> Checked:
         problems.extend(_reason_problems(i, transition))
         warnings.extend(_filter_warnings(i, transition))
     problems.extend(_repeated(data))
-    identifiers = _identifiers(data)
+    found = identifiers(data)
     if not problems:
         request = _ordered(data, UpdateShipmentStatus)
         problems.extend(_not_json(request, ()))
         if not problems:
-            return Checked(request, [], _sorted(data, warnings), identifiers)
-    return Checked(None, _sorted(data, problems), _sorted(data, warnings), identifiers)
+            return Checked(request, [], _sorted(data, warnings), found)
+    return Checked(None, _sorted(data, problems), _sorted(data, warnings), found)
 
 
 def _ordered(value: Any, model: type[BaseModel] | None) -> Any:
@@ -296,7 +296,8 @@ def _entries(node: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     return [(i, entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
 
 
-def _identifiers(data: Any) -> list[str]:
+def identifiers(data: Any) -> list[str]:
+    """The shipment identifiers a body names (statuses[].shipments[].identifier), in order."""
     found: list[str] = []
     for _, transition in _entries(data, "statuses"):
         for _, shipment in _entries(transition, "shipments"):

@@ -232,7 +232,7 @@ def _deliver(app: Application, call: Call, tokens: TokenSource, options: HttpOpt
 def run(app: Application, flags: Flags, *, timeout: float, retries: int,
         ca_bundle: Path | None, dry_run: bool) -> int:
     from shipctl import http
-    from shipctl.fynd import client, token
+    from shipctl.fynd import client, models, token
     from shipctl.fynd.apply import BearerAuth, company_placeholder
 
     out = app.out
@@ -273,9 +273,9 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
     except KeyboardInterrupt:
         # Ctrl-C on a transition that hangs: it went out and may have been applied; running
         # it again at once could move the units twice.
-        ids = list(dict.fromkeys(_identifiers(body)))
+        ids = list(dict.fromkeys(models.identifiers(body)))
         look = ", ".join(f"`shipctl fynd show {i}`" for i in ids[:3])
-        out.info(client_printable(
+        out.info(client.printable(
             "the transition was sent and its answer not read: Fynd may have applied it;"
             f" look ({look}{', …' if len(ids) > 3 else ''}) before sending it again"))
         raise
@@ -284,7 +284,7 @@ def run(app: Application, flags: Flags, *, timeout: float, retries: int,
 def _transition(app: Application, body: dict[str, Any], call: Call, url: str, config: Any,
                 tokens: TokenSource, options: HttpOptions) -> int:
     """Send the transition and say what came of it (settling an answer that was lost)."""
-    from shipctl.fynd import client
+    from shipctl.fynd import client, models
 
     out = app.out
     delivery = _deliver(app, call, tokens, options)
@@ -302,7 +302,7 @@ def _transition(app: Application, body: dict[str, Any], call: Call, url: str, co
     answer = client.parse_answer(response.status_code, response.content)
     answered = {s.identifier for s in answer.shipments}
     if (answer.error is None or answer.unread) and any(i not in answered
-                                                        for i in _identifiers(body)):
+                                                        for i in models.identifiers(body)):
         # a shipment the answer leaves out may have moved or not: read it back
         return _settle(app, body, url, config, tokens, options, delivery)
     code = int(ExitCode.OK if answer.ok else ExitCode.FAILED)
@@ -329,27 +329,24 @@ def _transition(app: Application, body: dict[str, Any], call: Call, url: str, co
     return code
 
 
-def _identifiers(body: dict[str, Any]) -> list[str]:
-    return [str(s.get("identifier")) for t in body.get("statuses") or []
-            for s in t.get("shipments") or [] if isinstance(s, dict)]
-
-
 def _settle(app: Application, body: dict[str, Any], url: str, config: Any,
             tokens: TokenSource, options: HttpOptions, delivery: Delivery) -> int:
     """The transition was sent and no complete answer says whether each shipment moved: read
     them back and decide, as `fynd apply` does (``runner.Sender.settle``): applied → ok;
     nothing moved → sent again; cannot tell → unknown (exit 1), never sent twice blindly."""
     from shipctl import batch, runner
+    from shipctl.fynd import models
     from shipctl.fynd.apply import BearerAuth, UpdateShipmentStatus, part_id
+    from shipctl.fynd.client import printable
 
     out = app.out
     provider = UpdateShipmentStatus(http_options=options)
     provider.config, provider.tokens, provider.url = config, tokens, url
-    identifiers = _identifiers(body)
+    identifiers = models.identifiers(body)
     job = batch.Job(id="fynd transition", keys=tuple(dict.fromkeys(identifiers)),
                     label=" ".join(identifiers), where="fynd transition", payload=body,
                     parts={part_id("fynd transition", i): i for i in identifiers})
-    sender = runner.Sender(app, provider, BearerAuth(tokens), options, warn_plain_http=False)
+    sender = runner.Sender(app, provider, BearerAuth(tokens), options)
     first = (sender.lost(delivery, delivery.attempts) if delivery.ambiguous else
              provider.outcome(delivery.response, job))
     outcome = sender.settle(job, first)
@@ -369,22 +366,16 @@ def _settle(app: Application, body: dict[str, Any], url: str, config: Any,
         })
         return code
     for part in parts.values():
-        out.print(client_printable(f"{part.key}  {part.status}  {part.message}"))
+        out.print(printable(f"{part.key}  {part.status}  {part.message}"))
     if outcome.ok:
-        out.info(client_printable(outcome.message))
+        out.info(printable(outcome.message))
     elif outcome.unknown:
-        out.info(client_printable(f"unknown: {outcome.message}"))
+        out.info(printable(f"unknown: {outcome.message}"))
         out.info("check each shipment with `shipctl fynd show SHIPMENT` before sending this"
                  " transition again: Fynd may have applied it")
     else:
-        out.info(client_printable(f"error: {outcome.message}"))
+        out.info(printable(f"error: {outcome.message}"))
     return code
-
-
-def client_printable(text: str) -> str:
-    from shipctl.fynd.client import printable
-
-    return printable(text)
 
 
 # -- what a transition moves: the result line and the question before a cancellation ---------

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ecom.test_listen import PASSWORD, USER, Listener, scan
+from ecom.test_listen import PASSWORD, USER, scan
+from ecom.test_listen import listener as listener  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(20)
 FAST = ("--forward-backoff", "0.1s,0.4s")
@@ -99,18 +100,9 @@ def downstreams():
 
 
 @pytest.fixture
-def listeners():
-    started: list[Listener] = []
-
-    def start(store, *args) -> Listener:
-        started.append(Listener(store, *args))
-        return started[-1]
-
-    yield start
-    for each in started:
-        if each.proc.poll() is None:
-            each.proc.kill()
-            each.proc.wait()
+def listeners(listener):
+    """``listeners(store, *args)``: ``listener`` on a store the test names."""
+    return lambda store, *args: listener(*args, store=store)
 
 
 def twelve_over_three_awbs() -> list[dict]:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ecom.test_listen import listener as listener  # noqa: F401 - the fixture
 from shipctl.ecom import store as store_module
 from shipctl.ecom.receiver import Push
 from shipctl.ecom.store import Store, StoreError, StoreLost, Unstorable, connect
@@ -178,20 +179,9 @@ def test_forward_rows_are_committed_with_the_push_held_behind_their_awb(tmp_path
 
 # -- over real HTTP ---------------------------------------------------------------------------
 @pytest.fixture
-def listening(tmp_path):
-    from ecom.test_listen import Listener
-
-    started = []
-
-    def start(*args: str) -> Listener:
-        started.append(Listener(tmp_path / "pushes.sqlite3", *args))
-        return started[-1]
-
-    yield start
-    for each in started:
-        if each.proc.poll() is None:
-            each.proc.kill()
-            each.proc.wait()
+def listening(tmp_path, listener):
+    """``listener`` on pushes.sqlite3, which the test deletes under it."""
+    return lambda *args: listener(*args, store=tmp_path / "pushes.sqlite3")
 
 
 def test_the_store_deleted_while_listening_is_503_then_exit_1_with_a_message(listening):

@@ -9,37 +9,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
-from factories import QUICK_STOP
+from factories import LoopbackServer, say_nothing
 
 
-class Proxy(ThreadingHTTPServer):
+class Proxy(LoopbackServer):
     """Forwards to the sandbox. ``stall_puts``: the next N status PUTs are forwarded (applied)
     and their answers lost; ``swallow_puts``: the next N are not forwarded and get no answer;
     ``drop_from_answer``: shipment identifiers taken out of PUT answers; ``reads_fail``:
     shipment-details GETs are answered 503 without asking the sandbox."""
 
-    daemon_threads = True
-
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
-        self.lock = threading.Lock()
         self.stall_puts = 0
         self.swallow_puts = 0
         self.drop_from_answer: set[str] = set()
         self.reads_fail = False
         self.puts = 0
         self.reads = 0
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
-        threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_ProxyHandler)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -86,13 +77,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._answer(answer.status_code, content)
 
     def _hold(self) -> None:
-        """No answer until the client gives up and closes the connection."""
         self.close_connection = True
-        self.connection.settimeout(10)
-        try:
-            self.connection.recv(1)
-        except OSError:
-            pass
+        say_nothing(self.connection)
 
     def _answer(self, status: int, content: bytes) -> None:
         self.send_response(status)
