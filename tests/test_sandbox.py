@@ -332,6 +332,15 @@ def test_fault_reset_drops_the_connection_with_a_reset():
     assert document["ewe"]["applied"] == {}
 
 
+def test_fail_mode_any_draws_every_fault_stall_included_and_mix_never_stalls():
+    drawn = {}
+    for mode in ("any", "mix"):
+        with start_background(faults=Faults(fail_rate=1, fail_mode=mode, seed=5)) as server:
+            drawn[mode] = {server.plan()[1] for _ in range(200)}
+    assert drawn["any"] == {"code2", "http503", "reset", "stall"}
+    assert drawn["mix"] == {"code2", "http503", "reset"}
+
+
 def test_fault_stall_applies_then_answers_nothing_until_the_client_gives_up():
     with start_background(faults=Faults(fail_rate=1, fail_mode="stall", seed=3)) as server:
         started = time.monotonic()
