@@ -380,7 +380,7 @@ class Sender:
 
         provider, auth = self.provider, self.auth
         call = provider.call(job)
-        if not provider.idempotent:
+        if call.idempotent and not provider.idempotent:  # the provider's word is what counts
             call = dataclasses.replace(call, idempotent=False)
         attempts = 0
         delivery = None

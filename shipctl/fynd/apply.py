@@ -198,7 +198,7 @@ class UpdateShipmentStatus(BulkProvider):
         from shipctl.fynd import client
 
         return http.Call("PUT", self.url, {"Content-Type": client.CONTENT_TYPE},
-                         client.encode(job.payload))
+                         client.encode(job.payload), idempotent=False)
 
     def outcome(self, response: requests.Response, job: Job) -> Outcome:
         return outcome(response.status_code, response.content, job)
