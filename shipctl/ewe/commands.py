@@ -9,29 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands import bulk
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
-    BulkCommand,
-    CaBundleOpt,
-    DryRunOpt,
-    FailFastOpt,
-    JobsOpt,
-    JournalOpt,
     PathsArg,
     ProfileOpt,
-    RateOpt,
     RecursiveOpt,
-    ReportOpt,
     ResultsFormat,
     ResultsOpt,
-    RetriesOpt,
-    ShardOpt,
-    ShowSecretsOpt,
-    StrictOpt,
-    TimeoutOpt,
-    WaitOpt,
     command_group,
-    wait_seconds,
 )
 
 group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
@@ -42,35 +28,19 @@ class TemplateFormat(str, Enum):
     json = "json"
 
 
-@group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
-def modify(
-    ctx: typer.Context,
-    paths: PathsArg = None,
-    recursive: RecursiveOpt = False,
-    profile: ProfileOpt = None,
-    jobs: JobsOpt = 4,
-    rate: RateOpt = None,
-    journal: JournalOpt = None,
-    wait: WaitOpt = None,
-    report: ReportOpt = None,
-    fail_fast: FailFastOpt = False,
-    strict: StrictOpt = False,
-    shard: ShardOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
-    content_type: Annotated[
-        Optional[str],
-        typer.Option(
-            "--content-type",
-            metavar="TYPE",
-            help="Content-Type of the body (default: ewe.content_type, application/javascript).",
-        ),
-    ] = None,
-    dry_run: DryRunOpt = False,
-    show_secrets: ShowSecretsOpt = False,
-    output: ResultsOpt = ResultsFormat.text,
-) -> None:
+ContentTypeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--content-type",
+        metavar="TYPE",
+        help="Content-Type of the body (default: ewe.content_type, application/javascript).",
+    ),
+]
+
+
+@group.command(cls=bulk.BulkCommand, epilog=EXIT_CODES_HELP)
+@bulk.flags(rate_default="ewe.rate, 1.0")
+def modify(ctx: typer.Context, *, run: bulk.Bulk, content_type: ContentTypeOpt = None) -> None:
     """Send modifyShipment requests from YAML/JSON/JSONL/CSV files, one or thousands.
 
     Each item is a request body without username/digest/msgType (they come from the profile).
@@ -88,26 +58,8 @@ def modify(
     from shipctl import runner
     from shipctl.ewe.modify import ModifyShipment
 
-    app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not ResultsFormat.text, show_secrets=show_secrets)
-    app.out.json_lines = output is ResultsFormat.jsonl
-    options = runner.RunOptions(
-        paths=[str(p) for p in paths or []],
-        recursive=recursive,
-        jobs=jobs,
-        rate=rate,
-        journal=journal,
-        wait=wait_seconds(wait),
-        report=report,
-        fail_fast=fail_fast,
-        strict=strict,
-        shard=shard,
-        timeout=timeout,
-        retries=retries,
-        ca_bundle=ca_bundle,
-        dry_run=dry_run,
-    )
-    raise typer.Exit(runner.run(app, ModifyShipment(content_type=content_type), options))
+    provider = ModifyShipment(content_type=content_type)
+    raise typer.Exit(runner.run(run.app, provider, run.options()))
 
 
 @group.command(epilog=EXIT_CODES_HELP)
