@@ -759,14 +759,14 @@ def test_an_empty_host_is_a_usage_error_not_every_interface(cli, host):
 @pytest.mark.timeout(60)
 @pytest.mark.shows_secrets  # the banner prints the public sandbox credentials
 def test_the_banner_and_warning_of_a_wildcard_bind_say_where_it_listens(capsys):
-    from shipctl.sandbox import _print_banner, listening_on
+    from shipctl.sandbox.serve import listening_on, print_banner
 
     with start_background() as server:
         port = server.server_port
         # what a bind to --host 0.0.0.0 reports, without opening a port beyond loopback
         server.host, server.server_address = "0.0.0.0", ("0.0.0.0", port)
         assert listening_on(server) == "0.0.0.0 (every IPv4 interface)"
-        _print_banner(server)
+        print_banner(server)
         banner = capsys.readouterr().out
         assert banner.startswith(
             f"shipctl sandbox listening on 0.0.0.0 (every IPv4 interface), port {port}\n"
