@@ -1,4 +1,5 @@
-"""`shipctl ecom …`: validate, codes, replay (listen and export are registered at the end)."""
+"""`shipctl ecom …`: validate, codes, replay; then listen, export and forward
+(``receiver_commands``), registered after them so help lists them in that order."""
 
 # Annotations stay real objects (no `from __future__ import annotations`): typer reads
 # every option's annotation at start-up, and string ones cost an eval each.
@@ -9,32 +10,18 @@ from typing import Annotated, Optional
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands import bulk
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
-    BulkCommand,
-    CaBundleOpt,
-    DryRunOpt,
-    FailFastOpt,
-    JobsOpt,
-    JournalOpt,
     OutputFormat,
     OutputOpt,
     PathsArg,
-    ProfileOpt,
-    RateOpt,
     RecursiveOpt,
-    ReportOpt,
     ResultsFormat,
     ResultsOpt,
-    RetriesOpt,
-    ShardOpt,
-    ShowSecretsOpt,
-    StrictOpt,
-    TimeoutOpt,
-    WaitOpt,
     command_group,
-    wait_seconds,
 )
+from shipctl.ecom import receiver_commands
 
 
 class AuthScheme(str, Enum):
@@ -100,59 +87,52 @@ def codes(
     app.out.table(["code", "meaning"], [[c.code, c.meaning] for c in TABLE])
 
 
-@group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
+ToOpt = Annotated[
+    Optional[str],
+    typer.Option("--to", metavar="URL", help="Webhook URL (default: the profile's ecom.url)."),
+]
+UsernameOpt = Annotated[
+    Optional[str],
+    typer.Option("--username", metavar="NAME",
+                 help="Basic-Auth username (default: ecom.username)."),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the Basic-Auth password from the first line of"
+                 " stdin (default: ecom.password)."),
+]
+AuthOpt = Annotated[
+    AuthScheme,
+    typer.Option("--auth", help="How the credentials go: basic (Authorization: Basic, as Ecom"
+                 " Express sends them) or headers (username and password headers, which some"
+                 " receivers check)."),
+]
+HeaderOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--header", "-H", metavar="NAME:VALUE",
+                 help="Add a header to every request (repeatable), e.g. 'X-Source: replay'. For"
+                 " username/password headers use --auth headers: the password then stays off the"
+                 " command line."),
+]
+NoDedupeOpt = Annotated[
+    bool,
+    typer.Option("--no-dedupe",
+                 help="Send every item, even one repeating an earlier status_update_number."),
+]
+
+
+@group.command(cls=bulk.BulkCommand, epilog=EXIT_CODES_HELP)
+@bulk.flags(rate_default=bulk.UNLIMITED)
 def replay(
     ctx: typer.Context,
-    paths: PathsArg = None,
-    recursive: RecursiveOpt = False,
-    profile: ProfileOpt = None,
-    to: Annotated[
-        Optional[str],
-        typer.Option("--to", metavar="URL", help="Webhook URL (default: the profile's ecom.url)."),
-    ] = None,
-    username: Annotated[
-        Optional[str],
-        typer.Option("--username", metavar="NAME",
-                     help="Basic-Auth username (default: ecom.username)."),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option("--password-stdin",
-                     help="Read the Basic-Auth password from the first line of stdin"
-                     " (default: ecom.password)."),
-    ] = False,
-    auth: Annotated[
-        AuthScheme,
-        typer.Option("--auth", help="How the credentials go: basic (Authorization: Basic, as"
-                     " the seed says) or headers (username and password headers, which some"
-                     " receivers check)."),
-    ] = AuthScheme.basic,
-    header: Annotated[
-        Optional[list[str]],
-        typer.Option("--header", "-H", metavar="NAME:VALUE",
-                     help="Add a header to every request (repeatable), e.g. 'X-Source:"
-                     " replay'. For username/password headers use --auth headers: the"
-                     " password then stays off the command line."),
-    ] = None,
-    no_dedupe: Annotated[
-        bool,
-        typer.Option("--no-dedupe",
-                     help="Send every item, even one repeating an earlier status_update_number."),
-    ] = False,
-    jobs: JobsOpt = 4,
-    rate: RateOpt = None,
-    journal: JournalOpt = None,
-    wait: WaitOpt = None,
-    report: ReportOpt = None,
-    fail_fast: FailFastOpt = False,
-    strict: StrictOpt = False,
-    shard: ShardOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
-    dry_run: DryRunOpt = False,
-    show_secrets: ShowSecretsOpt = False,
-    output: ResultsOpt = ResultsFormat.text,
+    to: ToOpt = None,
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    auth: AuthOpt = AuthScheme.basic,
+    header: HeaderOpt = None,
+    no_dedupe: NoDedupeOpt = False,
+    *,
+    run: bulk.Bulk,
 ) -> None:
     """Re-send saved Ecom pushes to a webhook, as Ecom would: one scan per POST, Basic Auth.
 
@@ -172,38 +152,18 @@ def replay(
     from shipctl.ecom.replay import Replay
     from shipctl.errors import UsageError
 
-    app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not ResultsFormat.text, show_secrets=show_secrets)
-    app.out.json_lines = output is ResultsFormat.jsonl
-    paths_ = [str(p) for p in paths or []]
     password = None
     if password_stdin:
-        if not paths_ or "-" in paths_:
+        if not run.paths or "-" in run.paths:
             raise UsageError("--password-stdin reads the password from stdin: give the pushes"
                              " as files or directories, not -")
         password = secrets.read_line()
         if not password:
             raise UsageError("--password-stdin: stdin held no password")
         secrets.register(password)
-    options = runner.RunOptions(
-        paths=paths_,
-        recursive=recursive,
-        jobs=jobs,
-        rate=rate,
-        journal=journal,
-        wait=wait_seconds(wait),
-        report=report,
-        fail_fast=fail_fast,
-        strict=strict,
-        shard=shard,
-        timeout=timeout,
-        retries=retries,
-        ca_bundle=ca_bundle,
-        dry_run=dry_run,
-    )
     provider = Replay(to=to, username=username, password=password, headers=header or [],
                       dedupe=not no_dedupe, auth=auth.value)
-    raise typer.Exit(runner.run(app, provider, options))
-from shipctl.ecom import receiver_commands  # noqa: E402 - listen and export
+    raise typer.Exit(runner.run(run.app, provider, run.options()))
+
 
 receiver_commands.register(group)
