@@ -49,5 +49,5 @@ PROVIDER = Provider(
     sandbox_settings=_sandbox_settings,
     simulator="shipctl.ewe.simulator",
     commands="shipctl.ewe.commands",
-    auth_check="shipctl.ewe.auth",
+    auth_check="shipctl.ewe.auth_check",
 )

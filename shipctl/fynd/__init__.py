@@ -36,5 +36,5 @@ PROVIDER = Provider(
     sandbox_settings=_sandbox_settings,
     simulator="shipctl.fynd.simulator",
     commands="shipctl.fynd.commands",
-    auth_check="shipctl.fynd.auth",
+    auth_check="shipctl.fynd.auth_check",
 )

@@ -4,9 +4,9 @@ EWE has no "who am I" operation, so the check sends a modifyShipment that names 
 the envelope (username, digest, msgType) and nothing else. It is safe because it cannot
 modify anything, whatever EWE checks first: there is no referenceNo (or articleId) to apply a
 change to, so the best it can get is code 10 "Invalid parameter". The answer says which
-check stopped it, in the order EWE checks them (reference/ewe.md "Response", and the
-sandbox's simulator): 3 wrong msgType or URL, 101 unknown username, 104 wrong password
-(digest), 10 a request that passed the credential checks and failed on its fields.
+check stopped it, in the order EWE checks them (docs/ewe.md, Response codes): 3 wrong
+msgType or URL, 101 unknown username, 104 wrong password (digest), 10 a request that passed
+the credential checks and failed on its fields.
 """
 
 from __future__ import annotations
