@@ -56,8 +56,8 @@ def scans(count: int, awbs: int) -> list[dict]:
 
 
 class LocalReceiver:
-    """Answers each push as the seed's success case after ``latency`` seconds; records the
-    arrival order of each AWB's numbers."""
+    """Answers each push with the success answer of Ecom's manual (docs/ecom.md, Answers)
+    after ``latency`` seconds; records the arrival order of each AWB's numbers."""
 
     def __init__(self, latency: float) -> None:
         self.arrivals: dict[str, list[int]] = {}

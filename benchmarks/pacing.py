@@ -1,4 +1,5 @@
-"""How closely a paced bulk run keeps ``--rate`` (SPEC §2): the timing the unit tests leave out.
+"""How closely a paced bulk run keeps ``--rate`` (docs/conventions.md, Bulk engine): the
+timing the unit tests leave out.
 
 tests/test_batch.py checks what cannot flake (no two starts closer than 1/R, by the pacer's own
 clock); this measures what a busy machine can blur: the start times as send() sees them, over

@@ -52,11 +52,12 @@ def say_nothing(connection: socket.socket) -> None:
     except OSError:
         pass
 
-EWE_REFERENCE = "TEST08030001"  # the seed's referenceNo
+EWE_REFERENCE = "TEST08030001"  # the referenceNo of EWE's documented example
 
 
 def ewe_request(ref: str = EWE_REFERENCE, **changes) -> dict:
-    """One valid modifyShipment request: the seed's example (seed 004, SPEC §10) made valid —
+    """One valid modifyShipment request: the example of EWE's "Modify Shipment"
+    API documentation (docs/ewe.md, Examples) made valid —
     with a reason, one merchandise line, no ``version`` (shipctl defaults it) and no envelope.
     ``changes`` replace top-level fields (``from`` is a keyword: ``**{"from": {...}}``)."""
     data = {

@@ -1,4 +1,5 @@
-"""The bulk engine (SPEC §2 "Bulk engine"): ordering, concurrency, rate, statuses, output.
+"""The bulk engine (docs/conventions.md, Bulk engine): ordering, concurrency, rate, statuses,
+output.
 
 Real worker threads and fake send functions with small sleeps; what is asserted is what a user
 sees: which requests were made and when, the exit code, the lines and documents printed, the
@@ -455,7 +456,8 @@ class RetryingSend:
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_retries_take_slots_from_the_same_pacer(capsys, workers):
-    # SPEC §2 --rate: "no two requests start closer than 1/R s apart" — retries included.
+    # docs/conventions.md, Bulk engine: --rate paces evenly (no two requests closer than 1/R s
+    # apart), retries included.
     rate, count = 20.0, 6
     pacer = RecordingPacer(rate)
     send = RetryingSend(pacer.wait)

@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM and kill -9 during a bulk run (SPEC §2 "Bulk engine", "Exit codes" 130).
+"""Ctrl-C, SIGTERM and kill -9 during a bulk run (docs/conventions.md, Bulk engine; Exit codes 130).
 
 The subprocess tests run tests/helpers/bulk_run.py: its send() appends each job id to a log
 file before "sending", so the log says exactly which requests were made, even by a process

@@ -1,4 +1,5 @@
-"""Global behaviour (SPEC §2): version, help, exit codes, errors without tracebacks."""
+"""Global behaviour (docs/conventions.md: Global options, Output, Exit codes): version, help,
+exit codes, errors without tracebacks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Completions (SPEC §9): committed scripts are fresh; dynamic values complete."""
+"""Completions (README "Completions"): committed scripts are fresh; dynamic values complete."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""shipctl.config: the key table, precedence, file format, atomic 0600 writes (SPEC §3)."""
+"""shipctl.config: the key table, precedence, file format, atomic 0600 writes
+(docs/conventions.md, Configuration)."""
 
 from __future__ import annotations
 

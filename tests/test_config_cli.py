@@ -1,4 +1,4 @@
-"""`shipctl config …` through the real CLI (SPEC §3, output rules of §2)."""
+"""`shipctl config …` through the real CLI (docs/conventions.md, Configuration and Output)."""
 
 from __future__ import annotations
 
@@ -206,7 +206,7 @@ def test_flag_beats_env_and_file_in_digest(cli, monkeypatch):
     monkeypatch.setenv("SHIPCTL_EWE_USERNAME", "env-user")
     assert json.loads(cli("digest", "-o", "json").out)["username"] == "env-user"
     flagged = cli("digest", "--username", "test", "-o", "json")
-    # SPEC §4 check value: test + modifyShipment + 123456
+    # docs/ewe.md, Digest: check value of test + modifyShipment + 123456
     assert json.loads(flagged.out) == {
         "username": "test", "msg_type": "modifyShipment", "digest": "oNCmEhRuYMf62nPzLxGrjA=="
     }
@@ -442,7 +442,7 @@ def test_setting_a_missing_postcodes_file_warns(cli, tmp_path):
     assert "warning" not in cli("config", "set", "ewe.postcodes", str(present)).err
 
 
-# -- a hand-edited file keeps its comments and layout (SPEC §3) -------------------------------
+# -- a hand-edited file keeps its comments and layout (docs/conventions.md, Configuration) ----
 HAND_EDITED = """\
 # shipctl — managed by ops (ticket OPS-1234)
 # Do not commit this file.
@@ -632,7 +632,7 @@ def test_any_value_set_into_a_hand_edited_file_changes_only_its_line(cli, tmp_pa
     )
 
 
-# -- permissions are checked on every read (SPEC §3) ------------------------------------------
+# -- permissions are checked on every read (docs/conventions.md, Configuration) -------------
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
 @pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])

@@ -1,4 +1,4 @@
-"""`shipctl digest` (SPEC §4) against the check values of reference/ewe.md."""
+"""`shipctl digest` against the check values of docs/ewe.md, Digest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Global options anywhere (SPEC §2): after the subcommand they mean what they mean in front."""
+"""Global options anywhere (docs/conventions.md, Global options): after the subcommand they
+mean what they mean in front."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from shipctl.errors import UsageError
 from shipctl.http import Call, HttpOptions, describe, format_call, make_session, send
 
 URL = "https://jerrytest.ewe.com.au/eweApi/ewe/api/modifyShipment"
-DIGEST = "oNCmEhRuYMf62nPzLxGrjA=="  # reference/ewe.md check value: test/modifyShipment/123456
+DIGEST = "oNCmEhRuYMf62nPzLxGrjA=="  # docs/ewe.md, Digest: test/modifyShipment/123456
 BASIC = "Basic dXNlcjpzM2NyZXQtcGFzcw=="  # user:s3cret-pass
 BODY = {"username": "test", "digest": DIGEST, "msgType": "modifyShipment", "referenceNo": "R1"}
 
@@ -223,7 +223,7 @@ def test_read_timeout_is_retried_and_reported_plainly(waits):
     assert delivery.error == "timed out after 12 s waiting for jerrytest.ewe.com.au:443 to answer"
 
 
-# -- pacing of retries (SPEC §2 --rate counts every request) -------------------------------
+# -- pacing of retries (docs/conventions.md, Bulk engine: --rate counts every request) -------
 
 
 class FakePacer:

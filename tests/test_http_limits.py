@@ -1,4 +1,5 @@
-"""SPEC §2: ``--timeout`` bounds one attempt's whole answer, and answers are read up to 1 MiB.
+"""``--timeout`` bounds one attempt's whole answer, and answers are read up to 1 MiB
+(docs/conventions.md, HTTP behaviour).
 
 Proven over raw sockets on 127.0.0.1: servers that trickle an answer a byte at a time (after
 the headers, or inside them), one whose answer never ends, and ones that answer exactly the

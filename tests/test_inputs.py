@@ -1,4 +1,5 @@
-"""The one input reader (SPEC §2 "Input files"): shapes, locations, leniency, hostile input."""
+"""The one input reader (docs/conventions.md, Input files): shapes, locations, leniency,
+hostile input."""
 
 from __future__ import annotations
 

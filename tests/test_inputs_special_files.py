@@ -1,4 +1,4 @@
-"""FIFOs, sockets and devices among the input files (SPEC §2 "Input files").
+"""FIFOs, sockets and devices among the input files (docs/conventions.md, Input files).
 
 Inside a directory they are skipped with a warning naming each: a FIFO that nobody writes
 would block the read forever, a device would never end. Given by name on the command line,

@@ -1,4 +1,5 @@
-"""--journal FILE (SPEC §2 "Bulk engine"): resume, refusal of foreign/damaged files, no payloads."""
+"""--journal FILE (docs/conventions.md, Bulk engine): resume, refusal of foreign/damaged
+files, no payloads."""
 
 from __future__ import annotations
 

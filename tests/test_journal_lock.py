@@ -1,5 +1,5 @@
-"""One run per journal (SPEC §2 --journal, --wait): real `shipctl ewe modify` processes on one
-journal, against the sandbox on 127.0.0.1.
+"""One run per journal (docs/conventions.md, Bulk engine: --journal, --wait): real `shipctl
+ewe modify` processes on one journal, against the sandbox on 127.0.0.1.
 
 The first run holds the journal while it waits for its input on stdin, for as long as the test
 likes; the run killed with SIGKILL is slowed down with --rate so that it dies mid-run.

@@ -1,4 +1,5 @@
-"""Journal and report errors that name the real cause (SPEC §2 --journal, --report).
+"""Journal and report errors that name the real cause (docs/conventions.md, Bulk engine:
+--journal, --report).
 
 - a healthy journal in a read-only directory is not "damaged": SQLite cannot create its -wal
   file there;

@@ -1,4 +1,5 @@
-"""The sandbox core (SPEC §8) over real HTTP on 127.0.0.1: routing, faults, stats, hygiene."""
+"""The sandbox core (docs/conventions.md, Sandbox) over real HTTP on 127.0.0.1: routing,
+faults, stats, hygiene."""
 
 from __future__ import annotations
 

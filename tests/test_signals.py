@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM from the first moment (SPEC §2 "Exit codes" 130, "Bulk engine").
+"""Ctrl-C and SIGTERM from the first moment (docs/conventions.md, Exit codes 130 and Bulk engine).
 
 Before anything is sent — in the first pass over a large input, or while ``-`` reads a stdin
 that never closes — SIGINT and SIGTERM alike end the command with exit 130, "interrupted" on

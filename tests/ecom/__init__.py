@@ -23,7 +23,7 @@ SEED_NUMBER = "44591782"
 
 def push(awb: str = "8012345671", number: str = SEED_NUMBER, when: str = "2024-03-05 14:07:09",
          code: str = "777", **changes: Any) -> dict:
-    """One valid v1 push (the seed's, made real); ``changes`` replace keys."""
+    """One valid v1 push (the payload of Ecom's manual, made real); ``changes`` replace keys."""
     data = {
         "awb": awb,
         "datetime": when,
@@ -63,7 +63,7 @@ class Arrival:
         return self.data.get("status_update_number", "")
 
 
-# (arrival) → (HTTP status, answer bytes); the default answers as the seed's success case
+# (arrival) → (HTTP status, answer bytes); the default answers as Ecom's manual's success case
 Answer = Callable[[Arrival], tuple[int, bytes]]
 
 
