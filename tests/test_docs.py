@@ -65,6 +65,43 @@ def test_every_relative_link_leads_somewhere(page: Path):
     assert not broken, f"{page.relative_to(REPO)}: " + "; ".join(broken)
 
 
+# The sections code cites by name ("docs/ewe.md, Digest"): renaming one breaks those citations.
+SECTIONS = {
+    "ewe.md": ["Endpoint and authentication", "Digest", "Request fields", "Response codes",
+               "Examples"],
+    "fynd.md": ["Endpoint and authentication", "Request body", "States and transitions",
+                "Reasons", "Responses", "Examples"],
+    "ecom.md": ["Endpoint and authentication", "Payload fields", "Reason codes", "Answers",
+                "Examples"],
+    "conventions.md": ["Global options", "Output", "Exit codes", "Outcomes", "Input files",
+                       "HTTP behaviour", "Bulk engine", "Configuration", "Sandbox"],
+}
+_CITATION = re.compile(r"docs/([\w-]+\.md), ([A-Z][\w -]*)")
+
+
+def headings(page: Path) -> list[str]:
+    return [title.replace("`", "") for title in
+            _HEADING.findall(_prose(page.read_text(encoding="utf-8")))]
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_the_sections_code_cites_exist(name: str):
+    assert set(SECTIONS[name]) <= set(headings(DOCS / name))
+
+
+def test_every_citation_of_a_section_names_one():
+    """"docs/conventions.md, Bulk engine" in code, tests and benchmarks: the page has a
+    heading the cited words start with ("Exit codes 130 and Bulk engine" cites Exit codes)."""
+    wrong = []
+    for path in sorted((*REPO.glob("shipctl/**/*.py"), *REPO.glob("tests/**/*.py"),
+                        *REPO.glob("benchmarks/**/*.py"))):
+        for page, cited in _CITATION.findall(path.read_text(encoding="utf-8")):
+            target = DOCS / page
+            if not target.exists() or not any(cited.startswith(h) for h in headings(target)):
+                wrong.append(f"{path.relative_to(REPO)}: docs/{page}, {cited.strip()}")
+    assert not wrong, "citations of sections that do not exist: " + "; ".join(wrong)
+
+
 def test_the_link_checker_sees_links_and_headings(tmp_path: Path):
     page = tmp_path / "page.md"
     page.write_text("# A `b` (c)\n\n## A b c\n\n[x](other.md#y) [w](https://e.org) "
