@@ -1,14 +1,13 @@
 """`shipctl auth check`: each provider that can check credentials is asked, in registry order.
 
-A provider declares ``Provider.auth_check``: a module with ``CREDENTIAL_KEYS`` (the settings
-that must be set for it to count as configured) and ``check(app, timeout=...)`` returning
-("ok" | "refused" | "error", message). Providers whose credentials the profile does not set
-are listed as not configured, not checked.
+A provider declares ``Provider.auth_check``, a ``provider.AuthCheckHook``: ``CREDENTIAL_KEYS``
+(the settings that must be set for it to count as configured) and ``check(app, timeout=...)``
+returning ("ok" | "refused" | "error", message). Providers whose credentials the profile does
+not set are listed as not configured, not checked.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,9 +21,9 @@ def check_profile(app: Application, *, timeout: float) -> int:
     out = app.out
     results = []
     for provider in providers():
-        if provider.auth_check is None:
+        module = provider.auth_check_hook()
+        if module is None:
             continue
-        module = importlib.import_module(provider.auth_check)
         missing = [key for key in module.CREDENTIAL_KEYS if app.setting(key).value in (None, "")]
         if missing:
             results.append({"api": provider.name, "status": "not_configured",

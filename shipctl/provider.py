@@ -2,9 +2,15 @@
 
 A provider (EWE, Fynd, Ecom) is one package, ``shipctl/<name>/``: its rules, client, simulator
 and commands. Its ``__init__`` declares a ``PROVIDER`` — config keys, what ``--sandbox``
-points at, where its simulator and commands live — and the core reads them here: config keys
+points at, and the modules of its hooks — and the core reads them here: config keys
 (``shipctl.config``), sandbox settings and simulators (``shipctl.sandbox``), command groups
-(``shipctl.commands.root``). Adding a provider is one line in ``PACKAGES``.
+and top-level commands (``shipctl.commands.root``), credential checks (``shipctl.auth``).
+Adding a provider is one line in ``PACKAGES``.
+
+A hook is a module named in ``Provider``, imported only when the core needs it; the shape
+each must have is a Protocol below (``SimulatorHook``, ``CommandsHook``,
+``RootCommandsHook``, ``AuthCheckHook``), as a plugin interface declares its methods.
+``tests/test_provider_hooks.py`` checks every declared module against its Protocol.
 
 Imported on every invocation (TAB presses included): standard library only, and a provider's
 ``__init__`` must stay as light (no typer, requests or pydantic there).
@@ -15,15 +21,57 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import typer
+
+    from shipctl.app import Application
+    from shipctl.sandbox.contract import Simulator
 
 PACKAGES = ("shipctl.ewe", "shipctl.fynd", "shipctl.ecom")
 
 
+@runtime_checkable
+class SimulatorHook(Protocol):
+    """``Provider.simulator``: this API's stand-in, served by ``--sandbox`` and ``shipctl
+    sandbox`` (docs/conventions.md, Sandbox)."""
+
+    def create(self) -> Simulator: ...
+
+
+@runtime_checkable
+class CommandsHook(Protocol):
+    """``Provider.commands``: the ``shipctl <name> …`` command group, built when it is used."""
+
+    group: typer.Typer
+
+
+@runtime_checkable
+class RootCommandsHook(Protocol):
+    """``Provider.root_commands``: commands of this API's placed at the top (``shipctl
+    digest``), as llm's ``register_commands``. Called while the root is assembled, before the
+    core's own commands, so they are listed first."""
+
+    def register_commands(self, root: typer.Typer) -> None: ...
+
+
+@runtime_checkable
+class AuthCheckHook(Protocol):
+    """``Provider.auth_check``: the check ``shipctl auth check`` runs for this API."""
+
+    # the settings that must be set for the profile to configure this API's credentials
+    CREDENTIAL_KEYS: tuple[str, ...]
+
+    def check(self, app: Application, *, timeout: float) -> tuple[str, str]:
+        """("ok" | "refused" | "error", a one-line explanation); one request, no retry storm."""
+        ...
+
+
 # NamedTuples, not dataclasses: this module is imported on every invocation and TAB press,
-# and a frozen dataclass costs ~0.8 ms to define against ~0.1 ms (benchmarks/startup.py).
+# and a NamedTuple is several times cheaper to define (benchmarks/startup.py).
 class KeySpec(NamedTuple):
-    """One config key (SPEC §3)."""
+    """One config key (docs/conventions.md, Configuration)."""
 
     name: str  # "<section>.<key>", e.g. "ewe.password"
     help: str  # shown by TAB completion (zsh, fish, PowerShell) beside the key
@@ -41,7 +89,7 @@ class KeySpec(NamedTuple):
 
     @property
     def env(self) -> str:
-        """SPEC §3: SHIPCTL_<SECTION>_<KEY>, e.g. SHIPCTL_FYND_CLIENT_SECRET."""
+        """SHIPCTL_<SECTION>_<KEY>, e.g. SHIPCTL_FYND_CLIENT_SECRET."""
         return "SHIPCTL_" + self.name.upper().replace(".", "_")
 
 
@@ -49,18 +97,39 @@ class Provider(NamedTuple):
     name: str  # config section, command group and /_sandbox/stats key: "ewe"
     keys: tuple[KeySpec, ...]
     # The settings ``--sandbox`` overrides, given the sandbox's base URL: this API's URL
-    # under it and the fixed sandbox credentials (SPEC §8). Resolving any other key, as
-    # offline commands do, never starts the sandbox.
+    # under it and the fixed sandbox credentials. Resolving any other key, as offline
+    # commands do, never starts the sandbox.
     sandbox_settings: Callable[[str], dict[str, str]]
-    simulator: str | None = None  # module with create() -> sandbox.Simulator
-    commands: str | None = None  # module whose ``group`` is this API's typer command group
-    # module with CREDENTIAL_KEYS and check(app, timeout=...) for `shipctl auth check`
-    auth_check: str | None = None
+    # The hooks: modules of the shapes above, by name, so declaring them imports nothing.
+    simulator: str | None = None  # SimulatorHook
+    commands: str | None = None  # CommandsHook
+    root_commands: str | None = None  # RootCommandsHook
+    auth_check: str | None = None  # AuthCheckHook
     title: str = ""  # the API's name for people ("Fynd"); "" means name.upper() ("EWE")
 
     @property
     def display_name(self) -> str:
         return self.title or self.name.upper()
+
+    def simulator_hook(self) -> SimulatorHook | None:
+        return _load(self.simulator)
+
+    def commands_hook(self) -> CommandsHook | None:
+        return _load(self.commands)
+
+    def root_commands_hook(self) -> RootCommandsHook | None:
+        return _load(self.root_commands)
+
+    def auth_check_hook(self) -> AuthCheckHook | None:
+        return _load(self.auth_check)
+
+
+HOOKS = {"simulator": SimulatorHook, "commands": CommandsHook,
+         "root_commands": RootCommandsHook, "auth_check": AuthCheckHook}
+
+
+def _load(module: str | None) -> Any:
+    return importlib.import_module(module) if module else None
 
 
 @functools.cache

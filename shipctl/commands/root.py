@@ -1,4 +1,5 @@
-"""The root command: global options, the core's commands and each provider's command group.
+"""The root command: global options, the core's commands, each provider's top-level commands
+(``Provider.root_commands``, e.g. EWE's ``digest``) and command group.
 
 Only typer and the thin command modules are imported here; each command imports what it
 needs when it runs, so TAB completion stays fast.
@@ -19,7 +20,6 @@ from shipctl import __version__
 from shipctl.commands import auth as auth_cmd
 from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
-from shipctl.commands import digest as digest_cmd
 from shipctl.commands import sandbox as sandbox_cmd
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
@@ -78,7 +78,7 @@ root_group = ShipctlTyper(
     help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: see commands.options.group
+    rich_markup_mode=None,  # plain help: see commands.options.command_group
     add_completion=False,  # `shipctl completions SHELL` replaces typer's install flags
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -159,7 +159,6 @@ def root(
     current = ctx.obj = Application(
         profile=profile, config_path=config, sandbox=sandbox, debug=debug
     )
-    current.out.verbose = debug
     # read by the Output (bulk runs' per-item lines; colour decisions)
     setattr(current.out, "quiet", quiet)  # noqa: B010 - set whether or not Output declares it
     setattr(current.out, "color_choice", color.value)  # noqa: B010
@@ -168,6 +167,9 @@ def root(
 
 root_group.add_typer(config_cmd.group, name="config")
 root_group.add_typer(auth_cmd.group, name="auth")
-root_group.command("digest", epilog=EXIT_CODES_HELP)(digest_cmd.digest)
+for _provider in providers():
+    _hook = _provider.root_commands_hook()
+    if _hook is not None:
+        _hook.register_commands(root_group)
 root_group.command("sandbox")(sandbox_cmd.sandbox)
 root_group.command("completions")(completions_cmd.completions)

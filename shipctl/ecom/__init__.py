@@ -1,6 +1,6 @@
-"""Ecom Express status push (SPEC §7): the push rules (``push``), reason codes (``codes``),
-``ecom validate``/``codes``/``replay`` (``commands``, ``validate``, ``replay``), the receiver
-and its sandbox simulator, beside this file as in ``shipctl/ewe/``.
+"""Ecom Express status push (docs/ecom.md): the push rules, reason codes (``codes``), the
+commands (``commands``, ``receiver_commands``), replay, the receiver and its sandbox
+simulator, beside this file as in ``shipctl/ewe/``.
 
 Imported on every invocation: declarations only.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from shipctl.provider import KeySpec, Provider
 
-# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
+# `shipctl sandbox` prints them.
 SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/ecom"

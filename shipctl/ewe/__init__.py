@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from shipctl.provider import KeySpec, Provider
 
-MSG_TYPE = "modifyShipment"  # seed 004: the envelope's msgType, and part of the digest
+MSG_TYPE = "modifyShipment"  # the envelope's msgType, and part of the digest (docs/ewe.md)
 
-# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
+# `shipctl sandbox` prints them.
 SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/eweApi/ewe/api"  # the simulator's prefix: {ewe.url}/modifyShipment
@@ -39,7 +40,7 @@ PROVIDER = Provider(
         KeySpec("ewe.rate", "EWE requests per second; 0 = unlimited", default=1.0, type="float"),
         KeySpec(
             "ewe.content_type",
-            "Content-Type of modifyShipment bodies (seed 004 documents application/javascript)",
+            "Content-Type of modifyShipment bodies (EWE documents application/javascript)",
             default="application/javascript",
         ),
         KeySpec(
@@ -49,5 +50,6 @@ PROVIDER = Provider(
     sandbox_settings=_sandbox_settings,
     simulator="shipctl.ewe.simulator",
     commands="shipctl.ewe.commands",
+    root_commands="shipctl.ewe.digest_command",
     auth_check="shipctl.ewe.auth_check",
 )

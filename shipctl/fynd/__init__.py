@@ -1,4 +1,4 @@
-"""Fynd updateShipmentStatus (SPEC §6): request model, OAuth token, client, bulk sending,
+"""Fynd updateShipmentStatus (docs/fynd.md): request model, OAuth token, client, bulk sending,
 simulator, commands, beside each other as in ``shipctl/ewe/``.
 
 What the core needs to know about Fynd is declared here (``PROVIDER``); this module is
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from shipctl.provider import KeySpec, Provider
 
-# The fixed, public sandbox credentials (SPEC §8). Not secrets: `shipctl sandbox` prints them.
+# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
+# `shipctl sandbox` prints them.
 SANDBOX_COMPANY_ID = "1"
 SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
