@@ -1,10 +1,11 @@
-"""The EWE "Jerry" API in the sandbox (SPEC §8): POST {prefix}/modifyShipment.
+"""The EWE "Jerry" API in the sandbox (docs/conventions.md, Sandbox): POST
+{prefix}/modifyShipment.
 
 Answers as the real API does — HTTP 200 with ``{"success", "message": [...], "code"}`` — and
 checks in the real API's order: the body (10), msgType (3), username (101), digest (104), then
-every field rule of SPEC §5 (10, one message per problem), else 0 "Modify success!". It counts
-how many times each order (its referenceNo, else its articleId) was modified, so a test can
-prove nothing was applied twice.
+every field rule of docs/ewe.md (10, one message per problem), else 0 "Modify success!". It
+counts how many times each order (its referenceNo, else its articleId) was modified, so a test
+can prove nothing was applied twice.
 """
 
 from __future__ import annotations
@@ -16,25 +17,26 @@ from typing import Any
 
 from shipctl import nesting
 from shipctl.ewe import MSG_TYPE, SANDBOX_PASSWORD, SANDBOX_USERNAME, digest
-from shipctl.sandbox import SimRequest, SimResponse, error_response
+from shipctl.sandbox.contract import SimRequest, SimResponse, Simulator, error_response
 
-PREFIX = "/eweApi/ewe/api"  # reference/ewe.md: https://jerrytest.ewe.com.au/eweApi/ewe/api/<op>
-ENVELOPE = ("username", "digest", "msgType")  # SPEC §5: supplied by the client, not the item
-# reference/ewe.md "Hosts and paths": the API's other operations, not simulated.
+PREFIX = "/eweApi/ewe/api"  # docs/ewe.md: https://jerrytest.ewe.com.au/eweApi/ewe/api/<op>
+ENVELOPE = ("username", "digest", "msgType")  # supplied by the client, not the item
+# docs/ewe.md, "Hosts and paths": the API's other operations, not simulated.
 OTHER_OPERATIONS = frozenset(
     {"cancelShipment", "pushShipment", "shipmentDetails", "getShipmentsStatus", "getOrderList"}
 )
 
 
 def answer(code: int, *messages: str) -> SimResponse:
-    """EWE's answer shape (seed 004 "Response"): always HTTP 200; ``code`` says what happened."""
+    """EWE's answer shape (the Modify Shipment documentation's "Response", docs/ewe.md): always
+    HTTP 200; ``code`` says what happened."""
     return SimResponse.json(
         {"success": code == 0, "message": list(messages), "code": code},
         headers={"Content-Type": "application/json;charset=UTF-8"},
     )
 
 
-class EweSimulator:
+class EweSimulator(Simulator):
     name = "ewe"
     prefix = PREFIX
 
@@ -49,7 +51,6 @@ class EweSimulator:
         # when each applied request arrived (epoch seconds), so tests can measure client pacing
         self._arrivals: list[float] = []
 
-    # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
     def handle(self, request: SimRequest) -> SimResponse:
         operation = request.path[len(self.prefix) :].strip("/")
         if operation != MSG_TYPE and operation not in OTHER_OPERATIONS:
@@ -81,9 +82,9 @@ class EweSimulator:
     def modify_shipment(self, body: bytes) -> SimResponse:
         arrived = time.time()
         try:
-            # any Content-Type: the docs show application/javascript
-            # decimals as written, as EWE's Java side reads them (a float would make a
-            # 351-digit one inf): the very rules shipctl checks with
+            # Any Content-Type (the documentation shows application/javascript). Decimals are
+            # kept as written, as EWE's Java side reads them (a float would make a 351-digit
+            # one inf), so the field rules are the very ones shipctl checks with.
             from shipctl.inputs.items import WrittenFloat
 
             data = nesting.loads(body.decode("utf-8"), parse_float=WrittenFloat)

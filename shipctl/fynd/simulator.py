@@ -2,7 +2,7 @@
 reasons.
 
 Under the prefix ``/fynd`` (``fynd.url`` = sandbox base + ``/fynd``) the real paths of
-reference/fynd.md follow:
+docs/fynd.md follow:
 
 - ``POST …/oauth/token``: Basic ``sandbox:sandbox-secret`` and ``grant_type=client_credentials``
   give ``{access_token, token_type, expires_in}``; anything else 401 (400 for a wrong grant);
@@ -10,9 +10,10 @@ reference/fynd.md follow:
   model accepts (else 400 ``{"success": false, "message"}``), then a per-shipment state machine
   on the illustrative map (``shipctl.fynd.states.NEXT``). A shipment it has not seen starts in
   ``placed`` with two lines of 10 units. ``bag_invoiced`` moves on to ``dp_assigned``
-  (``final_state {"bag_invoiced": "dp_assigned"}``, seed example 2). Partial quantities split a
+  (``final_state {"bag_invoiced": "dp_assigned"}``, example 2 of Fynd's Example Request
+  Payload of Update Shipment Status API page). Partial quantities split a
   line: the units named move to ``status``, the rest to ``exclude_bags_next_state`` when it
-  names a state, and stay where they are when it is null or "" (seed examples 4 and 5).
+  names a state, and stay where they are when it is null or "" (its examples 4 and 5).
   What Fynd refuses inside an HTTP 200 (an invalid transition, a missing reason, a shipment in
   two transitions, a locked shipment, a line or product identifier it does not have: "Not
   found bag_ids [..] against shipment_id ..") is a per-shipment entry with ``status: 400`` in
@@ -44,7 +45,7 @@ from urllib.parse import parse_qs, unquote
 from shipctl import nesting
 from shipctl.fynd import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_COMPANY_ID, SANDBOX_PATH
 from shipctl.fynd.states import AUTOMATIC, NEXT, STATES, has_reason, is_cancellation
-from shipctl.sandbox import SimRequest, SimResponse
+from shipctl.sandbox.contract import SimRequest, SimResponse, Simulator
 
 PREFIX = SANDBOX_PATH
 TOKEN = re.compile(r"/service/panel/authentication/v1\.0/company/(?P<company>[^/]+)/oauth/token")
@@ -58,11 +59,11 @@ LINES = (1, 2)  # a shipment the simulator has not seen: two lines …
 UNITS = 10  # … of 10 units each, all `placed`
 START = "placed"
 SKU = "SKU-{0}"  # line N's product identifier, what products[].identifier may name
-NOT_FOUND = "Not found bag_ids [{0}] against shipment_id {1}"  # the document's error no. 7
-# What the reasons endpoint offers for a cancellation (the seed's two, and one more).
+NOT_FOUND = "Not found bag_ids [{0}] against shipment_id {1}"  # docs/fynd.md, error no. 7
+# What the reasons endpoint offers for a cancellation (docs/fynd.md's two, and one more).
 CANCELLATION_REASONS = ((1, "Product Not Available"), (2, "Defective Product"),
                         (3, "Price Mismatch"))
-INVALID_TRANSITION = "Invalid State Transition {0} detected for given entity"  # seed 003 no. 8
+INVALID_TRANSITION = "Invalid State Transition {0} detected for given entity"  # error no. 8
 
 
 def answer(document: Any, status: int = 200, **headers: str) -> SimResponse:
@@ -70,12 +71,12 @@ def answer(document: Any, status: int = 200, **headers: str) -> SimResponse:
 
 
 def failure(status: int, message: str, **headers: str) -> SimResponse:
-    """Fynd's transport-level error shape (reference/fynd.md "Response")."""
+    """Fynd's transport-level error shape (docs/fynd.md, "Response")."""
     return answer({"success": False, "message": message}, status, **headers)
 
 
 def refused(identifier: str, message: str, exception: str = "ValidationError") -> dict[str, Any]:
-    """A failed ShipmentResult inside an HTTP 200, as reference/fynd.md shows one."""
+    """A failed ShipmentResult inside an HTTP 200, as docs/fynd.md shows one."""
     return {"status": 400, "message": message, "code": "", "exception": exception,
             "stack_trace": "", "meta": {}, "identifier": identifier}
 
@@ -87,20 +88,67 @@ class _Refusal(Exception):
         self.exception = exception
 
 
-class FyndSimulator:
-    name = "fynd"
-    prefix = PREFIX
+class Tokens:
+    """OAuth client credentials: the token endpoint, and the bearer tokens it issued."""
 
-    def __init__(self, company_id: str = SANDBOX_COMPANY_ID, client_id: str = SANDBOX_CLIENT_ID,
-                 client_secret: str = SANDBOX_CLIENT_SECRET, token_lifetime: int = 3600) -> None:
-        self.company_id = company_id
+    def __init__(self, client_id: str, client_secret: str, lifetime: int) -> None:
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        self.token_lifetime = token_lifetime  # seconds; tests shorten it
+        self.lifetime = lifetime  # seconds
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # access token → monotonic expiry
-        self._tokens_issued = 0
+        self._issued = 0
         self._unauthorized = 0
-        self._invalid_requests = 0
+
+    def issue(self, request: SimRequest) -> SimResponse:
+        """``POST …/oauth/token``: Basic client credentials and client_credentials grant."""
+        given = request.headers.get("authorization", "")
+        scheme, _, credentials = given.partition(" ")
+        if scheme.lower() != "basic" or not hmac.compare_digest(credentials.strip().encode(),
+                                                                self._basic.encode()):
+            with self._lock:
+                self._unauthorized += 1
+            return failure(401, "invalid client credentials",
+                           **{"WWW-Authenticate": 'Basic realm="fynd"'})
+        form = parse_qs(request.body.decode("utf-8", "replace"))
+        if form.get("grant_type") != ["client_credentials"]:
+            return failure(400, "unsupported grant_type: use client_credentials")
+        token = "sbx-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.lifetime
+            self._issued += 1
+        return answer({"access_token": token, "token_type": "Bearer",
+                       "expires_in": self.lifetime})
+
+    def authorised(self, request: SimRequest) -> bool:
+        """Whether REQUEST carries a bearer token issued here and not expired (else counted)."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+            ok = expiry is not None and time.monotonic() < expiry
+            if not ok:
+                self._unauthorized += 1
+        return ok
+
+    def revoke(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {"tokens_issued": self._issued, "unauthorized": self._unauthorized}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+            self._issued = self._unauthorized = 0
+
+
+class Shipments:
+    """The state machine: each shipment's lines, the units of each line in each state, and
+    what moved. One request's transitions are applied together, under one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._bags: dict[str, dict[int, Counter[str]]] = {}  # shipment → line → state → units
         self._transitions: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
@@ -109,7 +157,116 @@ class FyndSimulator:
         self._moved: dict[str, dict[int, Counter[str]]] = {}
         self._reads: Counter[str] = Counter()
 
-    # -- the simulator contract (shipctl.sandbox.Simulator) -------------------------------------
+    def apply(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``statuses`` answer to a request the model accepted: one result per shipment."""
+        repeated = _repeated(data)
+        statuses = []
+        with self._lock:  # one request at a time: its shipments move together
+            for transition in data["statuses"]:
+                results = []
+                for shipment in transition["shipments"]:
+                    identifier = shipment["identifier"]
+                    try:
+                        if identifier in repeated:
+                            raise _Refusal("Child bag ids are repeated in multiple transitions")
+                        results.append(self._transition(data, transition, shipment))
+                        self._transitions[identifier] += 1
+                    except _Refusal as refusal:
+                        self._refused[identifier] += 1
+                        results.append(refused(identifier, refusal.message, refusal.exception))
+                statuses.append({"shipments": results})
+        return statuses
+
+    def _transition(self, body: dict[str, Any], transition: dict[str, Any],
+                    shipment: dict[str, Any]) -> dict[str, Any]:
+        identifier = shipment["identifier"]
+        target = transition["status"]
+        excluded = transition.get("exclude_bags_next_state")
+        excluded = excluded if isinstance(excluded, str) and excluded else None
+        force = body.get("force_transition") is True
+        lines = self._bags.get(identifier)
+        if lines is None:
+            lines = _fresh()
+        if identifier in self._locked and body.get("unlock_before_transition") is not True:
+            raise _Refusal("Entity is under complete lock for transition operations",
+                           "LockError")
+        selected, rest = _chosen(identifier, lines, shipment, target, force)
+        _check_allowed(selected, target, force)
+        moving_rest = excluded is not None and any(rest.values())
+        if moving_rest:
+            _check_allowed(rest, excluded, force)  # type: ignore[arg-type]
+        cancels = is_cancellation(target) or (moving_rest and is_cancellation(excluded or ""))
+        if cancels and not has_reason(shipment):
+            raise _Refusal(f"ReasonError: Reason is missing for shipments {identifier}",
+                           "ReasonError")
+
+        reached = AUTOMATIC.get(target, target)
+        _move(lines, selected, reached)
+        moved = self._moved.setdefault(identifier, {})
+        _count_moved(moved, selected, reached)
+        if moving_rest:
+            _move(lines, rest, excluded)  # type: ignore[arg-type]
+            _count_moved(moved, rest, excluded)  # type: ignore[arg-type]
+        self._bags[identifier] = lines
+        if body.get("lock_after_transition") is True:
+            self._locked.add(identifier)
+        elif body.get("unlock_before_transition") is True:
+            self._locked.discard(identifier)
+        return {"status": 200, "final_state": {target: reached, "shipment_id": identifier},
+                "identifier": identifier,
+                "meta": {"bags": _units(lines)}}
+
+    def details(self, identifier: str) -> dict[str, Any]:
+        """The shipment as ``shipment-details`` shows it (counted as a read)."""
+        with self._lock:
+            self._reads[identifier] += 1
+            lines = self._bags.get(identifier) or _fresh()
+            bags = [_bag(identifier, line, state, n)
+                    for line, units in sorted(lines.items())
+                    for state, n in sorted(units.items()) if n]
+            status = _shipment_status(lines)
+            locked = identifier in self._locked
+        return {"shipment_id": identifier, "shipment_status": status,
+                "status": {"status": status, "shipment_id": identifier},
+                "lock_status": locked,
+                "total_bags": len(bags), "bags": bags}
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "transitions": dict(self._transitions),
+                "refused": dict(self._refused),
+                "bags": {shipment: _units(lines) for shipment, lines in self._bags.items()},
+                "locked": sorted(self._locked),
+                "moved": {shipment: _units(lines) for shipment, lines in self._moved.items()},
+                "reads": dict(self._reads),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._bags.clear()
+            self._transitions.clear()
+            self._refused.clear()
+            self._locked.clear()
+            self._moved.clear()
+            self._reads.clear()
+
+
+class FyndSimulator(Simulator):
+    """The endpoints: routing, authorisation and the request model in front of ``Tokens``
+    and ``Shipments``."""
+
+    name = "fynd"
+    prefix = PREFIX
+
+    def __init__(self, company_id: str = SANDBOX_COMPANY_ID, client_id: str = SANDBOX_CLIENT_ID,
+                 client_secret: str = SANDBOX_CLIENT_SECRET, token_lifetime: int = 3600) -> None:
+        self.company_id = company_id
+        self.tokens = Tokens(client_id, client_secret, token_lifetime)
+        self.shipments = Shipments()
+        self._lock = threading.Lock()
+        self._invalid_requests = 0
+
     def handle(self, request: SimRequest) -> SimResponse:
         path = request.path[len(self.prefix):]
         for pattern, method, handler in (
@@ -133,67 +290,25 @@ class FyndSimulator:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {
-                "tokens_issued": self._tokens_issued,
-                "unauthorized": self._unauthorized,
-                "invalid_requests": self._invalid_requests,
-                "transitions": dict(self._transitions),
-                "refused": dict(self._refused),
-                "bags": {shipment: _units(lines) for shipment, lines in self._bags.items()},
-                "locked": sorted(self._locked),
-                "moved": {shipment: _units(lines) for shipment, lines in self._moved.items()},
-                "reads": dict(self._reads),
-            }
+            invalid = self._invalid_requests
+        return {**self.tokens.stats(), "invalid_requests": invalid, **self.shipments.stats()}
 
     def reset(self) -> None:
+        self.tokens.reset()
         with self._lock:
-            self._tokens.clear()
-            self._tokens_issued = self._unauthorized = self._invalid_requests = 0
-            self._bags.clear()
-            self._transitions.clear()
-            self._refused.clear()
-            self._locked.clear()
-            self._moved.clear()
-            self._reads.clear()
+            self._invalid_requests = 0
+        self.shipments.reset()
 
     def revoke_tokens(self) -> None:
         """Forget every token issued (as a real server does when it rotates keys): the next
         request with one is answered 401."""
-        with self._lock:
-            self._tokens.clear()
+        self.tokens.revoke()
 
-    # -- OAuth ----------------------------------------------------------------------------------
     def _token(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
-        given = request.headers.get("authorization", "")
-        scheme, _, credentials = given.partition(" ")
-        if scheme.lower() != "basic" or not hmac.compare_digest(credentials.strip().encode(),
-                                                                self._basic.encode()):
-            with self._lock:
-                self._unauthorized += 1
-            return failure(401, "invalid client credentials",
-                           **{"WWW-Authenticate": 'Basic realm="fynd"'})
-        form = parse_qs(request.body.decode("utf-8", "replace"))
-        if form.get("grant_type") != ["client_credentials"]:
-            return failure(400, "unsupported grant_type: use client_credentials")
-        token = "sbx-" + secrets.token_urlsafe(24)
-        with self._lock:
-            self._tokens[token] = time.monotonic() + self.token_lifetime
-            self._tokens_issued += 1
-        return answer({"access_token": token, "token_type": "Bearer",
-                       "expires_in": self.token_lifetime})
+        return self.tokens.issue(request)
 
-    def _authorised(self, request: SimRequest) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        with self._lock:
-            expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-            ok = expiry is not None and time.monotonic() < expiry
-            if not ok:
-                self._unauthorized += 1
-        return ok
-
-    # -- reasons --------------------------------------------------------------------------------
     def _reasons(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
-        if not self._authorised(request):
+        if not self.tokens.authorised(request):
             return failure(401, "Unauthorized: invalid or expired access token")
         state = unquote(match["state"])
         offered = CANCELLATION_REASONS if is_cancellation(state) else ()
@@ -201,119 +316,61 @@ class FyndSimulator:
             {"id": rid, "display_name": text, "reasons": [], "qc_type": [], "question_set": [],
              "meta": {}, "is_active": True} for rid, text in offered]})
 
-    # -- shipment details ----------------------------------------------------------------------
     def _details(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
-        if not self._authorised(request):
+        if not self.tokens.authorised(request):
             return failure(401, "Unauthorized: invalid or expired access token")
         given = request.query.get("shipment_id") or [""]
         identifier = given[-1].strip()
         if not identifier:
             return failure(400, "shipment_id is required")
-        with self._lock:
-            self._reads[identifier] += 1
-            lines = self._bags.get(identifier) or _fresh()
-            bags = [_bag(identifier, line, state, n)
-                    for line, units in sorted(lines.items())
-                    for state, n in sorted(units.items()) if n]
-            status = _shipment_status(lines)
-            locked = identifier in self._locked
-        return answer({"success": True, "message": "", "shipments": [{
-            "shipment_id": identifier, "shipment_status": status,
-            "status": {"status": status, "shipment_id": identifier},
-            "lock_status": locked,
-            "total_bags": len(bags), "bags": bags}]})
+        shipment = self.shipments.details(identifier)
+        return answer({"success": True, "message": "", "shipments": [shipment]})
 
-    # -- status-internal ------------------------------------------------------------------------
     def _status_internal(self, request: SimRequest, match: re.Match[str]) -> SimResponse:
-        if not self._authorised(request):
+        if not self.tokens.authorised(request):
             return failure(401, "Unauthorized: invalid or expired access token")
         try:
             data = nesting.loads(request.body.decode("utf-8"))
         except ValueError:  # not JSON, not UTF-8, too deep
-            with self._lock:
-                self._invalid_requests += 1
-            return failure(400, "the request body is not valid JSON")
+            return self._invalid("the request body is not valid JSON")
         problems = _model_problems(data)
         if problems:
-            with self._lock:
-                self._invalid_requests += 1
-            return failure(400, "; ".join(problems))
+            return self._invalid("; ".join(problems))
         assert isinstance(data, dict)
-        repeated = _repeated(data)
-        statuses = []
-        with self._lock:  # one request at a time: its shipments move together
-            for transition in data["statuses"]:
-                results = []
-                for shipment in transition["shipments"]:
-                    identifier = shipment["identifier"]
-                    try:
-                        if identifier in repeated:
-                            raise _Refusal("Child bag ids are repeated in multiple transitions")
-                        results.append(self._apply(data, transition, shipment))
-                        self._transitions[identifier] += 1
-                    except _Refusal as refusal:
-                        self._refused[identifier] += 1
-                        results.append(refused(identifier, refusal.message, refusal.exception))
-                statuses.append({"shipments": results})
-        return answer({"statuses": statuses})
+        return answer({"statuses": self.shipments.apply(data)})
 
-    def _apply(self, body: dict[str, Any], transition: dict[str, Any],
-               shipment: dict[str, Any]) -> dict[str, Any]:
-        identifier = shipment["identifier"]
-        target = transition["status"]
-        excluded = transition.get("exclude_bags_next_state")
-        excluded = excluded if isinstance(excluded, str) and excluded else None
-        force = body.get("force_transition") is True
-        lines = self._bags.get(identifier)
-        if lines is None:
-            lines = _fresh()
-        if identifier in self._locked and body.get("unlock_before_transition") is not True:
-            raise _Refusal("Entity is under complete lock for transition operations",
-                           "LockError")
+    def _invalid(self, message: str) -> SimResponse:
+        with self._lock:
+            self._invalid_requests += 1
+        return failure(400, message)
 
-        def allowed(state: str, to: str) -> bool:
-            return force or to in NEXT.get(state, ())
 
-        products = shipment.get("products") or []
-        if products:
-            selected, rest = _select(identifier, lines, products)
-        else:
-            # the whole shipment: every unit that can go there (after a partial move, the
-            # units already confirmed are invoiced and the ones still placed wait)
-            selected = {line: {state: n for state, n in _movable(units).items()
-                               if state != target and allowed(state, target)}
-                        for line, units in lines.items()}
-            rest = {}
-        if not any(selected.values()):
-            raise _Refusal(INVALID_TRANSITION.format(target))
-        for units in selected.values():
-            if any(not allowed(state, target) for state in units):
-                raise _Refusal(INVALID_TRANSITION.format(target))
-        moving_rest = excluded is not None and any(rest.values())
-        if moving_rest:
-            for units in rest.values():
-                if any(not allowed(state, excluded) for state in units):  # type: ignore[arg-type]
-                    raise _Refusal(INVALID_TRANSITION.format(excluded))
-        cancels = is_cancellation(target) or (moving_rest and is_cancellation(excluded or ""))
-        if cancels and not has_reason(shipment):
-            raise _Refusal(f"ReasonError: Reason is missing for shipments {identifier}",
-                           "ReasonError")
+_Units = dict[int, dict[str, int]]  # line → state → units
 
-        reached = AUTOMATIC.get(target, target)
-        _move(lines, selected, reached)
-        moved = self._moved.setdefault(identifier, {})
-        _count_moved(moved, selected, reached)
-        if moving_rest:
-            _move(lines, rest, excluded)  # type: ignore[arg-type]
-            _count_moved(moved, rest, excluded)  # type: ignore[arg-type]
-        self._bags[identifier] = lines
-        if body.get("lock_after_transition") is True:
-            self._locked.add(identifier)
-        elif body.get("unlock_before_transition") is True:
-            self._locked.discard(identifier)
-        return {"status": 200, "final_state": {target: reached, "shipment_id": identifier},
-                "identifier": identifier,
-                "meta": {"bags": _units(lines)}}
+
+def _chosen(identifier: str, lines: dict[int, Counter[str]], shipment: dict[str, Any],
+            target: str, force: bool) -> tuple[_Units, _Units]:
+    """(the units the transition moves to TARGET, the units it leaves), per line and state."""
+    products = shipment.get("products") or []
+    if products:
+        selected, rest = _select(identifier, lines, products)
+    else:
+        # the whole shipment: every unit that can go there (after a partial move, the
+        # units already confirmed are invoiced and the ones still placed wait)
+        selected = {line: {state: n for state, n in _movable(units).items()
+                           if state != target and (force or target in NEXT.get(state, ()))}
+                    for line, units in lines.items()}
+        rest = {}
+    if not any(selected.values()):
+        raise _Refusal(INVALID_TRANSITION.format(target))
+    return selected, rest
+
+
+def _check_allowed(units: _Units, to: str, force: bool) -> None:
+    """Refuse the transition unless every unit may move to TO (any may, when forced)."""
+    for states in units.values():
+        if any(not (force or to in NEXT.get(state, ())) for state in states):
+            raise _Refusal(INVALID_TRANSITION.format(to))
 
 
 def _fresh() -> dict[int, Counter[str]]:
