@@ -1,7 +1,7 @@
 """shipctl.loopback: the one answer to "does this host stay on this machine?".
 
 The plain-http warning (shipctl.http) and the sandbox's "not a loopback address" warning
-(shipctl.sandbox) both ask it; they used to disagree on ::ffff:127.0.0.1 and x.localhost.
+(shipctl.sandbox) both ask it, so they agree on ::ffff:127.0.0.1 and x.localhost.
 """
 
 from __future__ import annotations

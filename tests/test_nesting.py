@@ -1,4 +1,4 @@
-"""Our own nesting limit (issue 11): the same depth, the same message, on every Python.
+"""Our own nesting limit: the same depth, the same message, on every Python.
 
 CI runs this file under every supported CPython; each case is exact, so an interpreter whose
 parser or recursion limit behaves differently fails here rather than on a user's machine.

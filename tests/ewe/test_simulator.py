@@ -1,4 +1,5 @@
-"""The EWE simulator (SPEC §8): every answer code over real HTTP, and handle() on any bytes."""
+"""The EWE simulator (docs/conventions.md, Sandbox): every answer code over real HTTP, and
+handle() on any bytes."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ def test_field_rules_are_only_checked_after_the_signature(post):
 
 def test_a_missing_reference_is_code_10(post):
     body = ewe_request()
-    del body["referenceNo"], body["articleId"]  # issue 12: either one will do
+    del body["referenceNo"], body["articleId"]  # either one will do
     answer = post({**ewe_envelope(), **body})
     assert answer.json() == {
         "success": False, "code": 10,
@@ -203,7 +204,7 @@ def test_any_fields_behind_a_valid_envelope_get_code_0_or_10(overrides):
     assert document["code"] in {0, 10}
     applied = simulator.stats()["applied"]
     sent = json.loads(body)
-    # issue 12: counted by referenceNo, else by articleId
+    # counted by referenceNo, else by articleId
     reference = sent["referenceNo"]
     if reference is None or (isinstance(reference, str) and not reference.strip()):
         reference = sent["articleId"]

@@ -1,4 +1,5 @@
-"""The Fynd simulator of the sandbox (SPEC §8), over real HTTP on 127.0.0.1."""
+"""The Fynd simulator of the sandbox (docs/conventions.md, Sandbox), over real HTTP on
+127.0.0.1."""
 
 from __future__ import annotations
 
