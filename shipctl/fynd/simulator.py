@@ -244,12 +244,9 @@ class Shipments:
 
     def reset(self) -> None:
         with self._lock:
-            self._bags.clear()
-            self._transitions.clear()
-            self._refused.clear()
-            self._locked.clear()
-            self._moved.clear()
-            self._reads.clear()
+            for state in (self._bags, self._transitions, self._refused, self._locked,
+                          self._moved, self._reads):
+                state.clear()
 
 
 class FyndSimulator(Simulator):
