@@ -45,8 +45,8 @@ PUSH = {
 HTTP_SERVER = textwrap.dedent("""
     import sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from shipctl.ecom.receiver import MAX_BODY, Receiver
-    from shipctl.ecom.store import Store
+    from shipctl.ecom.receive.receiver import MAX_BODY, Receiver
+    from shipctl.ecom.receive.store import Store
 
     receiver, store = Receiver(sys.argv[2], sys.argv[3]), Store(sys.argv[1])
 

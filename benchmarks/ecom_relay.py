@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shipctl.ecom.receiver import Push  # noqa: E402
-from shipctl.ecom.store import Store  # noqa: E402
+from shipctl.ecom.receive.receiver import Push  # noqa: E402
+from shipctl.ecom.receive.store import Store  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-password"
 

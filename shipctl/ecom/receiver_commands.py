@@ -123,8 +123,8 @@ def listen(
       $ shipctl ecom listen --forward-to https://shop.example.com/ecom/webhook
     """
     from shipctl import secrets
-    from shipctl.ecom import listen as listening
-    from shipctl.ecom.store import default_path
+    from shipctl.ecom.receive import listen as listening
+    from shipctl.ecom.receive.store import default_path
     from shipctl.errors import UsageError
 
     app = get_app(ctx)
@@ -166,7 +166,7 @@ def listen(
 
 
 def _relay_settings(concurrency: int, backoff: str, retry_for: str) -> dict:
-    from shipctl.ecom.relay import Schedule, parse_duration
+    from shipctl.ecom.receive.relay import Schedule, parse_duration
 
     first, _, most = backoff.partition(",")
     first_s = parse_duration("--forward-backoff", first)
@@ -222,8 +222,8 @@ def export(
       $ shipctl ecom export --unforwarded --store pushes.sqlite3
       $ shipctl ecom export --conflicts --store pushes.sqlite3
     """
-    from shipctl.ecom.export import run, run_conflicts
-    from shipctl.ecom.store import default_path
+    from shipctl.ecom.receive.export import run, run_conflicts
+    from shipctl.ecom.receive.store import default_path
 
     app = get_app(ctx)
     if conflicts:
@@ -253,8 +253,8 @@ def forward(
       $ shipctl ecom forward --store pushes.sqlite3
       $ shipctl ecom forward --store pushes.sqlite3 --retry-dead
     """
-    from shipctl.ecom.export import forward_status
-    from shipctl.ecom.store import default_path
+    from shipctl.ecom.receive.export import forward_status
+    from shipctl.ecom.receive.store import default_path
 
     app = get_app(ctx)
     raise typer.Exit(forward_status(app.out, store or default_path(), retry_dead=retry_dead))

@@ -1,7 +1,7 @@
 """Ecom's push receiver in the sandbox (SPEC §8): the `ecom listen` receiver on the sandbox.
 
-The same rules and answers as `ecom listen` (``shipctl.ecom.receiver``) and the same store
-(``shipctl.ecom.store``), in memory unless a file is given, behind the sandbox's server at
+The same rules and answers as `ecom listen` (``shipctl.ecom.receive.receiver``) and the same store
+(``shipctl.ecom.receive.store``), in memory unless a file is given, behind the sandbox's server at
 ``{base}/ecom`` with the sandbox credentials. So `shipctl --sandbox ecom replay FILE` works
 with no configuration, and tests read from ``GET /_sandbox/stats`` how many times each
 status_update_number was applied: 1 for a stored push, never 2 — a duplicate is answered 200
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from shipctl.ecom import SANDBOX_PASSWORD, SANDBOX_PATH, SANDBOX_USERNAME
-from shipctl.ecom.receiver import Receiver, failure
-from shipctl.ecom.store import MEMORY, Store, StoreError
+from shipctl.ecom.receive.receiver import Receiver, failure
+from shipctl.ecom.receive.store import MEMORY, Store, StoreError
 from shipctl.sandbox import SimRequest, SimResponse
 
 

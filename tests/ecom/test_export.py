@@ -10,9 +10,9 @@ from conftest import SAMPLES
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipctl.ecom.export import parse_since
-from shipctl.ecom.receiver import Receiver
-from shipctl.ecom.store import Store
+from shipctl.ecom.receive.export import parse_since
+from shipctl.ecom.receive.receiver import Receiver
+from shipctl.ecom.receive.store import Store
 from shipctl.errors import UsageError
 
 RECEIVER = Receiver("u", "password")
@@ -144,7 +144,7 @@ def test_parse_since_accepts_or_refuses_never_crashes(text):
 def test_export_writes_strict_json_keeping_number_text(cli, tmp_path):
     """NaN and Infinity are not JSON (Python's parser lets them through): written as null, and
     said; a number too large for a float keeps its text rather than becoming Infinity."""
-    from shipctl.ecom.receiver import Push
+    from shipctl.ecom.receive.receiver import Push
 
     bodies = [b'{"awb": "A", "x": NaN, "y": -Infinity, "s": "NaN stays", "n": 1e999}',
               b'{\n  "awb": "B",\n  "n": 1e999,\n  "t": "a b"\n}\n',

@@ -25,7 +25,7 @@ import pytest
 import requests
 from conftest import _seen_secrets, audit
 
-from shipctl.ecom.receiver import MAX_BODY
+from shipctl.ecom.receive.receiver import MAX_BODY
 
 USER = "ecom-hook"
 PASSWORD = "listen-Pässword-42"  # non-ASCII: RFC 7617's UTF-8
@@ -416,7 +416,7 @@ def test_accepted_connections_have_nagle_off():
     as IPPROTO_TCP, which ``bind`` must therefore do."""
     import asyncio
 
-    from shipctl.ecom.listen import bind
+    from shipctl.ecom.receive.listen import bind
 
     async def accept_one() -> int:
         seen: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -26,7 +26,7 @@ from conftest import _seen_secrets, audit
 
 from ecom.test_listen import PASSWORD, TIMEOUT, USER, basic, scan
 from ecom.test_listen import listener as listener  # noqa: F401, PLC0414 - the fixture
-from shipctl.ecom.receiver import MAX_BODY
+from shipctl.ecom.receive.receiver import MAX_BODY
 
 CHALLENGE = 'Basic realm="shipctl ecom listen", charset="UTF-8"'
 

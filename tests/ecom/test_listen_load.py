@@ -148,7 +148,7 @@ def test_slow_clients_do_not_hold_up_the_others(running):
 @pytest.fixture
 def embedded(tmp_path, monkeypatch):
     """`ecom listen` served in a thread of this process, with 0.5 s body and head deadlines."""
-    from shipctl.ecom import listen
+    from shipctl.ecom.receive import listen
 
     monkeypatch.setattr(listen, "BODY_SECONDS", 0.5)
     monkeypatch.setattr(listen, "HEAD_SECONDS", 0.5)
@@ -204,8 +204,8 @@ def test_an_idle_connection_before_any_request_is_closed(embedded):
 
 
 def test_a_push_that_cannot_be_committed_is_503_never_200(tmp_path, monkeypatch):
-    from shipctl.ecom import listen
-    from shipctl.ecom.store import Store, StoreError
+    from shipctl.ecom.receive import listen
+    from shipctl.ecom.receive.store import Store, StoreError
 
     def broken(self, batch):
         for _push, future in batch:

@@ -1,4 +1,4 @@
-"""The receiver's rules (shipctl.ecom.receiver) without a server: answers, auth, what is stored."""
+"""The receiver's rules (shipctl.ecom.receive.receiver) without a server: answers, auth, what is stored."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipctl.ecom.receiver import MAX_BODY, REDACTED, Receiver, answer_number
+from shipctl.ecom.receive.receiver import MAX_BODY, REDACTED, Receiver, answer_number
 
 USER, PASSWORD = "ecom-user", "pässwörd:with colon ✓"
 

@@ -121,8 +121,8 @@ def per_awb(numbers: list[str], pushes: list[dict]) -> dict[str, list[str]]:
 def fill(path, count: int, awbs: int, pad: int = 0) -> None:
     """``count`` pending pushes of ``awbs`` AWBs, stored as ``ecom listen --forward-to``
     stores them (the forward state in the same commit)."""
-    from shipctl.ecom.receiver import Push
-    from shipctl.ecom.store import Store
+    from shipctl.ecom.receive.receiver import Push
+    from shipctl.ecom.receive.store import Store
 
     with Store(path, forwarding=True) as store:
         futures = []

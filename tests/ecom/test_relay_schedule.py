@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shipctl.ecom.relay import Schedule, duration, parse_duration, shown_url
+from shipctl.ecom.receive.relay import Schedule, duration, parse_duration, shown_url
 from shipctl.errors import UsageError
 
 pytestmark = pytest.mark.timeout(20)

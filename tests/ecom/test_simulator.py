@@ -111,7 +111,7 @@ def test_a_file_store_can_be_given(tmp_path):
         "username": AUTH[0], "password": AUTH[1]}, json.dumps(push()).encode())
     assert simulator.handle(request).status == 200
     simulator.store.close()
-    from shipctl.ecom.store import connect
+    from shipctl.ecom.receive.store import connect
 
     connection = connect(tmp_path / "sandbox.sqlite3", create=False)
     assert connection.execute("SELECT status_update_number FROM pushes").fetchall() == [

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from shipctl.ecom import store as store_module
-from shipctl.ecom.receiver import Push
-from shipctl.ecom.store import Store, StoreError, connect, default_path
+from shipctl.ecom.receive import store as store_module
+from shipctl.ecom.receive.receiver import Push
+from shipctl.ecom.receive.store import Store, StoreError, connect, default_path
 from shipctl.errors import UsageError
 
 

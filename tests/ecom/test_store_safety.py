@@ -11,9 +11,9 @@ import time
 import pytest
 
 from ecom.test_listen import listener as listener  # noqa: F401 - the fixture
-from shipctl.ecom import store as store_module
-from shipctl.ecom.receiver import Push
-from shipctl.ecom.store import Store, StoreError, StoreLost, Unstorable, connect
+from shipctl.ecom.receive import store as store_module
+from shipctl.ecom.receive.receiver import Push
+from shipctl.ecom.receive.store import Store, StoreError, StoreLost, Unstorable, connect
 
 pytestmark = pytest.mark.timeout(20)
 

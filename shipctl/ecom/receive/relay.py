@@ -1,7 +1,7 @@
 """`ecom listen --forward-to URL`: a durable relay that reads from the store, not from memory.
 
 Each push stored while ``--forward-to`` is on gets a row in the store's ``forwards`` table in
-the same transaction as the push itself (``shipctl.ecom.store``): ``pending`` with the time it
+the same transaction as the push itself (``shipctl.ecom.receive.store``): ``pending`` with the time it
 is due, ``forwarded``, or ``dead``, with its attempts, the time of its first attempt and the
 last attempt's outcome. The relay only ever acts on those rows, so:
 
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from shipctl.ecom.receiver import REDACTED
-from shipctl.ecom.store import connect, forward_counts, log_safe
+from shipctl.ecom.receive.receiver import REDACTED
+from shipctl.ecom.receive.store import connect, forward_counts, log_safe
 
 Log = Callable[[str], None]
 

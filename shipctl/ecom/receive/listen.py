@@ -1,8 +1,8 @@
 """`shipctl ecom listen`: the customer side of Ecom's push API on uvicorn (README "Receiving
 pushes").
 
-A small ASGI app — the receiver's rules (``shipctl.ecom.receiver``) and the capture store
-(``shipctl.ecom.store``) — served by uvicorn, a well-kept production server, rather than
+A small ASGI app — the receiver's rules (``shipctl.ecom.receive.receiver``) and the capture store
+(``shipctl.ecom.receive.store``) — served by uvicorn, a well-kept production server, rather than
 ``http.server``, whose documentation says it is not for production. uvicorn is imported here
 only, and this module only when `listen` runs.
 
@@ -33,7 +33,7 @@ What the server adds to the receiver's answers:
   every character that could break or disguise a line (C0/C1 controls, bidi overrides, line
   separators) escaped; uvicorn's and asyncio's loggers routed to the same log, one line per
   message and rate-limited, so that no error can flood the disk;
-- ``--forward-to URL``: each newly stored push is relayed by ``shipctl.ecom.relay``, which
+- ``--forward-to URL``: each newly stored push is relayed by ``shipctl.ecom.receive.relay``, which
   reads from the store (its forward state is committed with the push): retried with back-off
   for up to 24 h, per-AWB order kept, resumed after a restart.
 - SIGINT / SIGTERM / SIGHUP: stop accepting, answer the requests in flight, commit, exit 0.
@@ -58,9 +58,9 @@ from http import HTTPStatus
 from typing import Any
 
 from shipctl import secrets
-from shipctl.ecom.receiver import MAX_BODY, Answer, Receiver, failure
-from shipctl.ecom.relay import Relay
-from shipctl.ecom.store import Store, StoreError
+from shipctl.ecom.receive.receiver import MAX_BODY, Answer, Receiver, failure
+from shipctl.ecom.receive.relay import Relay
+from shipctl.ecom.receive.store import Store, StoreError
 from shipctl.errors import UsageError
 from shipctl.loopback import is_loopback
 from shipctl.stopping import on_stop_signals
@@ -382,7 +382,7 @@ async def _read_body(receive: Callable) -> bytes | None:
 
 
 # -- --forward-to -------------------------------------------------------------------------------
-# The durable relay (shipctl.ecom.relay): it reads what to send from the store; ``put`` only
+# The durable relay (shipctl.ecom.receive.relay): it reads what to send from the store; ``put`` only
 # tells it that a push was just stored.
 Forwarder = Relay
 
@@ -592,7 +592,7 @@ def serve(*, host: str, port: int, path: str, store_path: str, username: str, pa
           trust_proxy: bool = False, max_connections: int | None = None) -> int:
     """Serve until SIGINT/SIGTERM/SIGHUP (or ``stopping`` is set, when embedded in another
     thread); return 0 after a clean shutdown, 1 when the store file was deleted or replaced.
-    ``relay``: settings of the --forward-to relay (``shipctl.ecom.relay.Relay``)."""
+    ``relay``: settings of the --forward-to relay (``shipctl.ecom.receive.relay.Relay``)."""
     import uvicorn
 
     if ":" in username:

@@ -3,7 +3,7 @@
 ``Receiver.receive(headers, body)`` turns one request — its headers and raw body bytes — into
 what to answer (HTTP status and the JSON body of Ecom Express's push API documentation) and,
 for an accepted push, what to store. Both servers use it: ``ecom listen`` (uvicorn,
-``shipctl.ecom.listen``) and the sandbox's Ecom simulator (``shipctl.ecom.simulator``), so the
+``shipctl.ecom.receive.listen``) and the sandbox's Ecom simulator (``shipctl.ecom.simulator``), so the
 two cannot answer differently. ``ecom listen`` calls its two halves itself: ``refusal``
 (credentials, from the headers alone) before it reads a byte of the body, ``accept`` after.
 
@@ -15,7 +15,7 @@ In order, as a receiver should:
    integrations check instead — compared in constant time; wrong or missing → 401 with
    ``WWW-Authenticate``, and nothing of the body is parsed;
 3. the body must be JSON that can be stored as text (no lone surrogate, no NaN or infinite
-   number, anywhere) and pass the push rules (``shipctl.ecom.push.check``) → else 400;
+   number, anywhere) and pass the push rules (``shipctl.ecom.models.check``) → else 400;
 4. else 200 ``{"awb", "status": true, "status_update_number"}``, the number an integer when it
    is all digits (as in the documentation's sample answer), once the caller stored the push.
 
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipctl import nesting
-from shipctl.ecom import push as rules
+from shipctl.ecom import models as rules
 
 MAX_BODY = 1024 * 1024  # larger bodies are answered 413
 # A header whose name holds one of these (any case) carries a credential or something as good
@@ -75,7 +75,7 @@ class Push:
 
     @property
     def compact(self) -> str:
-        """The body on one line, for JSON Lines export (``shipctl.ecom.export``).
+        """The body on one line, for JSON Lines export (``shipctl.ecom.receive.export``).
 
         The raw body, less the whitespace around it (many senders end it with a newline),
         when it is one line of UTF-8 JSON, which it is whenever the sender did not

@@ -51,7 +51,7 @@ def parse_since(text: str) -> str:
 def run(out: Any, store_path: str | Path, *, awbs: list[str] | None = None,
         since: str | None = None, unforwarded: bool = False) -> int:
     """Write the matching pushes to ``out.stdout``; a one-line summary to stderr. Exit 0."""
-    from shipctl.ecom import store
+    from shipctl.ecom.receive import store
 
     since_text = parse_since(since) if since is not None else None
     connection = store.connect(store_path, create=False)
@@ -114,7 +114,7 @@ def _refuse(name: str) -> None:
 
 def run_conflicts(out: Any, store_path: str | Path) -> int:
     """The conflicts table as JSON Lines: the number, when, what differs, both bodies."""
-    from shipctl.ecom import store
+    from shipctl.ecom.receive import store
 
     connection = store.connect(store_path, create=False)
     count = 0
@@ -137,7 +137,7 @@ def run_conflicts(out: Any, store_path: str | Path) -> int:
 
 def forward_status(out: Any, store_path: str | Path, *, retry_dead: bool = False) -> int:
     """``ecom forward``: the relay's counts, the dead pushes; ``retry_dead`` re-queues them."""
-    from shipctl.ecom import store
+    from shipctl.ecom.receive import store
 
     connection = store.connect(store_path, create=False)
     try:
@@ -167,7 +167,7 @@ def forward_status(out: Any, store_path: str | Path, *, retry_dead: bool = False
 
 def _rows(connection: Any, awbs: list[str] | None, since: str | None,
           unforwarded: bool) -> Any:
-    from shipctl.ecom import store
+    from shipctl.ecom.receive import store
 
     if not awbs:
         yield from store.select(connection, since=since, unforwarded=unforwarded)

@@ -34,7 +34,7 @@ would otherwise take commits into an unlinked inode, answered 200 and lost at ex
 waiting push fails (``StoreLost``, a 503), and ``on_lost`` tells the listener to stop.
 
 **Schema 2** adds, next to ``pushes``: ``forwards``, the durable relay's state for each push
-stored while ``--forward-to`` was on (``shipctl.ecom.relay``), inserted in the same
+stored while ``--forward-to`` was on (``shipctl.ecom.receive.relay``), inserted in the same
 transaction as its push; and ``conflicts``, a push whose status_update_number was already
 stored with another AWB, status or datetime (answered 200 so that Ecom stops resending it,
 kept with both bodies). A schema 1 store is migrated in place when opened: the two tables are
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shipctl.ecom.receiver import Push
+from shipctl.ecom.receive.receiver import Push
 from shipctl.errors import UsageError
 
 MEMORY = ":memory:"
