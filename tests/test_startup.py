@@ -15,7 +15,7 @@ import pytest
 HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator",
          "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
          "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.token", "uvicorn",
-         "shipctl.ecom.store", "shipctl.ecom.listen"]
+         "shipctl.ecom.receive.store", "shipctl.ecom.receive.listen"]
 
 PROBE = """
 import json, sys
