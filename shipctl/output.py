@@ -49,7 +49,6 @@ class Output:
         # -o jsonl (with json_mode): results as JSON Lines, one record per line as it is ready
         self.json_lines = False
         self.show_secrets = show_secrets
-        self.verbose = False
         # --quiet: bulk runs print only the items that went wrong, and the summary
         self.quiet = False
         # --color: "auto" (on a terminal, unless NO_COLOR), "always" or "never"
@@ -104,9 +103,9 @@ class Output:
         self.stdout.write(self.scrub(text) + "\n")
         self.stdout.flush()
 
-    def results(self) -> Results:
+    def results(self, *, exact_numbers: bool = False, masked: bool = True) -> Results:
         """Where the records of ``-o json`` / ``-o jsonl`` go (validate, dry runs)."""
-        return Results(self)
+        return Results(self, exact_numbers=exact_numbers, masked=masked)
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         """A table for people: rich on a terminal, tab-separated plain text otherwise."""
@@ -140,23 +139,69 @@ signalled = False
 
 
 class Results:
-    """Records for ``-o jsonl`` (each on its own line as it comes) or ``-o json`` (kept for one
-    document ``{"results": [...], "summary": {...}}`` at the end)."""
+    """The records of ``-o json`` / ``-o jsonl`` and their summary, each written as it is ready,
+    so memory does not grow with the input (validate, dry runs).
 
-    def __init__(self, out: Output) -> None:
+    ``-o jsonl``: a record per line, flushed, then ``{"summary": {...}}``. ``-o json``: one
+    document ``{"results": [...], "summary": {...}}``, streamed, byte for byte what
+    ``json.dumps(document, indent=2)`` writes. ``exact_numbers``: numbers with the digits the
+    input wrote (``shipctl.plainjson``), as a dry run shows what is sent. ``masked``: every
+    registered secret masked in what is written; False when each record comes masked as it
+    should be (a dry run's body is printed as it is sent).
+    """
+
+    def __init__(self, out: Output, *, exact_numbers: bool = False, masked: bool = True) -> None:
         self.out = out
-        self.records: list[Any] = []
+        self.written = 0  # records written
+        self.finished = False
+        if exact_numbers:
+            from shipctl import plainjson
+
+            self._dumps: Any = plainjson.dumps
+        else:
+            self._dumps = _dumps
+        self._masked = masked
 
     def add(self, record: Any) -> None:
         if self.out.json_lines:
-            self.out.write_json_line(record)
+            self._write(self._dumps(record, ensure_ascii=False) + "\n", flush=True)
         else:
-            self.records.append(record)
+            text = self._dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            self._write(('{\n  "results": [\n    ' if self.written == 0 else ",\n    ") + text)
+        self.written += 1
 
-    def finish(self, summary: dict[str, Any]) -> None:
-        if signalled:  # interrupted, and the KeyboardInterrupt was lost on its way up: the
-            raise KeyboardInterrupt  # results are not whole; never write them as if they were
+    def finish(self, summary: dict[str, Any], *, stopped: bool = False) -> None:
+        """The summary, closing the document. ``stopped``: the summary says the run was cut
+        short (interrupted, or its input unreadable), so it may be written after a signal."""
+        if self.finished:
+            return
+        if signalled and not stopped:  # interrupted, and the KeyboardInterrupt was lost on its
+            raise KeyboardInterrupt  # way up: never write the results as if they were whole
+        self.finished = True
         if self.out.json_lines:
-            self.out.write_json_line({"summary": summary})
-        else:
-            self.out.write_json({"summary": summary, "results": self.records})
+            self._write(self._dumps({"summary": summary}, ensure_ascii=False) + "\n", flush=True)
+            return
+        text = self._dumps(summary, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        start = '{\n  "results": [],' if self.written == 0 else "\n  ],"
+        self._write(f'{start}\n  "summary": {text}\n}}\n', flush=True)
+
+    def _write(self, text: str, flush: bool = False) -> None:
+        stdout = self.out.stdout
+        stdout.write(printable(self.out.scrub(text) if self._masked else text))
+        if flush:
+            stdout.flush()
+
+
+def _dumps(value: Any, **options: Any) -> str:
+    return json.dumps(value, default=str, **options)
+
+
+def printable(text: str) -> str:
+    """TEXT as UTF-8 can carry it (stdout, a report, SQLite): a lone surrogate (from a
+    "\\ud800" escape in the input, which no UTF-8 holds) as that escape, which inside a JSON
+    string is JSON's own escape."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text

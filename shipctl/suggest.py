@@ -25,16 +25,18 @@ def nearest(
 
 
 def kind_of(value: Any) -> str:
-    """A JSON value's kind as a message says it: "found a list", "found null"."""
+    """A JSON value's kind as a message says it: "got a list", "found null", "got true"."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
+        return "text"
+    if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
         return "an object"

@@ -939,10 +939,10 @@ def test_empty_stdin(here):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("42", "s.json:1: expected an object or a list of objects, found a number"),
-        ('\n\n"x"', "s.json:3: expected an object or a list of objects, found a string"),
+        ("42", "s.json:1: expected an object or a list of objects, found a whole number"),
+        ('\n\n"x"', "s.json:3: expected an object or a list of objects, found text"),
         ("null", "s.json:1: expected an object or a list of objects, found null"),
-        ('[{"a": 1},\n 2]', "s.json:2 item 2: expected an object, found a number"),
+        ('[{"a": 1},\n 2]', "s.json:2 item 2: expected an object, found a whole number"),
         ('[[{"a": 1}]]', "s.json:1 item 1: expected an object, found a list"),
     ],
 )

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from factories import ewe_request
 
-from shipctl.ewe.validate import PASTE_PROMPT, paste_prompt, repaired_verdict
+from shipctl.ewe.validate import PASTE_PROMPT
 from shipctl.inputs.lenient import unquote_email
+from shipctl.validation import pasting, repaired_verdict
 
 
 def _sloppy(body: dict) -> str:
@@ -25,11 +27,14 @@ def _quoted(text: str, mark: str = "> ") -> str:
 
 @pytest.mark.timeout(30)
 def test_prompt_only_when_pasting_on_a_terminal():
-    assert paste_prompt(["-"], stdin_is_tty=True, stderr_is_tty=True) == PASTE_PROMPT
+    def terminal(stdin: bool, stderr: bool) -> SimpleNamespace:
+        return SimpleNamespace(stdin_is_tty=stdin, stderr_is_tty=stderr)
+
+    assert pasting(["-"], terminal(True, True))
     assert "Ctrl-D" in PASTE_PROMPT and "Ctrl-Z Enter on Windows" in PASTE_PROMPT
-    assert paste_prompt(["-"], stdin_is_tty=False, stderr_is_tty=True) is None  # a pipe
-    assert paste_prompt(["-"], stdin_is_tty=True, stderr_is_tty=False) is None
-    assert paste_prompt(["a.json"], stdin_is_tty=True, stderr_is_tty=True) is None
+    assert not pasting(["-"], terminal(False, True))  # a pipe
+    assert not pasting(["-"], terminal(True, False))
+    assert not pasting(["a.json"], terminal(True, True))
 
 
 @pytest.mark.timeout(30)

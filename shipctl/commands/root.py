@@ -21,12 +21,8 @@ from shipctl.commands import auth as auth_cmd
 from shipctl.commands import completions as completions_cmd
 from shipctl.commands import config as config_cmd
 from shipctl.commands import sandbox as sandbox_cmd
-from shipctl.commands.options import (
-    EXIT_CODES_HELP,
-    ShipctlGroup,
-    ShipctlTyper,
-    complete_profile,
-)
+from shipctl.commands.groups import ShipctlGroup, ShipctlTyper
+from shipctl.commands.options import EXIT_CODES_HELP, complete_profile
 from shipctl.provider import providers
 
 
@@ -78,7 +74,7 @@ root_group = ShipctlTyper(
     help="Shipment operations: EWE modifyShipment, Fynd status updates, Ecom Express pushes.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    rich_markup_mode=None,  # plain help: see commands.options.command_group
+    rich_markup_mode=None,  # plain help: see commands.groups.command_group
     add_completion=False,  # `shipctl completions SHELL` replaces typer's install flags
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -2,7 +2,7 @@
 
 The table is what public Ecom integrations show, not an exhaustive list: an unknown code is a
 warning, never an error (SPEC §7). Standard library only: the receiver imports this (through
-``shipctl.ecom.push``) for every push it checks.
+``shipctl.ecom.models``) for every push it checks.
 """
 
 from __future__ import annotations

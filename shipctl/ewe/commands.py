@@ -10,6 +10,7 @@ import typer
 
 from shipctl.app import get_app
 from shipctl.commands import bulk
+from shipctl.commands.groups import command_group
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
     PathsArg,
@@ -17,7 +18,6 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
-    command_group,
 )
 
 group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
@@ -101,7 +101,6 @@ def validate(
         raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
     app.use(profile=profile, json_mode=output is not ResultsFormat.text)
     app.out.json_lines = output is ResultsFormat.jsonl
-    app.out.verbose = app.out.verbose or verbose
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
 

@@ -21,7 +21,9 @@ from pydantic_core import PydanticCustomError
 
 from shipctl.ewe import MSG_TYPE
 from shipctl.ewe.postcodes import STATES
+from shipctl.output import shorten
 from shipctl.plainjson import exact, plain
+from shipctl.suggest import kind_of
 
 DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
 MAX_NAME = 40  # seed: name "Maximum 40 characters"
@@ -57,27 +59,10 @@ def fail(message: str) -> NoReturn:
     raise PydanticCustomError("ewe", "{message}", {"message": message})
 
 
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def shown(value: Any, limit: int = 40) -> str:
     """A value quoted for a message, cut short so a pasted novel does not flood the screen."""
     if isinstance(value, str):
-        text = value if len(value) <= limit else value[: limit - 1] + "…"
-        return f'"{text}"'
+        return f'"{shorten(value, limit)}"'
     return str(value)[:limit]
 
 
@@ -273,7 +258,7 @@ def _as_written(value: Any) -> str:
     text = getattr(value, "text", None)
     if not isinstance(text, str):
         text = value.strip() if isinstance(value, str) else str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return shorten(text, 40)
 
 
 def _decimal(value: Any) -> int | Decimal | None:

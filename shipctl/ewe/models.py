@@ -60,8 +60,9 @@ from shipctl.ewe.postcodes import (
     load_postcodes,
     state_of,
 )
-from shipctl.inputs import Path_, dotted
+from shipctl.inputs import Path_
 from shipctl.suggest import nearest
+from shipctl.validation import Problem, Problems
 
 __all__ = [
     "Checked",
@@ -82,27 +83,14 @@ REFERENCE_ROWS = (
     'articleId "Optional | articleId (articleId or referenceNo not null"'
 )
 
-@dataclass(frozen=True)
-class Problem:
-    path: Path_  # ("to", "phone"); () for the item as a whole
-    message: str
-
-    @property
-    def field(self) -> str:
-        return dotted(self.path)
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.path else self.message
-
-
 @dataclass
 class Checked:
     request: dict[str, Any] | None  # the body to send (without the envelope), None if invalid
-    problems: list[Problem] = field(default_factory=list)
+    problems: Problems = field(default_factory=list)
     envelope: dict[str, Any] = field(default_factory=dict)  # username/digest/msgType/version given
     reference_no: str | None = None
     # sent all the same, but worth a look: the document is unsure, or our data may be wrong
-    warnings: list[Problem] = field(default_factory=list)
+    warnings: Problems = field(default_factory=list)
     article_id: str | None = None
 
     @property
@@ -201,8 +189,8 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
     reference_no = _identifier(data.get("referenceNo"))
     article_id = _identifier(data.get("articleId"))
 
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
+    problems: Problems = []
+    warnings: Problems = []
     model: ModifyShipment | None = None
     try:
         model = ModifyShipment.model_validate(data)
@@ -219,7 +207,7 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
         warnings.append(Problem(("version",), f"{shown(version)} is not refused, but "
                                 f'seed 004 says version "Could be {DEFAULT_VERSION}"'))
 
-    def in_source_order(found: list[Problem]) -> list[Problem]:
+    def in_source_order(found: Problems) -> Problems:
         return sorted(found, key=lambda problem: _source_order(data, problem.path))
 
     warnings = in_source_order(warnings)
@@ -243,8 +231,8 @@ def _identifier(value: Any) -> str | None:
     return None
 
 
-def _order_identity(data: dict[str, Any], problems: list[Problem],
-                    warnings: list[Problem]) -> None:
+def _order_identity(data: dict[str, Any], problems: Problems,
+                    warnings: Problems) -> None:
     """seed 004 marks referenceNo Required, and its articleId row says "articleId or
     referenceNo not null": either will do, and an item with only articleId is sent with a
     warning quoting both rows (EWE decides)."""
@@ -349,7 +337,7 @@ def _abbreviates(short: str, name: str) -> bool:
 
 
 def _address_checks(side: str, address: dict[str, Any], postcodes: PostcodeIndex | None,
-                    problems: list[Problem], warnings: list[Problem]) -> None:
+                    problems: Problems, warnings: Problems) -> None:
     """The rules that need two fields; each field's own rule was already reported if broken.
 
     With the user's ``ewe.postcodes`` list, the list decides exactly: the suburb must be at

@@ -27,8 +27,10 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shipctl.fynd.states import STATES, has_reason, is_cancellation
-from shipctl.inputs import Path_, dotted
-from shipctl.suggest import nearest
+from shipctl.inputs import Path_
+from shipctl.output import shorten
+from shipctl.suggest import kind_of, nearest
+from shipctl.validation import Problem, Problems
 
 __all__ = [
     "Checked",
@@ -44,24 +46,11 @@ FYND_REASON_MISSING = "Reason is missing"
 FORCE_HINT = "use --force if your company has this state"
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: Path_  # ("statuses", 0, "shipments", 1, "identifier"); () for the body as a whole
-    message: str
-
-    @property
-    def field(self) -> str:
-        return dotted(self.path)
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.path else self.message
-
-
 @dataclass
 class Checked:
     request: dict[str, Any] | None  # the body to send, None when there are problems
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
+    problems: Problems = field(default_factory=list)
+    warnings: Problems = field(default_factory=list)
     identifiers: list[str] = field(default_factory=list)  # statuses[].shipments[].identifier
 
     @property
@@ -239,7 +228,7 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
 def check(data: object, *, force: bool = False) -> Checked:
     """Every rule on one updateShipmentStatus body; never raises for any data."""
     if not isinstance(data, dict):
-        message = f"expected an object (an updateShipmentStatus body), got {_kind(data)}"
+        message = f"expected an object (an updateShipmentStatus body), got {kind_of(data)}"
         return Checked(None, [Problem((), message)])
     try:
         return _check(data, force)
@@ -248,12 +237,12 @@ def check(data: object, *, force: bool = False) -> Checked:
 
 
 def _check(data: dict[str, Any], force: bool) -> Checked:
-    problems: list[Problem] = []
+    problems: Problems = []
     try:
         UpdateShipmentStatus.model_validate(data)
     except ValidationError as error:
         problems.extend(_problem(e) for e in error.errors(include_url=False))
-    warnings: list[Problem] = []
+    warnings: Problems = []
     for i, transition in _entries(data, "statuses"):
         problems.extend(_state_problems(i, transition, force))
         problems.extend(_reason_problems(i, transition))
@@ -309,7 +298,7 @@ def identifiers(data: Any) -> list[str]:
     return found
 
 
-def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Problem]:
+def _state_problems(i: int, transition: dict[str, Any], force: bool) -> Problems:
     if force:
         return []
     problems = []
@@ -328,7 +317,7 @@ def _state_problems(i: int, transition: dict[str, Any], force: bool) -> list[Pro
     return problems
 
 
-def _reason_problems(i: int, transition: dict[str, Any]) -> list[Problem]:
+def _reason_problems(i: int, transition: dict[str, Any]) -> Problems:
     state = transition.get("status")
     if not (isinstance(state, str) and is_cancellation(state)):
         return []
@@ -346,7 +335,7 @@ def _line_number(entry: dict[str, Any]) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _filter_warnings(i: int, transition: dict[str, Any]) -> list[Problem]:
+def _filter_warnings(i: int, transition: dict[str, Any]) -> Problems:
     warnings = []
     for j, shipment in _entries(transition, "shipments"):
         products = _entries(shipment, "products")
@@ -366,7 +355,7 @@ def _filter_warnings(i: int, transition: dict[str, Any]) -> list[Problem]:
     return warnings
 
 
-def _repeated(data: dict[str, Any]) -> list[Problem]:
+def _repeated(data: dict[str, Any]) -> Problems:
     """A shipment named twice in one body — in two transitions, or twice in one: Fynd refuses
     the whole request (the sandbox simulator answers both the same way)."""
     first: dict[str, tuple[int, int]] = {}
@@ -388,7 +377,7 @@ def _repeated(data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _not_json(value: Any, path: Path_) -> list[Problem]:
+def _not_json(value: Any, path: Path_) -> Problems:
     """Free-form values that JSON cannot carry (NaN from a lenient read, a YAML oddity)."""
     if isinstance(value, dict):
         return [p for key, child in value.items() for p in _not_json(child, (*path, key))]
@@ -398,31 +387,13 @@ def _not_json(value: Any, path: Path_) -> list[Problem]:
         return [Problem(path, f"{value} is not a number JSON can carry")]
     if value is None or isinstance(value, (str, int, float)):
         return []
-    return [Problem(path, f"expected a JSON value, got {_kind(value)}")]
+    return [Problem(path, f"expected a JSON value, got {kind_of(value)}")]
 
 
 # -- wording ------------------------------------------------------------------------------------
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "a whole number"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _show(value: Any, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 _EXPECTED = {
@@ -444,7 +415,7 @@ def _problem(error: Any) -> Problem:
     kind = error["type"]
     given = error.get("input")
     if path and path[-1] == "[key]":  # pydantic's marker for a dict key (not its value)
-        return Problem(path[:-1], f"keys must be text, got {_kind(given)}")
+        return Problem(path[:-1], f"keys must be text, got {kind_of(given)}")
     if kind == "missing":
         message = "required, but missing"
     elif kind == "extra_forbidden":
@@ -453,7 +424,7 @@ def _problem(error: Any) -> Problem:
         expected = _EXPECTED[kind]
         if path and path[-1] == "exclude_bags_next_state":  # the one nullable key
             expected = 'a state, "" or null'
-        message = f"expected {expected}, got {_kind(given)}"
+        message = f"expected {expected}, got {kind_of(given)}"
         if kind == "string_type" and isinstance(given, int) and not isinstance(given, bool):
             # a shipment id pasted as a number: 12345383008471878029 is text to Fynd
             message += f' (write it in quotes: "{given}")' if expected == "text" else ""
@@ -484,7 +455,7 @@ def _squash(name: str) -> str:
     return name.casefold().replace("_", "").replace("-", "").replace(" ", "")
 
 
-def _sorted(data: Any, problems: list[Problem]) -> list[Problem]:
+def _sorted(data: Any, problems: Problems) -> Problems:
     """PROBLEMS in the order their fields appear in the input (their file lines go down the
     screen); a missing key comes after its siblings."""
     def key(problem: Problem) -> list[int]:

@@ -38,7 +38,7 @@ from typing import IO
 
 from shipctl.errors import InputError
 from shipctl.inputs.csvreader import MAX_CSV_INDEX, ColumnCheck, read_csv
-from shipctl.inputs.items import Item, Location, Path_, Warn, WrittenFloat, dotted
+from shipctl.inputs.items import Item, Location, Path_, Repair, Warn, WrittenFloat, dotted
 from shipctl.inputs.jsontext import read_json_lines
 from shipctl.inputs.limits import JSON5_LIMIT, LENIENT_LIMIT, MAX_DOCUMENT, MAX_SPOOL
 from shipctl.inputs.sniff import read_sniffed
@@ -70,6 +70,7 @@ __all__ = [
     "Item",
     "Location",
     "Path_",
+    "Repair",
     "Source",
     "Warn",
     "WrittenFloat",

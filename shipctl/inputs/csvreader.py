@@ -14,6 +14,7 @@ from shipctl.errors import InputError
 from shipctl.inputs.items import Item, Location, Path_, dotted
 from shipctl.inputs.sources import decode, lines
 from shipctl.nesting import MAX_DEPTH
+from shipctl.output import shorten
 
 # A header names the fields of one shipment, three parts deep at most (SPEC §5 `ewe modify`:
 # `to.lines.0`, `merchandise.0.sku`); MAX_DEPTH parts leave room to spare and stop a hostile
@@ -82,13 +83,7 @@ class _HeaderCell(NamedTuple):
     name: str
 
     def __str__(self) -> str:
-        return f'column {self.number} "{_shown(self.name)}"'
-
-
-def _shown(column: str) -> str:
-    if len(column) <= _SHOWN_COLUMN:
-        return column
-    return column[: _SHOWN_COLUMN - 1] + "…"
+        return f'column {self.number} "{shorten(self.name, _SHOWN_COLUMN)}"'
 
 
 def _csv_columns(header: list[str], name: str) -> list[_Column]:
@@ -149,7 +144,7 @@ def _check_column(
         elif known[0] != kind:
             raise ValueError(
                 f"conflicts with {known[1]}"
-                f" ({_shown(dotted(prefix))} cannot be both a list and an object)"
+                f" ({shorten(dotted(prefix), _SHOWN_COLUMN)} cannot be both a list and an object)"
             )
 
 
@@ -165,7 +160,8 @@ def _column_path(column: str) -> Path_:
             digits = part.lstrip("0") or "0"
             # the length first: int() of thousands of digits is slow, then refused
             if len(digits) > len(str(MAX_CSV_INDEX)) or int(digits) > MAX_CSV_INDEX:
-                raise ValueError(f"list index {_shown(part)} is larger than {MAX_CSV_INDEX}")
+                shown = shorten(part, _SHOWN_COLUMN)
+                raise ValueError(f"list index {shown} is larger than {MAX_CSV_INDEX}")
             path.append(int(digits))
         else:
             path.append(part)

@@ -17,6 +17,20 @@ Path_ = tuple[str | int, ...]  # a field path: ("to", "lines", 0)
 Warn = Callable[[str], None]  # where "parsed leniently: …" and other warnings go
 
 
+class Repair(str):
+    """A "parsed leniently" warning: its words, and the ``file`` whose text was repaired, so a
+    command can count the repairs (``VALID after repairing 2 formatting problems``) without
+    reading its words back."""
+
+    __slots__ = ("file",)
+    file: str
+
+    def __new__(cls, file: str, phrase: str) -> Repair:
+        text = super().__new__(cls, f"{file}: parsed leniently: {phrase}")
+        text.file = file
+        return text
+
+
 def dotted(path: Path_) -> str:
     """("to", "lines", 0) → "to.lines.0"."""
     return ".".join(str(p) for p in path)

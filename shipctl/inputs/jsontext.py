@@ -11,7 +11,15 @@ from typing import Any
 
 from shipctl.errors import InputError
 from shipctl.inputs import limits
-from shipctl.inputs.items import Item, Location, Value, Warn, items_from_values, split_value
+from shipctl.inputs.items import (
+    Item,
+    Location,
+    Repair,
+    Value,
+    Warn,
+    items_from_values,
+    split_value,
+)
 from shipctl.inputs.lenient import Forgiveness, NotJSON, lenient
 from shipctl.inputs.positions import LineIndex, field_lines
 from shipctl.inputs.sources import decode
@@ -28,7 +36,7 @@ def json_document(
     except NotJSON as not_json:
         raise not_json.error from None
     for forgiveness in forgiven:
-        warn(f"{name}: parsed leniently: {forgiveness.phrase}")
+        warn(Repair(name, forgiveness.phrase))
     return values
 
 
@@ -127,10 +135,10 @@ class _OncePerKind:
             count = self._counts.get(forgiveness.kind, 0)
             self._counts[forgiveness.kind] = count + 1
             if count == 0:
-                self._warn(f"{self._name}: parsed leniently: {forgiveness.phrase}")
+                self._warn(Repair(self._name, forgiveness.phrase))
 
     def finish(self) -> None:
         for kind, count in self._counts.items():
             if count > 1:
                 lines = "line" if count == 2 else "lines"
-                self._warn(f"{self._name}: parsed leniently: {kind} on {count - 1} more {lines}")
+                self._warn(Repair(self._name, f"{kind} on {count - 1} more {lines}"))

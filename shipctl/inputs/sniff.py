@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from shipctl.errors import InputError
 from shipctl.inputs import limits
-from shipctl.inputs.items import Item, Value, Warn, items_from_values
+from shipctl.inputs.items import Item, Repair, Value, Warn, items_from_values
 from shipctl.inputs.jsontext import json_document, json_values, read_json_lines
 from shipctl.inputs.lenient import EMAIL_QUOTING, NotJSON, unquote_email
 from shipctl.inputs.sources import Head, decode, lines, read_all, read_head
@@ -25,7 +25,7 @@ _YAMLISH = re.compile(r"(?:---|-\s|[\w\"'.-]+\s*:(?:\s|$)|#)")
 def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn) -> Iterator[Item]:
     head = read_head(stream, name)
     if head.bom:  # a paste from a Windows tool; JSON itself has no BOM (RFC 8259 §8.1)
-        warn(f"{name}: parsed leniently: byte-order mark (BOM) at the start ignored")
+        warn(Repair(name, "byte-order mark (BOM) at the start ignored"))
     first = head.line.lstrip()[:1]
     head_error: ValueError | None = None
     if first in (b"{", b"["):
@@ -40,7 +40,7 @@ def read_sniffed(stream: IO[bytes], name: str, *, json_suffix: bool, warn: Warn)
         raise InputError(f"{name}: empty input")
     unquoted = unquote_email(text) if first == b">" else None
     if unquoted is not None:  # a paste from an email reply: "> {" … "> }"
-        warn(f"{name}: parsed leniently: {EMAIL_QUOTING}")
+        warn(Repair(name, EMAIL_QUOTING))
         text = unquoted
         first = text.lstrip()[:1].encode()
     if head_error is not None and (head.lineno > 1 or len(data) != len(head.line)):
@@ -78,7 +78,7 @@ def _yaml_or_json(text: str, name: str, warn: Warn) -> list[Value]:
             raise
     else:
         for forgiveness in forgiven:
-            warn(f"{name}: parsed leniently: {forgiveness.phrase}")
+            warn(Repair(name, forgiveness.phrase))
         return json_found
     if yaml_error is not None:
         raise yaml_error

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecom import push
-from shipctl.ecom.push import KEYS, check, sort_key
+from shipctl.ecom.models import KEYS, check, sort_key
 from shipctl.ecom.replay import _sort_key, answer_outcome, basic_credentials, parse_header
 from shipctl.errors import ShipctlError
 from shipctl.inputs import read_items

@@ -8,7 +8,7 @@ import pytest
 from conftest import SAMPLES
 
 from ecom import push
-from shipctl.ecom.push import KEYS, check, datetime_problem, looks_like_v2, sort_key
+from shipctl.ecom.models import KEYS, check, datetime_problem, looks_like_v2, sort_key
 
 
 def test_keys_are_the_seeds_in_the_seeds_order():
