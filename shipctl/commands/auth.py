@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands.groups import command_group
 from shipctl.commands.options import (
     OutputFormat,
     OutputOpt,
     ProfileOpt,
-    command_group,
 )
 
 group = command_group("Check credentials: which APIs accept the profile's credentials.")

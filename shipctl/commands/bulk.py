@@ -35,26 +35,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands.groups import ShipctlCommand, with_optional_values
 from shipctl.commands.options import (
-    BulkCommand,
     CaBundleOpt,
     DryRunOpt,
-    FailFastOpt,
-    JobsOpt,
-    JournalOpt,
     PathsArg,
     ProfileOpt,
     RecursiveOpt,
-    ReportOpt,
     ResultsFormat,
     ResultsOpt,
     RetriesOpt,
-    ShardOpt,
     ShowSecretsOpt,
-    StrictOpt,
     TimeoutOpt,
-    WaitOpt,
-    wait_seconds,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +56,52 @@ if TYPE_CHECKING:
 Command = TypeVar("Command", bound=Callable[..., Any])
 
 UNLIMITED = None  # rate_default: no setting, no pacing unless --rate is given
+
+JobsOpt = Annotated[
+    int, typer.Option("--jobs", "-j", min=1, metavar="N", help="Requests in flight at once.")
+]
+# --wait takes an optional value: `--wait` (without limit), `--wait=30`, `--wait 30`. Typer's
+# parser has no such option, so BulkCommand rewrites the arguments before parsing: a bare
+# --wait becomes `--wait=` (empty: without limit), `--wait 30` becomes `--wait=30` when the
+# next argument is a number; anything else after it (a file, another flag) is left alone.
+WaitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--wait",
+        metavar="[SECONDS]",
+        help="When another run holds the --journal, wait for it to finish (at most SECONDS:"
+        " --wait=30 or --wait 30; --wait alone waits without limit) instead of exiting 2.",
+        show_default=False,
+    ),
+]
+JournalOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--journal",
+        metavar="FILE",
+        dir_okay=False,
+        help="SQLite journal: a re-run skips items that succeeded.",
+    ),
+]
+ReportOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--report",
+        metavar="FILE",
+        dir_okay=False,
+        help="Per-item report: CSV if *.csv, else JSON Lines.",
+    ),
+]
+FailFastOpt = Annotated[
+    bool, typer.Option("--fail-fast", help="Stop sending at the first failure.")
+]
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="If any item is invalid, send nothing and exit 1.")
+]
+ShardOpt = Annotated[
+    Optional[str],
+    typer.Option("--shard", metavar="K/N", help="Process only shard K of N (0-based)."),
+]
 
 def rate_option(default: str | None) -> Any:
     """``--rate``, its help naming what applies when it is not given."""
@@ -199,4 +237,34 @@ def flags(*, rate_default: str | None) -> Callable[[Command], Command]:
     return decorate
 
 
-__all__ = ["UNLIMITED", "Bulk", "BulkCommand", "flags", "rate_option"]
+
+RateOpt = rate_option(UNLIMITED)
+
+
+def wait_seconds(value: Optional[str]) -> Optional[float]:
+    """--wait's value: None (not given), math.inf (without limit) or seconds (0 or more)."""
+    if value is None:
+        return None
+    if value.strip() == "":
+        return float("inf")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:  # nan too
+        from shipctl.errors import UsageError
+
+        raise UsageError(
+            f"--wait={value}: must be a number of seconds (0 or more), or nothing to wait"
+            " without limit"
+        )
+    return seconds
+
+
+class BulkCommand(ShipctlCommand):
+    """A bulk command: reads ``--wait`` with or without its value (``with_optional_values``)."""
+
+    optional_values = ("--wait",)
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:  # noqa: ANN001 - click's
+        return super().parse_args(ctx, with_optional_values(list(args), self.optional_values))

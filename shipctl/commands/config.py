@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands.groups import command_group
 from shipctl.commands.options import (
     OutputFormat,
     OutputOpt,
     ProfileOpt,
     ShowSecretsOpt,
-    command_group,
     complete_key_described,
 )
 from shipctl.errors import ExitCode, UsageError

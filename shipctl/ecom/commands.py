@@ -11,6 +11,7 @@ import typer
 
 from shipctl.app import get_app
 from shipctl.commands import bulk
+from shipctl.commands.groups import command_group
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
     OutputFormat,
@@ -19,7 +20,6 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
-    command_group,
 )
 from shipctl.ecom import receiver_commands
 
@@ -40,6 +40,14 @@ def validate(
     ctx: typer.Context,
     paths: PathsArg = None,
     recursive: RecursiveOpt = False,
+    print_fixed: Annotated[
+        bool,
+        typer.Option(
+            "--print-fixed",
+            help="Print each push as clean JSON on stdout (single quotes, trailing commas,"
+            " text around it… repaired); the verdicts go to stderr.",
+        ),
+    ] = False,
     output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Check Ecom status pushes offline: every key, datetime, reason code and number.
@@ -59,7 +67,8 @@ def validate(
     app = get_app(ctx)
     app.use(json_mode=output is not ResultsFormat.text)
     app.out.json_lines = output is ResultsFormat.jsonl
-    raise typer.Exit(run(app, [str(p) for p in paths or []], recursive=recursive))
+    paths_ = [str(p) for p in paths or []]
+    raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
 
 
 @group.command()
