@@ -1,4 +1,4 @@
-"""`shipctl auth check` (issue: a credentials check, in the spirit of `gh auth status`)."""
+"""`shipctl auth check`: a credentials check, in the spirit of `gh auth status`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""`shipctl completions SHELL`: print the shell completion script (SPEC §9)."""
-
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
+"""`shipctl completions SHELL`: print the shell completion script (README, Completions)."""
 
 import sys
 from enum import Enum

@@ -1,11 +1,9 @@
-"""`shipctl config …`: profiles, credentials and settings (SPEC §3).
+"""`shipctl config …`: profiles, credentials and settings (docs/conventions.md,
+Configuration).
 
 Imported at start-up (and on every TAB press), so only typer and the standard library are
 imported here; the work is done by ``shipctl.config``, imported inside each command.
 """
-
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
 
 import os
 from pathlib import Path

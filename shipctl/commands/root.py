@@ -5,9 +5,6 @@ Only typer and the thin command modules are imported here; each command imports 
 needs when it runs, so TAB completion stays fast.
 """
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
-
 import importlib
 import sys
 from enum import Enum
@@ -30,9 +27,9 @@ class RootGroup(ShipctlGroup):
     """The root: the core's commands, and each provider's group built only when it is used.
 
     typer turns every command into a click command with all its options before anything
-    runs; with three providers that was ~7 ms of CPU on every invocation for the two groups
-    not used (benchmarks/startup.py). A provider group is built when a command line, TAB
-    completion or help reaches it; the root's help lists the groups from their help texts.
+    runs, which for the groups not used is most of an invocation's CPU (benchmarks/startup.py).
+    A provider group is built when a command line, TAB completion or help reaches it; the
+    root's help lists the groups from their help texts.
     """
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's

@@ -1,7 +1,5 @@
-"""`shipctl sandbox`: serve the embedded simulators on loopback until Ctrl-C (SPEC §8)."""
-
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
+"""`shipctl sandbox`: serve the embedded simulators on loopback until Ctrl-C
+(docs/conventions.md, Sandbox)."""
 
 from enum import Enum
 from typing import Annotated, Optional

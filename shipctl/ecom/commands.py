@@ -1,9 +1,6 @@
 """`shipctl ecom …`: validate, codes, replay; then listen, export and forward
 (``receiver_commands``), registered after them so help lists them in that order."""
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each.
-
 from enum import Enum
 from typing import Annotated, Optional
 

@@ -1,8 +1,5 @@
 """`shipctl ewe …`: modify, validate, template."""
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
-
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -73,7 +70,7 @@ def validate(
         typer.Option(
             "--verbose",
             "-v",
-            help="Kept for scripts that pass it: what was not checked is now always said.",
+            help="Accepted for scripts that pass it: what was not checked is always said.",
         ),
     ] = False,
     print_fixed: Annotated[

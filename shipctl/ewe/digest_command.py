@@ -4,9 +4,6 @@ A top-level command of EWE's: ``register_commands`` adds it to the root
 (``Provider.root_commands``).
 """
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each.
-
 import sys
 from typing import Annotated, Optional
 
