@@ -145,6 +145,17 @@ def display_name(name: str) -> str:
     return name.upper()
 
 
+def fixed_sandbox(section: str, path: str, **credentials: str) -> Callable[[str], dict[str, str]]:
+    """``Provider.sandbox_settings`` of an API served at the sandbox's base URL + ``path``
+    with fixed credentials: ``{section}.url`` and ``{section}.<key>`` for each one given."""
+
+    def settings(base_url: str) -> dict[str, str]:
+        fixed = {f"{section}.{key}": value for key, value in credentials.items()}
+        return {f"{section}.url": base_url + path, **fixed}
+
+    return settings
+
+
 def sandbox_setting_keys() -> frozenset[str]:
     """Every key --sandbox overrides (the base URL does not change which keys they are)."""
     return frozenset(key for p in providers() for key in p.sandbox_settings(""))

@@ -7,7 +7,7 @@ Imported on every invocation: declarations only.
 
 from __future__ import annotations
 
-from shipctl.provider import KeySpec, Provider
+from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
 # The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
 # `shipctl sandbox` prints them.
@@ -15,13 +15,6 @@ SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/ecom"
 
-
-def _sandbox_settings(base_url: str) -> dict[str, str]:
-    return {
-        "ecom.url": base_url + SANDBOX_PATH,
-        "ecom.username": SANDBOX_USERNAME,
-        "ecom.password": SANDBOX_PASSWORD,
-    }
 
 
 PROVIDER = Provider(
@@ -32,7 +25,12 @@ PROVIDER = Provider(
         KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),
         KeySpec("ecom.password", "Basic-Auth password of the Ecom webhook", secret=True),
     ),
-    sandbox_settings=_sandbox_settings,
+    sandbox_settings=fixed_sandbox(
+        "ecom",
+        SANDBOX_PATH,
+        username=SANDBOX_USERNAME,
+        password=SANDBOX_PASSWORD,
+    ),
     simulator="shipctl.ecom.simulator",
     commands="shipctl.ecom.commands",
 )

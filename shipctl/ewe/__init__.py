@@ -6,7 +6,7 @@ on every invocation, so it holds declarations only.
 
 from __future__ import annotations
 
-from shipctl.provider import KeySpec, Provider
+from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
 MSG_TYPE = "modifyShipment"  # the envelope's msgType, and part of the digest (docs/ewe.md)
 
@@ -16,13 +16,6 @@ SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/eweApi/ewe/api"  # the simulator's prefix: {ewe.url}/modifyShipment
 
-
-def _sandbox_settings(base_url: str) -> dict[str, str]:
-    return {
-        "ewe.url": base_url + SANDBOX_PATH,
-        "ewe.username": SANDBOX_USERNAME,
-        "ewe.password": SANDBOX_PASSWORD,
-    }
 
 
 PROVIDER = Provider(
@@ -47,7 +40,12 @@ PROVIDER = Provider(
             "ewe.postcodes", "CSV of suburb,postcode,state for full suburb checks", type="path"
         ),
     ),
-    sandbox_settings=_sandbox_settings,
+    sandbox_settings=fixed_sandbox(
+        "ewe",
+        SANDBOX_PATH,
+        username=SANDBOX_USERNAME,
+        password=SANDBOX_PASSWORD,
+    ),
     simulator="shipctl.ewe.simulator",
     commands="shipctl.ewe.commands",
     root_commands="shipctl.ewe.digest_command",

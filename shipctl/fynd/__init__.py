@@ -6,7 +6,7 @@ imported on every invocation, so it holds declarations only."""
 
 from __future__ import annotations
 
-from shipctl.provider import KeySpec, Provider
+from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
 # The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
 # `shipctl sandbox` prints them.
@@ -15,14 +15,6 @@ SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"
 SANDBOX_PATH = "/fynd"
 
-
-def _sandbox_settings(base_url: str) -> dict[str, str]:
-    return {
-        "fynd.url": base_url + SANDBOX_PATH,
-        "fynd.company_id": SANDBOX_COMPANY_ID,
-        "fynd.client_id": SANDBOX_CLIENT_ID,
-        "fynd.client_secret": SANDBOX_CLIENT_SECRET,
-    }
 
 
 PROVIDER = Provider(
@@ -34,7 +26,13 @@ PROVIDER = Provider(
         KeySpec("fynd.client_id", "Fynd OAuth client id"),
         KeySpec("fynd.client_secret", "Fynd OAuth client secret", secret=True),
     ),
-    sandbox_settings=_sandbox_settings,
+    sandbox_settings=fixed_sandbox(
+        "fynd",
+        SANDBOX_PATH,
+        company_id=SANDBOX_COMPANY_ID,
+        client_id=SANDBOX_CLIENT_ID,
+        client_secret=SANDBOX_CLIENT_SECRET,
+    ),
     simulator="shipctl.fynd.simulator",
     commands="shipctl.fynd.commands",
     auth_check="shipctl.fynd.auth_check",
