@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
-from shipctl.app import get_app
 from shipctl.commands.groups import ShipctlCommand, with_optional_values
 from shipctl.commands.options import (
     CaBundleOpt,
@@ -47,6 +46,7 @@ from shipctl.commands.options import (
     RetriesOpt,
     ShowSecretsOpt,
     TimeoutOpt,
+    results_app,
 )
 
 if TYPE_CHECKING:
@@ -174,10 +174,8 @@ class Bulk:
     def __init__(self, ctx: typer.Context, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
         self.paths = [str(path) for path in values["paths"] or []]
-        self.app = app = get_app(ctx)
-        app.use(profile=self.profile, json_mode=self.output is not ResultsFormat.text,
-                show_secrets=self.show_secrets)
-        app.out.json_lines = self.output is ResultsFormat.jsonl
+        self.app = results_app(ctx, self.output, profile=self.profile,
+                               show_secrets=self.show_secrets)
 
     def options(self, **extra: Any) -> RunOptions:
         from shipctl import runner

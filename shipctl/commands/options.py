@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from shipctl.app import Application
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 everything valid/delivered; 1 an item invalid, rejected or not delivered;"
@@ -44,6 +47,17 @@ ResultsOpt = Annotated[
     typer.Option("--output", "-o", help="text for people, json for one JSON document on stdout,"
                  " jsonl for one JSON object per line as items finish."),
 ]
+
+
+def results_app(ctx: typer.Context, output: ResultsFormat, **settings: Any) -> Application:
+    """The invocation's Application, writing results as ``-o`` says; ``settings`` go to
+    ``Application.use`` (``profile``, ``show_secrets``)."""
+    from shipctl.app import get_app
+
+    app = get_app(ctx)
+    app.use(json_mode=output is not ResultsFormat.text, **settings)
+    app.out.json_lines = output is ResultsFormat.jsonl
+    return app
 
 # -- TAB completion: must never raise and must stay cheap -------------------------------------
 def complete_profile(incomplete: str, ctx: Optional[typer.Context] = None) -> list[str]:

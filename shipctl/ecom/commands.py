@@ -17,6 +17,7 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
+    results_app,
 )
 from shipctl.ecom import receiver_commands
 
@@ -61,9 +62,7 @@ def validate(
     """
     from shipctl.ecom.validate import run
 
-    app = get_app(ctx)
-    app.use(json_mode=output is not ResultsFormat.text)
-    app.out.json_lines = output is ResultsFormat.jsonl
+    app = results_app(ctx, output)
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
 

@@ -15,6 +15,7 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
+    results_app,
 )
 
 group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
@@ -93,11 +94,9 @@ def validate(
     from shipctl.errors import UsageError
     from shipctl.ewe.validate import run
 
-    app = get_app(ctx)
     if print_fixed and output is not ResultsFormat.text:
         raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
-    app.use(profile=profile, json_mode=output is not ResultsFormat.text)
-    app.out.json_lines = output is ResultsFormat.jsonl
+    app = results_app(ctx, output, profile=profile)
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
 
