@@ -416,7 +416,7 @@ def test_accepted_connections_have_nagle_off():
     as IPPROTO_TCP, which ``bind`` must therefore do."""
     import asyncio
 
-    from shipctl.ecom.receive.listen import bind
+    from shipctl.ecom.receive.connections import bind
 
     async def accept_one() -> int:
         seen: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -148,10 +148,10 @@ def test_slow_clients_do_not_hold_up_the_others(running):
 @pytest.fixture
 def embedded(tmp_path, monkeypatch):
     """`ecom listen` served in a thread of this process, with 0.5 s body and head deadlines."""
-    from shipctl.ecom.receive import listen
+    from shipctl.ecom.receive import app, connections, listen
 
-    monkeypatch.setattr(listen, "BODY_SECONDS", 0.5)
-    monkeypatch.setattr(listen, "HEAD_SECONDS", 0.5)
+    monkeypatch.setattr(app, "BODY_SECONDS", 0.5)
+    monkeypatch.setattr(connections, "HEAD_SECONDS", 0.5)
     lines: list[str] = []
     stopping = threading.Event()
     codes: list[int] = []

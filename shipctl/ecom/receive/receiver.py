@@ -3,9 +3,10 @@
 ``Receiver.receive(headers, body)`` turns one request — its headers and raw body bytes — into
 what to answer (HTTP status and the JSON body of Ecom Express's push API documentation) and,
 for an accepted push, what to store. Both servers use it: ``ecom listen`` (uvicorn,
-``shipctl.ecom.receive.listen``) and the sandbox's Ecom simulator (``shipctl.ecom.simulator``), so the
-two cannot answer differently. ``ecom listen`` calls its two halves itself: ``refusal``
-(credentials, from the headers alone) before it reads a byte of the body, ``accept`` after.
+``shipctl.ecom.receive.listen``) and the sandbox's Ecom simulator
+(``shipctl.ecom.simulator``), so the two cannot answer differently. ``ecom listen`` calls
+its two halves itself: ``refusal`` (credentials, from the headers alone) before it reads a
+byte of the body, ``accept`` after.
 
 In order, as a receiver should:
 

@@ -1,9 +1,9 @@
 """`ecom listen --forward-to URL`: a durable relay that reads from the store, not from memory.
 
 Each push stored while ``--forward-to`` is on gets a row in the store's ``forwards`` table in
-the same transaction as the push itself (``shipctl.ecom.receive.store``): ``pending`` with the time it
-is due, ``forwarded``, or ``dead``, with its attempts, the time of its first attempt and the
-last attempt's outcome. The relay only ever acts on those rows, so:
+the same transaction as the push itself (``shipctl.ecom.receive.store``): ``pending`` with
+the time it is due, ``forwarded``, or ``dead``, with its attempts, the time of its first
+attempt and the last attempt's outcome. The relay only ever acts on those rows, so:
 
 - **a restart resumes**: whatever was pending when the listener stopped (or was killed) is
   sent by the next ``ecom listen --forward-to`` on the same store. A push whose delivery was
@@ -38,15 +38,13 @@ import shlex
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from shipctl.ecom.receive.logline import Log, log_safe, stamp
 from shipctl.ecom.receive.receiver import REDACTED
-from shipctl.ecom.receive.store import connect, forward_counts, log_safe
-
-Log = Callable[[str], None]
+from shipctl.ecom.receive.store import connect, forward_counts
 
 CONCURRENCY = 8  # deliveries at once (of different AWBs), by default
 DRAIN_SECONDS = 10.0  # on shutdown, deliveries in flight get this long to finish
@@ -90,13 +88,6 @@ class _Outcome:
     when: float
     ok: bool
     result: str  # "HTTP 200", "HTTP 500", "connection refused…"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_plain = log_safe  # what a push or a downstream says, made safe for one log line
 
 
 def duration(seconds: float) -> str:
@@ -160,7 +151,7 @@ class Relay:
         self._thread.start()
 
     # -- the listener's side --------------------------------------------------------------------
-    def put(self, *_ignored: object) -> None:
+    def put(self) -> None:
         """A push was stored: look for due pushes now rather than at the next poll."""
         if not self._woken:  # under load one wake-up per dispatcher round is enough
             self._woken = True
@@ -202,12 +193,12 @@ class Relay:
                 except sqlite3.Error as error:
                     # the store busy past its timeout, an I/O error: said, tried again later
                     # (the pushes wait in the store meanwhile)
-                    self._say_once(f"{_now()} relay: cannot read the store ({error}); trying"
+                    self._say_once(f"{stamp()} relay: cannot read the store ({error}); trying"
                                    " again every few seconds")
                     timeout = 5 * self.poll
             self._farewell(connection)
         except Exception as error:  # noqa: BLE001 - said once; the pushes stay in the store
-            self.log(f"{_now()} relay stopped: {type(error).__name__}: {_plain(str(error))};"
+            self.log(f"{stamp()} relay stopped: {type(error).__name__}: {log_safe(str(error))};"
                      " the pending pushes stay in the store for the next ecom listen"
                      " --forward-to")
         finally:
@@ -235,12 +226,12 @@ class Relay:
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if said:
-                    self.log(f"{_now()} relay: the other relay of this store stopped; this one"
+                    self.log(f"{stamp()} relay: the other relay of this store stopped; this one"
                              " takes over")
                 return True
             except OSError:
                 if not said:
-                    self.log(f"{_now()} relay: another ecom listen relays this store"
+                    self.log(f"{stamp()} relay: another ecom listen relays this store"
                              f" ({path} is locked); this one stands by until it stops")
                     said = True
             if self._stopping.wait(self.poll):
@@ -249,13 +240,13 @@ class Relay:
     def _announce(self, connection: sqlite3.Connection) -> None:
         counts = forward_counts(connection)
         if counts["pending"] or counts["dead"]:
-            self.log(f"{_now()} relay: {counts['pending']} push(es) to forward to"
+            self.log(f"{stamp()} relay: {counts['pending']} push(es) to forward to"
                      f" {self._shown} from an earlier run, resumed{self._dead_note(counts)}")
 
     def _farewell(self, connection: sqlite3.Connection) -> None:
         counts = forward_counts(connection)
         if counts["pending"] or counts["dead"]:
-            self.log(f"{_now()} relay: {counts['pending']} push(es) not yet forwarded to"
+            self.log(f"{stamp()} relay: {counts['pending']} push(es) not yet forwarded to"
                      f" {self._shown}; they stay in the store and the next ecom listen"
                      f" --forward-to on it sends them{self._dead_note(counts)}")
 
@@ -327,7 +318,7 @@ class Relay:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             # not recorded: those pushes are still due and are sent again (idempotent)
-            self._say_once(f"{_now()} relay: could not record delivery outcomes: {error};"
+            self._say_once(f"{stamp()} relay: could not record delivery outcomes: {error};"
                            " those pushes will be sent again")
             lines = []
             self._stopping.wait(self.poll)
@@ -341,7 +332,7 @@ class Relay:
         task, when = outcome.task, outcome.when
         attempts = task.attempts + 1
         first = task.first_try if task.first_try is not None else when
-        where = f"awb {_plain(task.awb)} status_update_number {task.number}"
+        where = f"awb {log_safe(task.awb)} status_update_number {task.number}"
         if outcome.ok:
             connection.execute(
                 "UPDATE forwards SET state = 'forwarded', attempts = ?, first_try = ?,"
@@ -354,22 +345,22 @@ class Relay:
                 "UPDATE forwards SET next_try = ? WHERE push_id = (SELECT min(push_id) FROM"
                 " forwards WHERE awb = ? AND state != 'forwarded' AND push_id > ?)"
                 " AND state = 'pending'", (when, task.awb, task.push_id))
-            return f"{_now()} forwarded {where} to {self._shown}: {outcome.result}"
+            return f"{stamp()} forwarded {where} to {self._shown}: {outcome.result}"
         deadline = first + self.schedule.give_up
         if when >= deadline:
             connection.execute(
                 "UPDATE forwards SET state = 'dead', attempts = ?, first_try = ?,"
                 " next_try = NULL, last_result = ?, done_at = ? WHERE push_id = ?",
                 (attempts, first, outcome.result, _iso(when), task.push_id))
-            return (f"{_now()} dead: {where} not forwarded to {self._shown} after {attempts}"
+            return (f"{stamp()} dead: {where} not forwarded to {self._shown} after {attempts}"
                     f" attempt(s) over {duration(when - first)} ({outcome.result}); the later"
-                    f" pushes of awb {_plain(task.awb)} wait behind it. shipctl ecom forward"
+                    f" pushes of awb {log_safe(task.awb)} wait behind it. shipctl ecom forward"
                     f" --store {shlex.quote(self.store)} --retry-dead sends it again")
         next_try = min(when + self.schedule.wait(attempts), deadline)
         connection.execute(
             "UPDATE forwards SET attempts = ?, first_try = ?, next_try = ?, last_result = ?"
             " WHERE push_id = ?", (attempts, first, next_try, outcome.result, task.push_id))
-        return (f"{_now()} forward of {where} to {self._shown} failed: retrying"
+        return (f"{stamp()} forward of {where} to {self._shown} failed: retrying"
                 f" ({outcome.result}, attempt {attempts}, next in"
                 f" {duration(next_try - when)})")
 
@@ -383,7 +374,7 @@ class Relay:
                 outcome = self._deliver(task)
             except Exception as error:  # noqa: BLE001 - a bug must not lose the outcome
                 outcome = _Outcome(task, time.time(), False,
-                                   f"{type(error).__name__}: {_plain(str(error))}")
+                                   f"{type(error).__name__}: {log_safe(str(error))}")
             self._events.put(outcome)
 
     def _deliver(self, task: _Task) -> _Outcome:
@@ -393,7 +384,7 @@ class Relay:
         delivery = http.send(self._session, call, self._options)
         when = time.time()
         if delivery.response is None:
-            return _Outcome(task, when, False, _plain(delivery.error or "no answer", 200))
+            return _Outcome(task, when, False, log_safe(delivery.error or "no answer", 200))
         status = delivery.response.status_code
         return _Outcome(task, when, 200 <= status < 300, f"HTTP {status}")
 

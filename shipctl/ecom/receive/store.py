@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from shipctl.ecom.receive.logline import Log, log_safe, stamp
 from shipctl.ecom.receive.receiver import Push
 from shipctl.errors import UsageError
 
@@ -118,7 +119,6 @@ _INSERT_FORWARD = (
     " THEN NULL ELSE ? END)"
 )
 
-Log = Callable[[str], None]
 # What a push's own values can raise when bound: its fault, and no other push's. A disk that
 # is full or failing raises sqlite3.OperationalError instead, which fails the whole batch
 # (a 503 that Ecom retries), never one push as if it were that push's fault.
@@ -426,8 +426,7 @@ class Store:
 
     def _warn(self, line: str) -> None:
         if self._log is not None:
-            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            self._log(f"{stamp} {line}")
+            self._log(f"{stamp()} {line}")
 
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the connection."""
@@ -459,20 +458,6 @@ class Store:
         with self._lock:
             self._connection.executescript(
                 "BEGIN; DELETE FROM forwards; DELETE FROM conflicts; DELETE FROM pushes; COMMIT;")
-
-
-def log_safe(text: object, limit: int = 120) -> str:
-    """Text from a push made safe for one log line, cut at ``limit``: every character that is
-    not printable as itself escaped (``\\x85``, ``\\u202e``): controls (a newline would
-    forge a line), bidi overrides and isolates, U+2028/U+2029 — ``isprintable``'s set."""
-    text = str(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else (
-        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else
-        f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}") for ch in text)
 
 
 def _status(body: bytes) -> object:
