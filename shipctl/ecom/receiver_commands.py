@@ -5,9 +5,6 @@ module does not import it back (no import cycle). uvicorn, sqlite3 and the recei
 imported inside the commands.
 """
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
-
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,75 +32,86 @@ def register(group: typer.Typer) -> None:
     group.command()(forward)
 
 
+HostOpt = Annotated[
+    str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
+]
+PortOpt = Annotated[
+    int, typer.Option("--port", min=0, max=65535, metavar="N", help="0 = any free port.")
+]
+PathOpt = Annotated[str, typer.Option("--path", metavar="PATH", help="URL path Ecom posts to.")]
+ForwardToOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--forward-to",
+        metavar="URL",
+        help="Relay each newly stored push (body and headers as received) to URL from the"
+        " store: retried with back-off until --forward-retry-for, per-AWB order kept,"
+        " resumed after a restart.",
+    ),
+]
+ForwardConcurrencyOpt = Annotated[
+    int,
+    typer.Option("--forward-concurrency", min=1, max=64, metavar="N",
+                 help="Deliveries at once, each of another AWB."),
+]
+ForwardBackoffOpt = Annotated[
+    str,
+    typer.Option("--forward-backoff", metavar="FIRST[,MOST]",
+                 help="Wait after a failed delivery: FIRST, doubling up to MOST, each with"
+                 " jitter (10s,1h; durations such as 500ms, 10s, 5m, 1h)."),
+]
+ForwardRetryForOpt = Annotated[
+    str,
+    typer.Option("--forward-retry-for", metavar="DURATION",
+                 help="Retry a push this long after its first attempt, then mark it dead."),
+]
+UsernameOpt = Annotated[
+    Optional[str],
+    typer.Option("--username", metavar="NAME", help="Default: the profile's ecom.username."),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from one line of stdin (default: the profile's"
+        " ecom.password).",
+    ),
+]
+TrustProxyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-proxy",
+        help="The client's address is the last one in X-Forwarded-For (set by your proxy"
+        " in front); without it that header is ignored. Used in the log and to block"
+        " brute force.",
+    ),
+]
+MaxConnectionsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--max-connections",
+        min=2,
+        metavar="N",
+        help="Open connections at most (default 1024, fewer when the open-file limit is"
+        " lower); past it idle ones are closed, else 503.",
+    ),
+]
+
+
 def listen(
     ctx: typer.Context,
-    host: Annotated[
-        str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, metavar="N", help="0 = any free port.")
-    ] = 8000,
-    path: Annotated[
-        str, typer.Option("--path", metavar="PATH", help="URL path Ecom posts to.")
-    ] = "/",
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    path: PathOpt = "/",
     store: StoreOpt = None,
-    forward_to: Annotated[
-        Optional[str],
-        typer.Option(
-            "--forward-to",
-            metavar="URL",
-            help="Relay each newly stored push (body and headers as received) to URL from the"
-            " store: retried with back-off until --forward-retry-for, per-AWB order kept,"
-            " resumed after a restart.",
-        ),
-    ] = None,
-    forward_concurrency: Annotated[
-        int,
-        typer.Option("--forward-concurrency", min=1, max=64, metavar="N",
-                     help="Deliveries at once, each of another AWB."),
-    ] = 8,
-    forward_backoff: Annotated[
-        str,
-        typer.Option("--forward-backoff", metavar="FIRST[,MOST]",
-                     help="Wait after a failed delivery: FIRST, doubling up to MOST, each with"
-                     " jitter (10s,1h; durations such as 500ms, 10s, 5m, 1h)."),
-    ] = "10s,1h",
-    forward_retry_for: Annotated[
-        str,
-        typer.Option("--forward-retry-for", metavar="DURATION",
-                     help="Retry a push this long after its first attempt, then mark it dead."),
-    ] = "24h",
-    username: Annotated[
-        Optional[str],
-        typer.Option("--username", metavar="NAME", help="Default: the profile's ecom.username."),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help="Read the password from one line of stdin (default: the profile's"
-            " ecom.password).",
-        ),
-    ] = False,
-    trust_proxy: Annotated[
-        bool,
-        typer.Option(
-            "--trust-proxy",
-            help="The client's address is the last one in X-Forwarded-For (set by your proxy"
-            " in front); without it that header is ignored. Used in the log and to block"
-            " brute force.",
-        ),
-    ] = False,
-    max_connections: Annotated[
-        Optional[int],
-        typer.Option(
-            "--max-connections",
-            min=2,
-            metavar="N",
-            help="Open connections at most (default 1024, fewer when the open-file limit is"
-            " lower); past it idle ones are closed, else 503.",
-        ),
-    ] = None,
+    forward_to: ForwardToOpt = None,
+    forward_concurrency: ForwardConcurrencyOpt = 8,
+    forward_backoff: ForwardBackoffOpt = "10s,1h",
+    forward_retry_for: ForwardRetryForOpt = "24h",
+    username: UsernameOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    trust_proxy: TrustProxyOpt = False,
+    max_connections: MaxConnectionsOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Receive Ecom's status pushes: check, answer as Ecom documents it, store, log.
@@ -122,61 +130,24 @@ def listen(
       $ printf '%s\\n' "$PW" | shipctl ecom listen --username ecom --password-stdin
       $ shipctl ecom listen --forward-to https://shop.example.com/ecom/webhook
     """
-    from shipctl import secrets
     from shipctl.ecom.receive import listen as listening
+    from shipctl.ecom.receive import options
     from shipctl.ecom.receive.store import default_path
-    from shipctl.errors import UsageError
 
     app = get_app(ctx)
     app.use(profile=profile)
-    if not path.startswith("/"):
-        raise UsageError(f"--path {path}: must start with / (e.g. /ecom/webhook)")
-    password = None
-    if password_stdin:
-        password = secrets.read_line()
-        if not password:
-            raise UsageError("--password-stdin: stdin was empty; pipe the password in one line")
-        secrets.register(password)
-    user = app.setting("ecom.username", username).value
-    password = app.setting("ecom.password", password).value
-    if user and ":" in str(user):
-        # RFC 7617: the user-id ends at the first colon, so no request could ever match it
-        raise UsageError(f"ecom listen: the username {user!r} holds a colon, which Basic Auth"
-                         " cannot carry (the username ends at the first colon)",
-                         hint="choose a username without ':' (--username NAME, or shipctl"
-                         " config set ecom.username NAME)")
-    if not user or not password:
-        missing = " and ".join(k for k, v in (("ecom.username", user), ("ecom.password", password))
-                               if not v)
-        raise UsageError(
-            f"ecom listen needs the credentials Ecom will send; {missing} not set",
-            hint="shipctl config set ecom.username NAME, then shipctl config set ecom.password"
-            " (prompted), or pass --username NAME --password-stdin",
-        )
-    relay = None
-    if forward_to:
-        _check_url(forward_to)
-        relay = _relay_settings(forward_concurrency, forward_backoff, forward_retry_for)
+    options.check_path(path)
+    password = options.password_from_stdin() if password_stdin else None
+    user, password = options.credentials(app.setting("ecom.username", username).value,
+                                         app.setting("ecom.password", password).value)
+    relay = options.relay_settings(forward_to, forward_concurrency, forward_backoff,
+                                   forward_retry_for)
     raise typer.Exit(listening.serve(
         host=host, port=port, path=path, store_path=str(store or default_path()),
-        username=str(user), password=str(password), forward_to=forward_to,
+        username=user, password=password, forward_to=forward_to,
         log=listening.stderr_log, warn=app.out.warn, relay=relay,
         trust_proxy=trust_proxy, max_connections=max_connections,
     ))
-
-
-def _relay_settings(concurrency: int, backoff: str, retry_for: str) -> dict:
-    from shipctl.ecom.receive.relay import Schedule, parse_duration
-
-    first, _, most = backoff.partition(",")
-    first_s = parse_duration("--forward-backoff", first)
-    most_s = parse_duration("--forward-backoff", most) if most else max(first_s, 3600.0)
-    if most_s < first_s:
-        from shipctl.errors import UsageError
-
-        raise UsageError(f"--forward-backoff {backoff}: MOST must not be less than FIRST")
-    schedule = Schedule(first_s, most_s, parse_duration("--forward-retry-for", retry_for))
-    return {"concurrency": concurrency, "schedule": schedule}
 
 
 def export(
@@ -258,24 +229,3 @@ def forward(
 
     app = get_app(ctx)
     raise typer.Exit(forward_status(app.out, store or default_path(), retry_dead=retry_dead))
-
-
-def _check_url(url: str) -> None:
-    from urllib.parse import unquote, urlsplit
-
-    from shipctl import secrets
-    from shipctl.errors import UsageError
-
-    parts = urlsplit(url)
-    if parts.password:  # https://user:password@host/: masked in every log line
-        secrets.register(parts.password)
-        secrets.register(unquote(parts.password))  # as the HTTP layer sends it
-    # refused now, not with every push relayed: a space, a port that is not a number
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise UsageError(f"--forward-to {url}: a URL has no spaces")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError as error:
-        raise UsageError(f"--forward-to {url}: {error}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--forward-to {url}: give an http:// or https:// URL")
