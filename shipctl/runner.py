@@ -1,4 +1,4 @@
-"""The one runner of bulk commands: `ewe modify`, and `fynd apply` and `ecom replay` to come.
+"""The one runner of bulk commands: `ewe modify`, `fynd apply` and `ecom replay`.
 
 A provider supplies only what is its own (``BulkProvider``): turning input items into jobs
 (validation, identity, ordering keys, label), building the HTTP call for a job, how its
@@ -29,12 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Where every sending command's credentials come from; the HTTP layer renews them after a 401.
+from shipctl.http.options import Auth
+from shipctl.sender import Verdict
+
 if TYPE_CHECKING:
     import requests
 
     from shipctl.app import Application
     from shipctl.batch import FieldError, Job, Outcome
-    from shipctl.http import Call
+    from shipctl.http import Call, HttpOptions
     from shipctl.inputs import Item
 
 Warn = Callable[[str], None]
@@ -42,7 +46,7 @@ Warn = Callable[[str], None]
 
 @dataclass
 class RunOptions:
-    """The flags every bulk command shares (SPEC §2 "Bulk engine" and "HTTP behaviour")."""
+    """The flags every bulk command shares (docs/conventions.md, Bulk engine and HTTP behaviour)."""
 
     paths: list[str]
     recursive: bool = False
@@ -65,40 +69,13 @@ class RunOptions:
     resend_unknown: bool = False
 
 
-class Auth:
-    """How a provider's requests say who sends them: one object per run, shared by every
-    worker, so thread-safe. The default sends nothing extra (EWE signs the body itself)."""
+@dataclass(frozen=True)
+class RunContext:
+    """What ``connect`` is told of the run: whether it is a dry run (no credentials are
+    fetched), and the HTTP options of the provider's own requests (a token endpoint)."""
 
-    def headers(self) -> dict[str, str]:
-        """The headers to add to the next request (a bearer token, Basic auth…)."""
-        return {}
-
-    def preview(self) -> dict[str, str]:
-        """The headers ``--dry-run`` shows: like ``headers`` but fetching nothing (a token
-        endpoint is not called for a dry run). They are masked when printed."""
-        return self.headers()
-
-    def renew(self, rejected: dict[str, str]) -> bool:
-        """The API answered 401 to a request sent with ``rejected``: get fresh credentials
-        (once for all workers: another may have renewed already) and say whether a retry
-        can succeed. The request is then sent once more, and a second 401 stands."""
-        return False
-
-
-@dataclass
-class Verdict:
-    """What reading the target back says about a job that was sent and may have been applied
-    (``BulkProvider.verify``)."""
-
-    # True: it took effect (a success); False: it did not, it is safe to send (``rest``);
-    # None: the target cannot tell, or could not be read (the outcome stays unknown)
-    applied: bool | None
-    reason: str  # for people: what was read, e.g. "shipment 800001 is in bag_confirmed"
-    # applied False: the job to send instead, holding only what did not take effect (a Fynd
-    # body without its shipments that did move); None: the job as it was
-    rest: Job | None = None
-    # what it found of each of the job's parts (``Job.parts``), journaled with the job
-    parts: dict[str, Any] | None = None
+    dry_run: bool = False
+    http: HttpOptions | None = None
 
 
 class BulkProvider(ABC):
@@ -107,9 +84,9 @@ class BulkProvider(ABC):
     api: str = ""  # the API's name for people: "EWE"
     command: str = ""  # "ewe modify": recorded in the journal's runs table
     allow_csv: bool = False
-    # SPEC §2: for Fynd and Ecom an invalid item blocks its ordering keys, because a later
-    # transition or scan assumes the earlier one happened; EWE modifications supersede each
-    # other, so there it blocks nothing.
+    # For Fynd and Ecom an invalid item blocks its ordering keys, because a later transition
+    # or scan assumes the earlier one happened; EWE modifications supersede each other, so
+    # there it blocks nothing (docs/conventions.md, Bulk engine).
     invalid_blocks_keys: bool = False
     url: str = ""  # where the requests go; set by connect()
     # The body fields that hold credentials (EWE: ("digest",)). --dry-run masks their values
@@ -135,9 +112,10 @@ class BulkProvider(ABC):
         return None
 
     @abstractmethod
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run: RunContext) -> Auth:
         """Resolve URL and credentials (a ConfigError names a missing one) and register every
-        secret for redaction. Called once, after pass 1, only when there is something to do."""
+        secret for redaction; for ``run.dry_run`` fetch nothing (``Auth.preview`` is shown).
+        Called once, after pass 1 of a bulk run, only when there is something to do."""
 
     @abstractmethod
     def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
@@ -183,8 +161,9 @@ def field_errors(item: Item, problems: Iterable[Any]) -> list[FieldError]:
 
 
 def shard_key(job: Job) -> str:
-    """SPEC §2 --shard: the ordering key (the first, when a job has several), else where it
-    came from, so that jobs that must stay in order land in the same shard."""
+    """--shard (docs/conventions.md, Bulk engine): the ordering key (the first, when a job has
+    several), else where it came from, so that jobs that must stay in order land in the same
+    shard."""
     return job.keys[0] if job.keys else job.where
 
 
@@ -196,7 +175,7 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
     shard = batch.parse_shard(options.shard) if options.shard else None
     rate = options.rate if options.rate is not None else provider.default_rate(app)
     # One pacer for the run: the engine paces each job's first attempt with it and every
-    # retry inside http.send takes a slot from it too (SPEC §2 --rate: requests, not items).
+    # retry inside http.send takes a slot from it too (--rate counts requests, not items).
     pacer = batch.make_pacer(rate)
     http_options = http.HttpOptions(
         timeout=options.timeout, retries=options.retries, ca_bundle=options.ca_bundle,
@@ -215,7 +194,8 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
     )
 
     # The journal is this run's before any input is read: a second run on it stops here (or
-    # waits, --wait), not after sending what the first one is sending (SPEC §2 --journal).
+    # waits, --wait), not after sending what the first one is sending (docs/conventions.md,
+    # Bulk engine).
     # --dry-run reads no journal and writes none, so it holds none.
     with _hold_journal(app, provider, options) as lock:
         bulk.journal_lock = lock
@@ -226,7 +206,7 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
             warn=out.warn, empty_ok=True,  # an empty directory: nothing to send, exit 0
         ) as source:
             # Before anything is written: a report or journal that is one of the inputs
-            # would empty it (SPEC §2: nothing destroys input).
+            # would empty it (docs/conventions.md, Input files: nothing destroys input).
             _refuse_outputs_among_inputs(options, source.sources)
             total = sum(1 for _item in source.items())  # pass 1: readable, or exit 2
             if total == 0:
@@ -237,7 +217,9 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     return _dry_run(app, provider, Auth(), iter(()))
                 return batch.run(iter(()), _never_sent, bulk, out, total=0).exit_code()
 
-            auth = provider.connect(app)
+            run = RunContext(dry_run=options.dry_run,
+                             http=dataclasses.replace(http_options, pace=None))
+            auth = provider.connect(app, run)
 
             def jobs(warn: Warn = out.warn) -> Iterator[Job]:
                 for job in provider.jobs(source.items(), warn):
@@ -255,6 +237,8 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
                     out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
                     return summary.exit_code()
+            from shipctl.sender import Sender
+
             refusals: list[Outcome] = []
             send = Sender(app, provider, auth, http_options, jobs=options.jobs,
                           refusals=refusals, resend_unknown=options.resend_unknown).send
@@ -321,10 +305,6 @@ def _quiet(message: str) -> None:
     pass
 
 
-def _with_auth(call: Call, headers: dict[str, str]) -> Call:
-    return dataclasses.replace(call, headers={**call.headers, **headers}) if headers else call
-
-
 def _say_refused(app: Application, provider: BulkProvider, outcome: Outcome) -> None:
     """One headline for refused credentials, however many items met the refusal."""
     app.out.info(
@@ -344,212 +324,6 @@ def _say_unknown(app: Application, provider: BulkProvider, count: int,
         f" applied them; {again}; --resend-unknown sends them without checking")
 
 
-class Sender:
-    """Sends a provider's jobs with the run's credentials: the bulk engine's ``send``, and a
-    single-request command's (``fynd transition``) way to settle an answer that was lost.
-
-    For a provider that is not idempotent, a job that may have been applied is verified
-    (``BulkProvider.verify``): applied → succeeded; not applied → sent again (at most
-    ``--retries`` times); cannot tell → UNKNOWN. Thread-safe: the engine's workers share it.
-    """
-
-    def __init__(self, app: Application, provider: BulkProvider, auth: Auth, http_options: Any,
-                 *, jobs: int = 1, refusals: list[Outcome] | None = None,
-                 resend_unknown: bool = False) -> None:
-        from shipctl import http
-
-        self.provider = provider
-        self.auth = auth
-        self.http_options = http_options
-        self.refusals = refusals if refusals is not None else []
-        self.resend_unknown = resend_unknown
-        self.session = http.make_session(http_options, pool_size=max(jobs, 1))
-        http.warn_plain_http(provider.url, sends_credentials=True, warn=app.out.warn)
-        self.log = app.out.info if app.debug else None
-
-    def deliver(self, call: Call, headers: dict[str, str]) -> Any:
-        from shipctl import http
-
-        return http.send(self.session, _with_auth(call, headers), self.http_options,
-                         transient=self.provider.transient, log=self.log)
-
-    def once(self, job: Job) -> Outcome:
-        """One job sent (with its retries), and what the answer means."""
-        from shipctl import batch
-        from shipctl.errors import ShipctlError
-
-        provider, auth = self.provider, self.auth
-        call = provider.call(job)
-        if call.idempotent and not provider.idempotent:  # the provider's word is what counts
-            call = dataclasses.replace(call, idempotent=False)
-        attempts = 0
-        delivery = None
-        try:
-            headers = auth.headers()
-            delivery = self.deliver(call, headers)
-            attempts = delivery.attempts
-            if (delivery.response is not None and delivery.response.status_code == 401
-                    and auth.renew(headers)):
-                delivery = self.deliver(call, auth.headers())  # once: a second 401 stands
-                attempts += delivery.attempts
-        except ShipctlError as error:
-            # No credentials to send with (a token endpoint that now refuses or is down):
-            # every other job would meet the same, so stop as a refused credential does,
-            # rather than record the rest as failures that were never sent.
-            said = ("answered HTTP 401, and new credentials were refused" if delivery
-                    is not None else "not sent")
-            return batch.Outcome(False, f"{said}: {error}", attempts=attempts, fatal=True,
-                                 code=401 if delivery is not None else None)
-        if delivery.ambiguous:
-            return self.lost(delivery, attempts)
-        if delivery.response is None:
-            return batch.Outcome(False, delivery.error or "not delivered", attempts=attempts)
-        outcome = provider.outcome(delivery.response, job)
-        outcome.attempts = attempts
-        outcome.detail = {"http_status": delivery.response.status_code, **(outcome.detail or {})}
-        if outcome.check:
-            self.refusals.append(outcome)  # list.append is atomic: workers share it safely
-        return outcome
-
-    def lost(self, delivery: Any, attempts: int) -> Outcome:
-        """Sent (or maybe), and no answer says whether it was applied: never "not delivered",
-        and not sent again before it is verified."""
-        from shipctl import batch
-
-        what = delivery.error or f"HTTP {delivery.response.status_code}"
-        return batch.Outcome(
-            False, f"sent; {what}: {self.provider.api or 'the API'} may have applied it",
-            code=None if delivery.response is None else delivery.response.status_code,
-            attempts=attempts, unknown=True)
-
-    def read(self, call: Call) -> Any:
-        """A request that only reads, with the run's credentials: for ``verify``."""
-        from shipctl import http
-        from shipctl.errors import ShipctlError
-
-        auth = self.auth
-        try:
-            headers = auth.headers()
-        except ShipctlError as error:
-            return http.Delivery(None, 0, f"cannot read it back: {error}", 0.0)
-        delivery = self.deliver(call, headers)
-        if (delivery.response is not None and delivery.response.status_code == 401
-                and auth.renew(headers)):
-            delivery = self.deliver(call, auth.headers())
-        return delivery
-
-    def check(self, job: Job, found: dict[str, Any]) -> Verdict:
-        from shipctl import secrets
-
-        try:
-            verdict = self.provider.verify(job, self.read)
-        except Exception as exc:  # noqa: BLE001 - a bug in verify must not cost the item
-            verdict = Verdict(None, secrets.redact(f"could not verify ({exc})"))
-        found.update(verdict.parts or {})
-        return verdict
-
-    def send(self, job: Job) -> Outcome:
-        """The engine's ``send``: a job's outcome, verified where it has to be."""
-        from shipctl import batch
-
-        notes: list[str] = []
-        found: dict[str, Any] = {}  # the parts settled before the last answer (verified)
-        previous = job.previous_parts
-        if previous:
-            done = [p for p in job.parts if previous.get(p) == batch.SUCCEEDED]
-            if done:
-                left = [p for p in job.parts if p not in done]
-                shown = ", ".join(job.parts[p] for p in done)
-                if not left:
-                    return batch.Outcome(True, f"{shown}: already succeeded (journal); not sent"
-                                         " again", attempts=0)
-                notes.append(f"left out {shown}: already succeeded (journal)")
-                job = self.provider.only(job, left)
-        if self.provider.idempotent:
-            outcome = self.once(job)
-        else:
-            outcome = self._verified(job, notes, found)
-        return self._finish(outcome, notes, found)
-
-    def settle(self, job: Job, outcome: Outcome) -> Outcome:
-        """``outcome`` of sending ``job`` is unknown (it may have been applied): verify,
-        and send again what did not move, as ``send`` does after a lost answer."""
-        notes: list[str] = []
-        found: dict[str, Any] = {}
-        return self._finish(self._until_settled(job, outcome, notes, found), notes, found)
-
-    @staticmethod
-    def _finish(outcome: Outcome, notes: list[str], found: dict[str, Any]) -> Outcome:
-        if found or outcome.parts:
-            # what was read back is newer than the answer's "not in the answer"
-            outcome.parts = {**(outcome.parts or {}), **found}
-        if notes:
-            outcome.message = "; ".join([*notes, outcome.message])
-        return outcome
-
-    def _verified(self, job: Job, notes: list[str], found: dict[str, Any]) -> Outcome:
-        from shipctl import batch
-
-        unknown_before = job.previous == batch.UNKNOWN or batch.UNKNOWN in (
-            job.previous_parts.get(p) for p in job.parts)
-        if unknown_before and not self.resend_unknown:
-            # an earlier run sent it and never learnt whether it was applied: look first
-            verdict = self.check(job, found)
-            if verdict.applied:
-                return batch.Outcome(True, f"applied in an earlier run (verified: "
-                                     f"{verdict.reason}); not sent again", attempts=0)
-            if verdict.applied is None:
-                return batch.Outcome(
-                    False, f"unknown since an earlier run and still not verifiable "
-                    f"({verdict.reason}); not sent (--resend-unknown sends it anyway)",
-                    attempts=0, unknown=True)
-            notes.append(f"verified not applied in an earlier run ({verdict.reason})")
-            job = verdict.rest or job
-        return self._until_settled(job, self.once(job), notes, found)
-
-    def _unsettled(self, job: Job, outcome: Outcome, found: dict[str, Any]) -> Job:
-        """``job`` without the parts the answer says succeeded (a shipment Fynd answered ok
-        for): only the others are read back, and sent again if they did not move. Such a
-        part is never judged by a read, which may trail the write and show nothing moved."""
-        from shipctl import batch
-
-        answered = {part: result for part, result in (outcome.parts or {}).items()
-                    if part in job.parts and result.status == batch.SUCCEEDED}
-        if not answered or len(answered) == len(job.parts):
-            return job
-        found.update(answered)
-        return self.provider.only(job, [p for p in job.parts if p not in answered])
-
-    def _until_settled(self, job: Job, outcome: Outcome, notes: list[str],
-                       found: dict[str, Any]) -> Outcome:
-        from shipctl import batch
-
-        attempts = outcome.attempts
-        rounds = max(0, self.http_options.retries)
-        while outcome.unknown:
-            job = self._unsettled(job, outcome, found)
-            verdict = self.check(job, found)
-            if verdict.applied:
-                return batch.Outcome(True, f"applied (verified after: {outcome.message}:"
-                                     f" {verdict.reason})", code=outcome.code,
-                                     attempts=attempts, detail=outcome.detail)
-            if verdict.applied is None:
-                outcome.message += f"; could not verify: {verdict.reason}"
-                return outcome
-            if rounds == 0:  # verified not applied, and no attempt left: a plain failure
-                return batch.Outcome(False, f"not applied (verified after: {outcome.message}:"
-                                     f" {verdict.reason})", code=outcome.code,
-                                     attempts=attempts)
-            rounds -= 1
-            notes.append(f"{outcome.message}; verified not applied ({verdict.reason}),"
-                         " sent again")
-            job = verdict.rest or job  # not applied: safe to send (what did not move) again
-            outcome = self.once(job)
-            attempts += outcome.attempts
-            outcome.attempts = attempts
-        return outcome
-
-
 def _never_sent(job: Job) -> Any:  # pragma: no cover - the engine holds every job back
     raise AssertionError("a run that sends nothing tried to send")
 
@@ -564,12 +338,10 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     """
     from shipctl import batch, secrets
     from shipctl.batch.scheduler import SeenIds
-    from shipctl.http.show import exact_record, exact_text
     from shipctl.output import shorten
 
     out = app.out
     headers = auth.preview()
-    fields = provider.secret_fields
     printed = _DryRunResults(out)
     valid = invalid = duplicate = 0
     # As a real run: a job whose id came before is a duplicate, not a second request
@@ -603,18 +375,15 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
                                   "errors": [], "warnings": list(job.warnings)}))
             continue
         valid += 1
-        call = _with_auth(provider.call(job), headers)
-        if fields is not None:
-            call = dataclasses.replace(call, secret_keys=frozenset(fields))
+        request = dry_run_request(out, provider, headers, job)
         if out.json_mode:
             record = {"where": job.where, "label": job.label, "status": "valid", "valid": True,
                       "errors": [], "warnings": scrubbed(list(job.warnings))}
-            printed.add({**record,
-                         "request": exact_record(call, show_secrets=out.show_secrets)})
+            printed.add({**record, "request": request})
         else:
             # written as it is: out.print would mask registered secrets inside other values
             out.stdout.write(_printable(f"# {heading}\n"))
-            out.stdout.write(_printable(exact_text(call, show_secrets=out.show_secrets) + "\n"))
+            out.stdout.write(request + "\n")
     seen.close()
     code = 1 if invalid else 0
     # "total", "invalid", "duplicate", "sent" and "exit_code" as in a real run's summary
@@ -630,6 +399,20 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
         out.info(f"dry run: {valid} request(s) built, {invalid} invalid{duplicates};"
                  " nothing was sent")
     return code
+
+
+def dry_run_request(out: Any, provider: Any, headers: dict[str, str], job: Job) -> Any:
+    """The request ``job`` would be, exactly as ``--dry-run`` shows it (bulk runs and single
+    requests alike): the record (``-o json``) or the text. ``headers``: ``Auth.preview()``,
+    masked by name; of the body only the provider's ``secret_fields`` are masked."""
+    from shipctl.http.show import exact_record, exact_text
+
+    call = provider.call(job).with_headers(headers)
+    if provider.secret_fields is not None:
+        call = dataclasses.replace(call, secret_keys=frozenset(provider.secret_fields))
+    if out.json_mode:
+        return exact_record(call, show_secrets=out.show_secrets)
+    return _printable(exact_text(call, show_secrets=out.show_secrets))
 
 
 class _DryRunResults:

@@ -111,7 +111,7 @@ class FakeApply(BulkProvider):
         self.api = api
         self.auth: BearerToken | None = None
 
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run=None) -> Auth:
         self.url = self.api.url + "/apply"
         self.auth = BearerToken(self.api.url)
         return self.auth
@@ -248,8 +248,8 @@ def test_dry_run_masks_basic_auth_too(api, tmp_path, capsys):
             return {"Authorization": f"Basic {pair}"}
 
     class WithBasic(FakeApply):
-        def connect(self, app):
-            super().connect(app)
+        def connect(self, app, run=None):
+            super().connect(app, run)
             return BasicAuth()
 
     path = write_bodies(tmp_path / "bodies.jsonl", [{"n": 0, "shipments": ["A"]}])
@@ -271,8 +271,8 @@ def test_credentials_that_cannot_be_had_mid_run_stop_the_run(api, tmp_path, caps
             super()._fetch()
 
     class Provider(FakeApply):
-        def connect(self, app):
-            super().connect(app)
+        def connect(self, app, run=None):
+            super().connect(app, run)
             self.auth = RefusedOnRenewal(self.api.url)
             return self.auth
 

@@ -81,7 +81,7 @@ class Moves(BulkProvider):
     def __init__(self, api: MovingApi) -> None:
         self.server = api
 
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run=None) -> Auth:
         self.url = self.server.url + "/apply"
         return Auth()
 

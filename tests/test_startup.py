@@ -14,7 +14,7 @@ import pytest
 
 HEAVY = ["requests", "pydantic", "rich", "yaml", "json5", "email_validator",
          "sqlite3", "urllib3", "shipctl.http", "shipctl.batch", "shipctl.ewe.models",
-         "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.token", "uvicorn",
+         "shipctl.sandbox", "shipctl.fynd.models", "shipctl.fynd.credentials", "uvicorn",
          "shipctl.ecom.receive.store", "shipctl.ecom.receive.listen"]
 
 PROBE = """

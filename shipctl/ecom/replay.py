@@ -32,7 +32,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Warn
+from shipctl.runner import Auth, BulkProvider, RunContext, Warn
 
 if TYPE_CHECKING:
     import requests
@@ -151,7 +151,7 @@ class Replay(BulkProvider):
             raise UsageError("--username contains ':', which Basic auth cannot carry"
                              " (RFC 7617: the first colon ends the user-id)")
 
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run: RunContext) -> Auth:
         from shipctl import secrets
         from shipctl.errors import UsageError
 
@@ -206,8 +206,8 @@ class Replay(BulkProvider):
 
     def _job_record(self, item: Item, ordinal: int, warn: Warn) -> str:
         """One item as a job, as JSON text (what the sorter keeps on disk)."""
-        from shipctl.ecom.push import check
-        from shipctl.ecom.validate import label as label_of
+        from shipctl.ecom.models import check
+        from shipctl.ecom.models import label as label_of
 
         data = item.data
         verdict = check(data)
@@ -326,7 +326,7 @@ def _echo_warnings(answer: dict[str, Any], sent: dict[str, Any]) -> list[str]:
 
 def _sort_key(data: Any, ordinal: int) -> tuple[str, int, int, str, int]:
     """push.sort_key flattened into columns, the item's place in the input last (stable)."""
-    from shipctl.ecom.push import sort_key
+    from shipctl.ecom.models import sort_key
 
     when, (kind, length, number) = sort_key(data)
     return (_storable(when), kind, length, _storable(number), ordinal)

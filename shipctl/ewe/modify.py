@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Warn, field_errors
+from shipctl.runner import Auth, BulkProvider, RunContext, Warn, field_errors
 
 if TYPE_CHECKING:
     import requests
@@ -51,7 +51,7 @@ class ModifyShipment(BulkProvider):
         value = app.setting("ewe.rate").value  # EWE asks for at most one request per second
         return float(value) if value is not None else 1.0
 
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run: RunContext) -> Auth:
         from shipctl import secrets
         from shipctl.ewe import client
 

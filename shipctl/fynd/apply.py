@@ -5,7 +5,7 @@ booleans), checked against the request model and sent as it is, one request per 
 ordering keys are the shipment identifiers it names (several per job): a later transition of
 a shipment waits for the earlier one, and is ``blocked`` if that failed or was invalid (a
 transition assumes the one before it happened). Requests carry the run's bearer token
-(``BearerAuth``): one token for the whole run, every worker included.
+(``shipctl.fynd.credentials.BearerAuth``): one token for the whole run, every worker included.
 """
 
 from __future__ import annotations
@@ -15,50 +15,16 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shipctl.runner import Auth, BulkProvider, Verdict, Warn, field_errors
+from shipctl.runner import Auth, BulkProvider, RunContext, Verdict, Warn, field_errors
 
 if TYPE_CHECKING:
     import requests
 
     from shipctl.app import Application
     from shipctl.batch import Job, Outcome
-    from shipctl.fynd.token import TokenSource
-    from shipctl.http import Call, HttpOptions
+    from shipctl.fynd.credentials import TokenSource
+    from shipctl.http import Call
     from shipctl.inputs import Item
-
-
-class BearerAuth(Auth):
-    """``Authorization: Bearer …`` from the run's token source (thread-safe: it locks)."""
-
-    def __init__(self, tokens: TokenSource | None) -> None:
-        self.tokens = tokens
-
-    def headers(self) -> dict[str, str]:
-        from shipctl.fynd import token
-
-        if self.tokens is None:
-            return self.preview()
-        return token.bearer(self.tokens.get())
-
-    def preview(self) -> dict[str, str]:
-        # A dry run fetches no token: it shows where the token goes, masked like one would be.
-        from shipctl.secrets import MASK
-
-        return {"Authorization": "Bearer " + MASK}
-
-    def renew(self, rejected: dict[str, str]) -> bool:
-        from shipctl.errors import ShipctlError
-        from shipctl.fynd import token
-
-        if self.tokens is None:
-            return False
-        try:
-            self.tokens.renew(token.rejected_token(rejected))
-        except token.TokenRefused:  # the secret is wrong now: say so, not "check company_id"
-            raise
-        except ShipctlError:  # unreachable: the 401 stands
-            return False
-        return True
 
 
 def company_placeholder(app: Application, company_id: str | None) -> str:
@@ -73,35 +39,32 @@ class UpdateShipmentStatus(BulkProvider):
     api = "Fynd"
     command = "fynd apply"
     allow_csv = False
-    invalid_blocks_keys = True  # SPEC §2: a later transition assumes the earlier one happened
+    invalid_blocks_keys = True  # a later transition assumes the earlier one happened
     secret_fields = ()  # the token travels in a header; no body field is a credential
     # A transition moves units: sent twice, a partial cancellation cancels twice as many.
     # Fynd has no idempotency key, so what may have been applied is read back (``verify``).
     idempotent = False
     read_delay = 2.0  # seconds before that read (see verify)
 
-    def __init__(self, *, force: bool = False, dry_run: bool = False,
-                 http_options: HttpOptions | None = None) -> None:
+    def __init__(self, *, force: bool = False) -> None:
         self.force = force  # --force: states shipctl does not know are sent all the same
-        self.dry_run = dry_run
-        self.http_options = http_options  # for the token endpoint: --timeout, --ca-bundle…
         self.config: Any = None
         self.tokens: TokenSource | None = None
 
-    def connect(self, app: Application) -> Auth:
+    def connect(self, app: Application, run: RunContext) -> Auth:
         from shipctl import http
-        from shipctl.fynd import client, token
+        from shipctl.fynd import client
+        from shipctl.fynd.credentials import BearerAuth, settings, source
 
-        if self.dry_run:
-            self.config = token.settings(app, credentials=False, company=False)
+        if run.dry_run:
+            self.config = settings(app, credentials=False, company=False)
             company = company_placeholder(app, self.config.company_id)
             self.url = client.status_url(self.config.url, company)
             return BearerAuth(None)
-        self.config = token.settings(app)
+        self.config = settings(app)
         self.url = client.status_url(self.config.url, self.config.company_id)
-        options = self.http_options or http.HttpOptions()
-        self.tokens = token.source(self.config, options,
-                                   log=app.out.info if app.debug else None)
+        options = run.http or http.HttpOptions()
+        self.tokens = source(self.config, options, log=app.out.info if app.debug else None)
         # Now, before any job: refused credentials stop the run here (exit 2), once.
         self.tokens.get()
         return BearerAuth(self.tokens)

@@ -3,8 +3,9 @@
 # Annotations stay real objects (no `from __future__ import annotations`): typer reads
 # every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
 
+import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -60,94 +61,7 @@ ForceOpt = Annotated[
 ]
 
 
-@group.command(epilog=EXIT_CODES_HELP)
-def transition(
-    ctx: typer.Context,
-    shipment_ids: Annotated[
-        list[str],
-        typer.Argument(metavar="SHIPMENT_ID...", help="Shipments to move (one shipments[]"
-                       " entry each, all with the same products, reasons and data).",
-                       show_default=False),
-    ],
-    to: Annotated[
-        str,
-        typer.Option("--to", metavar="STATUS", help="The state to move to: statuses[0].status.",
-                     autocompletion=complete_state, show_default=False),
-    ],
-    line: Annotated[
-        Optional[list[str]],
-        typer.Option("--line", metavar="LINE:QTY", help="Move QTY units of line LINE"
-                     " (repeatable); without it, the whole shipment (products: [])."),
-    ] = None,
-    reason: Annotated[
-        Optional[list[str]],
-        typer.Option("--reason", metavar="ID:TEXT[@LINE:QTY,…]", help="A product reason"
-                     " (repeatable), for every product or for the lines and units after @."),
-    ] = None,
-    entity_reason: Annotated[
-        Optional[list[str]],
-        typer.Option("--entity-reason", metavar="ID:TEXT",
-                     help="A reason for the shipment as a whole (repeatable)."),
-    ] = None,
-    exclude_next_state: Annotated[
-        Optional[str],
-        typer.Option("--exclude-next-state", metavar="STATE", autocompletion=complete_state,
-                     help="Where the units not moved go: a state, null (they stay) or \"\"."
-                     " Without it the key is not sent."),
-    ] = None,
-    invoice_id: Annotated[
-        Optional[str],
-        typer.Option("--invoice-id", metavar="ID",
-                     help="data_updates store_invoice_id, for products and entities."),
-    ] = None,
-    awb: Annotated[
-        Optional[str],
-        typer.Option("--awb", metavar="AWB",
-                     help="data_updates delivery_awb_number, for products and entities."),
-    ] = None,
-    data: Annotated[
-        Optional[list[str]],
-        typer.Option("--data", metavar="TARGET.PATH=VALUE", help="Set a key of"
-                     " data_updates.TARGET[0].data (products, entities, order_item_status,"
-                     " order); = gives text, := raw JSON (repeatable)."),
-    ] = None,
-    data_file: Annotated[
-        Optional[Path],
-        typer.Option("--data-file", metavar="FILE", dir_okay=False,
-                     help="A YAML/JSON data_updates object to merge in."),
-    ] = None,
-    comment: Annotated[
-        Optional[list[str]],
-        typer.Option("--comment", metavar="TITLE:MESSAGE",
-                     help="A transition comment (repeatable)."),
-    ] = None,
-    force_transition: Annotated[
-        bool, typer.Option("--force-transition", help="Send force_transition: true.")
-    ] = False,
-    lock_after_transition: Annotated[
-        bool, typer.Option("--lock-after-transition", help="Send lock_after_transition: true.")
-    ] = False,
-    unlock_before_transition: Annotated[
-        bool,
-        typer.Option("--unlock-before-transition", help="Send unlock_before_transition: true."),
-    ] = False,
-    task: Annotated[
-        bool, typer.Option("--task", help="Send task: true (Fynd runs it in the background).")
-    ] = False,
-    force: ForceOpt = False,
-    yes: Annotated[
-        bool,
-        typer.Option("--yes", "-y", help="Do not ask before a cancellation (the question is"
-                     " asked only when standard input is a terminal)."),
-    ] = False,
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
-    dry_run: DryRunOpt = False,
-    show_secrets: ShowSecretsOpt = False,
-    output: OutputOpt = OutputFormat.text,
-) -> None:
+def _transition(ctx: typer.Context, **values: Any) -> None:
     """Move shipments to a state: build one updateShipmentStatus request from flags and send it.
 
     Prints each shipment's result: ok or FAILED, the state reached (bag_invoiced →
@@ -167,20 +81,58 @@ def transition(
       $ shipctl fynd transition 1234564 --to bag_not_confirmed --reason "1:Product Not Available"
       $ shipctl fynd transition 1656338 --to bag_invoiced --invoice-id 123 --dry-run -o json
     """
-    from shipctl.fynd.transition import Flags, run
+    from shipctl.fynd.flags import flags_of
+    from shipctl.fynd.transition import run
 
     app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)
-    flags = Flags(
-        shipment_ids=list(shipment_ids), to=to, lines=line or [], reasons=reason or [],
-        entity_reasons=entity_reason or [], exclude_next_state=exclude_next_state,
-        invoice_id=invoice_id, awb=awb, data=data or [], data_file=data_file,
-        comments=comment or [], force_transition=force_transition,
-        lock_after_transition=lock_after_transition,
-        unlock_before_transition=unlock_before_transition, task=task, force=force, yes=yes,
+    app.use(profile=values["profile"], json_mode=values["output"] is not OutputFormat.text,
+            show_secrets=values["show_secrets"])
+    raise typer.Exit(run(app, flags_of(values), timeout=values["timeout"],
+                         retries=values["retries"], ca_bundle=values["ca_bundle"],
+                         dry_run=values["dry_run"]))
+
+
+def _signature(options: Any, *shared: tuple[str, Any, Any]) -> inspect.Signature:
+    """The Typer signature of a command whose flags ``options`` declares (``fynd.flags.Option``
+    each), followed by the ``shared`` options (name, annotation, default) of every command."""
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter("ctx", plain, annotation=typer.Context)]
+    for option in options:
+        kind: Any = list[option.kind] if option.many else option.kind
+        if not (option.required or option.kind is bool):
+            kind = Optional[kind]
+        settings: dict[str, Any] = {"metavar": option.metavar, "help": option.help}
+        if option.states:
+            settings["autocompletion"] = complete_state
+        if option.required:
+            settings["show_default"] = False
+        if option.kind is Path:
+            settings["dir_okay"] = False
+        info = (typer.Option(*option.decls, **settings) if option.decls else
+                typer.Argument(**settings))
+        default = inspect.Parameter.empty if option.required else option.default
+        parameters.append(inspect.Parameter(option.name, plain, default=default,
+                                            annotation=Annotated[kind, info]))
+    parameters += [inspect.Parameter(name, plain, default=default, annotation=annotation)
+                   for name, annotation, default in shared]
+    return inspect.Signature(parameters, return_annotation=None)
+
+
+def _declared_transition() -> Any:
+    """`fynd transition`, its flags read from their one declaration (``fynd.flags.OPTIONS``)."""
+    from shipctl.fynd.flags import OPTIONS
+
+    _transition.__signature__ = _signature(  # type: ignore[attr-defined]
+        OPTIONS,
+        ("profile", ProfileOpt, None), ("timeout", TimeoutOpt, 30.0),
+        ("retries", RetriesOpt, 3), ("ca_bundle", CaBundleOpt, None),
+        ("dry_run", DryRunOpt, False), ("show_secrets", ShowSecretsOpt, False),
+        ("output", OutputOpt, OutputFormat.text),
     )
-    raise typer.Exit(run(app, flags, timeout=timeout, retries=retries, ca_bundle=ca_bundle,
-                         dry_run=dry_run))
+    return group.command("transition", epilog=EXIT_CODES_HELP)(_transition)
+
+
+transition = _declared_transition()
 
 
 @group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
@@ -232,7 +184,7 @@ def apply(
       $ shipctl fynd apply transitions.jsonl --jobs 8 --journal nightly.db --report nightly.csv
       $ shipctl fynd apply sample_payloads/fynd/ --dry-run
     """
-    from shipctl import http, runner
+    from shipctl import runner
     from shipctl.fynd.apply import UpdateShipmentStatus
 
     app = get_app(ctx)
@@ -255,10 +207,7 @@ def apply(
         dry_run=dry_run,
         resend_unknown=resend_unknown,
     )
-    token_options = http.HttpOptions(timeout=timeout, retries=retries, ca_bundle=ca_bundle,
-                                     debug=app.debug)
-    provider = UpdateShipmentStatus(force=force, dry_run=dry_run, http_options=token_options)
-    raise typer.Exit(runner.run(app, provider, options))
+    raise typer.Exit(runner.run(app, UpdateShipmentStatus(force=force), options))
 
 
 @group.command()
@@ -316,7 +265,7 @@ def reasons(
       $ shipctl fynd reasons 12345383008471878029 --bag 1 --state bag_not_confirmed
       $ shipctl fynd reasons 12345383008471878029 --bag 1 --state cancelled_customer -o json
     """
-    from shipctl.fynd.transition import list_reasons
+    from shipctl.fynd.reasons import list_reasons
 
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is not OutputFormat.text)
@@ -375,7 +324,7 @@ def auth(
       $ shipctl fynd auth
       $ shipctl fynd auth --profile staging -o json
     """
-    from shipctl.fynd.transition import check_auth
+    from shipctl.fynd.token_info import check_auth
 
     app = get_app(ctx)
     app.use(profile=profile, json_mode=output is not OutputFormat.text, show_secrets=show_secrets)

@@ -1,18 +1,23 @@
-"""`fynd transition` flags → one updateShipmentStatus body (SPEC §6's flag table).
+"""`fynd transition` flags → one updateShipmentStatus body (docs/fynd.md, its flag table).
 
-Each ``parse_*`` reads one flag value and raises ``ValueError`` whose message names the form
-expected (the command prefixes the flag: ``--line one:five: expected LINE:QTY …``, exit 2).
-``build`` assembles the body in the seed's key order; ``shipctl.fynd.models.check`` then judges
-it like any body from a file. Standard library only: this runs on every `fynd transition`.
+``OPTIONS`` declares the flags once: the command's Typer signature (``shipctl.fynd.commands``),
+the ``Flags`` value it hands on, and the parts of the body (``shipctl.fynd.body``) are all
+read from it. Each ``parse_*`` reads one flag value and raises ``ValueError`` whose message
+names the form expected (the command prefixes the flag: ``--line one:five: expected LINE:QTY
+…``, exit 2). ``build`` assembles the body in the key order of Fynd's "Example Request Payload
+of Update Shipment Status API"; ``shipctl.fynd.models.check`` then judges it like any body
+from a file. Standard library only: this runs on every `fynd transition`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from shipctl.nesting import MAX_DEPTH, too_deep
@@ -20,8 +25,11 @@ from shipctl.nesting import MAX_DEPTH, too_deep
 __all__ = [
     "ABSENT",
     "DATA_TARGETS",
+    "OPTIONS",
     "Comment",
     "DataValue",
+    "Flags",
+    "Option",
     "Reason",
     "build",
     "parse_comment",
@@ -40,7 +48,7 @@ REASON_FORM = (
 )
 ENTITY_REASON_FORM = 'expected ID:TEXT with a whole-number ID, e.g. "1:Customer not reachable"'
 COMMENT_FORM = 'expected TITLE:MESSAGE, e.g. "Packed:left the store at 5pm"'
-# data_updates targets whose first entry's `data` --data can set (SPEC §6); entity_status has
+# data_updates targets whose first entry's `data` --data can set (docs/fynd.md); entity_status has
 # its own schema (EntityStatusDataSchema) and is reachable only through --data-file.
 DATA_TARGETS = ("products", "entities", "order_item_status", "order")
 DATA_UPDATES_ORDER = (*DATA_TARGETS, "entity_status")
@@ -331,7 +339,7 @@ def build(
     task: bool = False,
 ) -> dict[str, Any]:
     """One updateShipmentStatus body: one transition to TO, one shipment per identifier, each
-    with the same products, reasons, data updates and comments (SPEC §6).
+    with the same products, reasons, data updates and comments (docs/fynd.md).
 
     Flag values may be given parsed or as the text typed (then parsed here; the command parses
     them first so that an error can name its flag).
@@ -432,3 +440,89 @@ def _set(updates: dict[str, Any], setting: DataValue) -> None:
             node[key] = _copy(setting.value)
         else:
             node = node.setdefault(key, {})
+
+
+# -- the flags, declared once ---------------------------------------------------------------
+class Option(NamedTuple):
+    """One flag of `fynd transition`: how it is typed (Typer reads this), the ``Flags`` field
+    it fills, and the part of the body it gives (``build``'s keyword, its parser)."""
+
+    name: str  # the Flags field, the command's parameter and (for body flags) build's keyword
+    decls: tuple[str, ...]  # "--line"; () for the SHIPMENT_ID argument
+    kind: type  # the value's type as typed once: str, bool, Path
+    help: str
+    metavar: str | None = None
+    many: bool = False  # repeatable: a list (empty when not given)
+    required: bool = False
+    states: bool = False  # its value is a state: TAB completes Fynd's states
+    parse: Any = None  # the parser of one value (ValueError names the form), if any
+    body: bool = True  # a part of the body (``build``'s keyword ``name``), not a behaviour
+
+    @property
+    def default(self) -> Any:
+        return False if self.kind is bool else None
+
+    @property
+    def flag(self) -> str:
+        return self.decls[0] if self.decls else "SHIPMENT_ID"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("shipment_ids", (), str, "Shipments to move (one shipments[] entry each, all with"
+           " the same products, reasons and data).", "SHIPMENT_ID...", many=True,
+           required=True, body=False),
+    Option("to", ("--to",), str, "The state to move to: statuses[0].status.", "STATUS",
+           required=True, states=True),
+    Option("lines", ("--line",), str, "Move QTY units of line LINE (repeatable); without it,"
+           " the whole shipment (products: []).", "LINE:QTY", many=True, parse=parse_line),
+    Option("reasons", ("--reason",), str, "A product reason (repeatable), for every product or"
+           " for the lines and units after @.", "ID:TEXT[@LINE:QTY,…]", many=True,
+           parse=parse_reason),
+    Option("entity_reasons", ("--entity-reason",), str, "A reason for the shipment as a whole"
+           " (repeatable).", "ID:TEXT", many=True, parse=parse_entity_reason),
+    Option("exclude_next_state", ("--exclude-next-state",), str, "Where the units not moved"
+           " go: a state, null (they stay) or \"\". Without it the key is not sent.", "STATE",
+           states=True, parse=parse_exclude_next_state),
+    Option("invoice_id", ("--invoice-id",), str, "data_updates store_invoice_id, for products"
+           " and entities.", "ID"),
+    Option("awb", ("--awb",), str, "data_updates delivery_awb_number, for products and"
+           " entities.", "AWB"),
+    Option("data", ("--data",), str, "Set a key of data_updates.TARGET[0].data (products,"
+           " entities, order_item_status, order); = gives text, := raw JSON (repeatable).",
+           "TARGET.PATH=VALUE", many=True, parse=parse_data),
+    Option("data_file", ("--data-file",), Path, "A YAML/JSON data_updates object to merge in.",
+           "FILE"),
+    Option("comments", ("--comment",), str, "A transition comment (repeatable).",
+           "TITLE:MESSAGE", many=True, parse=parse_comment),
+    Option("force_transition", ("--force-transition",), bool, "Send force_transition: true."),
+    Option("lock_after_transition", ("--lock-after-transition",), bool,
+           "Send lock_after_transition: true."),
+    Option("unlock_before_transition", ("--unlock-before-transition",), bool,
+           "Send unlock_before_transition: true."),
+    Option("task", ("--task",), bool, "Send task: true (Fynd runs it in the background)."),
+    Option("force", ("--force",), bool, "Send a state shipctl does not know (Fynd's states are"
+           " per company).", body=False),
+    Option("yes", ("--yes", "-y"), bool, "Do not ask before a cancellation (the question is"
+           " asked only when standard input is a terminal).", body=False),
+)
+
+
+def _field(option: Option) -> tuple[str, Any, Any]:
+    kind: Any = list[option.kind] if option.many else option.kind
+    if option.required:
+        return option.name, kind, dataclasses.field()
+    if option.many:
+        return option.name, kind, dataclasses.field(default_factory=list)
+    return option.name, kind if option.kind is bool else kind | None, option.default
+
+
+# The flags of `fynd transition`, as typed: one field per OPTIONS entry, in its order.
+Flags = dataclasses.make_dataclass("Flags", [_field(o) for o in OPTIONS])
+Flags.__module__ = __name__
+Flags.__doc__ = "The flags of `fynd transition`, as typed (``OPTIONS``, in its order)."
+
+
+def flags_of(values: dict[str, Any]) -> Any:
+    """The ``Flags`` of the command's parameters (a repeatable flag not given: [])."""
+    return Flags(**{o.name: (list(values[o.name] or []) if o.many else values[o.name])
+                    for o in OPTIONS})

@@ -14,21 +14,20 @@ def show(app: Application, shipment_id: str, *, timeout: float, retries: int,
          ca_bundle: Path | None) -> int:
     """Print SHIPMENT_ID's bags (table or ``-o json``). Exit 1 when Fynd answers an error or
     does not know the shipment; configuration problems raise (exit 2)."""
-    from shipctl import http
+    from shipctl import http, single
     from shipctl.errors import ExitCode, ShipctlError, UsageError
-    from shipctl.fynd import client, token
+    from shipctl.fynd import client
+    from shipctl.fynd.credentials import bearer_auth
     from shipctl.fynd.shipment import read_answer
-    from shipctl.fynd.transition import _options, _send
 
     if not shipment_id.strip():
         raise UsageError("SHIPMENT_ID: must not be empty")
     out = app.out
-    options = _options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
-    config = token.settings(app)
+    options = single.http_options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
+    config, auth = bearer_auth(app, options)
     url = client.details_url(config.url, str(config.company_id), shipment_id)
-    tokens = token.source(config, options, log=out.info if app.debug else None)
-    response = _send(app, http.Call("GET", url, {"Accept": "application/json"}), tokens,
-                     options)
+    response = single.read(app, http.Call("GET", url, {"Accept": "application/json"}), auth,
+                           options)
     found = read_answer(response.status_code, response.content, shipment_id)
     if isinstance(found, str):
         # a 401 that stands after a fresh token: the API refused it, not the token endpoint

@@ -29,6 +29,7 @@ from shipctl.http.failure import describe_error
 from shipctl.http.options import (
     TIMEOUT_MAX,
     USER_AGENT,
+    Auth,
     Call,
     Delivery,
     HttpOptions,
@@ -48,6 +49,7 @@ __all__ = [
     "SECRET_HEADERS",
     "TIMEOUT_MAX",
     "USER_AGENT",
+    "Auth",
     "Call",
     "Delivery",
     "HttpOptions",
@@ -75,6 +77,7 @@ def send(
     options: HttpOptions,
     *,
     transient: Callable[[requests.Response], str | None] | None = None,
+    auth: Auth | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Delivery:
     """Send ``call``, retrying what is worth retrying; never raises for network trouble.
@@ -87,5 +90,5 @@ def send(
     ``options.debug``: each request, response, error and back-off goes to ``log``, redacted.
     Thread-safe: each call has its own retry state, the session's pool is shared.
     """
-    return _retry.send(session, call, options, transient=transient, log=log,
+    return _retry.send(session, call, options, transient=transient, auth=auth, log=log,
                        sleep=lambda seconds: sleep(seconds))

@@ -6,6 +6,7 @@ depend on it without depending on one another.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,37 @@ class Call:
     # blindly; ``send`` returns it as ``Delivery.ambiguous`` for the caller to verify.
     idempotent: bool = True
 
+    def with_headers(self, headers: dict[str, str]) -> Call:
+        """This call with ``headers`` added (credentials): itself when there are none."""
+        if not headers:
+            return self
+        return dataclasses.replace(self, headers={**self.headers, **headers})
+
+
+class Auth:
+    """How a provider's requests say who sends them: one object per run, shared by every
+    worker, so thread-safe. The default sends nothing extra (EWE signs the body itself).
+
+    ``send`` asks it for the headers of a call and, after a 401, to renew them once
+    (``RetryPolicy.renews``): no caller repeats that exchange."""
+
+    def headers(self) -> dict[str, str]:
+        """The headers to add to the next request (a bearer token, Basic auth…). A
+        ShipctlError here (no token to be had) means nothing can be sent."""
+        return {}
+
+    def preview(self) -> dict[str, str]:
+        """The headers ``--dry-run`` shows: like ``headers`` but fetching nothing (a token
+        endpoint is not called for a dry run). They are masked when printed."""
+        return self.headers()
+
+    def renew(self, rejected: dict[str, str]) -> bool:
+        """The API answered 401 to a request sent with ``rejected``: get fresh credentials
+        (once for all workers: another may have renewed already) and say whether a retry
+        can succeed. The request is then sent once more, and a second 401 stands. A
+        ShipctlError here says the credentials themselves were refused."""
+        return False
+
 
 @dataclass
 class Delivery:
@@ -98,3 +130,6 @@ class Delivery:
     # off or too large, a 502/504, a 503 without Retry-After): the server may have applied
     # it. Not retried; ``error`` (or the response's status) says what happened.
     ambiguous: bool = False
+    # The API answered 401 and new credentials could not be had: why (the ShipctlError the
+    # ``Auth`` raised). ``response`` is that 401.
+    refused: Exception | None = None

@@ -1,8 +1,10 @@
-"""Sending with retries (SPEC §2): what is retried, how long to wait, when to give up.
+"""Sending with retries (docs/conventions.md, HTTP behaviour): what is retried, how long to
+wait, when to give up, and when a 401 is worth new credentials.
 
-``RetryPolicy`` answers those three questions and nothing else; ``send`` is the loop that
-asks it: one attempt, and if the policy says the outcome means "not now" and attempts are
-left, wait, take a pacer slot, try again. ``attempt`` is one request and its wire log.
+``RetryPolicy`` answers those questions and nothing else; ``send`` is the loop that asks it:
+one attempt; after a 401, new credentials once and the request again at once; if the outcome
+means "not now" and attempts are left, wait, take a pacer slot, try again. ``attempt`` is one
+request and its wire log.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from email.utils import parsedate_to_datetime
 import requests
 
 from shipctl import secrets
+from shipctl.errors import ShipctlError
 from shipctl.http.answer import read_answer
 from shipctl.http.failure import describe_error, is_retriable, may_have_arrived
-from shipctl.http.options import Call, Delivery, HttpOptions
+from shipctl.http.options import Auth, Call, Delivery, HttpOptions
 from shipctl.http.redact import redact_url
 from shipctl.http.session import environment_settings, prepare
 from shipctl.http.show import request_dump, response_dump
 
-# Answers that say "not now" rather than "no" (SPEC §2): rate limited, or a gateway/upstream
-# that is down for the moment. Every other status (other 4xx, 500, 501...) is definite.
+# Answers that say "not now" rather than "no" (docs/conventions.md, HTTP behaviour): rate
+# limited, or a gateway/upstream that is down for the moment. Every other status (other 4xx,
+# 500, 501...) is definite.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Of those, the ones a gateway gives after it may have passed the request on (502 Bad
 # Gateway, 504 Gateway Timeout: the upstream may have applied it and its answer was lost).
@@ -53,6 +57,8 @@ class RetryPolicy:
     answer the caller's ``transient`` predicate calls temporary (EWE code 2).
     Waits: exponential back-off with full jitter, at least a Retry-After (capped).
     Gives up after ``retries`` attempts after the first.
+    Renews: a 401 to a request sent with ``auth``'s credentials, once per call; the request
+    then goes again at once with the new ones, with its retries anew (a second 401 stands).
     """
 
     retries: int
@@ -60,15 +66,22 @@ class RetryPolicy:
     backoff_max: float
     retry_after_max: float
     transient: Callable[[requests.Response], str | None] | None = None
+    auth: Auth | None = None
 
     @classmethod
     def from_options(
         cls,
         options: HttpOptions,
         transient: Callable[[requests.Response], str | None] | None = None,
+        auth: Auth | None = None,
     ) -> RetryPolicy:
         return cls(max(0, options.retries), options.backoff_base, options.backoff_max,
-                   options.retry_after_max, transient)
+                   options.retry_after_max, transient, auth)
+
+    def renews(self, result: Attempt, renewed: bool) -> bool:
+        """Whether ``result`` asks for new credentials: a 401, not yet renewed for this call."""
+        return (self.auth is not None and not renewed and result.response is not None
+                and result.response.status_code == 401)
 
     def reason(self, result: Attempt, idempotent: bool = True) -> str | None:
         """Why ``result`` is worth another attempt (for the wire log), or None if it is final.
@@ -135,26 +148,42 @@ def send(
     options: HttpOptions,
     *,
     transient: Callable[[requests.Response], str | None] | None = None,
+    auth: Auth | None = None,
     log: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
     """``shipctl.http.send``: see its docstring; ``sleep`` waits out each back-off."""
-    policy = RetryPolicy.from_options(options, transient)
+    policy = RetryPolicy.from_options(options, transient, auth)
     wire_log = log if options.debug else None
     started = time.monotonic()
-    attempts = 0
+    headers = auth.headers() if auth is not None else {}
+    sent = call.with_headers(headers)
+    attempts = tries = 0
+    renewed = False
+    refused: Exception | None = None
     while True:
         attempts += 1
-        result = attempt(session, call, options, wire_log)
-        reason = policy.reason(result, call.idempotent)
-        if reason is None or policy.gives_up(attempts):
+        tries += 1
+        result = attempt(session, sent, options, wire_log)
+        if policy.renews(result, renewed):
+            renewed = True
+            try:
+                if auth is not None and auth.renew(headers):
+                    headers = auth.headers()
+                    sent, tries = call.with_headers(headers), 0
+                    continue
+            except ShipctlError as error:  # the credentials themselves were refused
+                refused = error
             break
-        seconds = policy.wait(attempts, result)
+        reason = policy.reason(result, call.idempotent)
+        if reason is None or policy.gives_up(tries):
+            break
+        seconds = policy.wait(tries, result)
         if wire_log is not None:
             wire_log(secrets.redact(f"retrying in {seconds:.1f} s ({reason})"))
         sleep(seconds)
-        # SPEC §2 --rate counts every request: a retry takes a slot from the run's pacer too,
-        # once its back-off is over, so the slot is used at once.
+        # --rate counts every request (docs/conventions.md, Bulk engine): a retry takes a slot
+        # from the run's pacer too, once its back-off is over, so the slot is used at once.
         if options.pace is not None and not options.pace():
             if wire_log is not None:  # stop requested (Ctrl-C): the last answer stands
                 wire_log("not retrying: the run is stopping")
@@ -165,6 +194,7 @@ def send(
         error=None if result.response is not None else result.error,
         elapsed=time.monotonic() - started,
         ambiguous=not call.idempotent and ambiguous(result),
+        refused=refused,
     )
 
 

@@ -240,7 +240,7 @@ class _Signed:
         class Provider(BulkProvider):
             command = "fake send"
 
-            def connect(self, app):
+            def connect(self, app, run=None):
                 self.url = "https://api.test/send"
                 secrets.register("webhook-pw-99")
                 return Basic()

@@ -164,7 +164,7 @@ def test_in_process_without_a_terminal_is_never_asked(cli, sandbox):
 # -- the question, for each kind of move --------------------------------------------------------
 def question(*args: str) -> str | None:
     from shipctl.fynd.flags import build, parse_exclude_next_state
-    from shipctl.fynd.transition import Move
+    from shipctl.fynd.move import Move
 
     words = list(args)
     ids = []

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import shipctl.http
 from shipctl import http, secrets
 from shipctl.errors import ExitCode
-from shipctl.fynd import client, token
+from shipctl.fynd import client
+from shipctl.fynd import credentials as token
 
 BASE = "https://fynd.test"
 TOKEN_URL = client.token_url(BASE, "7")

@@ -19,7 +19,8 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipctl.fynd import client, token
+from shipctl.fynd import client
+from shipctl.fynd import credentials as token
 
 BASE = "https://fynd.test"
 TOKEN_URL = client.token_url(BASE, "7")

@@ -1,6 +1,7 @@
-"""Fynd's OAuth2 client-credentials token: fetched once, cached on disk, shared by every worker.
+"""How Fynd requests authenticate: an OAuth2 client-credentials token, fetched once, cached on
+disk, shared by every worker, sent as ``Authorization: Bearer …`` (``BearerAuth``).
 
-reference/fynd.md "Authentication": ``POST {base}/service/panel/authentication/v1.0/company/
+docs/fynd.md, Authentication: ``POST {base}/service/panel/authentication/v1.0/company/
 {company_id}/oauth/token`` with ``Authorization: Basic base64(client_id:client_secret)`` and
 the form ``grant_type=client_credentials``; the answer carries ``access_token`` and
 ``expires_in`` (seconds). Fynd's SDKs do not renew such tokens by themselves, so we do:
@@ -8,7 +9,7 @@ the form ``grant_type=client_credentials``; the answer carries ``access_token`` 
 - the token is cached with its expiry under ``platformdirs.user_cache_dir("shipctl")`` (file
   0600 in a 0700 directory), one file per profile, base URL, company, client id and client
   secret (the file name is a hash of them, the secret itself hashed first: never the secret),
-  and reused across runs (README "Fynd"); a new secret is a new file, so a token fetched with
+  and reused across runs (docs/fynd.md); a new secret is a new file, so a token fetched with
   the old one is never used with the new one;
 - the cache trusts only what this user wrote, as OpenSSH's StrictModes does: the directory
   and the file must be owned by the current user, writable by no one else, and not symbolic
@@ -46,13 +47,14 @@ from typing import TYPE_CHECKING, Any
 
 from shipctl import secrets
 from shipctl.errors import ConfigError, ShipctlError
+from shipctl.http.options import Auth
 
 if TYPE_CHECKING:
     import requests
 
     from shipctl.http import HttpOptions
 
-RENEW_EARLY = 60.0  # seconds before expiry a token is replaced (reference/fynd.md)
+RENEW_EARLY = 60.0  # seconds before expiry a token is replaced (docs/fynd.md, Authentication)
 # Fynd does not document the lifetime; a token whose answer has no usable ``expires_in`` is
 # used this long in memory (a 401 before then renews it too), and never cached.
 DEFAULT_LIFETIME = 600.0
@@ -506,7 +508,7 @@ def rejected_token(headers: dict[str, Any]) -> str | None:
 # -- a profile's Fynd settings -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """The profile's fynd.* settings one command needs (README "Fynd")."""
+    """The profile's fynd.* settings one command needs (docs/fynd.md)."""
 
     profile: str
     url: str
@@ -556,3 +558,37 @@ def source(config: Settings, options: HttpOptions, *, log: Callable[[str], None]
     if cache is None and config.cache:
         cache = TokenCache(warn=config.warn)
     return TokenSource(config.identity(), fetcher, cache=cache)
+
+
+class BearerAuth(Auth):
+    """``Authorization: Bearer …`` from the run's token source (thread-safe: it locks); the
+    HTTP layer asks it for a new token once after a 401 (``renew``)."""
+
+    def __init__(self, tokens: TokenSource | None) -> None:
+        self.tokens = tokens
+
+    def headers(self) -> dict[str, str]:
+        if self.tokens is None:
+            return self.preview()
+        return bearer(self.tokens.get())
+
+    def preview(self) -> dict[str, str]:
+        # A dry run fetches no token: it shows where the token goes, masked like one would be.
+        return {"Authorization": "Bearer " + secrets.MASK}
+
+    def renew(self, rejected: dict[str, str]) -> bool:
+        if self.tokens is None:
+            return False
+        try:
+            self.tokens.renew(rejected_token(rejected))
+        except TokenRefused:  # the secret is wrong now: say so, not "check company_id"
+            raise
+        except ShipctlError:  # unreachable: the 401 stands
+            return False
+        return True
+
+
+def bearer_auth(app: Any, options: HttpOptions) -> tuple[Settings, BearerAuth]:
+    """The profile's settings and its bearer credentials, the token fetched when first sent."""
+    config = settings(app)
+    return config, BearerAuth(source(config, options, log=app.out.info if app.debug else None))
