@@ -17,7 +17,8 @@ flags (``extra``: the fields the command sets itself, e.g. ``resend_unknown=...`
 attribute (``run.paths`` as strings, ``run.timeout``, ``run.dry_run``…).
 
 ``rate_default`` is what ``--rate``'s help says applies when it is not given: the setting
-and its default (``"ewe.rate, 1.0"``), or ``UNLIMITED``.
+and its default (``"ewe.rate, 1.0"``), or ``UNLIMITED``. It is only what help says: the rate
+used is the provider's ``default_rate``.
 
 The options are listed in this order, in help and in completion: ``PATHS``, ``--recursive``,
 ``--profile``; the command's own options written before its ``Bulk`` parameter; ``--jobs`` to
@@ -102,6 +103,7 @@ ShardOpt = Annotated[
     Optional[str],
     typer.Option("--shard", metavar="K/N", help="Process only shard K of N (0-based)."),
 ]
+
 
 def rate_option(default: str | None) -> Any:
     """``--rate``, its help naming what applies when it is not given."""
@@ -208,9 +210,11 @@ def flags(*, rate_default: str | None) -> Callable[[Command], Command]:
     leading, middle, trailing = _shared(rate_option(rate_default))
 
     def decorate(command: Command) -> Command:
-        signature = inspect.signature(command)
+        signature = inspect.signature(command, eval_str=True)
         ctx, *own = signature.parameters.values()
-        at = next(i for i, p in enumerate(own) if p.annotation is Bulk)
+        at = next((i for i, p in enumerate(own) if p.annotation is Bulk), None)
+        if at is None:
+            raise TypeError(f"{command.__qualname__}: no parameter annotated bulk.Bulk")
         bulk_name = own[at].name
         shared = [name for name, _, _ in (*leading, *middle, *trailing)]
 
@@ -233,7 +237,6 @@ def flags(*, rate_default: str | None) -> Callable[[Command], Command]:
         return with_flags  # type: ignore[return-value]
 
     return decorate
-
 
 
 RateOpt = rate_option(UNLIMITED)
