@@ -1,11 +1,11 @@
-"""Ecom's push receiver in the sandbox (SPEC §8): the `ecom listen` receiver on the sandbox.
+"""Ecom's push receiver in the sandbox (docs/conventions.md, Sandbox).
 
-The same rules and answers as `ecom listen` (``shipctl.ecom.receive.receiver``) and the same store
-(``shipctl.ecom.receive.store``), in memory unless a file is given, behind the sandbox's server at
-``{base}/ecom`` with the sandbox credentials. So `shipctl --sandbox ecom replay FILE` works
-with no configuration, and tests read from ``GET /_sandbox/stats`` how many times each
-status_update_number was applied: 1 for a stored push, never 2 — a duplicate is answered 200
-and counted under ``duplicates`` instead.
+The same rules and answers as `ecom listen` (``shipctl.ecom.receive.receiver``) and the same
+store (``shipctl.ecom.receive.store``), in memory unless a file is given, behind the
+sandbox's server at ``{base}/ecom`` with the sandbox credentials. So `shipctl --sandbox ecom
+replay FILE` works with no configuration, and tests read from ``GET /_sandbox/stats`` how many
+times each status_update_number was applied: 1 for a stored push, never 2 — a duplicate is
+answered 200 and counted under ``duplicates`` instead.
 """
 
 from __future__ import annotations

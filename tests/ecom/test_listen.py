@@ -412,8 +412,8 @@ def test_a_password_in_the_forward_url_is_never_logged(listener):
 
 def test_accepted_connections_have_nagle_off():
     """uvicorn writes an answer's head and body separately: with Nagle on, the body waits for
-    the client's delayed ACK (40 ms a request). asyncio turns it off only on sockets created
-    as IPPROTO_TCP, which ``bind`` must therefore do."""
+    the client's delayed ACK, every request. asyncio turns it off only on sockets created as
+    IPPROTO_TCP, which ``bind`` must therefore do."""
     import asyncio
 
     from shipctl.ecom.receive.connections import bind

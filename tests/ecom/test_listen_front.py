@@ -1,4 +1,4 @@
-"""`ecom listen` on an open port (issue 18): what a stranger, a brute-forcer or a smuggler
+"""`ecom listen` on an open port: what a stranger, a brute-forcer or a smuggler
 gets, over real HTTP against the real command — nothing read before credentials, 401 with a
 challenge, 429 after 20 failures, bounded connections under a low open-file limit, one
 framing only, credentials redacted in the store's bytes, log lines that cannot be forged.

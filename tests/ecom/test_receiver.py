@@ -1,4 +1,5 @@
-"""The receiver's rules (shipctl.ecom.receive.receiver) without a server: answers, auth, what is stored."""
+"""The receiver's rules (shipctl.ecom.receive.receiver) without a server: answers, auth,
+what is stored."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def test_asgi_byte_headers_work_and_auth_headers_are_redacted(receiver):
     (b"[" * 100 + b"]" * 100, "nested more than"),
     (b"[1, 2]", "expected a JSON object"),
 ])
-def test_unparseable_bodies_are_400_with_the_seed_failure_body(receiver, body, words):
+def test_unparseable_bodies_are_400_with_the_documented_failure_body(receiver, body, words):
     answer = receiver.receive(basic(), body)
     assert answer.status == 400
     document = json.loads(answer.body)
@@ -211,7 +212,7 @@ def test_receive_never_raises_on_str_headers(headers):
     assert Receiver(USER, PASSWORD).receive(headers, b"{}").status in (400, 401)
 
 
-# -- issue 18: credentials, redaction, bodies that cannot be stored as text ------------------
+# -- credentials, redaction, bodies that cannot be stored as text ---------------------------
 def test_basic_credentials_in_iso_8859_1_are_accepted_as_requests_sends_them():
     receiver = Receiver("jörg", "pässword")
     latin = base64.b64encode("jörg:pässword".encode("latin-1")).decode()

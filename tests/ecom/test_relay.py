@@ -1,6 +1,6 @@
-"""`ecom listen --forward-to`: the durable relay over real HTTP and real processes (issue 18,
-point 4). The downstream is a small recording server in this process; "down" is its port
-bound but not listening (connections refused), so the port stays ours until it comes up."""
+"""`ecom listen --forward-to`: the durable relay over real HTTP and real processes.
+The downstream is a small recording server in this process; "down" is its port bound but
+not listening (connections refused), so the port stays ours until it comes up."""
 
 from __future__ import annotations
 

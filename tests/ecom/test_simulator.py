@@ -1,4 +1,5 @@
-"""The sandbox's Ecom receiver (SPEC §8): `ecom listen`'s rules on the sandbox, with stats."""
+"""The sandbox's Ecom receiver (docs/conventions.md, Sandbox): `ecom listen`'s rules on the
+sandbox, with stats."""
 
 from __future__ import annotations
 

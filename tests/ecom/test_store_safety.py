@@ -1,5 +1,5 @@
 """The store keeps one push from failing another, notices its file going, keeps conflicts,
-and opens the stores older versions wrote (issue 18, points 3, 5 and 7)."""
+and opens a schema 1 store, migrating it in place."""
 
 from __future__ import annotations
 

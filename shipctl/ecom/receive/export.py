@@ -1,4 +1,4 @@
-"""`shipctl ecom export`: captured pushes as JSON Lines that `ecom replay` reads (SPEC §7).
+"""`shipctl ecom export`: captured pushes as JSON Lines that `ecom replay` reads (docs/ecom.md).
 
 One push per line, in arrival order — so each AWB's pushes keep the order the receiver got
 them — each line the push's body exactly as received when that body is one line (as every

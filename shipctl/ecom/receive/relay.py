@@ -131,10 +131,8 @@ class Relay:
         self.concurrency = max(1, concurrency)
         self.poll = poll
         self._shown = shown_url(url)
-        self._username = username
-        self._password = password
-        self._options = http.HttpOptions(timeout=timeout, retries=0)
-        self._session = http.make_session(self._options, pool_size=self.concurrency)
+        self._sender = _Sender(url, username, password, timeout=timeout,
+                               connections=self.concurrency)
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()  # outcomes and wake-ups
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._in_flight: dict[int, str] = {}  # push id → awb (dispatcher thread only)
@@ -371,13 +369,29 @@ class Relay:
             if task is None:
                 return
             try:
-                outcome = self._deliver(task)
+                outcome = self._sender.send(task)
             except Exception as error:  # noqa: BLE001 - a bug must not lose the outcome
                 outcome = _Outcome(task, time.time(), False,
                                    f"{type(error).__name__}: {log_safe(str(error))}")
             self._events.put(outcome)
 
-    def _deliver(self, task: _Task) -> _Outcome:
+
+class _Sender:
+    """How a push goes downstream: one HTTP session with a connection per worker, the HTTP
+    layer's own retries off (the relay's ``Schedule`` is the retry policy), the push's headers
+    as received with the credentials Ecom sent put back."""
+
+    def __init__(self, url: str, username: str, password: str, *, timeout: float,
+                 connections: int) -> None:
+        from shipctl import http
+
+        self.url = url
+        self._username = username
+        self._password = password
+        self._options = http.HttpOptions(timeout=timeout, retries=0)
+        self._session = http.make_session(self._options, pool_size=connections)
+
+    def send(self, task: _Task) -> _Outcome:
         from shipctl import http
 
         call = http.Call("POST", self.url, headers=self._headers(task.headers), body=task.body)

@@ -1,4 +1,4 @@
-"""The capture store of `ecom listen` (SPEC §7): accepted pushes in one SQLite file.
+"""The capture store of `ecom listen` (docs/ecom.md): accepted pushes in one SQLite file.
 
 One row per accepted push: the raw body bytes, a one-line copy for export, the headers with
 credentials redacted, the received time (UTC), the push's awb, datetime, reason code and
@@ -26,7 +26,7 @@ creates the -wal and -shm files with the database file's permissions.
 **One push never fails another.** A batch whose insert fails (a push whose text SQLite cannot
 take, such as a lone surrogate) is rolled back and inserted again row by row, each in its own
 savepoint, in one transaction: only the guilty push's future fails (``Unstorable``), the
-others are committed with one fsync as before.
+others are still committed together, with one fsync.
 
 **The file under our feet.** Before and after each commit the path is checked to still be the
 file that was opened (device and inode): a store deleted or replaced while the listener runs
