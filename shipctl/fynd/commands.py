@@ -10,31 +10,18 @@ from typing import Annotated, Any, Optional
 import typer
 
 from shipctl.app import get_app
+from shipctl.commands import bulk
+from shipctl.commands.groups import command_group
 from shipctl.commands.options import (
     EXIT_CODES_HELP,
-    BulkCommand,
     CaBundleOpt,
     DryRunOpt,
-    FailFastOpt,
-    JobsOpt,
-    JournalOpt,
     OutputFormat,
     OutputOpt,
-    PathsArg,
     ProfileOpt,
-    RateOpt,
-    RecursiveOpt,
-    ReportOpt,
-    ResultsFormat,
-    ResultsOpt,
     RetriesOpt,
-    ShardOpt,
     ShowSecretsOpt,
-    StrictOpt,
     TimeoutOpt,
-    WaitOpt,
-    command_group,
-    wait_seconds,
 )
 
 group = command_group(
@@ -135,23 +122,12 @@ def _declared_transition() -> Any:
 transition = _declared_transition()
 
 
-@group.command(cls=BulkCommand, epilog=EXIT_CODES_HELP)
+@group.command(cls=bulk.BulkCommand, epilog=EXIT_CODES_HELP)
+@bulk.flags(rate_default=bulk.UNLIMITED)
 def apply(
     ctx: typer.Context,
-    paths: PathsArg = None,
-    recursive: RecursiveOpt = False,
-    profile: ProfileOpt = None,
-    jobs: JobsOpt = 4,
-    rate: RateOpt = None,
-    journal: JournalOpt = None,
-    wait: WaitOpt = None,
-    report: ReportOpt = None,
-    fail_fast: FailFastOpt = False,
-    strict: StrictOpt = False,
-    shard: ShardOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
+    *,
+    run: bulk.Bulk,
     force: ForceOpt = False,
     resend_unknown: Annotated[
         bool,
@@ -159,9 +135,6 @@ def apply(
                      " this --journal left unknown without reading its shipments first (by"
                      " default it is verified, and not sent while that cannot tell)."),
     ] = False,
-    dry_run: DryRunOpt = False,
-    show_secrets: ShowSecretsOpt = False,
-    output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Send prepared updateShipmentStatus bodies from YAML/JSON/JSONL files, one or thousands.
 
@@ -187,27 +160,8 @@ def apply(
     from shipctl import runner
     from shipctl.fynd.apply import UpdateShipmentStatus
 
-    app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not ResultsFormat.text, show_secrets=show_secrets)
-    app.out.json_lines = output is ResultsFormat.jsonl
-    options = runner.RunOptions(
-        paths=[str(p) for p in paths or []],
-        recursive=recursive,
-        jobs=jobs,
-        rate=rate,
-        journal=journal,
-        wait=wait_seconds(wait),
-        report=report,
-        fail_fast=fail_fast,
-        strict=strict,
-        shard=shard,
-        timeout=timeout,
-        retries=retries,
-        ca_bundle=ca_bundle,
-        dry_run=dry_run,
-        resend_unknown=resend_unknown,
-    )
-    raise typer.Exit(runner.run(app, UpdateShipmentStatus(force=force), options))
+    options = run.options(resend_unknown=resend_unknown)
+    raise typer.Exit(runner.run(run.app, UpdateShipmentStatus(force=force), options))
 
 
 @group.command()
