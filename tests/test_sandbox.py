@@ -779,3 +779,13 @@ def test_the_banner_and_warning_of_a_wildcard_bind_say_where_it_listens(capsys):
         assert listening_on(server) == "myhost.lan (192.0.2.7)"
         server.host, server.server_address = "127.0.0.1", ("127.0.0.1", port)
         assert listening_on(server) == "127.0.0.1"
+
+
+def test_every_providers_simulator_implements_the_contract():
+    from shipctl.sandbox import Simulator, default_simulators
+
+    simulators = default_simulators()
+    assert simulators
+    for simulator in simulators:
+        assert isinstance(simulator, Simulator), simulator
+        assert simulator.prefix.startswith("/") and not simulator.prefix.endswith("/")
