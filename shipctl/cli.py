@@ -74,6 +74,7 @@ def _catch_signals() -> Callable[[], None]:
     import signal  # typer imports it anyway: no start-up cost
 
     from shipctl import output
+    from shipctl.stopping import handle
 
     global _signalled, _told
     _signalled, _told = None, False
@@ -86,21 +87,11 @@ def _catch_signals() -> Callable[[], None]:
         raise KeyboardInterrupt
 
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    installed = {}
-    for signum, default in defaults.items():
-        try:
-            if signal.getsignal(signum) is default:
-                signal.signal(signum, interrupt)
-                installed[signum] = default
-        except (ValueError, OSError):  # not the main thread
-            break
+    put_back = handle(interrupt, defaults, over=defaults)
 
     def restore() -> None:
         output.signalled = False  # this run's: a later run in the same process starts clean
-        for signum, default in installed.items():
-            # only our own handler: one set meanwhile and left in place is someone else's
-            if signal.getsignal(signum) is interrupt:
-                signal.signal(signum, default)
+        put_back()
 
     return restore
 

@@ -337,7 +337,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     invalid items, warnings) keep the usual masking of every registered secret.
     """
     from shipctl import batch, secrets
-    from shipctl.batch.scheduler import SeenIds
+    from shipctl.batch.seen import SeenBefore
     from shipctl.output import shorten
 
     out = app.out
@@ -346,7 +346,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     valid = invalid = duplicate = 0
     # As a real run: a job whose id came before is a duplicate, not a second request
     # (the engine's own record of ids, on disk, so memory stays flat for any input).
-    seen = SeenIds()
+    seen = SeenBefore()
 
     def scrubbed(value: Any) -> Any:  # messages: every registered secret masked
         return value if out.show_secrets else secrets.redact_strings(value)
@@ -365,7 +365,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
                                   "valid": False, "errors": batch.error_records(job.problems),
                                   "warnings": list(job.warnings)}))
             continue
-        first = seen.first_index(str(job.id), index)
+        first = seen.first(str(job.id), index)
         if first is not None:
             duplicate += 1
             why = f"duplicate of item {first}; would not be sent again"

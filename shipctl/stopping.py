@@ -1,15 +1,44 @@
-"""How the two servers shipctl runs (`shipctl sandbox`, `ecom listen`) are asked to stop.
+"""Signal handlers: the one way shipctl sets them and puts back the ones it found.
 
-Standard library only: imported by both when they serve.
+``handle`` is used by the command line (a signal becomes a KeyboardInterrupt), the bulk engine
+(a signal is noted and the run winds down) and the two servers shipctl runs (`shipctl
+sandbox`, `ecom listen`: ``on_stop_signals``). Standard library only: the command line
+imports it at start-up.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+
+def handle(handler: Callable[[int, Any], Any], signals: Iterable[int], *,
+           over: dict[int, Any] | None = None) -> Callable[[], None]:
+    """Set ``handler`` for each of ``signals`` and return the undo, which puts each previous
+    handler back where ``handler`` is still the one set (one set meanwhile is someone
+    else's, and stays). ``over``: only where the handler in place is ``over[signal]`` (the
+    default one; a signal an embedding program ignores or handles is left alone). Outside the
+    main thread, where handlers cannot be set, nothing is set and the undo does nothing."""
+    previous: dict[int, Any] = {}
+    for signum in signals:
+        try:
+            if over is not None and signal.getsignal(signum) is not over.get(signum):
+                continue
+            old = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread
+            break
+        previous[signum] = old if old is not None else signal.SIG_DFL
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            if signal.getsignal(signum) is handler:
+                signal.signal(signum, old)
+        previous.clear()
+
+    return restore
 
 
 @contextmanager
@@ -28,14 +57,8 @@ def on_stop_signals(stopping: threading.Event) -> Iterator[None]:
     hangup = getattr(signal, "SIGHUP", None)  # not on Windows
     if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
         signals.append(hangup)
-    previous = {}
-    for signum in signals:
-        try:
-            previous[signum] = signal.signal(signum, on_signal)
-        except ValueError:  # not the main thread
-            break
+    restore = handle(on_signal, signals)
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        restore()

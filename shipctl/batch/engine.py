@@ -118,7 +118,6 @@ class Engine:
         self.signals = 0
         self.deadline: float | None = None
         self.abandon = False
-        self.old_handlers: dict[int, Any] = {}
         self.t0 = time.monotonic()
 
     # -- setup / teardown -------------------------------------------------------------------
@@ -171,18 +170,12 @@ class Engine:
 
     # -- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.old_handlers[sig] = signal.signal(sig, self.on_signal)
-            except (ValueError, OSError):
-                pass
+        from shipctl.stopping import handle
 
-    def restore_signals(self) -> None:
-        for sig, old in self.old_handlers.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-        self.old_handlers.clear()
+        self.restore_signals = handle(self.on_signal, (signal.SIGINT, signal.SIGTERM))
+
+    def restore_signals(self) -> None:  # replaced by install_signals' undo
+        pass
 
     def on_signal(self, signum: int, frame: Any) -> None:
         # Runs in the main thread between two bytecodes: only note the signal and wake the
@@ -418,59 +411,78 @@ class Engine:
             self.dispatch(len(sched.ready) - ready)
 
     def worker(self) -> None:
-        lock, send, pacer = self.lock, self.send, self.pacer
-        stopping = self.stop_sending.is_set
-        monotonic = time.monotonic
-        lock.acquire()
-        try:
-            while True:
-                task = self.take()
-                if task is None:
-                    return
+        with self.lock:
+            while (task := self.take()) is not None:
                 index, job = task
                 # queue for the pacer while the job is still taken in input order
-                ticket = pacer.enter() if pacer is not None else None
-                lock.release()
-                try:
-                    if pacer is not None:
-                        started = pacer.wait(lambda: stopping() or bool(self.signals), ticket)
-                    else:
-                        started = not (stopping() or self.signals)
-                    if not started:
-                        kind, outcome, elapsed = _NOT_STARTED, None, 0.0
-                    else:
-                        kind = _FINISHED
-                        start = monotonic()
-                        self.started[index] = start
-                        try:
-                            if not self.options.idempotent and self.recorder.journal is not None:
-                                # journaled as sent before it goes: a kill -9
-                                # then leaves a row a re-run verifies
-                                with lock:
-                                    if not self.closing:
-                                        self.recorder.sending(job)
-                            outcome = send(job)
-                            if not isinstance(outcome, Outcome):
-                                outcome = Outcome(
-                                    False, f"error: send returned {type(outcome).__name__}")
-                        except BaseException as exc:  # a bug or an error in send(): this job
-                            # fails, the run goes on
-                            outcome = Outcome(False, secrets.redact(_one_line(exc)))
-                        elapsed = monotonic() - start
-                finally:
-                    lock.acquire()
-                try:
-                    self.complete(index, kind, outcome, elapsed)
-                except BaseException as exc:  # e.g. the journal cannot be written: stop the run
-                    if self.error is None:
-                        self.error = exc
-                    self.closing = True  # nothing more is recorded; the main thread raises it
-                    self.stop_sending.set()
-                    self.idle = 0
-                    self.work_ready.notify_all()
+                ticket = self.pacer.enter() if self.pacer is not None else None
+                with _Released(self.lock):
+                    kind, outcome, elapsed = self._attempt(index, job, ticket)
+                self._completed(index, kind, outcome, elapsed)
                 self.wake_main()
-        finally:
-            lock.release()
+
+    def _attempt(self, index: int, job: Job, ticket: Any
+                 ) -> tuple[int, Outcome | None, float]:
+        """Outside the lock: send ``job`` once its pacer slot comes, unless the run stops
+        first; (kind, outcome, seconds)."""
+        stopping = self.stop_sending.is_set
+        if self.pacer is not None:
+            started = self.pacer.wait(lambda: stopping() or bool(self.signals), ticket)
+        else:
+            started = not (stopping() or self.signals)
+        if not started:
+            return _NOT_STARTED, None, 0.0
+        start = time.monotonic()
+        self.started[index] = start
+        outcome = self._send(job)
+        return _FINISHED, outcome, time.monotonic() - start
+
+    def _send(self, job: Job) -> Outcome:
+        """``send(job)``; a bug or an error in it fails this job, and the run goes on."""
+        try:
+            if not self.options.idempotent and self.recorder.journal is not None:
+                self._journal_sending(job)
+            outcome = self.send(job)
+        except BaseException as exc:
+            return Outcome(False, secrets.redact(_one_line(exc)))
+        if not isinstance(outcome, Outcome):
+            return Outcome(False, f"error: send returned {type(outcome).__name__}")
+        return outcome
+
+    def _journal_sending(self, job: Job) -> None:
+        """Journaled as sent before it goes: a kill -9 then leaves a row a re-run verifies."""
+        with self.lock:
+            if not self.closing:
+                self.recorder.sending(job)
+
+    def _completed(self, index: int, kind: int, outcome: Outcome | None,
+                   elapsed: float) -> None:
+        """Under the lock: record the outcome. An error doing so (the journal cannot be
+        written) stops the run: nothing more is recorded and the main thread raises it."""
+        try:
+            self.complete(index, kind, outcome, elapsed)
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+            self.closing = True
+            self.stop_sending.set()
+            self.idle = 0
+            self.work_ready.notify_all()
+
+
+class _Released:
+    """``with _Released(lock):`` the block runs without ``lock``, held again after it."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+
+    def __enter__(self) -> None:
+        self.lock.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.acquire()
 
 
 def run(

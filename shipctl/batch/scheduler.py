@@ -1,4 +1,5 @@
-"""Which job may start when, and the fate of those that may not (SPEC §2 "Bulk engine").
+"""Which job may start when, and the fate of those that may not (docs/conventions.md, Bulk
+engine).
 
 Plain code: no threads, no locks, no sleeps, no clock. The engine calls it under its lock and
 turns what it returns into records; the tests drive it directly.
@@ -13,7 +14,8 @@ turns what it returns into records; the tests drive it directly.
   ``blocked``, and so are the jobs after *those* on their other keys (each assumed the one
   before it happened). With ``invalid_blocks_keys`` (Fynd, Ecom) an invalid job's keys fail
   too. The failed keys are the one thing remembered for the whole run besides the ids.
-- Duplicates: ``SeenIds``, a temporary SQLite file. Skips: the journal's ``succeeded`` test.
+- Duplicates: ``seen.SeenBefore`` (a dict, then a temporary SQLite file). Skips: the
+  journal's ``succeeded`` test.
 - Stop (``--fail-fast``, a fatal outcome, Ctrl-C, unreadable input) and hold (``--strict``):
   nothing new starts; every job held but not taken gets the stop status at once.
 
@@ -25,11 +27,11 @@ behind everything read meanwhile).
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from shipctl.batch.seen import SeenBefore
 from shipctl.batch.vocabulary import (
     BLOCKED,
     DUPLICATE,
@@ -65,39 +67,6 @@ def blocked_message(key: str, why: str = _FAILED) -> str:
     return f"not sent: an earlier item with the same ordering key ({shown}) {why}"
 
 
-class SeenIds:
-    """Ids seen in this run, in a temporary SQLite file so memory does not grow with input.
-
-    A Python set would cost ~100 bytes per item (≈100 MB for a million-item nightly file);
-    SQLite keeps a small page cache and spills the rest to a temp file that is deleted on close.
-    Ids are stored as 16-byte BLAKE2 digests with the index of their first occurrence.
-    """
-
-    def __init__(self) -> None:
-        import sqlite3
-
-        # check_same_thread=False: the engine's main thread admits jobs, its teardown may run
-        # elsewhere; every use is under the engine's lock.
-        self._conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode = OFF")
-        self._conn.execute("PRAGMA synchronous = OFF")
-        self._conn.execute("CREATE TABLE seen (id BLOB PRIMARY KEY, idx INTEGER) WITHOUT ROWID")
-
-    def first_index(self, job_id: str, index: int) -> int | None:
-        """None if ``job_id`` is new (and remember it), else the index where it was first seen."""
-        digest = hashlib.blake2b(
-            job_id.encode("utf-8", "surrogatepass"), digest_size=16
-        ).digest()
-        cur = self._conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (digest, index))
-        if cur.rowcount == 1:
-            return None
-        row = self._conn.execute("SELECT idx FROM seen WHERE id = ?", (digest,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 def window_for(workers: int) -> int:
     # Reading ahead lets other keys proceed while one key's items wait their turn.
     return max(64, 8 * workers)
@@ -111,7 +80,7 @@ class Scheduler:
         fail_fast: bool = False,
         invalid_blocks_keys: bool = False,
         hold: str | None = None,
-        seen: SeenIds | None = None,
+        seen: SeenBefore | None = None,
         journaled: Callable[[str], str | None] | None = None,
     ) -> None:
         self.window_limit = window
@@ -122,7 +91,7 @@ class Scheduler:
         self.fail_fast = fail_fast
         self.invalid_blocks_keys = invalid_blocks_keys
         self.hold = hold
-        self.seen = seen if seen is not None else SeenIds()
+        self.seen = seen if seen is not None else SeenBefore()
         # a job id → its status in the journal from earlier runs (None: not there)
         self.journaled = journaled
 
@@ -153,7 +122,7 @@ class Scheduler:
             if self.invalid_blocks_keys:
                 self._fail(keys, _INVALID)
             return [(index, job, INVALID, problems_text(job.problems))]
-        first = self.seen.first_index(str(job.id), index)
+        first = self.seen.first(str(job.id), index)
         if first is not None:
             return [(index, job, DUPLICATE, f"duplicate of item {first}; not sent again")]
         if self.journaled is not None:

@@ -4,7 +4,7 @@ Saved pushes are re-sent to a webhook exactly as Ecom would send them: one scan 
 Basic Auth (RFC 7617), JSON body. What is Ecom's own:
 
 - **Order.** Per AWB, scans go chronologically (``datetime``, then ``status_update_number``),
-  whatever the input order. The items are sorted on disk (``ScanSorter``: a temporary SQLite
+  whatever the input order. The items are sorted on disk (``ExternalSorter``: a temporary SQLite
   table once they outgrow a small buffer; inputs can be larger than memory), globally by time,
   so each AWB's scans come in order and different AWBs interleave as they did in real life.
   The engine then keeps each AWB's scans one after another (ordering key: the ``awb``) and
@@ -22,16 +22,21 @@ Basic Auth (RFC 7617), JSON body. What is Ecom's own:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
-import re
-import tempfile
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from shipctl.batch.seen import storable
+from shipctl.batch.sorter import ExternalSorter
+from shipctl.ecom.credentials import (
+    CREDENTIALS_CHECK,
+    BasicAuth,
+    HeaderAuth,
+    basic_credentials,
+    header_credentials_problem,
+)
+from shipctl.ecom.headers import is_secret, parse_header
 from shipctl.runner import Auth, BulkProvider, RunContext, Warn
 
 if TYPE_CHECKING:
@@ -42,12 +47,11 @@ if TYPE_CHECKING:
     from shipctl.http import Call
     from shipctl.inputs import Item
 
+__all__ = ["CREDENTIALS_CHECK", "Replay", "answer_outcome", "basic_credentials", "encode",
+           "parse_header"]
+
 CONTENT_TYPE = "application/json"
-CREDENTIALS_CHECK = "--username/--password-stdin, or ecom.username and ecom.password"
 SORT_MEMORY = 16 * 1024 * 1024  # bytes of scans sorted in memory before they go to disk
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
-# header names whose values are credentials: registered so that no output shows them
-_SECRET_WORDS = ("authorization", "password", "secret", "token", "key", "cookie")
 
 
 def encode(data: Any) -> bytes:
@@ -59,75 +63,17 @@ def encode(data: Any) -> bytes:
         return json.dumps(data).encode("ascii")
 
 
-def basic_credentials(username: str, password: str) -> str:
-    """The ``Authorization`` value for Basic auth, as RFC 7617 says with charset UTF-8:
-    user-id and password normalised to NFC, joined by a colon, UTF-8, Base64.
-
-    A colon in the password is fine (the first colon ends the user-id); in the user-id it
-    would move the split, and control characters are not allowed in either: ValueError.
-    """
-    if ":" in username:
-        raise ValueError("the username contains ':', which Basic auth cannot carry"
-                         " (RFC 7617: the first colon ends the user-id)")
-    for what, value in (("username", username), ("password", password)):
-        if any(unicodedata.category(ch) == "Cc" for ch in value):
-            raise ValueError(f"the {what} contains a control character, which Basic auth"
-                             " cannot carry (RFC 7617)")
-    joined = unicodedata.normalize("NFC", username) + ":" + unicodedata.normalize("NFC", password)
-    return "Basic " + base64.b64encode(joined.encode("utf-8")).decode("ascii")
-
-
-class BasicAuth(Auth):
-    def __init__(self, value: str | None) -> None:
-        self.value = value
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": self.value} if self.value else {}
-
-
-class HeaderAuth(Auth):
-    """``--auth headers``: ``username`` and ``password`` request headers, which one large
-    receiver checks instead of Basic auth (reference/ecom.md)."""
-
-    def __init__(self, username: str, password: str) -> None:
-        self.values = {"username": username, "password": password}
-
-    def headers(self) -> dict[str, str]:
-        return dict(self.values)
-
-
-def header_credentials_problem(username: str, password: str) -> str | None:
-    """Why the credentials cannot go in ``username``/``password`` headers, or None: a header
-    value is one line of printable ASCII (RFC 9110), which Basic auth's Base64 is not bound by."""
-    for what, value in (("username", username), ("password", password)):
-        if any(not (" " <= ch <= "~") for ch in value):
-            return (f"the {what} is not printable ASCII, which a {what} header cannot carry;"
-                    " use --auth basic")
-    return None
-
-
-def parse_header(text: str) -> tuple[str, str]:
-    """``--header NAME:VALUE`` → (name, value), or ValueError saying what is wrong."""
-    name, colon, value = text.partition(":")
-    name, value = name.strip(), value.strip()
-    if not colon or not _HEADER_NAME.fullmatch(name):
-        raise ValueError(f"--header {text!r}: must be NAME:VALUE, e.g. --header 'username:ops'")
-    if any(not (" " <= ch <= "~") and ch != "\t" for ch in value):
-        raise ValueError(f"--header {name}: the value must be one line of printable ASCII")
-    return name, value
-
-
 class Replay(BulkProvider):
     api = "the webhook"  # who refuses credentials: the receiver replayed to, not Ecom
     command = "ecom replay"
-    invalid_blocks_keys = True  # SPEC §2: a later scan assumes the earlier one happened
+    invalid_blocks_keys = True  # a later scan assumes the earlier one happened
 
     def __init__(self, *, to: str | None = None, username: str | None = None,
                  password: str | None = None, headers: Iterable[str] = (),
                  dedupe: bool = True, sort_memory: int | None = None,
                  auth: str = "basic") -> None:
         self.to, self.username_flag, self.password_flag = to, username, password
-        self.auth_scheme = auth  # "basic" (the seed's) or "headers"
+        self.auth_scheme = auth  # "basic" (as Ecom Express sends) or "headers"
         self.header_args = list(headers)
         self.extra_headers: dict[str, str] = {}
         self.dedupe = dedupe
@@ -143,7 +89,7 @@ class Replay(BulkProvider):
                 name, value = parse_header(text)
             except ValueError as error:
                 raise UsageError(str(error)) from None
-            if any(word in name.lower() for word in _SECRET_WORDS):
+            if is_secret(name):
                 secrets.register(value)
             self.extra_headers[name] = value
         if self.auth_scheme == "basic" and self.username_flag is not None and (
@@ -178,19 +124,20 @@ class Replay(BulkProvider):
 
     def jobs(self, items: Iterable[Item], warn: Warn) -> Iterator[Job]:
         from shipctl import batch
+        from shipctl.batch.seen import SeenBefore
         from shipctl.output import shorten
 
-        sorter = ScanSorter(memory=self.sort_memory)
+        sorter = ExternalSorter(memory=self.sort_memory)
+        seen = SeenBefore()
         try:
             # records are ASCII JSON (a lone surrogate in a value cannot go to SQLite as UTF-8)
             for ordinal, item in enumerate(items):
                 sorter.add(_sort_key(item.data, ordinal), self._job_record(item, ordinal, warn))
-            firsts = sorter.first_seen()
             for record in sorter.sorted():
                 job_id, keys, label, where, number, body, problems, warnings = json.loads(
                     record)
                 if self.dedupe and body is not None:
-                    first = firsts(number, where)
+                    first = seen.first(number, where)
                     if first is not None:  # the engine reports it `duplicate`: say of what
                         said = (f"status_update_number {shorten(number, 40)} came before,"
                                 f" at {first}")
@@ -203,6 +150,7 @@ class Replay(BulkProvider):
                 )
         finally:
             sorter.close()
+            seen.close()
 
     def _job_record(self, item: Item, ordinal: int, warn: Warn) -> str:
         """One item as a job, as JSON text (what the sorter keeps on disk)."""
@@ -268,7 +216,7 @@ def _sent(response: requests.Response) -> dict[str, Any]:
 
 
 def answer_outcome(status: int, content: bytes, sent: dict[str, Any]) -> Outcome:
-    """What a receiver's answer means (SPEC §7, reference/ecom.md)."""
+    """What a receiver's answer means (docs/ecom.md)."""
     from shipctl import batch
     from shipctl.output import shorten
 
@@ -315,7 +263,7 @@ def _echo_warnings(answer: dict[str, Any], sent: dict[str, Any]) -> list[str]:
         said.append(f"the answer's awb {shorten(str(answer['awb']), 40)!r} is not the one sent")
     if "status_update_number" in answer and "status_update_number" in sent:
         got, want = str(answer["status_update_number"]), str(sent["status_update_number"])
-        # the seed answers the number as an integer: "0044" comes back as 44
+        # Ecom Express's manual answers the number as an integer: "0044" comes back as 44
         same = got == want or (got.isdigit() and want.isdigit() and got.isascii()
                                and want.isascii() and got.lstrip("0") == want.lstrip("0"))
         if not same:
@@ -325,121 +273,8 @@ def _echo_warnings(answer: dict[str, Any], sent: dict[str, Any]) -> list[str]:
 
 
 def _sort_key(data: Any, ordinal: int) -> tuple[str, int, int, str, int]:
-    """push.sort_key flattened into columns, the item's place in the input last (stable)."""
+    """models.sort_key flattened into columns, the item's place in the input last (stable)."""
     from shipctl.ecom.models import sort_key
 
     when, (kind, length, number) = sort_key(data)
-    return (_storable(when), kind, length, _storable(number), ordinal)
-
-
-def _storable(text: str) -> str:
-    """TEXT SQLite can store: a lone surrogate (from a "\\ud800" escape) becomes U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
-class ScanSorter:
-    """Sort (key, record) pairs without holding them all: up to ``memory`` bytes of records
-    are sorted in a list; beyond that every pair goes to a temporary SQLite table, which
-    sorts on disk with a bounded cache, and is deleted on ``close``."""
-
-    def __init__(self, memory: int = SORT_MEMORY) -> None:
-        self.memory = memory
-        self.held: list[tuple[tuple, str]] = []
-        self.held_bytes = 0
-        self.path: str | None = None  # the temporary database, once spilled
-        self._db: Any = None
-        self._pending: list[tuple] = []  # rows not yet inserted
-
-    @property
-    def spilled(self) -> bool:
-        return self.path is not None
-
-    def add(self, key: tuple, record: str) -> None:
-        if self._db is not None:
-            self._pending.append((*key, record))
-            if len(self._pending) >= 1000:
-                self._flush()
-            return
-        self.held.append((key, record))
-        self.held_bytes += len(record) + 200  # the key and the tuples around it
-        if self.held_bytes > self.memory:
-            self._spill()
-
-    def sorted(self) -> Iterator[str]:
-        if self._db is None:
-            self.held.sort(key=lambda pair: pair[0])
-            for _key, record in self.held:
-                yield record
-            return
-        self._flush()
-        rows = self._db.execute(
-            "SELECT record FROM scans ORDER BY at, kind, length, number, ordinal")
-        for (record,) in rows:
-            yield record
-
-    def first_seen(self) -> Callable[[str, str], str | None]:
-        """``first(key, where)``: None the first time ``key`` is asked for (``where`` is
-        remembered), else the ``where`` remembered. In a dict while the scans fitted in
-        memory, else in a table beside them."""
-        if self._db is None:
-            seen: dict[str, str] = {}
-
-            def first(key: str, where: str) -> str | None:
-                if key in seen:
-                    return seen[key]
-                seen[key] = where
-                return None
-
-            return first
-        self._flush()  # every scan in the table before the one open transaction below
-        db = self._db
-        db.execute("CREATE TABLE IF NOT EXISTS firsts (key TEXT PRIMARY KEY, place TEXT)")
-        db.execute("BEGIN")  # never committed: a scratch file, one transaction is cheaper
-
-        def first_on_disk(key: str, where: str) -> str | None:
-            key, where = _storable(key), _storable(where)
-            if db.execute("INSERT OR IGNORE INTO firsts VALUES (?, ?)", (key, where)).rowcount:
-                return None
-            return db.execute("SELECT place FROM firsts WHERE key = ?", (key,)).fetchone()[0]
-
-        return first_on_disk
-
-    def close(self) -> None:
-        self.held = []
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self.path is not None:
-            try:
-                os.unlink(self.path)
-            except OSError:
-                pass
-
-    def _spill(self) -> None:
-        import sqlite3
-
-        handle, self.path = tempfile.mkstemp(prefix="shipctl-ecom-sort-", suffix=".db")
-        os.close(handle)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # A scratch file: no journal, no fsync; the cache (and so the sorter's memory) is
-        # bounded by what memory allows, the rest stays on disk.
-        self._db.execute("PRAGMA journal_mode = OFF")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute(f"PRAGMA cache_size = -{max(64, self.memory // 1024)}")
-        self._db.execute("PRAGMA temp_store = FILE")
-        self._db.execute("CREATE TABLE scans (at TEXT, kind INTEGER, length INTEGER,"
-                         " number TEXT, ordinal INTEGER, record TEXT)")
-        self._pending = [(*key, record) for key, record in self.held]
-        self.held = []
-        self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO scans VALUES (?, ?, ?, ?, ?, ?)", self._pending)
-            self._db.execute("COMMIT")
-            self._pending = []
+    return (storable(when), kind, length, storable(number), ordinal)

@@ -146,17 +146,18 @@ def test_unsorted_input_arrives_sorted_per_awb_with_awbs_concurrent(cli, receive
 
 def test_more_scans_than_the_sort_buffer_holds_are_sorted_on_disk(cli, receiver, tmp_path,
                                                                    monkeypatch):
+    from shipctl.batch.sorter import ExternalSorter
     from shipctl.ecom import replay
 
     spills = []
-    spill = replay.ScanSorter._spill
+    spill = ExternalSorter._spill
 
     def spy(self):
         spills.append(self.memory)
         spill(self)
 
     monkeypatch.setattr(replay, "SORT_MEMORY", 4096)  # a few scans, then the disk
-    monkeypatch.setattr(replay.ScanSorter, "_spill", spy)
+    monkeypatch.setattr(ExternalSorter, "_spill", spy)
     hook = receiver()
     rng = random.Random(5)
     scans = [push(awb=f"7{rng.randrange(12):09d}", number=str(rng.randrange(10**8)),
