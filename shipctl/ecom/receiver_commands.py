@@ -1,8 +1,9 @@
-"""`shipctl ecom listen` and `shipctl ecom export`: capture pushes, write them out for replay.
+"""`shipctl ecom listen`, `export` and `forward`: the commands of Ecom's receiving side
+(``shipctl.ecom.receive``), thin: each gathers its options and calls into that package, which
+is imported only inside them (uvicorn and sqlite3 with it).
 
 The Ecom command group (``shipctl.ecom.commands``) calls ``register(group)`` at its end; this
-module does not import it back (no import cycle). uvicorn, sqlite3 and the receiver are
-imported inside the commands.
+module does not import it back (no import cycle).
 """
 
 from pathlib import Path
@@ -26,7 +27,7 @@ StoreOpt = Annotated[
 
 
 def register(group: typer.Typer) -> None:
-    """Add ``listen`` and ``export`` to the ``shipctl ecom`` group."""
+    """Add ``listen``, ``export`` and ``forward`` to the ``shipctl ecom`` group."""
     group.command()(listen)
     group.command()(export)
     group.command()(forward)
