@@ -103,9 +103,9 @@ class Output:
         self.stdout.write(self.scrub(text) + "\n")
         self.stdout.flush()
 
-    def results(self, *, exact_numbers: bool = False, masked: bool = True) -> Results:
+    def results(self, *, masked: bool = True) -> Results:
         """Where the records of ``-o json`` / ``-o jsonl`` go (validate, dry runs)."""
-        return Results(self, exact_numbers=exact_numbers, masked=masked)
+        return Results(self, masked=masked)
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
         """A table for people: rich on a terminal, tab-separated plain text otherwise."""
@@ -144,29 +144,26 @@ class Results:
 
     ``-o jsonl``: a record per line, flushed, then ``{"summary": {...}}``. ``-o json``: one
     document ``{"results": [...], "summary": {...}}``, streamed, byte for byte what
-    ``json.dumps(document, indent=2)`` writes. ``exact_numbers``: numbers with the digits the
-    input wrote (``shipctl.plainjson``), as a dry run shows what is sent. ``masked``: every
-    registered secret masked in what is written; False when each record comes masked as it
-    should be (a dry run's body is printed as it is sent).
+    ``json.dumps(document, indent=2)`` writes but for numbers, which keep the digits the input
+    wrote (``shipctl.plainjson``: a dry run shows what is sent). ``masked``: every registered
+    secret masked in what is written; False when each record comes masked as it should be (a
+    dry run's body is printed as it is sent).
     """
 
-    def __init__(self, out: Output, *, exact_numbers: bool = False, masked: bool = True) -> None:
+    def __init__(self, out: Output, *, masked: bool = True) -> None:
+        from shipctl.plainjson import layout
+
         self.out = out
         self.written = 0  # records written
         self.finished = False
-        if exact_numbers:
-            from shipctl import plainjson
-
-            self._dumps: Any = plainjson.dumps
-        else:
-            self._dumps = _dumps
+        self._layout = layout
         self._masked = masked
 
     def add(self, record: Any) -> None:
         if self.out.json_lines:
-            self._write(self._dumps(record, ensure_ascii=False) + "\n", flush=True)
+            self._write(self._layout(record) + "\n", flush=True)
         else:
-            text = self._dumps(record, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            text = self._layout(record, "\n    ")
             self._write(('{\n  "results": [\n    ' if self.written == 0 else ",\n    ") + text)
         self.written += 1
 
@@ -179,9 +176,9 @@ class Results:
             raise KeyboardInterrupt  # way up: never write the results as if they were whole
         self.finished = True
         if self.out.json_lines:
-            self._write(self._dumps({"summary": summary}, ensure_ascii=False) + "\n", flush=True)
+            self._write(self._layout({"summary": summary}) + "\n", flush=True)
             return
-        text = self._dumps(summary, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        text = self._layout(summary, "\n  ")
         start = '{\n  "results": [],' if self.written == 0 else "\n  ],"
         self._write(f'{start}\n  "summary": {text}\n}}\n', flush=True)
 
@@ -190,10 +187,6 @@ class Results:
         stdout.write(printable(self.out.scrub(text) if self._masked else text))
         if flush:
             stdout.flush()
-
-
-def _dumps(value: Any, **options: Any) -> str:
-    return json.dumps(value, default=str, **options)
 
 
 def printable(text: str) -> str:

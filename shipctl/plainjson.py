@@ -108,3 +108,41 @@ def dumps(
         return scalar(node)
 
     return write(value, 0)
+
+
+
+def layout(value: Any, pad: str = "") -> str:
+    """``dumps(value, ensure_ascii=False)`` on one line when ``pad`` is "", else
+    ``dumps(value, indent=2, ensure_ascii=False)`` laid out as if ``value`` sat at the depth
+    ``pad`` gives ("\\n" and two spaces per level), so a streamed document can be written one
+    part at a time. The common kinds are written here without ``dumps``' per-call set-up:
+    every record of ``-o json`` and ``-o jsonl`` goes through it."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is dict or kind is list or kind is tuple:
+        if not value:
+            return "{}" if kind is dict else "[]"
+        inner = pad + "  " if pad else ""
+        between = "," + inner if pad else ", "
+        if kind is not dict:
+            return "[" + inner + between.join([layout(item, inner) for item in value]) + pad + "]"
+        try:
+            parts = [encode_basestring(key) + ": " + layout(item, inner)
+                     for key, item in value.items()]
+        except TypeError:  # a key that is not text: dumps names it as json does
+            return _dumped(value, pad)
+        return "{" + inner + between.join(parts) + pad + "}"
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return _dumped(value, pad)
+
+
+def _dumped(value: Any, pad: str) -> str:
+    if not pad:
+        return dumps(value, ensure_ascii=False)
+    return dumps(value, indent=2, ensure_ascii=False).replace("\n", pad)

@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shipctl.inputs.items import Path_, dotted
+from shipctl.inputs.items import Path_, Repair, dotted
+from shipctl.output import LINE_WIDTH, shorten
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +108,13 @@ def pasting(paths: list[str], out: Any) -> bool:
 def run(app: Any, checker: Checker, paths: list[str], *, recursive: bool,
         print_fixed: bool = False) -> int:
     """The command: every item of ``paths`` checked; the exit code."""
-    from shipctl.errors import ExitCode, ShipctlError
+    from shipctl.errors import ExitCode, ShipctlError, UsageError
     from shipctl.inputs import read_items
 
     out = app.out
+    if print_fixed and out.json_mode:
+        option = "-o jsonl" if out.json_lines else "-o json"
+        raise UsageError(f"--print-fixed prints JSON of its own: use it without {option}")
     report = _Report(out, checker, print_fixed)
     if pasting(paths, out):
         out.info(checker.paste_prompt)
@@ -133,12 +137,9 @@ class _Report:
     """The verdicts, records and summary of one run, as they are written."""
 
     def __init__(self, out: Any, checker: Checker, print_fixed: bool) -> None:
-        from shipctl.output import LINE_WIDTH
-
         self.out = out
         self.checker = checker
         self.counts = Counts()
-        self.width = LINE_WIDTH
         self.results = out.results() if out.json_mode else None
         # --print-fixed: stdout is the clean JSON only; verdicts go to stderr
         self.say = out.info if print_fixed else out.print
@@ -146,8 +147,6 @@ class _Report:
         self.repairs: dict[str, int] = {}  # what the lenient reader repaired, per file
 
     def warn(self, message: str) -> None:
-        from shipctl.inputs import Repair
-
         self.out.warn(message)
         if isinstance(message, Repair):
             self.repairs[message.file] = self.repairs.get(message.file, 0) + 1
@@ -172,8 +171,6 @@ class _Report:
         self._verdict(item, verdict, label)
 
     def _verdict(self, item: Any, verdict: Verdict, label: str) -> None:
-        from shipctl.output import shorten
-
         say = self.say
         if verdict.problems:
             heading = "INVALID"
@@ -183,7 +180,9 @@ class _Report:
             heading = repaired_verdict(self.repairs[item.location.file])
         else:
             heading = "VALID  "
-        say(f"{heading} {item.where()}  {shorten(label, self.width)}")
+        if len(label) > LINE_WIDTH:
+            label = shorten(label, LINE_WIDTH)
+        say(f"{heading} {item.where()}  {label}")
         for problem in verdict.problems:
             say(f"  {item.where(problem.path)}: {problem.message}")
         if self.checker.warnings_in_verdict:
@@ -290,11 +289,11 @@ class _FixedPrinter:
 
     @staticmethod
     def _json(data: Any, indent: int = 0) -> str:
-        from shipctl import plainjson
+        from shipctl.plainjson import layout
 
         # decimals with the digits they were written with: 0.0000001 stays 0.0000001
-        text = plainjson.dumps(data, indent=2, ensure_ascii=False)
-        return "\n".join("  " * indent + line for line in text.splitlines())
+        pad = "  " * indent
+        return pad + layout(data, "\n" + pad)
 
     def _write(self, text: str) -> None:
         self.out.stdout.write(self.out.scrub(text))

@@ -191,3 +191,28 @@ def test_an_interrupted_json_output_is_still_one_document(tmp_path, output):
     assert document["summary"]["interrupted"] is True
     assert document["summary"]["exit_code"] == 130
     assert b"Traceback" not in err
+
+
+def test_print_fixed_prints_the_repaired_pushes(cli):
+    """As `ewe validate --print-fixed`: stdout is clean JSON (one push as it is, several as
+    one array) that anything reads; the verdicts and the summary go to stderr."""
+    pasted = "From the ticket:\n" + json.dumps(push(), indent=2)[:-2].replace('"', "'") + ",\n}\n"
+    result = cli("ecom", "validate", "--print-fixed", input=pasted)
+    assert result.code == 0, result.all
+    assert json.loads(result.out) == push()
+    assert "VALID after repairing " in result.err
+    assert "1 payload: 1 valid, 0 invalid" in result.err
+
+    two = json.dumps(push(number="1")) + "\n" + json.dumps(push(number="x")) + "\n"
+    result = cli("ecom", "validate", "--print-fixed", input=two)
+    assert result.code == 1
+    assert json.loads(result.out) == [push(number="1"), push(number="x")]
+    assert "  <stdin>:2 item 2 status_update_number: must be digits only" in result.err
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_print_fixed_with_json_output_is_a_usage_error(cli, output):
+    result = cli("ecom", "validate", "--print-fixed", "-o", output, input=json.dumps(push()))
+    assert result.code == 2
+    assert f"--print-fixed prints JSON of its own: use it without -o {output}" in result.err
+    assert result.out == ""
