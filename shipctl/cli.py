@@ -31,7 +31,7 @@ def run(argv: list[str] | None = None) -> int:
         # the commonest probe of all: answer it without building the command tree
         sys.stdout.write(f"shipctl {__version__}\n")
         return ExitCode.OK
-    # SPEC §2: SIGTERM is an interruption like Ctrl-C from here on, in every command and phase
+    # SIGTERM is an interruption like Ctrl-C from here on, in every command and phase
     # (reading input included): exit 130, "interrupted". The bulk engine installs its own
     # handlers while it sends, and `shipctl sandbox` while it serves; both restore these.
     restore = _catch_signals()

@@ -1,4 +1,5 @@
-"""The bulk engine's journal (SPEC §2 ``--journal FILE``): each item's outcome, durably.
+"""The bulk engine's journal (``--journal FILE``): each item's outcome, durably
+(docs/conventions.md, Bulk engine).
 
 One SQLite file. Every finished item is one transaction, committed with ``synchronous=FULL`` in
 WAL mode before the item is reported anywhere else, so a ``kill -9`` loses at most the items
@@ -133,7 +134,7 @@ def lock_path(path: Path) -> Path:
 
 
 class JournalLock:
-    """One run at a time per journal (SPEC §2 ``--journal``, ``--wait``).
+    """One run at a time per journal (``--journal``, ``--wait``).
 
     ``JournalLock.acquire`` takes an exclusive ``flock`` on ``<journal>.lock`` and writes who
     holds it there; ``release`` removes the file and drops the lock. A ``kill -9`` leaves the

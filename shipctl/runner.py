@@ -237,17 +237,24 @@ def run(app: Application, provider: BulkProvider, options: RunOptions) -> int:
                     summary = batch.run(jobs(), _never_sent, bulk, out, total=total, hold=hold)
                     out.info(f"--strict: {invalid} invalid item(s); nothing was sent")
                     return summary.exit_code()
-            from shipctl.sender import Sender
+            return _send_all(app, provider, auth, http_options, options, bulk, jobs(), total)
 
-            refusals: list[Outcome] = []
-            send = Sender(app, provider, auth, http_options, jobs=options.jobs,
-                          refusals=refusals, resend_unknown=options.resend_unknown).send
-            summary = batch.run(jobs(), send, bulk, out, total=total)
-            if refusals:
-                _say_refused(app, provider, refusals[0])
-            if summary.counts.get(batch.UNKNOWN):
-                _say_unknown(app, provider, summary.counts[batch.UNKNOWN], options)
-            return summary.exit_code()
+
+def _send_all(app: Application, provider: BulkProvider, auth: Auth, http_options: Any,
+              options: RunOptions, bulk: Any, jobs: Iterator[Job], total: int) -> int:
+    """Pass 2: every job through the bulk engine, sent by a ``Sender``; the exit code."""
+    from shipctl import batch
+    from shipctl.sender import Sender
+
+    refusals: list[Outcome] = []
+    send = Sender(app, provider, auth, http_options, jobs=options.jobs, refusals=refusals,
+                  resend_unknown=options.resend_unknown).send
+    summary = batch.run(jobs, send, bulk, app.out, total=total)
+    if refusals:
+        _say_refused(app, provider, refusals[0])
+    if summary.counts.get(batch.UNKNOWN):
+        _say_unknown(app, provider, summary.counts[batch.UNKNOWN], options)
+    return summary.exit_code()
 
 
 def _refuse_outputs_among_inputs(options: RunOptions, sources: Iterable[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The one bulk engine (SPEC §2 "Bulk engine"): EWE modify, Fynd apply, Ecom replay.
+"""The one bulk engine (docs/conventions.md, Bulk engine): EWE modify, Fynd apply, Ecom replay.
 
 The caller turns its input into ``Job``s (validating each one: ``Job.problems``, a
 ``FieldError`` each — field, line, message — shown as ``errors`` records; ordering keys:

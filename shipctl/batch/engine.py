@@ -51,7 +51,7 @@ class BulkOptions:
     pacer: Pacer | None = None
     grace_seconds: float = 5.0  # after Ctrl-C, how long in-flight requests may finish
     command: str = ""  # e.g. "ewe modify", recorded in the journal's runs table
-    # SPEC §2: for Fynd and Ecom an invalid item blocks its keys too (a later transition or
+    # For Fynd and Ecom an invalid item blocks its keys too (a later transition or
     # scan assumes the earlier one happened); EWE modifications supersede each other, so
     # there (False) an invalid item blocks nothing.
     invalid_blocks_keys: bool = False

@@ -1,4 +1,5 @@
-"""``--rate R`` (SPEC §2): one pacer per run for every request, retries included."""
+"""``--rate R``: one pacer per run for every request, retries included (docs/conventions.md,
+Bulk engine)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from shipctl.errors import UsageError
 
 
 class Pacer:
-    """At most ``rate`` request starts per second, evenly spaced (SPEC §2 ``--rate``).
+    """At most ``rate`` request starts per second, evenly spaced (``--rate``).
 
     A start is allowed no sooner than 1/rate after the previous *actual* start, so no two
     requests start closer than that, and an idle spell earns no burst. Every request counts:

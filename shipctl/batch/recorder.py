@@ -1,4 +1,5 @@
-"""Recording finished items: journal, report, ``-o json`` stream, terminal (SPEC §2 "Output").
+"""Recording finished items: journal, report, ``-o json`` stream, terminal
+(docs/conventions.md, Output).
 
 Given a settled job, ``Recorder.finish`` writes it everywhere it goes, in this order: the
 journal first (durably: if we die between the two, a re-run reports it as skipped), then the

@@ -1,4 +1,5 @@
-"""``--shard K/N`` (SPEC §2): split one input between N machines or cron entries by key."""
+"""``--shard K/N``: split one input between N machines or cron entries by key
+(docs/conventions.md, Bulk engine)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ _SHARD = re.compile(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"K/N"`` → (K, N) with 0 ≤ K < N (SPEC §2 ``--shard K/N``, 0-based)."""
+    """``"K/N"`` → (K, N) with 0 ≤ K < N (``--shard K/N``, 0-based)."""
     match = _SHARD.fullmatch(text or "")
     if match is None:
         raise UsageError(f"--shard {text!r}: expected K/N, e.g. 0/3 (shard K of N, 0-based)")

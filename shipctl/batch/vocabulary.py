@@ -27,7 +27,8 @@ INTERRUPTED = "interrupted"
 UNKNOWN = "unknown"
 STATUSES = (SUCCEEDED, FAILED, INVALID, SKIPPED, BLOCKED, DUPLICATE, NOT_SENT, INTERRUPTED,
             UNKNOWN)
-# Any of these makes the run exit 1 (SPEC §2 "Exit codes": invalid, rejected or not delivered).
+# Any of these makes the run exit 1 (docs/conventions.md, Exit codes: invalid,
+# rejected or not delivered).
 BAD = (FAILED, INVALID, BLOCKED, NOT_SENT, UNKNOWN)
 # Shown above the progress bar on a terminal, where successes are only counted.
 NOTEWORTHY = (FAILED, INVALID, BLOCKED, UNKNOWN)

@@ -1,8 +1,9 @@
 """EWE modifyShipment over HTTP: the envelope, the request, and what the answer means.
 
-Facts from seed 004 and reference/ewe.md: POST {ewe.url}/modifyShipment, JSON body documented
-with ``Content-Type: application/javascript``, answer ``{success, message, code}`` where
-``message`` is an array in the seed and a string in older material.
+Facts from EWE's "Modify Shipment" API documentation (docs/ewe.md): POST
+{ewe.url}/modifyShipment, JSON body documented with ``Content-Type: application/javascript``,
+answer ``{success, message, code}`` where ``message`` is an array in that documentation and a
+string in older material.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from shipctl import nesting, plainjson
 from shipctl.ewe import MSG_TYPE
 from shipctl.ewe import digest as ewe_digest
 
-CONTENT_TYPE = "application/javascript"  # seed 004 "Request Example"
+CONTENT_TYPE = "application/javascript"  # EWE's "Request Example"
 
-# reference/ewe.md "Response": code → what it means, and a plain hint for a person
+# docs/ewe.md, Response codes: code → what it means, and a plain hint for a person
 CODES: dict[int, str] = {
     0: "Successful",
     1: "Unknown error",
@@ -121,7 +122,7 @@ _CODE_2 = re.compile(rb'"code"\s*:\s*"?2\b')
 
 
 def transient_reason(status: int, body: bytes) -> str | None:
-    """EWE code 2 ("temporarily unavailable") is worth retrying (reference/ewe.md)."""
+    """EWE code 2 ("temporarily unavailable") is worth retrying (docs/ewe.md, Response codes)."""
     if not _CODE_2.search(body):  # cheap test first: this runs on every answer
         return None
     answer = parse_answer(status, body)

@@ -1,4 +1,4 @@
-"""EWE's request signature (seed 004, reference/ewe.md "Digest").
+"""EWE's request signature (docs/ewe.md, Digest).
 
 digest = base64(md5(utf8(username + msgType + password))); the pushShipment form inserts the
 shipment count: base64(md5(username + N + msgType + password)). It never changes for a given

@@ -3,8 +3,8 @@
 An item is a modifyShipment request body without the envelope; a job carries the full body,
 envelope included, signed with the profile's digest (EWE authenticates the body itself, so no
 ``Auth`` headers). Ordering key, shard and label: the ``referenceNo``, else the ``articleId``
-(seed 004: "articleId or referenceNo not null"). The journal identity is the whole request, so
-it names the order whichever of the two the item gives.
+(EWE's "Modify Shipment" API documentation: "articleId or referenceNo not null"). The journal
+identity is the whole request, so it names the order whichever of the two the item gives.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class ModifyShipment(BulkProvider):
         return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _warn_envelope(self, item: Item, carried: dict[str, Any], warn: Warn) -> list[str]:
-        """SPEC §5: username/digest/msgType come from the profile; say when the file differs.
+        """username/digest/msgType come from the profile (docs/ewe.md); say when the file differs.
         The warnings, without ``where``, are also the job's (its records' ``warnings``)."""
         from shipctl.ewe import MSG_TYPE
 
@@ -152,7 +152,7 @@ class ModifyShipment(BulkProvider):
 
 
 def _content_type(app: Application, flag: str | None) -> str:
-    """--content-type, else the profile's ``ewe.content_type`` (SPEC §5 "configurable")."""
+    """--content-type, else the profile's ``ewe.content_type`` (docs/ewe.md: "configurable")."""
     from shipctl.errors import UsageError
     from shipctl.ewe import client
 

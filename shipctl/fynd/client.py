@@ -1,6 +1,6 @@
 """Fynd updateShipmentStatus over HTTP: the endpoints, and what an answer means.
 
-Facts from reference/fynd.md: ``PUT {base}/service/platform/order-manage/v1.0/company/
+Facts from docs/fynd.md: ``PUT {base}/service/platform/order-manage/v1.0/company/
 {company_id}/shipment/status-internal`` with a JSON body and a bearer token. The answer is
 ``{"statuses": [{"shipments": [ShipmentResult, …]}, …]}`` and **an HTTP 200 can carry
 failures**: a ShipmentResult is a success only with a 2xx ``status``, no ``exception`` and no
@@ -70,7 +70,8 @@ def details_url(base_url: str, company_id: str, shipment_id: str) -> str:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """The body as sent: compact JSON, keys in the order they were built (the seed's)."""
+    """The body as sent: compact JSON, keys in the order they were built (as in Fynd's
+    "Example Request Payload of Update Shipment Status API")."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

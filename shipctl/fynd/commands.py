@@ -1,8 +1,5 @@
 """`shipctl fynd …`: transition, apply, states, reasons, show, auth."""
 
-# Annotations stay real objects (no `from __future__ import annotations`): typer reads
-# every option's annotation at start-up, and string ones cost an eval each (~3 ms a run).
-
 import inspect
 from pathlib import Path
 from typing import Annotated, Any, Optional

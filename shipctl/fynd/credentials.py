@@ -332,7 +332,7 @@ class TokenCache:
             os.close(directory)
         return None
 
-    # -- elsewhere (no owners, no directory descriptors): as before, private by path ----------
+    # -- elsewhere (no owners, no directory descriptors): private by path ----------
     def _write_plain(self, path: Path, text: str) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)

@@ -1,11 +1,12 @@
 """The one HTTP layer of every sending command: session, retries, redaction, dry-run printing.
 
-SPEC §2 "HTTP behaviour": TLS verification always on (``--ca-bundle`` adds a CA), a connect
-timeout and ``--timeout`` for each whole answer, answers read up to 1 MiB, retries with
-exponential back-off and full jitter on connection errors, timeouts, HTTP 429/502/503/504 and
-API-level "temporarily unavailable" answers, ``Retry-After`` honoured, never a retry of a
-definite rejection; ``User-Agent: shipctl/<version>``; a warning for credentials over plain
-``http://``. SPEC §3: secrets never appear in what we print unless ``--show-secrets``.
+docs/conventions.md, HTTP behaviour: TLS verification always on (``--ca-bundle`` adds a CA),
+a connect timeout and ``--timeout`` for each whole answer, answers read up to 1 MiB, retries
+with exponential back-off and full jitter on connection errors, timeouts, HTTP
+429/502/503/504 and API-level "temporarily unavailable" answers, ``Retry-After`` honoured,
+never a retry of a definite rejection, new credentials once after a 401; ``User-Agent:
+shipctl/<version>``; a warning for credentials over plain ``http://``. Secrets never appear in
+what we print unless ``--show-secrets``.
 
 By job, each module importing only ones before it in this list and never this
 ``__init__`` (so there is no import cycle): ``redact`` (masking), ``options`` (what callers

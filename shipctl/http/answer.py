@@ -1,4 +1,5 @@
-"""Reading an answer within bounds (SPEC §2): ``--timeout`` for all of it, at most 1 MiB.
+"""Reading an answer within bounds: ``--timeout`` for all of it, at most 1 MiB
+(docs/conventions.md, HTTP behaviour).
 
 ``--timeout`` bounds one attempt's whole answer, from sending the request to the answer's
 last byte, not each socket read: a server that sends its headers and then one byte a second

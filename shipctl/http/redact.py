@@ -1,4 +1,5 @@
-"""Masking credentials in what we print: headers, URLs, JSON / form / text bodies (SPEC §3).
+"""Masking credentials in what we print: headers, URLs, JSON / form / text bodies
+(docs/conventions.md, Configuration).
 
 Two layers, both always applied to logs and error messages unless ``--show-secrets``: values
 under secret *names* (an ``Authorization`` header, a ``digest`` JSON key, an ``access_token``

@@ -29,7 +29,8 @@ from shipctl.loopback import is_loopback
 
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     # With no session auth, requests would apply ~/.netrc credentials and overwrite the
-    # Authorization header the caller built from the profile (SPEC §3 precedence).
+    # Authorization header the caller built from the profile (docs/conventions.md,
+    # Configuration: the profile outranks the environment).
     return request
 
 
@@ -71,7 +72,8 @@ def _default_ca_file() -> str:
 
 
 def _combined_ca_bundle(user_file: Path) -> str:
-    """The default CAs plus the user's, in a private temp file: SPEC says --ca-bundle *adds*."""
+    """The default CAs plus the user's, in a private temp file: --ca-bundle *adds*
+    (docs/conventions.md, HTTP behaviour)."""
     name = f"--ca-bundle {user_file}"
     try:
         data = user_file.read_bytes()
@@ -124,8 +126,7 @@ def prepare(session: requests.Session, call: Call) -> requests.PreparedRequest:
     A copy of a cached template with the body swapped in: Session.prepare_request merges
     session headers, cookies and hooks through generic machinery, and a bulk run sends
     thousands of requests that differ only in their body, so that work is done once per
-    method, URL and headers. Measured: without it, a bulk run's client CPU goes from 0.81 to
-    0.99 ms per request (benchmarks/ewe_throughput.py), one send() from ~0.36 to ~0.50 ms.
+    method, URL and headers (benchmarks/ewe_throughput.py measures what that saves).
     """
     if len(session.cookies):  # a server set cookies: they must ride along, so no template
         return session.prepare_request(
@@ -159,8 +160,8 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
     (requests lets the environment outrank the session's own setting).
 
     Worked out once per origin: requests re-reads every environment variable twice per
-    request to find proxies, and a bulk run talks to one origin. Measured: without it, a bulk
-    run's client CPU goes from 0.81 to 1.03 ms per request, one send() from ~0.36 to ~0.49 ms.
+    request to find proxies, and a bulk run talks to one origin (benchmarks/ewe_throughput.py
+    measures what that saves).
     """
     cache: dict[tuple[str, str], dict[str, Any]] = session.__dict__.setdefault(
         "_shipctl_environment", {}
@@ -176,7 +177,8 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
 
 # -- plain http warning ---------------------------------------------------------------------
 
-# Hosts already warned about in this process (SPEC §2: one warning, not one per item).
+# Hosts already warned about in this process (one warning, not one per item:
+# docs/conventions.md, HTTP behaviour).
 _warned_hosts: set[str] = set()
 _warned_lock = threading.Lock()
 

@@ -69,7 +69,7 @@ def test_an_echo_of_another_scan_is_a_warning():
     other_number = answer_outcome(200, _answer(status=True, status_update_number="1"), SENT)
     assert other_number.ok
     assert "status_update_number '1' is not the one sent" in other_number.message
-    # the seed answers the number as an integer: leading zeros are not a mismatch
+    # Ecom Express's manual answers the number as an integer: leading zeros are not a mismatch
     zeros = answer_outcome(200, _answer(status=True, status_update_number=44),
                            {"awb": "8012345671", "status_update_number": "0044"})
     assert zeros.message == "delivered"

@@ -1,5 +1,5 @@
 """Capture and replay: listen → export → replay into a second listener gives byte-identical raw
-bodies in the same per-AWB order (issue 9)."""
+bodies in the same per-AWB order."""
 
 from __future__ import annotations
 

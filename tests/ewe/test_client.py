@@ -1,4 +1,4 @@
-"""EWE's answer codes (reference/ewe.md) and the exact request `ewe modify` sends."""
+"""EWE's answer codes (docs/ewe.md, Response codes) and the exact request `ewe modify` sends."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def test_the_bytes_sent(cli, profile, tmp_path):
         "acme", DIGEST, "modifyShipment", "1.6")
     assert body["from"]["state"] == "NSW"  # sent upper-case
     assert body["merchandise"] == [{"sku": "X", "quantity": 2, "value": 10.5}]
-    # compact JSON, UTF-8; issue 12: a decimal keeps the digits it was written with ("10.50")
+    # compact JSON, UTF-8; a decimal keeps the digits it was written with ("10.50")
     assert b'"value":10.50}' in sent.body
     assert sent.body == client.encode(json.loads(sent.body, parse_float=Decimal))
     assert DIGEST not in result.all and PASSWORD not in result.all

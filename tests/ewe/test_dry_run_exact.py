@@ -1,4 +1,4 @@
-"""Issue 12: what is sent is what Java reads, and `--dry-run` shows it exactly.
+"""What is sent is what Java reads, and `--dry-run` shows it exactly.
 
 Decimals go out in plain notation with the digits they were written with (in the bytes sent,
 in the dry run's text and in its -o json); the dry run masks the secret fields (the digest,
@@ -127,7 +127,7 @@ def test_a_password_inside_another_value_is_printed_as_sent(cli, monkeypatch, tm
     monkeypatch.setenv("SHIPCTL_EWE_URL", URL)
     monkeypatch.setenv("SHIPCTL_EWE_USERNAME", "test")
     monkeypatch.setenv("SHIPCTL_EWE_PASSWORD", "123456")
-    digest = "oNCmEhRuYMf62nPzLxGrjA=="  # SPEC §4's check value for test/123456
+    digest = "oNCmEhRuYMf62nPzLxGrjA=="  # docs/ewe.md, Digest: the check value for test/123456
     invalid = ewe_request("R-2")
     invalid["to"]["state"] = "123456"
     path = tmp_path / "items.jsonl"

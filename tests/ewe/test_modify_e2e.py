@@ -398,10 +398,10 @@ def busy_once(monkeypatch):
 
 
 def test_rate_paces_retries_too(cli, busy_once, monkeypatch):
-    # SPEC §2 --rate: "no two requests start closer than 1/R s apart" — every request,
-    # retries of the 503s included, not only each item's first attempt. The starts are read
-    # where the pacer grants them (Pacer._grant, there for tests): a busy machine delays the
-    # server's readings of arrivals, not those.
+    # --rate (docs/conventions.md, Bulk engine): "no two requests start closer than 1/R s
+    # apart" — every request, retries of the 503s included, not only each item's first
+    # attempt. The starts are read where the pacer grants them (Pacer._grant, there for
+    # tests): a busy machine delays the server's readings of arrivals, not those.
     from shipctl.batch import Pacer
 
     starts: list[float] = []

@@ -1,4 +1,4 @@
-"""What a Fynd answer means (reference/fynd.md "Response"), and the exact requests `fynd
+"""What a Fynd answer means (docs/fynd.md, Responses), and the exact requests `fynd
 transition` sends, with `responses`: the body, the bearer token, one refresh on a 401."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ BASE = "https://fynd.test"
 STATUS_URL = client.status_url(BASE, "7")
 TOKEN_URL = client.token_url(BASE, "7")
 SECRET = "s3cret-Client-Value"
-# the failed entry inside a 200 that reference/fynd.md quotes
+# the failed entry inside a 200 that docs/fynd.md quotes
 REFUSED = {"status": 400, "message": "Invalid State Transition bag_confirmed detected for given "
            "entity", "code": "", "exception": "ValidationError", "stack_trace": "", "meta": {},
            "identifier": "16836279770211860494"}
@@ -217,7 +217,7 @@ def test_transition_sends_exactly_the_built_body_with_the_bearer_token(cli, fynd
     assert put.request.method == "PUT"
     assert put.request.headers["Authorization"] == "Bearer tok-One-1111"
     assert put.request.headers["Content-Type"] == "application/json"
-    # the seed's example 4, byte for byte in the seed's key order
+    # example 4 of Fynd's example page, byte for byte in its key order
     assert json.loads(put.request.body) == sample(4)
     assert list(json.loads(put.request.body)["statuses"][0]) == [
         "shipments", "status", "exclude_bags_next_state"]

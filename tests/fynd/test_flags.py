@@ -1,5 +1,6 @@
-"""`fynd transition` flags → the body (SPEC §6): the seed's examples reproduced by the flag lines a
-user types, every flag's part of the body, and every malformed value's message."""
+"""`fynd transition` flags → the body (docs/fynd.md): the examples of Fynd's "Example Request
+Payload of Update Shipment Status API" page reproduced by the flag lines a user types, every
+flag's part of the body, and every malformed value's message."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def from_flags(line: str, data_file: dict | None = None) -> dict:
     return build(identifiers, **options)
 
 
-# The seed's examples 1–5 as flag lines (example 4's is SPEC §6's own).
+# Examples 1–5 of Fynd's example page as flag lines (example 4's is docs/fynd.md's own).
 FLAG_LINES = {
     1: "12345383008471878029 --to bag_confirmed",
     2: "16563383008471878029 --to bag_invoiced --invoice-id 123 --exclude-next-state null",
@@ -81,12 +82,12 @@ FLAG_LINES = {
 }
 
 
-# -- acceptance: the seed's examples ------------------------------------------------------------
+# -- acceptance: the examples of Fynd's example page ---------------------------------------------
 @pytest.mark.parametrize("number", sorted(FLAG_LINES))
 def test_flag_line_reproduces_the_sample(number):
     body = from_flags(FLAG_LINES[number])
     assert same(body, sample(number))
-    # and in the seed's key order, as sent
+    # and in the key order of Fynd's example page, as sent
     assert json.dumps(body) == json.dumps(sample(number))
 
 
@@ -119,7 +120,8 @@ def test_example_6_from_a_data_file():
 def test_example_6_from_data_flags_on_a_skeleton_file(tmp_path):
     expected = read_leniently(pasted_examples()[6], tmp_path)
     updates = expected["statuses"][0]["shipments"][0]["data_updates"]
-    # the file gives only the entries with the seed's empty filters; every value comes by --data
+    # the file gives only the entries with the example's empty filters; every value comes by
+    # --data
     skeleton = {target: [{"filters": [], "data": {}}] for target in updates}
     words = ['17564650712821463339 --to bag_packed --exclude-next-state ""']
     for target, entries in updates.items():
@@ -338,7 +340,7 @@ def test_parse_exclude_next_state():
     assert repr(ABSENT) == "ABSENT"
 
 
-# -- the local checks of SPEC §6 on a body built from flags --------------------------------------
+# -- the local checks of docs/fynd.md on a body built from flags ---------------------------------
 def messages(line: str, **kwargs) -> tuple[list[str], list[str]]:
     checked = check(from_flags(line), **kwargs)
     return [str(p) for p in checked.problems], [str(w) for w in checked.warnings]

@@ -1,6 +1,7 @@
-"""sample_payloads/fynd (SPEC §10) offline: the six JSON samples are valid bodies, and the docs'
-request examples as pasted read to the same values — except example 4, whose missing comma is
-an error at its line (`fynd apply` on the samples is tested through the CLI)."""
+"""sample_payloads/fynd (README, Sample payloads) offline: the six JSON samples are valid
+bodies, and the docs' request examples as pasted read to the same values — except example 4,
+whose missing comma is an error at its line (`fynd apply` on the samples is tested through the
+CLI)."""
 
 from __future__ import annotations
 

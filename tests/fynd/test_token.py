@@ -1,4 +1,4 @@
-"""Fynd's OAuth token (reference/fynd.md "Authentication", README "Fynd"): the request, the
+"""Fynd's OAuth token (docs/fynd.md, Authentication): the request, the
 cache file, renewal 60 s early and on a 401, one token for many requests, refused credentials."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A 401 from the API right after a fresh token (issue 17, point 7): the token endpoint
+"""A 401 from the API right after a fresh token: the token endpoint
 accepted the client id and secret, so the message points at fynd.company_id and the app's
 permissions, never at the secret. Over real HTTP calls mocked with `responses`: the token
 endpoint issues a token each time, the API refuses every one."""

@@ -1,4 +1,4 @@
-"""`shipctl fynd transition` end to end against the sandbox on 127.0.0.1 (SPEC §6)."""
+"""`shipctl fynd transition` end to end against the sandbox on 127.0.0.1 (docs/fynd.md)."""
 
 from __future__ import annotations
 
