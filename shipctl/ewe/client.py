@@ -14,7 +14,7 @@ from typing import Any
 
 from shipctl import nesting, plainjson
 from shipctl.ewe import MSG_TYPE
-from shipctl.ewe import digest as ewe_digest
+from shipctl.ewe.credentials import Credentials
 
 CONTENT_TYPE = "application/javascript"  # EWE's "Request Example"
 
@@ -38,16 +38,6 @@ FATAL_CODES = frozenset({3, 101, 104})
 # the answers that refuse the credentials, and the setting each one points at
 CREDENTIAL_CODES: dict[int, str] = {101: "ewe.username", 104: "ewe.password"}
 TRANSIENT_CODE = 2
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-
-    @property
-    def digest(self) -> str:
-        return ewe_digest.compute(self.username, MSG_TYPE, self.password)
 
 
 def envelope(request: dict[str, Any], credentials: Credentials) -> dict[str, Any]:

@@ -52,16 +52,10 @@ class ModifyShipment(BulkProvider):
         return float(value) if value is not None else 1.0
 
     def connect(self, app: Application, run: RunContext) -> Auth:
-        from shipctl import secrets
-        from shipctl.ewe import client
+        from shipctl.ewe import client, credentials
 
-        self.credentials = client.Credentials(
-            username=str(app.require("ewe.username")),
-            password=str(app.require("ewe.password")),
-        )
+        self.credentials = credentials.of_profile(app)
         self.url = client.endpoint(str(app.require("ewe.url")))
-        secrets.register(self.credentials.password)
-        secrets.register(self.credentials.digest)
         if self.postcodes is None:
             from shipctl.ewe.postcodes import note_unchecked
 
