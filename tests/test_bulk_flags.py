@@ -32,6 +32,7 @@ def test_the_shared_flags_go_around_the_commands_own():
 @pytest.mark.parametrize(("path", "own"), [
     (("ewe", "modify"), ["content_type"]),
     (("ecom", "replay"), ["to", "username", "password_stdin", "auth", "header", "no_dedupe"]),
+    (("fynd", "apply"), ["force", "resend_unknown"]),
 ])
 def test_the_bulk_commands_declare_only_their_own_options(path, own):
     from shipctl.commands.root import root_group

@@ -239,8 +239,6 @@ def flags(*, rate_default: str | None) -> Callable[[Command], Command]:
     return decorate
 
 
-RateOpt = rate_option(UNLIMITED)
-
 
 def wait_seconds(value: Optional[str]) -> Optional[float]:
     """--wait's value: None (not given), math.inf (without limit) or seconds (0 or more)."""

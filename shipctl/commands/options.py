@@ -149,21 +149,3 @@ CaBundleOpt = Annotated[
         dir_okay=False,
     ),
 ]
-
-# Names that moved to ``groups`` and ``bulk``, still found here for a module that imports them
-# from this one; resolved on first use, so this module imports neither.
-_MOVED = {
-    "command_group": "groups", "ShipctlCommand": "groups", "ShipctlGroup": "groups",
-    "ShipctlTyper": "groups", "BulkCommand": "bulk", "wait_seconds": "bulk", "JobsOpt": "bulk",
-    "WaitOpt": "bulk", "JournalOpt": "bulk", "ReportOpt": "bulk", "FailFastOpt": "bulk",
-    "StrictOpt": "bulk", "ShardOpt": "bulk", "RateOpt": "bulk",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"shipctl.commands.{module}"), name)
