@@ -1,11 +1,12 @@
 """JSON text whose numbers keep their exact digits, written in plain notation.
 
 ``json.dumps`` writes floats with ``repr``: 0.0000001 becomes ``1e-07`` and a 20-digit decimal
-loses its last digits. EWE's Java side reads decimals (seed 004 "decimal"), so what we send
-and what ``--dry-run`` shows are written here instead: a ``Decimal`` in plain notation with its
-own digits, a float read from input (``inputs.WrittenFloat``) with the digits it was written
-with, any other float with its shortest round-trip digits, still in plain notation.
-Standard library only; everything but numbers is written by ``json`` itself.
+loses its last digits. EWE's Java side reads decimals (its documentation says "decimal",
+docs/ewe.md), so what we send and what ``--dry-run`` shows are written here instead: a
+``Decimal`` in plain notation with its own digits, a float read from input
+(``inputs.WrittenFloat``) with the digits it was written with, any other float with its shortest
+round-trip digits, still in plain notation. Standard library only; everything but numbers is
+written by ``json`` itself.
 """
 
 from __future__ import annotations

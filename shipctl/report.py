@@ -1,4 +1,4 @@
-"""The per-item report file (SPEC §2 "Output": ``--report FILE``).
+"""The per-item report file (docs/conventions.md, Output: ``--report FILE``).
 
 CSV when FILE ends in ``.csv``, JSON Lines otherwise. One record per item, written and flushed
 as the item finishes, so a report read during or after an interrupted run is complete up to

@@ -1,7 +1,7 @@
-"""Ecom's reason codes (``reason_code_number``), from reference/ecom.md.
+"""Ecom's reason codes (``reason_code_number``), from docs/ecom.md.
 
 The table is what public Ecom integrations show, not an exhaustive list: an unknown code is a
-warning, never an error (SPEC §7). Standard library only: the receiver imports this (through
+warning, never an error (docs/ecom.md). Standard library only: the receiver imports this (through
 ``shipctl.ecom.models``) for every push it checks.
 """
 
@@ -21,7 +21,7 @@ _UNDELIVERED = {
     "225": "Undelivered: manifested but not received by destination",
 }
 
-# In the order reference/ecom.md lists them; 209–233 spelt out, so that each is one grep-able
+# In the order docs/ecom.md lists them; 209–233 spelt out, so that each is one grep-able
 # line of `shipctl ecom codes`.
 TABLE: tuple[Code, ...] = (
     Code("001", "Soft data uploaded (manifested)"),

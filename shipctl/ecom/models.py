@@ -239,7 +239,7 @@ def datetime_problem(text: str) -> str | None:
         elif text.endswith("Z") or re.search(r"[+-][0-9]{2}:?[0-9]{2}$", text[10:]):
             hint = "; no time zone: Ecom sends Indian time without one"
         return f"must be YYYY-mm-dd HH:MM:SS (e.g. {DATETIME_EXAMPLE}), found {shown}{hint}"
-    try:  # not strptime: fromisoformat is C and many times faster; the format is checked above
+    try:  # not strptime: fromisoformat is C and much faster; the format is checked above
         datetime.fromisoformat(text)
     except ValueError:
         return f"{_shown(text)} is not a real date and time"

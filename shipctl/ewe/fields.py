@@ -1,4 +1,5 @@
-"""EWE modifyShipment: each field's own rule (seed 004), as a pydantic type with our wording.
+"""EWE modifyShipment: each field's own rule (EWE's "Modify Shipment" API documentation,
+docs/ewe.md), as a pydantic type with our wording.
 
 Every rule is a small validator that raises a message we wrote (``fail``), so no pydantic
 wording or internal names ever reach the user; ``shipctl.ewe.models`` puts them together into
@@ -25,17 +26,17 @@ from shipctl.output import shorten
 from shipctl.plainjson import exact, plain
 from shipctl.suggest import kind_of
 
-DEFAULT_VERSION = "1.6"  # seed: version "Could be 1.6"
-MAX_NAME = 40  # seed: name "Maximum 40 characters"
-MAX_LINE = 40  # seed: "Maximum 40 characters for each line"
-MAX_LINES = 3  # seed: "Minimum one line, up to three lines"
+DEFAULT_VERSION = "1.6"  # EWE: version "Could be 1.6"
+MAX_NAME = 40  # EWE: name "Maximum 40 characters"
+MAX_LINE = 40  # EWE: "Maximum 40 characters for each line"
+MAX_LINES = 3  # EWE: "Minimum one line, up to three lines"
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
-# seed: quantity is an "integer"; EWE's side is Java, whose int holds at most 2³¹ − 1
+# EWE: quantity is an "integer"; EWE's side is Java, whose int holds at most 2³¹ − 1
 MAX_QUANTITY = 2**31 - 1
 # A decimal written out in plain notation has at most this many digits. Every finite float
 # fits (the smallest, 5e-324, has 325); a short "1e-100000" would otherwise send 100,000.
 MAX_DECIMAL_DIGITS = 400
-# seed: 9–20 of "() - 0-9"; its own examples use a leading + ("+61 (3) 7010 4321")
+# EWE: 9–20 of "() - 0-9"; its own examples use a leading + ("+61 (3) 7010 4321")
 _PHONE = re.compile(r"\+?[0-9 ()\-]*")
 _POSTCODE = re.compile(r"[0-9]{4}")
 _WHOLE = re.compile(r"\+?[0-9]{1,18}")
@@ -143,7 +144,7 @@ def state_code(value: Any) -> str:
         guess = _STATE_NAMES.get(" ".join(text.split()).casefold())
         hint = f" (did you mean {guess}?)" if guess else ""
         fail(f"{shown(text)} is not a state: use one of {', '.join(STATES)}{hint}")
-    return code  # SPEC §5: case-insensitive, sent upper-case
+    return code  # docs/ewe.md: case-insensitive, sent upper-case
 
 
 def postcode_text(value: Any) -> str:
@@ -210,7 +211,7 @@ def _strict_email(validate_email: Callable[..., Any]) -> dict[str, bool]:
 
 
 def _msg_type(value: Any) -> str | None:
-    # SPEC §5: envelope keys an item carries are replaced by the profile's (the caller warns
+    # docs/ewe.md: envelope keys an item carries are replaced by the profile's (the caller warns
     # when they differ, from Checked.envelope); the simulator checks the real envelope itself.
     return MSG_TYPE
 
@@ -242,7 +243,7 @@ def _quantity(value: Any) -> int | None:
         text = value.strip()
         if not _WHOLE.fullmatch(text):
             fail(f"must be a positive whole number (it is {shown(value)})")
-        number = int(text)  # seed example sends "quantity": "1"; EWE documents an integer
+        number = int(text)  # EWE's example sends "quantity": "1"; EWE documents an integer
     else:
         fail(f"must be a positive whole number, got {kind_of(value)}")
     if number < 1:

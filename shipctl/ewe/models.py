@@ -1,4 +1,5 @@
-"""EWE modifyShipment field rules (seed 004, reference/ewe.md, SPEC §5) and the one check.
+"""EWE modifyShipment field rules (EWE's "Modify Shipment" API documentation, docs/ewe.md)
+and the one check.
 
 ``check(data)`` is the single entry point for everyone who needs the rules: ``shipctl ewe
 validate``, ``shipctl ewe modify`` before it sends, and the sandbox simulator when it answers
@@ -12,7 +13,7 @@ postcode, suburb ↔ postcode, referenceNo or articleId) run on the raw data aft
 are reported even when another field is bad.
 
 Refuse only what the document says is wrong; where it is unsure ("Could be 1.6"), or where
-our own data may be wrong (the state ↔ postcode ranges are not in the seed, and real
+our own data may be wrong (the state ↔ postcode ranges are not in EWE's documentation, and real
 localities straddle them), warn and let EWE decide (``Checked.warnings``): a wrong refusal
 stops a real shipment. What goes out must be readable by EWE's Java side: lengths are counted
 in UTF-16 code units as Java counts them, ``quantity`` fits a Java int, and decimals are
@@ -61,6 +62,7 @@ from shipctl.ewe.postcodes import (
     state_of,
 )
 from shipctl.inputs import Path_
+from shipctl.output import printable
 from shipctl.suggest import nearest
 from shipctl.validation import Problem, Problems
 
@@ -76,10 +78,10 @@ __all__ = [
 
 
 ENVELOPE_KEYS = ("username", "digest", "msgType")  # come from the profile, never from the item
-# The seed's two rows on the order's identity, quoted in the warning for an item without
-# referenceNo: the table marks it Required, the articleId row says either will do.
+# The two rows of EWE's documentation on the order's identity, quoted in the warning for an
+# item without referenceNo: the table marks it Required, the articleId row says either will do.
 REFERENCE_ROWS = (
-    'seed 004: referenceNo "Required | The order reference number"; '
+    'EWE: referenceNo "Required | The order reference number"; '
     'articleId "Optional | articleId (articleId or referenceNo not null"'
 )
 
@@ -100,7 +102,7 @@ class Checked:
     @property
     def key(self) -> str | None:
         """What names the order: ordering key, shard and label — referenceNo, else articleId
-        (seed: "articleId or referenceNo not null")."""
+        (EWE: "articleId or referenceNo not null")."""
         return self.reference_no or self.article_id
 
     @property
@@ -108,17 +110,17 @@ class Checked:
         """``key`` for people and reports, "-" when there is none; a lone surrogate (a
         "\\ud800" escape in JSON, refused as text) shown as that escape, so printing it or
         writing it to a UTF-8 report cannot fail."""
-        return (self.key or "-").encode("utf-8", "backslashreplace").decode("utf-8")
+        return printable(self.key or "-")
 
 
 # -- the models ---------------------------------------------------------------------------------
 class _Strict(BaseModel):
-    # extra="forbid": a misspelt optional field would otherwise be silently dropped (SPEC §5)
+    # extra="forbid": a misspelt optional field would otherwise be silently dropped (docs/ewe.md)
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Address(_Strict):
-    """``to``: the receiver. seed: every field required except phone and email."""
+    """``to``: the receiver. EWE: every field required except phone and email."""
 
     name: Name
     lines: Lines
@@ -130,7 +132,7 @@ class Address(_Strict):
 
 
 class Sender(Address):
-    """``from``: as ``to``, but the phone is required (seed)."""
+    """``from``: as ``to``, but the phone is required (EWE)."""
 
     phone: Phone
 
@@ -203,9 +205,9 @@ def check(data: Any, *, postcodes: PostcodeIndex | None = None) -> Checked:
             _address_checks(side, address, postcodes, problems, warnings)
     version = _valid_or_none(version_text, data.get("version"))
     if version not in (None, DEFAULT_VERSION):
-        # seed: version "Could be 1.6": unsure, so EWE decides
+        # EWE: version "Could be 1.6": unsure, so EWE decides
         warnings.append(Problem(("version",), f"{shown(version)} is not refused, but "
-                                f'seed 004 says version "Could be {DEFAULT_VERSION}"'))
+                                f'EWE says version "Could be {DEFAULT_VERSION}"'))
 
     def in_source_order(found: Problems) -> Problems:
         return sorted(found, key=lambda problem: _source_order(data, problem.path))
@@ -233,7 +235,7 @@ def _identifier(value: Any) -> str | None:
 
 def _order_identity(data: dict[str, Any], problems: Problems,
                     warnings: Problems) -> None:
-    """seed 004 marks referenceNo Required, and its articleId row says "articleId or
+    """EWE's documentation marks referenceNo Required, and its articleId row says "articleId or
     referenceNo not null": either will do, and an item with only articleId is sent with a
     warning quoting both rows (EWE decides)."""
     if not is_blank(data.get("referenceNo")):
@@ -241,7 +243,7 @@ def _order_identity(data: dict[str, Any], problems: Problems,
     if is_blank(data.get("articleId")):
         said = "missing" if "referenceNo" not in data else "empty"
         problems.append(Problem(("referenceNo",), f"required, but {said} (or give articleId: "
-                                "seed 004 says \"articleId or referenceNo not null\")"))
+                                "EWE says \"articleId or referenceNo not null\")"))
         return
     warnings.append(Problem(("referenceNo",),
                             f"not given: sent with articleId only ({REFERENCE_ROWS})"))
@@ -343,12 +345,12 @@ def _address_checks(side: str, address: dict[str, Any], postcodes: PostcodeIndex
     With the user's ``ewe.postcodes`` list, the list decides exactly: the suburb must be at
     that postcode, and, where the list gives states, in one of the states it gives for that
     pair (one postcode may belong to several states and suburbs). Without it, or where it
-    gives no state, the postcode ranges only warn: they are not in the seed, and localities
-    such as those on a state border have a postcode of the neighbouring state.
+    gives no state, the postcode ranges only warn: they are not in EWE's documentation, and
+    localities such as those on a state border have a postcode of the neighbouring state.
     """
     email = _valid_or_none(email_address, address.get("email"))
     if email is not None and not email.isascii():
-        # valid (RFC 6531), but the seed only says "a vaild email address": EWE decides
+        # valid (RFC 6531), but EWE's documentation only says "a vaild email address": EWE decides
         warnings.append(Problem((side, "email"), (
             f"{shown(email)} has characters beyond ASCII: not refused, but EWE's side may not "
             f"accept an internationalised address")))

@@ -1,7 +1,7 @@
 """Australian states, their postcode ranges, and the user's suburb → postcode list.
 
-EWE checks that a suburb "matches" its postcode (seed 004). No free, complete suburb list ships
-in any Python package (reference/ewe.md), so the suburb check runs only against a CSV the user
+EWE checks that a suburb "matches" its postcode (docs/ewe.md). No free, complete suburb list
+ships in any Python package (docs/ewe.md), so the suburb check runs only against a CSV the user
 supplies as ``ewe.postcodes``; the state ↔ postcode-range check needs no file and always runs.
 Standard library only: the validate command imports this on every run.
 """
@@ -19,7 +19,7 @@ from shipctl.errors import ConfigError
 
 STATES = ("NSW", "VIC", "QLD", "SA", "WA", "TAS", "NT", "ACT")
 
-# Australia Post's allocation (reference/ewe.md), inclusive ranges.
+# Australia Post's allocation (docs/ewe.md), inclusive ranges.
 STATE_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "ACT": ((200, 299), (2600, 2618), (2900, 2920)),
     "NSW": ((1000, 2599), (2619, 2899), (2921, 2999)),
@@ -224,7 +224,7 @@ def configured_index(app: Any) -> PostcodeIndex | None:
 
 
 def note_unchecked(app: Any) -> None:
-    """Once per run (validate, modify), when there is no ``ewe.postcodes`` list: the seed's
+    """Once per run (validate, modify), when there is no ``ewe.postcodes`` list: EWE's
     "Suburb needs to match with postcode" was not checked, and how to check it. --quiet
     silences it (it is about the run, not about an item)."""
     if not getattr(app.out, "quiet", False):

@@ -1,4 +1,5 @@
-"""Fynd updateShipmentStatus request rules (reference/fynd.md, seed 003, SPEC §6) and the one check.
+"""Fynd updateShipmentStatus request rules (Fynd's "Example Request Payload of Update Shipment
+Status API", docs/fynd.md) and the one check.
 
 ``check(data)`` is the single entry point: ``fynd transition`` on the body its flags built,
 ``fynd apply`` on each body it read, and the sandbox simulator. It never raises for bad data:
@@ -7,7 +8,7 @@ no problems — the body to send.
 
 The pydantic models hold the structure, with the field names of Fynd's official SDK
 (``UpdateShipmentStatusRequestSchema``, ``StatuesRequestSchema`` — sic —,
-``ShipmentsRequestSchema`` …), declared in the order the seed writes them: that order is the
+``ShipmentsRequestSchema`` …), declared in the order Fynd's example writes them: that order is the
 key order of the body we send. The body itself is the input's own values re-ordered, never a
 pydantic dump, so ``null``, ``""`` and an absent key stay three different things and free-form
 ``data`` objects go out exactly as given. Checks that need several fields (a known state, a
@@ -40,7 +41,7 @@ __all__ = [
     "field_names",
 ]
 
-# Fynd's own words for what it rejects inside an HTTP 200 (seed 003 "Common Error Scenarios").
+# Fynd's own words for what it rejects inside an HTTP 200 (docs/fynd.md, "Common Error Scenarios").
 FYND_REPEATED = "Child bag ids are repeated in multiple transitions"
 FYND_REASON_MISSING = "Reason is missing"
 FORCE_HINT = "use --force if your company has this state"
@@ -58,7 +59,7 @@ class Checked:
         return not self.problems
 
 
-# -- the models (SDK names, seed order) ---------------------------------------------------------
+# -- the models (SDK names, Fynd's order) ------------------------------------------------------
 Positive = Annotated[int, Field(ge=1)]
 Name = Annotated[str, Field(min_length=1)]  # an identifier or a state: "" names nothing
 FreeForm = dict[str, Any]  # `data` and entity filters: Fynd documents no fixed keys
@@ -116,8 +117,9 @@ class ProductUpdate(_Strict):
 
 
 class EntityUpdate(_Strict):
-    # entities, order_item_status, order: filters are free-form (seed example 6 gives
-    # order_item_status `"filters": []` although the SDK documents only `data` there)
+    # entities, order_item_status, order: filters are free-form (example 6 of Fynd's Example
+    # Request Payload… page gives order_item_status `"filters": []` although the SDK documents
+    # only `data` there)
     filters: list[FreeForm] = OPTIONAL
     data: FreeForm = OPTIONAL
 
@@ -258,7 +260,7 @@ def _check(data: dict[str, Any], force: bool) -> Checked:
 
 
 def _ordered(value: Any, model: type[BaseModel] | None) -> Any:
-    """VALUE with the keys of each model object in the model's (the seed's) order; free-form
+    """VALUE with the keys of each model object in the model's (Fynd's example's) order; free-form
     values as they are."""
     if model is None:
         return value
@@ -304,7 +306,7 @@ def _state_problems(i: int, transition: dict[str, Any], force: bool) -> Problems
     problems = []
     for key in ("status", "exclude_bags_next_state"):
         state = transition.get(key)
-        # exclude_bags_next_state: "" and null are the seed's "no next state"
+        # exclude_bags_next_state: "" and null are Fynd's "no next state"
         if isinstance(state, str) and state and state not in STATES:
             guess = nearest(state, STATES)
             hint = f" (did you mean {guess}?)" if guess else ""

@@ -1,4 +1,4 @@
-"""Fynd's shipment states, offline (SPEC §6 `fynd states`, reference/fynd.md).
+"""Fynd's shipment states, offline (`fynd states`, docs/fynd.md).
 
 Standard library only: TAB completion of `--to` and `--exclude-next-state` reads this module.
 
@@ -9,7 +9,8 @@ more. That is also why an unknown state is refused only until the user says ``--
 
 from __future__ import annotations
 
-# Every state named in reference/fynd.md and the seed, with a one-line meaning.
+# Every state named in docs/fynd.md and Fynd's Example Request Payload… page, with a one-line
+# meaning.
 STATES: dict[str, str] = {
     "placed": "order placed; waiting for the seller to confirm",
     "bag_confirmed": "seller confirmed the items",
@@ -41,7 +42,7 @@ STATES: dict[str, str] = {
     "deadstock": "items written off as dead stock",
 }
 
-# The illustrative map of reference/fynd.md. "bag_picked → … → delivery_done" is filled in with
+# The illustrative map of docs/fynd.md. "bag_picked → … → delivery_done" is filled in with
 # the forward states the docs name, in their natural order.
 NEXT: dict[str, tuple[str, ...]] = {
     "placed": (
@@ -63,7 +64,8 @@ NEXT: dict[str, tuple[str, ...]] = {
     "return_bag_in_transit": ("return_bag_delivered",),
 }
 
-# Requested state → the state the system moves on to by itself (seed example 2's final_state).
+# Requested state → the state the system moves on to by itself (final_state in example 2 of
+# Fynd's Example Request Payload… page).
 AUTOMATIC: dict[str, str] = {"bag_invoiced": "dp_assigned"}
 
 

@@ -1,4 +1,4 @@
-"""The one input reader (SPEC §2 "Input files").
+"""The one input reader (docs/conventions.md, Input files).
 
 Files, directories (`-R` recurses), `-` for stdin → a stream of ``Item``s, each keeping where
 it came from so a validation error can say ``bulk.yaml:14 item 3 to.phone: …``.
@@ -7,11 +7,12 @@ Formats: one JSON object, a list of objects, JSON Lines (also a ``.json`` file h
 per line), YAML (several ``---`` documents too), and CSV where the command allows it. JSON Lines
 and CSV are read line by line, so memory does not grow with the file.
 
-Strict first, lenient second (SPEC: "for text pasted from tickets and docs"): only when strict
-parsing fails does the reader forgive comments, trailing commas, Python literals, typographic
-quotes, several values back to back and prose around the payload (same-length substitutions, so
-every line and column still points into the user's text), then hand what is left to ``json5``
-(single quotes, unquoted keys…). Each forgiveness is reported through ``warn`` with its line.
+Strict first, lenient second ("for text pasted from tickets and docs", docs/conventions.md):
+only when strict parsing fails does the reader forgive comments, trailing commas, Python
+literals, typographic quotes, several values back to back and prose around the payload
+(same-length substitutions, so every line and column still points into the user's text), then
+hand what is left to ``json5`` (single quotes, unquoted keys…). Each forgiveness is reported
+through ``warn`` with its line.
 
 Only the standard library is imported at module level; ``yaml`` and ``json5`` are imported
 when a file needs them.

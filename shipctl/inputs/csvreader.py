@@ -16,7 +16,7 @@ from shipctl.inputs.sources import decode, lines
 from shipctl.nesting import MAX_DEPTH
 from shipctl.output import shorten
 
-# A header names the fields of one shipment, three parts deep at most (SPEC §5 `ewe modify`:
+# A header names the fields of one shipment, three parts deep at most (docs/ewe.md, `ewe modify`:
 # `to.lines.0`, `merchandise.0.sku`); MAX_DEPTH parts leave room to spare and stop a hostile
 # `a.a.a.…` header from nesting without end. A list index only orders the cells (`lines.0` and
 # `lines.7` make a list of two), so memory does not grow with it; but one row carrying 10,000

@@ -1,10 +1,11 @@
 """Lenient JSON: read what strict JSON refused, and say what was forgiven.
 
-SPEC: "for text pasted from tickets and docs". The text is cut into tokens; the values in it
-are found among prose and separating commas; what JSON lacks is made JSON by same-length
-substitutions (a comment or prose becomes spaces, ``True`` becomes ``true``…) so that every
-line and column still points into the user's text; ``json.loads`` reads each value, and
-``json5`` what remains (single quotes, unquoted keys…) when the value is small enough.
+docs/conventions.md, Input files: "for text pasted from tickets and docs". The text is cut into
+tokens; the values in it are found among prose and separating commas; what JSON lacks is made
+JSON by same-length substitutions (a comment or prose becomes spaces, ``True`` becomes
+``true``…) so that every line and column still points into the user's text; ``json.loads`` reads
+each value, and ``json5`` what remains (single quotes, unquoted keys…) when the value is small
+enough.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`shipctl ecom codes`: the reason-code table of reference/ecom.md, greppable and as JSON."""
+"""`shipctl ecom codes`: the reason-code table of docs/ecom.md, greppable and as JSON."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Support staff paste a push from a ticket: each way tickets mangle JSON is read, validated,
-and named in a "parsed leniently" warning (issue 9, SPEC §2 "Lenient reading")."""
+and named in a "parsed leniently" warning (docs/conventions.md, Input files)."""
 
 from __future__ import annotations
 

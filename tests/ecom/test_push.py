@@ -1,4 +1,4 @@
-"""Every rule of the Ecom push (SPEC §7), table-driven: what check() says, where and how."""
+"""Every rule of the Ecom push (docs/ecom.md), table-driven: what check() says, where and how."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from ecom import push
 from shipctl.ecom.models import KEYS, check, datetime_problem, looks_like_v2, sort_key
 
 
-def test_keys_are_the_seeds_in_the_seeds_order():
-    seed = (SAMPLES / "ecom" / "push.json").read_text()
-    assert tuple(json.loads(seed)) == KEYS
+def test_keys_are_the_manuals_in_the_manuals_order():
+    sample = (SAMPLES / "ecom" / "push.json").read_text()
+    assert tuple(json.loads(sample)) == KEYS
     assert KEYS == ("awb", "datetime", "status", "reason_code", "reason_code_number",
                     "location", "Employee", "status_update_number", "order_number", "city",
                     "ref_awb")

@@ -1,4 +1,4 @@
-"""EWE modifyShipment rules (SPEC §5, seed 004): each rule at its edges, the body we send,
+"""EWE modifyShipment rules (docs/ewe.md): each rule at its edges, the body we send,
 the postcode list, and properties over arbitrary input."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def only_problem(data, **kwargs) -> tuple[str, str]:
 
 
 # -- the valid body and what is sent ------------------------------------------------------------
-def test_seed_example_is_valid_and_normalised_for_sending():
+def test_documented_example_is_valid_and_normalised_for_sending():
     data = ewe_request(username="DUMMY", digest="xxxxxxxxxxxxx", msgType="modifyShipment")
     data["to"]["state"] = "vic"
     data["merchandise"][0]["value"] = "10.99"
@@ -64,10 +64,10 @@ def test_seed_example_is_valid_and_normalised_for_sending():
                                 "msgType": "modifyShipment"}
     sent = checked.request
     assert not {"username", "digest", "msgType"} & set(sent)
-    assert sent["version"] == "1.6"  # SPEC §5: defaulted
+    assert sent["version"] == "1.6"  # docs/ewe.md: defaulted
     assert sent["to"]["state"] == "VIC"
     assert sent["merchandise"][0]["quantity"] == 1
-    assert sent["merchandise"][0]["value"] == Decimal("10.99")  # issue 12: exact digits
+    assert sent["merchandise"][0]["value"] == Decimal("10.99")  # exact digits
     assert sent["from"]["lines"] == [" 457 Waterloo Road"]  # text is sent as written
     client.encode(sent)  # serialisable as the body
 
@@ -129,7 +129,7 @@ def test_merchandise_absent_is_not_sent():
 )
 def test_required_field_missing(path):
     data = without(path)
-    if path == ("referenceNo",):  # issue 12: articleId alone would do
+    if path == ("referenceNo",):  # articleId alone would do
         del data["articleId"]
     field, message = only_problem(data)
     assert (field, message.partition(" (or give articleId")[0]) == (
@@ -217,7 +217,7 @@ def test_postcode_number_that_lost_its_leading_zero():
     assert '"0800"' in message and "800" in message
 
 
-# reference/ewe.md: Australia Post's ranges; every edge inside, and the first outside
+# docs/ewe.md: Australia Post's ranges; every edge inside, and the first outside
 STATE_EDGES = [
     ("ACT", ["0200", "0299", "2600", "2618", "2900", "2920"], ["0199", "0300", "2619", "2599",
                                                                "2899", "2921"]),
@@ -237,7 +237,7 @@ def test_postcode_inside_the_states_ranges(state, inside, outside):
     for postcode in inside:
         data = with_field(("to", "postcode"), postcode, with_field(("to", "state"), state))
         assert check(data).problems == [], (state, postcode)
-    for postcode in outside:  # issue 12: outside the usual ranges is a warning, not a refusal
+    for postcode in outside:  # outside the usual ranges is a warning, not a refusal
         data = with_field(("to", "postcode"), postcode, with_field(("to", "state"), state))
         checked = check(data)
         assert checked.problems == []
@@ -252,7 +252,7 @@ def test_postcode_inside_the_states_ranges(state, inside, outside):
 def test_act_2619_is_nsw_and_the_message_says_so():
     data = with_field(("to", "postcode"), "2619", with_field(("to", "state"), "ACT"))
     checked = check(data)
-    assert checked.problems == []  # issue 12: a warning naming the usual state
+    assert checked.problems == []  # a warning naming the usual state
     assert [str(w) for w in checked.warnings] == [
         "to.postcode: 2619 is usually a NSW postcode, not ACT (ACT: 0200–0299, 2600–2618, "
         "2900–2920); not refused: some localities lie across a state border (set "
@@ -421,7 +421,7 @@ def test_unknown_key_without_a_near_miss():
 
 
 def test_carried_msg_type_is_replaced_not_rejected():
-    # SPEC §5: envelope keys in an item are replaced (the commands warn when they differ)
+    # docs/ewe.md: envelope keys in an item are replaced (the commands warn when they differ)
     checked = check(ewe_request(msgType="cancelShipment"))
     assert checked.problems == []
     assert checked.envelope["msgType"] == "cancelShipment"
@@ -601,7 +601,7 @@ def _postcode_in(state: str) -> st.SearchStrategy[str]:
         lambda span: st.integers(span[0], span[1]).map(lambda n: f"{n:04d}"))
 
 
-# at most 40 characters as Java counts them (issue 12: an emoji counts 2)
+# at most 40 characters as Java counts them (an emoji counts 2)
 visible = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40) \
     .filter(str.strip).filter(lambda text: java_length(text) <= 40)
 phones = st.from_regex(r"\+?[0-9 ()\-]{9,19}", fullmatch=True)
@@ -669,7 +669,7 @@ def test_valid_requests_have_no_problems_and_are_normalised(data):
             assert sent_entry["quantity"] == int(given_entry["quantity"])
         for key in ("value", "weight", "length"):
             if key in given_entry:
-                assert isinstance(sent_entry[key], (int, Decimal))  # issue 12: exact digits
+                assert isinstance(sent_entry[key], (int, Decimal))  # exact digits
                 assert math.isclose(sent_entry[key], float(given_entry[key]))
     client.encode(sent)
 

@@ -51,7 +51,7 @@ def test_valid_samples_validate_clean(cli, monkeypatch, name, with_postcodes):
     assert all(line.startswith(f"VALID   {path}:") for line in lines)
     assert result.out.splitlines()[-1] == (
         f"{items} item{'s' if items > 1 else ''}: {items} valid, 0 invalid")
-    # issue 12: without ewe.postcodes, one line says the suburbs were not checked
+    # without ewe.postcodes, one line says the suburbs were not checked
     assert result.err == ("" if with_postcodes else NOTE)
 
 
@@ -115,7 +115,7 @@ def test_invalid_sample_reports_each_problem_where_it_is(cli):
         (1, line_of(text, "phone: 0491 570 15x"), "from.phone",
          f'{PHONE_RULE} ("x" is not allowed there)'),
         (1, line_of(text, "name: Commonwealth"), "to.name", "at most 40 characters (it has 60)"),
-        # issue 12: item 2's postcode of another state's range is a warning, not a problem
+        # item 2's postcode of another state's range is a warning, not a problem
         (2, line_of(text, 'phone: "---------"'), "to.phone",
          f"{PHONE_RULE}, and a phone number needs digits (it has none)"),
         (2, line_of(text, "emial:"), "to.emial", "unknown field (did you mean email?)"),
@@ -220,9 +220,10 @@ def test_unreadable_input_exits_2(cli, tmp_path, content):
     assert "Traceback" not in result.all
 
 
-def test_pasted_seed_example_is_read_leniently_and_only_reason_is_missing(cli):
-    # seed 004's request example as pasted: trailing commas, envelope keys, no reason
-    result = cli("ewe", "validate", "-", input=SEED_EXAMPLE)
+def test_pasted_documented_example_is_read_leniently_and_only_reason_is_missing(cli):
+    # EWE's documented request example (docs/ewe.md) as pasted: trailing commas, envelope keys,
+    # no reason
+    result = cli("ewe", "validate", "-", input=EWE_EXAMPLE)
     assert result.code == 1, result.all
     problems = [line for line in result.out.splitlines() if line.startswith("  ")]
     assert problems == ["  <stdin>:1 item 1 reason: required, but missing"]
@@ -281,7 +282,7 @@ def test_broken_postcode_list_exits_2_naming_file_and_line(cli, monkeypatch, tmp
 
 
 def test_says_once_that_suburbs_were_not_checked(cli, monkeypatch):
-    # issue 12: once per run, -v or not (it was said only with -v); --quiet silences it
+    # once per run, -v or not; --quiet silences it
     for verbose in ([], ["-v"]):
         result = cli("ewe", "validate", *verbose, EWE / "bulk.jsonl", EWE / "modify.yaml")
         assert result.code == 0
@@ -291,7 +292,7 @@ def test_says_once_that_suburbs_were_not_checked(cli, monkeypatch):
     assert cli("ewe", "validate", "-v", EWE / "bulk.jsonl").err == ""
 
 
-SEED_EXAMPLE = """{
+EWE_EXAMPLE = """{
 "username": "DUMMY",
 "digest": "xxxxxxxxxxxxx",
 "msgType": "modifyShipment",

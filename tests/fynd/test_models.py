@@ -1,4 +1,4 @@
-"""Fynd updateShipmentStatus rules (reference/fynd.md, SPEC §6): structure, types, the local checks
+"""Fynd updateShipmentStatus rules (docs/fynd.md): structure, types, the local checks
 of §6, the body sent (values and key order) and the problems' field paths."""
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def test_problems_come_in_source_order():
     ]
 
 
-# -- the local checks of SPEC §6 ----------------------------------------------------------------
+# -- the local checks of docs/fynd.md -----------------------------------------------------------
 def test_unknown_state_is_a_problem_unless_forced():
     data = at(body(), ("statuses", 0, "status"), "bag_packd")
     assert problems(data) == ['statuses.0.status: unknown state "bag_packd" (did you mean '
@@ -284,7 +284,7 @@ def test_warnings_survive_problems():
 
 
 # -- the body sent ------------------------------------------------------------------------------
-def test_request_keys_in_the_seed_order():
+def test_request_keys_in_the_documented_order():
     data = {
         "task": True,
         "statuses": [{
@@ -353,7 +353,7 @@ def test_the_body_as_sent_keeps_numbers_text_and_key_order():
     assert encode({"t": "Café", "a": 1}) == '{"t":"Café","a":1}'.encode()
 
 
-def test_the_models_use_the_sdk_names_in_the_seed_order():
+def test_the_models_use_the_sdk_names_in_the_documented_order():
     assert field_names() == ("statuses", "force_transition", "lock_after_transition",
                              "unlock_before_transition", "task", "resume_tasks_after_unlock")
     assert field_names(Transition) == ("shipments", "status", "exclude_bags_next_state",

@@ -12,7 +12,7 @@ from shipctl.fynd.states import AUTOMATIC, NEXT, STATES, is_cancellation
 
 from . import REPO, SAMPLES
 
-# Every state named in reference/fynd.md and seed 003.
+# Every state named in docs/fynd.md and Fynd's Example Request Payload… page.
 NAMED = """
 placed bag_confirmed bag_not_confirmed cancelled_customer cancelled_fynd store_reassigned
 bag_invoiced ready_for_dp_assignment dp_assigned bag_packed bag_picked bag_not_picked

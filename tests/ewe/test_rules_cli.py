@@ -1,4 +1,5 @@
-"""Issue 12: EWE's rules exactly as seed 004 states them, through the CLI.
+"""EWE's rules exactly as its "Modify Shipment" API documentation (docs/ewe.md) states them,
+through the CLI.
 
 Each case is one change to a valid request, run through `shipctl ewe validate -o json` and
 `shipctl ewe modify --dry-run` (sandbox settings; nothing is sent): either it is refused (exit
@@ -19,7 +20,7 @@ NOTE = ("warning: suburbs were not checked against their postcodes (EWE refuses 
         " code 10); to check them, shipctl config set ewe.postcodes FILE (a CSV of"
         " suburb,postcode,state)\n")
 PHONE_RULE = "must be 9–20 characters of digits, spaces, -, ( ) and an optional leading +"
-BOTH_ROWS = ('seed 004: referenceNo "Required | The order reference number"; articleId '
+BOTH_ROWS = ('EWE: referenceNo "Required | The order reference number"; articleId '
              '"Optional | articleId (articleId or referenceNo not null"')
 
 
@@ -74,7 +75,7 @@ CASES = [
     ("empty-reference-with-article-id", {"referenceNo": ""}, "warned", "referenceNo",
      "not given: sent with articleId only"),
     ("neither", {"referenceNo": None, "articleId": None}, "refused", "referenceNo",
-     'required, but missing (or give articleId: seed 004 says "articleId or referenceNo not '
+     'required, but missing (or give articleId: EWE says "articleId or referenceNo not '
      'null")'),
     ("neither-both-empty", {"referenceNo": "", "articleId": " "}, "refused", "referenceNo",
      "required, but empty (or give articleId"),
@@ -102,10 +103,10 @@ CASES = [
      f"{PHONE_RULE}, and a phone number needs digits (it has none)"),
     ("phone-brackets", {"from.phone": "( )( )( )"}, "refused", "from.phone",
      f"{PHONE_RULE}, and a phone number needs digits"),
-    ("phone-seed-example", {"to.phone": "+61 (3) 7010 4321"}, "ok", None, None),
+    ("phone-documented-example", {"to.phone": "+61 (3) 7010 4321"}, "ok", None, None),
     # 5. "Could be 1.6": warn
     ("version-2.0", {"version": "2.0"}, "warned", "version",
-     '"2.0" is not refused, but seed 004 says version "Could be 1.6"'),
+     '"2.0" is not refused, but EWE says version "Could be 1.6"'),
     ("version-abc", {"version": "abc"}, "warned", "version", '"abc" is not refused'),
     ("version-1.6", {"version": "1.6"}, "ok", None, None),
     # e-mail: strict (at most 64 characters before the @); non-ASCII is a warning
@@ -420,5 +421,5 @@ def test_an_invalid_item_keeps_its_warnings_in_modify_as_in_validate(cli, sandbo
     [record] = json.loads(result.out)["results"]
     assert record["status"] == "invalid"
     assert record["warnings"] == validated["warnings"] == [
-        'version: "2.0" is not refused, but seed 004 says version "Could be 1.6"']
+        'version: "2.0" is not refused, but EWE says version "Could be 1.6"']
     assert 'version: "2.0" is not refused' in result.err
