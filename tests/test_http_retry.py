@@ -1,12 +1,16 @@
-"""shipctl.http.retry.RetryPolicy: what is retried, how long to wait, when to give up (the
-loop that asks it is tested in test_http.py, against mocked and real servers)."""
+"""shipctl.http.retry.RetryPolicy: what is retried, how long to wait, when to give up, when a
+401 renews the credentials (the loop that asks it is tested in test_http.py, against mocked
+and real servers; its renewal here)."""
 
 from __future__ import annotations
 
 import pytest
 import requests
+import responses as responses_lib
 
-from shipctl.http import HttpOptions, RetryPolicy
+from shipctl.errors import ShipctlError
+from shipctl.http import Auth as HttpAuth
+from shipctl.http import Call, HttpOptions, RetryPolicy, make_session, send
 from shipctl.http import retry as retry_module
 from shipctl.http.retry import Attempt
 
@@ -91,3 +95,61 @@ def test_full_jitter_is_drawn_from_zero(monkeypatch):
 def test_retry_after_is_a_floor_under_the_back_off_and_is_capped(highest, header, expected):
     result = answer(503, {"Retry-After": header})
     assert policy(backoff_base=0.25, retry_after_max=60.0).wait(1, result) == expected
+
+
+class Tokens(HttpAuth):
+    """Credentials that renew to the next token of ``tokens`` (or raise ``refuse``)."""
+
+    def __init__(self, *tokens: str, refuse: Exception | None = None) -> None:
+        self.tokens = list(tokens)
+        self.refuse = refuse
+        self.rejected: list[dict[str, str]] = []
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[0]}"}
+
+    def renew(self, rejected: dict[str, str]) -> bool:
+        self.rejected.append(rejected)
+        if self.refuse is not None:
+            raise self.refuse
+        if len(self.tokens) < 2:
+            return False
+        self.tokens.pop(0)
+        return True
+
+
+def test_renews_only_a_401_and_only_with_credentials():
+    tokens = Tokens("a")
+    renewing = RetryPolicy.from_options(HttpOptions(), auth=tokens)
+    assert renewing.renews(answer(401), renewed=False)
+    assert not renewing.renews(answer(401), renewed=True)  # once per call: a second 401 stands
+    assert not renewing.renews(answer(403), renewed=False)
+    assert not renewing.renews(NO_ANSWER, renewed=False)
+    assert not policy().renews(answer(401), renewed=False)  # no credentials, nothing to renew
+
+
+@responses_lib.activate
+def test_send_renews_the_credentials_once_after_a_401():
+    url = "https://api.test/x"
+    responses_lib.add(responses_lib.GET, url, status=401)
+    responses_lib.add(responses_lib.GET, url, status=200)
+    tokens = Tokens("old", "new")
+    session = make_session(HttpOptions())
+    delivery = send(session, Call("GET", url), HttpOptions(retries=0), auth=tokens)
+    assert delivery.response.status_code == 200 and delivery.attempts == 2
+    assert tokens.rejected == [{"Authorization": "Bearer old"}]
+    sent = [call.request.headers["Authorization"] for call in responses_lib.calls]
+    assert sent == ["Bearer old", "Bearer new"]  # at once, though --retries is 0
+
+
+@responses_lib.activate
+def test_a_second_401_stands_and_a_refusal_comes_back_beside_it():
+    url = "https://api.test/x"
+    responses_lib.add(responses_lib.GET, url, status=401)
+    session = make_session(HttpOptions())
+    twice = send(session, Call("GET", url), HttpOptions(), auth=Tokens("a", "b", "c"))
+    assert twice.response.status_code == 401 and twice.attempts == 2 and twice.refused is None
+    refusal = ShipctlError("the token endpoint refused the client secret")
+    refused = send(session, Call("GET", url), HttpOptions(), auth=Tokens("a", refuse=refusal))
+    assert refused.response.status_code == 401 and refused.attempts == 1
+    assert refused.refused is refusal
