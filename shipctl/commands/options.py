@@ -49,6 +49,19 @@ ResultsOpt = Annotated[
 ]
 
 
+def print_fixed_option(item: str, repairs: str) -> Any:
+    """``--print-fixed`` of a validate command: ``item`` is what one input holds ("push"),
+    ``repairs`` what the reader forgives in it, for the help."""
+    return Annotated[
+        bool,
+        typer.Option(
+            "--print-fixed",
+            help=f"Print each {item} as clean JSON on stdout ({repairs}… repaired); the"
+            " verdicts go to stderr.",
+        ),
+    ]
+
+
 def results_app(ctx: typer.Context, output: ResultsFormat, **settings: Any) -> Application:
     """The invocation's Application, writing results as ``-o`` says; ``settings`` go to
     ``Application.use`` (``profile``, ``show_secrets``)."""

@@ -17,6 +17,7 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
+    print_fixed_option,
     results_app,
 )
 from shipctl.ecom import receiver_commands
@@ -33,19 +34,15 @@ group = command_group(
 )
 
 
+PrintFixedOpt = print_fixed_option("push", "single quotes, trailing commas, text around it")
+
+
 @group.command(epilog=EXIT_CODES_HELP)
 def validate(
     ctx: typer.Context,
     paths: PathsArg = None,
     recursive: RecursiveOpt = False,
-    print_fixed: Annotated[
-        bool,
-        typer.Option(
-            "--print-fixed",
-            help="Print each push as clean JSON on stdout (single quotes, trailing commas,"
-            " text around it… repaired); the verdicts go to stderr.",
-        ),
-    ] = False,
+    print_fixed: PrintFixedOpt = False,
     output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Check Ecom status pushes offline: every key, datetime, reason code and number.

@@ -15,6 +15,7 @@ from shipctl.commands.options import (
     RecursiveOpt,
     ResultsFormat,
     ResultsOpt,
+    print_fixed_option,
     results_app,
 )
 
@@ -60,6 +61,9 @@ def modify(ctx: typer.Context, *, run: bulk.Bulk, content_type: ContentTypeOpt =
     raise typer.Exit(runner.run(run.app, provider, run.options()))
 
 
+PrintFixedOpt = print_fixed_option("payload", "comments, trailing commas, email quoting")
+
+
 @group.command(epilog=EXIT_CODES_HELP)
 def validate(
     ctx: typer.Context,
@@ -74,14 +78,7 @@ def validate(
             help="Accepted for scripts that pass it: what was not checked is always said.",
         ),
     ] = False,
-    print_fixed: Annotated[
-        bool,
-        typer.Option(
-            "--print-fixed",
-            help="Print each payload as clean JSON on stdout (comments, trailing commas,"
-            " email quoting… repaired); the verdicts go to stderr.",
-        ),
-    ] = False,
+    print_fixed: PrintFixedOpt = False,
     output: ResultsOpt = ResultsFormat.text,
 ) -> None:
     """Check modifyShipment request bodies offline against every documented field rule.
@@ -91,11 +88,8 @@ def validate(
       $ shipctl ewe validate sample_payloads/ewe/invalid.yaml
       $ shipctl ewe validate -R payloads/ -o json
     """
-    from shipctl.errors import UsageError
     from shipctl.ewe.validate import run
 
-    if print_fixed and output is not ResultsFormat.text:
-        raise UsageError(f"--print-fixed prints JSON of its own: use it without -o {output.value}")
     app = results_app(ctx, output, profile=profile)
     paths_ = [str(p) for p in paths or []]
     raise typer.Exit(run(app, paths_, recursive=recursive, print_fixed=print_fixed))
