@@ -126,7 +126,7 @@ def run(app: Any, checker: Checker, paths: list[str], *, recursive: bool,
         return report.finish()
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (shipctl.cli): the counts so far, then 130
         report.counts.interrupted = True
-        report.stop(ExitCode.INTERRUPTED)
+        report.stop(int(ExitCode.INTERRUPTED))
         raise
     except ShipctlError as error:  # unreadable input: what was written stays one document
         report.stop(int(error.exit_code))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipctl import validation
 from shipctl.ecom.models import Verdict, check, label
 
 PASTE_PROMPT = "Paste the push, then press Ctrl-D (Ctrl-Z Enter on Windows)"
@@ -42,7 +43,5 @@ class PushChecker:
 
 
 def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = False) -> int:
-    from shipctl import validation
-
     return validation.run(app, PushChecker(), paths, recursive=recursive,
                           print_fixed=print_fixed)

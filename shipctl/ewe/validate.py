@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipctl import validation
 from shipctl.ewe import MSG_TYPE
 from shipctl.ewe.models import Checked, PostcodeIndex, Problem, check, unknown_column
+from shipctl.ewe.postcodes import configured_index, note_unchecked
+from shipctl.output import LINE_WIDTH, shorten
 
 PASTE_PROMPT = "Paste the payload, then press Ctrl-D (Ctrl-Z Enter on Windows)"
 
@@ -31,9 +34,6 @@ class ModifyChecker:
         self.digest_dropped = False
 
     def check(self, item: Any) -> Checked:
-        from shipctl.ewe.postcodes import note_unchecked
-        from shipctl.output import LINE_WIDTH, shorten
-
         if self.postcodes is None and not self.checked:
             note_unchecked(self.app)  # once per run, before the first verdict
         self.checked += 1
@@ -68,8 +68,5 @@ class ModifyChecker:
 
 
 def run(app: Any, paths: list[str], *, recursive: bool, print_fixed: bool = False) -> int:
-    from shipctl import validation
-    from shipctl.ewe.postcodes import configured_index
-
     checker = ModifyChecker(app, configured_index(app))
     return validation.run(app, checker, paths, recursive=recursive, print_fixed=print_fixed)
