@@ -124,7 +124,6 @@ class Relay:
 
         # the relayed pushes carry Ecom's credentials: say so when they would cross in clear
         http.warn_plain_http(url, sends_credentials=True, warn=warn or log)
-        self.url = url
         self.store = store
         self.log = log
         self.schedule = schedule or Schedule()
