@@ -109,7 +109,7 @@ def test_a_missing_reference_is_code_10(post):
     answer = post({**ewe_envelope(), **body})
     assert answer.json() == {
         "success": False, "code": 10,
-        "message": ['referenceNo: required, but missing (or give articleId: seed 004 says '
+        "message": ['referenceNo: required, but missing (or give articleId: EWE says '
                     '"articleId or referenceNo not null")'],
     }
 
