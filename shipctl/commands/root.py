@@ -5,7 +5,6 @@ Only typer and the thin command modules are imported here; each command imports 
 needs when it runs, so TAB completion stays fast.
 """
 
-import importlib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -34,7 +33,7 @@ class RootGroup(ShipctlGroup):
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - click's
         super().__init__(*args, **kwargs)
-        self.provider_groups = {p.name: p.commands for p in providers() if p.commands}
+        self.provider_groups = {p.name: p for p in providers() if p.commands}
         self._built: dict[str, typer.core.TyperGroup] = {}
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
@@ -45,8 +44,8 @@ class RootGroup(ShipctlGroup):
         if command is None and name in self.provider_groups:
             command = self._built.get(name)
             if command is None:
-                module = importlib.import_module(self.provider_groups[name])
-                command = self._built[name] = typer.main.get_command(module.group)
+                group = self.provider_groups[name].commands_hook().group
+                command = self._built[name] = typer.main.get_command(group)
                 command.name = name
         return command
 
@@ -57,8 +56,8 @@ class RootGroup(ShipctlGroup):
         try:
             self._built = {
                 name: built.get(name) or typer.core.TyperGroup(
-                    name=name, help=importlib.import_module(module).group.info.help)
-                for name, module in self.provider_groups.items()
+                    name=name, help=provider.commands_hook().group.info.help)
+                for name, provider in self.provider_groups.items()
             }
             super().format_commands(ctx, formatter)
         finally:
