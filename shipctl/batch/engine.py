@@ -118,6 +118,7 @@ class Engine:
         self.signals = 0
         self.deadline: float | None = None
         self.abandon = False
+        self.restore_signals: Callable[[], None] = lambda: None  # set by install_signals
         self.t0 = time.monotonic()
 
     # -- setup / teardown -------------------------------------------------------------------
@@ -170,12 +171,10 @@ class Engine:
 
     # -- signals ----------------------------------------------------------------------------
     def install_signals(self) -> None:
+        """Our handler for SIGINT and SIGTERM; ``restore_signals`` puts back the ones found."""
         from shipctl.stopping import handle
 
         self.restore_signals = handle(self.on_signal, (signal.SIGINT, signal.SIGTERM))
-
-    def restore_signals(self) -> None:  # replaced by install_signals' undo
-        pass
 
     def on_signal(self, signum: int, frame: Any) -> None:
         # Runs in the main thread between two bytecodes: only note the signal and wake the

@@ -1,5 +1,5 @@
-"""Which job may start when, and the fate of those that may not (docs/conventions.md, Bulk
-engine).
+"""Which job may start when, and the fate of those that may not (docs/conventions.md,
+Bulk engine).
 
 Plain code: no threads, no locks, no sleeps, no clock. The engine calls it under its lock and
 turns what it returns into records; the tests drive it directly.
