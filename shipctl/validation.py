@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shipctl.inputs.items import Path_, Repair, dotted
+from shipctl.inputs.csvreader import ColumnCheck
+from shipctl.inputs.items import Item, Path_, Repair, dotted
 from shipctl.output import LINE_WIDTH, shorten
 
 
@@ -73,24 +74,23 @@ class Checker(Protocol):
     noun: str  # what an item is called in the summary: "item", "payload"
     paste_prompt: str  # said on stderr when stdin is a terminal, so the wait is not a hang
     allow_csv: bool
-    # the provider's judgement of a CSV column's field path (``inputs.ColumnCheck``), or None
-    check_column: Any
+    check_column: ColumnCheck | None  # the provider's judgement of a CSV column's field path
     # True: an item's warnings are listed under its verdict on stdout, counted in the summary
     # ("with warnings"); False: said on stderr as each item is checked, like the run's warnings
     warnings_in_verdict: bool
 
-    def check(self, item: Any) -> Verdict: ...
+    def check(self, item: Item) -> Verdict: ...
 
-    def label(self, item: Any, verdict: Verdict) -> str:
+    def label(self, item: Item, verdict: Verdict) -> str:
         """What a person recognises the item by (a reference, an AWB), "-" when nothing."""
 
-    def record(self, item: Any, verdict: Verdict) -> dict[str, Any]:
+    def record(self, item: Item, verdict: Verdict) -> dict[str, Any]:
         """The provider's own keys of the item's record, beside the shared ones."""
 
     def summary(self, counts: Counts) -> dict[str, Any]:
         """The provider's own keys of the summary, beside total/valid/invalid/exit_code."""
 
-    def fixed(self, item: Any) -> Any:
+    def fixed(self, item: Item) -> Any:
         """The item as ``--print-fixed`` prints it (what would be sent, minus any secret)."""
 
 
@@ -151,7 +151,7 @@ class _Report:
         if isinstance(message, Repair):
             self.repairs[message.file] = self.repairs.get(message.file, 0) + 1
 
-    def item(self, item: Any, verdict: Verdict) -> None:
+    def item(self, item: Item, verdict: Verdict) -> None:
         counts, checker = self.counts, self.checker
         if verdict.problems:
             counts.invalid += 1
@@ -170,7 +170,7 @@ class _Report:
             return
         self._verdict(item, verdict, label)
 
-    def _verdict(self, item: Any, verdict: Verdict, label: str) -> None:
+    def _verdict(self, item: Item, verdict: Verdict, label: str) -> None:
         say = self.say
         if verdict.problems:
             heading = "INVALID"
@@ -189,7 +189,7 @@ class _Report:
             for problem in verdict.warnings:
                 say(f"  warning: {item.where(problem.path)}: {problem.message}")
 
-    def _record(self, item: Any, verdict: Verdict, label: str) -> dict[str, Any]:
+    def _record(self, item: Item, verdict: Verdict, label: str) -> dict[str, Any]:
         """The shared record (README "Results as JSON"), with the checker's own keys."""
         location = item.location
         valid = not verdict.problems
@@ -256,7 +256,7 @@ class _FixedPrinter:
         self.held: Any = None
         self.count = 0
 
-    def add(self, data: Any, item: Any) -> None:
+    def add(self, data: Any, item: Item) -> None:
         data = self._json_numbers(data, (), item)
         self.count += 1
         if self.count == 1:
@@ -273,7 +273,7 @@ class _FixedPrinter:
         elif self.count > 1:
             self._write("\n]\n")
 
-    def _json_numbers(self, node: Any, path: Path_, item: Any) -> Any:
+    def _json_numbers(self, node: Any, path: Path_, item: Item) -> Any:
         """NaN and Infinity are not JSON that anything but Python reads: each is printed as
         its text ("NaN"), with a warning; validating what was printed still refuses it."""
         if isinstance(node, float) and not math.isfinite(node):

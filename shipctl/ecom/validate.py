@@ -13,6 +13,7 @@ from typing import Any
 
 from shipctl import validation
 from shipctl.ecom.models import Verdict, check, label
+from shipctl.inputs import Item
 
 PASTE_PROMPT = "Paste the push, then press Ctrl-D (Ctrl-Z Enter on Windows)"
 
@@ -26,19 +27,19 @@ class PushChecker:
     check_column = None
     warnings_in_verdict = True
 
-    def check(self, item: Any) -> Verdict:
+    def check(self, item: Item) -> Verdict:
         return check(item.data)
 
-    def label(self, item: Any, verdict: Verdict) -> str:
+    def label(self, item: Item, verdict: Verdict) -> str:
         return label(item.data)
 
-    def record(self, item: Any, verdict: Verdict) -> dict[str, Any]:
+    def record(self, item: Item, verdict: Verdict) -> dict[str, Any]:
         return {"v2": verdict.v2}
 
-    def summary(self, counts: Any) -> dict[str, Any]:
+    def summary(self, counts: validation.Counts) -> dict[str, Any]:
         return {"with_warnings": counts.warned, "interrupted": counts.interrupted}
 
-    def fixed(self, item: Any) -> Any:
+    def fixed(self, item: Item) -> Any:
         return item.data  # a push carries no secret: printed as it would be replayed
 
 

@@ -13,6 +13,7 @@ from shipctl import validation
 from shipctl.ewe import MSG_TYPE
 from shipctl.ewe.models import Checked, PostcodeIndex, Problem, check, unknown_column
 from shipctl.ewe.postcodes import configured_index, note_unchecked
+from shipctl.inputs import Item
 from shipctl.output import LINE_WIDTH, shorten
 
 PASTE_PROMPT = "Paste the payload, then press Ctrl-D (Ctrl-Z Enter on Windows)"
@@ -33,7 +34,7 @@ class ModifyChecker:
         self.checked = 0
         self.digest_dropped = False
 
-    def check(self, item: Any) -> Checked:
+    def check(self, item: Item) -> Checked:
         if self.postcodes is None and not self.checked:
             note_unchecked(self.app)  # once per run, before the first verdict
         self.checked += 1
@@ -45,16 +46,16 @@ class ModifyChecker:
                                                f"{shown} is replaced by {MSG_TYPE!r} when sent"))
         return checked
 
-    def label(self, item: Any, verdict: Checked) -> str:
+    def label(self, item: Item, verdict: Checked) -> str:
         return verdict.label
 
-    def record(self, item: Any, verdict: Checked) -> dict[str, Any]:
+    def record(self, item: Item, verdict: Checked) -> dict[str, Any]:
         return {"reference_no": verdict.reference_no and verdict.label}
 
-    def summary(self, counts: Any) -> dict[str, Any]:
+    def summary(self, counts: validation.Counts) -> dict[str, Any]:
         return {"items": counts.total}
 
-    def fixed(self, item: Any) -> Any:
+    def fixed(self, item: Item) -> Any:
         data = item.data
         if isinstance(data, dict) and "digest" in data:
             # a secret (docs/conventions.md, Configuration), and shipctl computes it when
