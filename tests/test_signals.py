@@ -212,6 +212,41 @@ def test_run_restores_the_handlers_it_found(cli):
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
+def test_one_handler_helper_sets_and_puts_back_only_its_own():
+    import threading
+
+    from shipctl.stopping import handle
+
+    def mine(signum, frame):
+        pass
+
+    def theirs(signum, frame):
+        pass
+
+    found = signal.getsignal(signal.SIGUSR1)
+    restore = handle(mine, [signal.SIGUSR1])
+    assert signal.getsignal(signal.SIGUSR1) is mine
+    restore()
+    assert signal.getsignal(signal.SIGUSR1) is found
+    restore = handle(mine, [signal.SIGUSR1])
+    signal.signal(signal.SIGUSR1, theirs)  # set meanwhile by someone else: it stays
+    restore()
+    assert signal.getsignal(signal.SIGUSR1) is theirs
+    # over: only where the handler in place is the one named
+    restore = handle(mine, [signal.SIGUSR1], over={signal.SIGUSR1: found})
+    assert signal.getsignal(signal.SIGUSR1) is theirs
+    restore()
+    signal.signal(signal.SIGUSR1, found)
+    # outside the main thread nothing is set, and the undo does nothing
+    undo = []
+    worker = threading.Thread(target=lambda: undo.append(handle(mine, [signal.SIGUSR1])))
+    worker.start()
+    worker.join()
+    assert signal.getsignal(signal.SIGUSR1) is found
+    undo[0]()
+    assert signal.getsignal(signal.SIGUSR1) is found
+
+
 @pytest.mark.timeout(60)
 def test_an_interruption_wrapped_by_a_library_is_still_an_interruption(cli, tmp_path,
                                                                        monkeypatch):
