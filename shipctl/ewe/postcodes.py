@@ -96,9 +96,6 @@ class PostcodeIndex:
     def __len__(self) -> int:
         return len(self._places)
 
-    def __contains__(self, suburb: object) -> bool:
-        return isinstance(suburb, str) and normalise_suburb(suburb) in self._places
-
     def name_of(self, suburb: str) -> str:
         return self._names.get(normalise_suburb(suburb), suburb)
 
