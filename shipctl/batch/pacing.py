@@ -59,21 +59,26 @@ class Pacer:
                 ticket = object()
                 self._queue.append(ticket)
             try:
-                while True:
-                    if self._cancelled or (give_up is not None and give_up()):
-                        return False
-                    if self._queue[0] is ticket:
-                        delay = self._last + self.interval - time.monotonic()
-                        if delay <= 0:
-                            break
-                        self._cond.wait(delay)
-                    else:
-                        self._cond.wait()  # the waiters ahead are served first
+                if not self._turn(ticket, give_up):
+                    return False
                 self._grant()
                 return True
             finally:
                 self._queue.remove(ticket)
                 self._cond.notify_all()
+
+    def _turn(self, ticket: object, give_up: Callable[[], bool] | None) -> bool:
+        """Under the condition: wait until ``ticket`` heads the queue and its slot has come;
+        False when cancelled or ``give_up()`` first."""
+        while not (self._cancelled or (give_up is not None and give_up())):
+            if self._queue[0] is not ticket:
+                self._cond.wait()  # the waiters ahead are served first
+                continue
+            delay = self._last + self.interval - time.monotonic()
+            if delay <= 0:
+                return True
+            self._cond.wait(delay)
+        return False
 
     def _grant(self) -> None:
         """Under the condition: a start happens now. The one place a slot is given, so a test
