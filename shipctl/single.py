@@ -62,16 +62,9 @@ class Sent(NamedTuple):
     settled: bool  # the answer did not account for everything: read back and decided
 
 
-def status(outcome: Outcome) -> str:
-    """The bulk vocabulary's word for ``outcome``: succeeded, unknown or failed."""
-    from shipctl import batch
-
-    return batch.SUCCEEDED if outcome.ok else batch.UNKNOWN if outcome.unknown else batch.FAILED
-
-
 def dry_run(app: Application, provider: RequestProvider, job: Job) -> Any:
-    """The request ``job`` would be, as ``--dry-run`` shows it: nothing is fetched or sent.
-    ``provider`` has been connected with ``RunContext(dry_run=True)``; the record
+    """The request ``job`` would be, as ``--dry-run`` shows it: ``provider`` is connected for
+    a dry run (``RunContext(dry_run=True)``: nothing is fetched or sent); the record
     (``-o json``) or the text comes back for the command to write."""
     from shipctl.runner import dry_run_request
 

@@ -26,7 +26,6 @@ from shipctl.batch.pacing import Pacer, check_rate, make_pacer
 from shipctl.batch.recorder import Recorder
 from shipctl.batch.scheduler import Scheduler, Settled, window_for
 from shipctl.batch.vocabulary import (
-    FAILED,
     INTERRUPTED,
     NOT_SENT,
     SUCCEEDED,
@@ -393,7 +392,7 @@ class Engine:
         else:
             if outcome.attempts:  # 0: settled without a request (verified, or no credentials)
                 self.summary.sent += 1
-            status = SUCCEEDED if outcome.ok else UNKNOWN if outcome.unknown else FAILED
+            status = outcome.status
             self.recorder.finish(index, job, status, outcome.message, outcome.code,
                                  outcome.attempts, int(elapsed * 1000), outcome.detail,
                                  outcome.parts)

@@ -154,6 +154,12 @@ class Outcome:
     # the same transaction as the job's own row).
     parts: dict[str, Part] | None = None
 
+    @property
+    def status(self) -> str:
+        """The status it is recorded as, by a bulk run or a single request: SUCCEEDED, UNKNOWN
+        or FAILED."""
+        return SUCCEEDED if self.ok else UNKNOWN if self.unknown else FAILED
+
 
 @dataclass(slots=True)
 class Part:

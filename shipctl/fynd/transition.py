@@ -130,7 +130,6 @@ def _say_settled(app: Application, url: str, outcome: Outcome) -> int:
     """The transition was sent and no complete answer said whether each shipment moved: what
     reading them back decided (applied → ok; nothing moved → sent again; cannot tell →
     unknown, exit 1, never sent twice blindly)."""
-    from shipctl import single
     from shipctl.fynd.client import printable
 
     out = app.out
@@ -139,7 +138,7 @@ def _say_settled(app: Application, url: str, outcome: Outcome) -> int:
     if out.json_mode:
         out.write_json({
             "request": {"method": "PUT", "url": url},
-            "status": single.status(outcome),
+            "status": outcome.status,
             "ok": outcome.ok,
             "message": outcome.message,
             "shipments": [{"identifier": p.key, "status": p.status, "message": p.message}
