@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import shipctl.http
 from shipctl import http, secrets
 from shipctl.errors import ExitCode
-from shipctl.fynd import client
+from shipctl.fynd import client, token_cache
 from shipctl.fynd import credentials as token
 
 BASE = "https://fynd.test"
@@ -37,7 +37,8 @@ class Clock:
 
 def identity(profile: str = "default", company: str = "7", client_id: str = CLIENT_ID,
              secret: str = SECRET):
-    return token.Identity(profile, BASE, company, client_id, token.secret_digest(secret))
+    return token_cache.Identity(profile, BASE, company, client_id,
+                                token_cache.secret_digest(secret))
 
 
 def make_source(clock=None, cache=None, ident=None, retries: int = 0, secret: str = SECRET,
@@ -53,7 +54,7 @@ def make_source(clock=None, cache=None, ident=None, retries: int = 0, secret: st
                            client_id=ident.client_id, client_secret=secret,
                            profile=ident.profile, clock=clock, warn=warn)
 
-    return token.TokenSource(ident, fetcher, cache=cache or token.TokenCache(warn=warn),
+    return token.TokenSource(ident, fetcher, cache=cache or token_cache.TokenCache(warn=warn),
                              clock=clock)
 
 
@@ -107,7 +108,7 @@ def test_one_token_for_many_requests_and_many_threads():
 def test_the_cache_is_reused_by_the_next_run_and_is_private():
     issue()
     first = make_source().get()
-    path = token.TokenCache().path(identity())
+    path = token_cache.TokenCache().path(identity())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     # neither the secret nor the client id names the file; it lives in the user cache dir
@@ -126,7 +127,7 @@ def test_each_profile_company_and_client_has_its_own_token(other):
     issue("tok-BBBB-2222", url=client.token_url(BASE, other.company_id))
     assert make_source().get().access_token == "tok-AAAA-1111"
     assert make_source(ident=other).get().access_token == "tok-BBBB-2222"
-    assert token.TokenCache().path(other) != token.TokenCache().path(identity())
+    assert token_cache.TokenCache().path(other) != token_cache.TokenCache().path(identity())
     assert len(responses.calls) == 2
 
 
@@ -221,7 +222,7 @@ def test_a_gateway_page_from_the_token_endpoint_is_one_line():
 @pytest.mark.parametrize("content", ["", "{half", '{"access_token": 5}', "[]"])
 def test_a_damaged_cache_file_is_a_miss(content):
     issue()
-    path = token.TokenCache().path(identity())
+    path = token_cache.TokenCache().path(identity())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content)
     assert make_source().get().access_token == "tok-AAAA-1111"
@@ -232,19 +233,19 @@ def test_concurrent_refreshers_never_leave_a_torn_file():
     """Two runs renewing at the same moment: each replaces the file whole (os.replace), so a
     reader sees one complete token or the other, and no temporary file is left behind."""
     ident = identity()
-    cache = token.TokenCache()
+    cache = token_cache.TokenCache()
     long_token = "tok-" + "L" * 5000  # several pages: a torn write would show
-    cache.store(ident, token.Token("tok-first", 2e9, 2e9))
+    cache.store(ident, token_cache.Token("tok-first", 2e9, 2e9))
     stop = threading.Event()
     seen: list[object] = []
 
     def writer(value: str):
-        mine = token.TokenCache()
+        mine = token_cache.TokenCache()
         for n in range(150):
-            mine.store(ident, token.Token(f"{value}-{n}", 2e9, 2e9))
+            mine.store(ident, token_cache.Token(f"{value}-{n}", 2e9, 2e9))
 
     def reader():
-        mine = token.TokenCache()
+        mine = token_cache.TokenCache()
         while not stop.is_set():
             got = mine.load(ident)
             seen.append(got.access_token if got else None)
@@ -266,13 +267,13 @@ def test_concurrent_refreshers_never_leave_a_torn_file():
 def test_a_read_only_cache_still_gives_a_token(tmp_path):
     directory = tmp_path / "ro"
     directory.mkdir(mode=0o500)
-    cache = token.TokenCache(directory / "tokens")
-    cache.store(identity(), token.Token("tok-x", 2e9, 2e9))  # no error: a miss next time
+    cache = token_cache.TokenCache(directory / "tokens")
+    cache.store(identity(), token_cache.Token("tok-x", 2e9, 2e9))  # no error: a miss next time
     assert cache.load(identity()) is None or os.geteuid() == 0
 
 
 def test_the_bearer_header_and_the_token_a_401_was_answered_to():
-    headers = token.bearer(token.Token("tok-Z", 1, 1))
+    headers = token.bearer(token_cache.Token("tok-Z", 1, 1))
     assert headers == {"Authorization": "Bearer tok-Z"}
     assert token.rejected_token(headers) == "tok-Z"
     assert token.rejected_token({}) is None
@@ -286,7 +287,7 @@ def test_the_bearer_header_and_the_token_a_401_was_answered_to():
                     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                     max_size=7)))
 def test_any_cache_file_content_is_a_token_of_this_identity_or_a_miss(content):
-    cache = token.TokenCache()
+    cache = token_cache.TokenCache()
     path = cache.path(identity())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
@@ -352,10 +353,10 @@ def test_an_unreachable_token_endpoint_is_not_asked_again_by_every_worker(monkey
 @responses.activate
 def test_a_looser_cache_directory_and_file_are_made_private(tmp_path):
     # an older version, a restored backup or a umask of 0: the token must not stay readable
-    directory = token.cache_dir()
+    directory = token_cache.cache_dir()
     directory.mkdir(parents=True, mode=0o755)
     os.chmod(directory, 0o755)
-    path = token.TokenCache().path(identity())
+    path = token_cache.TokenCache().path(identity())
     path.write_text("{}")
     os.chmod(path, 0o644)
     issue()

@@ -102,10 +102,10 @@ def test_the_token_endpoint_refusing_still_names_the_secret(cli, fynd_env):
 def test_a_bulk_run_whose_renewal_is_refused_names_the_secret(cli, fynd_env, tmp_path):
     """A cached token that the API no longer takes, and a token endpoint that now refuses the
     secret (rotated on Fynd's side): the secret is the suspect, not fynd.company_id."""
-    from shipctl.fynd import credentials as token
+    from shipctl.fynd import token_cache
 
-    ident = token.Identity("default", BASE, "7", "acme", token.secret_digest(SECRET))
-    token.TokenCache().store(ident, token.Token("tok-Cached-0000", 4e9, 4e9))
+    ident = token_cache.Identity("default", BASE, "7", "acme", token_cache.secret_digest(SECRET))
+    token_cache.TokenCache().store(ident, token_cache.Token("tok-Cached-0000", 4e9, 4e9))
     responses.add(responses.POST, TOKEN_URL, status=401,
                   json={"success": False, "message": "invalid client credentials"})
     responses.add(responses.PUT, STATUS_URL, status=401, json={"message": "Unauthorized"})

@@ -19,7 +19,7 @@ import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipctl.fynd import client
+from shipctl.fynd import client, token_cache
 from shipctl.fynd import credentials as token
 
 BASE = "https://fynd.test"
@@ -41,9 +41,9 @@ def fynd_env(monkeypatch):
         monkeypatch.setenv(f"SHIPCTL_FYND_{key}", value)
 
 
-def identity(secret: str = SECRET) -> token.Identity:
+def identity(secret: str = SECRET) -> token_cache.Identity:
     """The identity `shipctl fynd …` has under ``fynd_env``."""
-    return token.Identity("default", BASE, "7", CLIENT_ID, token.secret_digest(secret))
+    return token_cache.Identity("default", BASE, "7", CLIENT_ID, token_cache.secret_digest(secret))
 
 
 def document(access_token: str = PLANTED, secret: str = SECRET) -> str:
@@ -56,7 +56,7 @@ def document(access_token: str = PLANTED, secret: str = SECRET) -> str:
 def plant(*, file_mode: int = 0o600, dir_mode: int = 0o700, content: str | None = None):
     """A cache file that would be used as it is: the right identity, a token fresh until
     2096. Returns its path."""
-    directory = token.cache_dir()
+    directory = token_cache.cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, dir_mode)
     path = directory / identity().file_name()
@@ -110,7 +110,7 @@ def assert_ignored(result, path, reason: str) -> None:
     assert warnings == [f"warning: {path} {reason}: the Fynd token cache is not used (not read, "
                         "not written); the token is kept in memory for this run only. Remove it,"
                         " or make it yours and writable only by you (chmod go-w)"]
-    assert FRESH not in "".join(p.read_text() for p in token.cache_dir().rglob("*.json")
+    assert FRESH not in "".join(p.read_text() for p in token_cache.cache_dir().rglob("*.json")
                                 if p.is_file())
 
 
@@ -170,7 +170,7 @@ def test_a_symlinked_cache_directory_is_not_used(cli, fynd_env, tmp_path):
     elsewhere.mkdir(mode=0o700)
     (elsewhere / identity().file_name()).write_text(document())
     os.chmod(elsewhere / identity().file_name(), 0o600)
-    directory = token.cache_dir()
+    directory = token_cache.cache_dir()
     directory.parent.mkdir(parents=True, exist_ok=True)
     directory.symlink_to(elsewhere, target_is_directory=True)
     serve()
@@ -185,7 +185,7 @@ def test_a_symlinked_cache_file_is_not_used(cli, fynd_env, tmp_path):
     target = tmp_path / "token.json"
     target.write_text(document())
     os.chmod(target, 0o600)
-    directory = token.cache_dir()
+    directory = token_cache.cache_dir()
     directory.mkdir(parents=True, mode=0o700)
     path = directory / identity().file_name()
     path.symlink_to(target)
@@ -196,7 +196,7 @@ def test_a_symlinked_cache_file_is_not_used(cli, fynd_env, tmp_path):
 
 @responses.activate
 def test_a_planted_fifo_neither_hangs_nor_is_used(cli, fynd_env):
-    directory = token.cache_dir()
+    directory = token_cache.cache_dir()
     directory.mkdir(parents=True, mode=0o700)
     path = directory / identity().file_name()
     os.mkfifo(path, 0o600)
@@ -232,15 +232,15 @@ def test_auth_says_why_the_token_was_not_cached(cli, fynd_env):
 
 def test_the_cache_unit_refuses_and_stays_off_for_the_run():
     warned: list[str] = []
-    cache = token.TokenCache(warn=warned.append)
+    cache = token_cache.TokenCache(warn=warned.append)
     path = plant(file_mode=0o646)
     assert cache.load(identity()) is None
     os.chmod(path, 0o600)  # fixed meanwhile: still off for this run (no flip-flopping)
     assert cache.load(identity()) is None
-    assert cache.store(identity(), token.Token("tok-New-3333", 4e9, 4e9)) is False
+    assert cache.store(identity(), token_cache.Token("tok-New-3333", 4e9, 4e9)) is False
     assert len(warned) == 1 and str(path) in warned[0]
     assert json.loads(path.read_text())["access_token"] == PLANTED
-    assert token.TokenCache().load(identity()).access_token == PLANTED  # the next run uses it
+    assert token_cache.TokenCache().load(identity()).access_token == PLANTED  # the next run uses it
 
 
 # -- the client secret ---------------------------------------------------------------------------
@@ -285,10 +285,10 @@ def test_a_wrong_new_secret_exits_2_after_asking_the_token_endpoint(cli, fynd_en
 
 
 def test_the_cache_file_shows_nothing_of_the_secret():
-    cache = token.TokenCache()
-    cache.store(identity(), token.Token("tok-X-0000", 4e9, 4e9))
-    (path,) = token.cache_dir().iterdir()
-    digest = token.secret_digest(SECRET)
+    cache = token_cache.TokenCache()
+    cache.store(identity(), token_cache.Token("tok-X-0000", 4e9, 4e9))
+    (path,) = token_cache.cache_dir().iterdir()
+    digest = token_cache.secret_digest(SECRET)
     assert path.name == identity().file_name()
     text = path.read_text()
     for shown in (SECRET, digest, digest[:16]):
@@ -310,7 +310,7 @@ def test_expires_in_as_a_numeric_string_is_read_and_cached(cli, fynd_env):
     assert first.code == 0 and "warning" not in first.err
     assert transition(cli).code == 0
     assert len(sent("POST")) == 1  # the second run used the cached token
-    cached = json.loads((token.cache_dir() / identity().file_name()).read_text())
+    cached = json.loads((token_cache.cache_dir() / identity().file_name()).read_text())
     assert 3590 < cached["expires_at"] - time.time() <= 3600
 
 
@@ -333,7 +333,7 @@ def test_a_token_without_a_usable_expiry_serves_this_run_only(cli, fynd_env, val
     assert result.code == 0, result.err
     assert (f"warning: Fynd's token answer {said}: the token serves this run only and is not "
             "cached") in result.err
-    assert not token.cache_dir().exists() or not any(token.cache_dir().iterdir())
+    assert not token_cache.cache_dir().exists() or not any(token_cache.cache_dir().iterdir())
     assert transition(cli).code == 0  # the next run asks again
     assert len(sent("POST")) == 2
     assert [p.headers["Authorization"] for p in sent("PUT")] == [f"Bearer {FRESH}"] * 2
@@ -349,7 +349,7 @@ def test_a_token_for_this_run_only_serves_every_request_of_the_run():
     session = http.make_session(options, pool_size=1)
     source = token.TokenSource(identity(), lambda: token.fetch(
         session, options, url=TOKEN_URL, client_id=CLIENT_ID, client_secret=SECRET,
-        profile="default", warn=warned.append), cache=token.TokenCache(warn=warned.append))
+        profile="default", warn=warned.append), cache=token_cache.TokenCache(warn=warned.append))
     assert {source.get().access_token for _ in range(20)} == {FRESH}
     assert len(responses.calls) == 1 and len(warned) == 1
     assert source.not_cached == "Fynd did not say when it expires"

@@ -264,7 +264,7 @@ def test_unreachable_api_exits_1_in_one_line(cli, monkeypatch):
 
 
 def test_the_embedded_sandbox_leaves_no_token_in_the_users_cache(cli):
-    from shipctl.fynd.credentials import cache_dir
+    from shipctl.fynd.token_cache import cache_dir
 
     # each --sandbox run has its own simulator on a new port: a cached token is of no use later
     for _ in range(2):
@@ -275,7 +275,7 @@ def test_the_embedded_sandbox_leaves_no_token_in_the_users_cache(cli):
 
 
 def test_a_sandbox_given_by_url_keeps_its_token_across_runs(cli, sandbox):
-    from shipctl.fynd.credentials import cache_dir
+    from shipctl.fynd.token_cache import cache_dir
 
     server = sandbox()
     for shipment in ("U1", "U2"):
