@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Where every sending command's credentials come from; the HTTP layer renews them after a 401.
+from shipctl.batch.vocabulary import Verdict
 from shipctl.http.options import Auth
-from shipctl.sender import Verdict
 
 if TYPE_CHECKING:
     import requests

@@ -10,30 +10,15 @@ before anything is sent again.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from shipctl.batch.vocabulary import Verdict
 
 if TYPE_CHECKING:
     from shipctl.app import Application
     from shipctl.batch import Job, Outcome
     from shipctl.http import Auth, Call, Delivery
     from shipctl.single import RequestProvider
-
-
-@dataclass
-class Verdict:
-    """What reading the target back says about a job that was sent and may have been applied
-    (``BulkProvider.verify``)."""
-
-    # True: it took effect (a success); False: it did not, it is safe to send (``rest``);
-    # None: the target cannot tell, or could not be read (the outcome stays unknown)
-    applied: bool | None
-    reason: str  # for people: what was read, e.g. "shipment 800001 is in bag_confirmed"
-    # applied False: the job to send instead, holding only what did not take effect (a Fynd
-    # body without its shipments that did move); None: the job as it was
-    rest: Job | None = None
-    # what it found of each of the job's parts (``Job.parts``), journaled with the job
-    parts: dict[str, Any] | None = None
 
 
 class Sender:

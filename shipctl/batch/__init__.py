@@ -45,11 +45,8 @@ The package, each module importing only those below it:
 
 from __future__ import annotations
 
-from shipctl.batch.engine import BulkOptions, run
-from shipctl.batch.pacing import Pacer, check_rate, make_pacer
-from shipctl.batch.recorder import item_line
-from shipctl.batch.scheduler import strict_hold_reason
-from shipctl.batch.shards import in_shard, parse_shard, shard_of
+from typing import TYPE_CHECKING, Any
+
 from shipctl.batch.vocabulary import (
     BLOCKED,
     DUPLICATE,
@@ -73,6 +70,34 @@ from shipctl.batch.vocabulary import (
     problems_text,
 )
 from shipctl.output import shorten
+
+if TYPE_CHECKING:
+    from shipctl.batch.engine import BulkOptions, run
+    from shipctl.batch.pacing import Pacer, check_rate, make_pacer
+    from shipctl.batch.recorder import item_line
+    from shipctl.batch.scheduler import strict_hold_reason
+    from shipctl.batch.shards import in_shard, parse_shard, shard_of
+
+# The vocabulary is imported with the package; the machinery that runs a bulk run (threads,
+# recorder, journal) only when a name of it is asked for: a single request, which speaks the
+# same vocabulary (a Job, an Outcome), starts without it.
+_LAZY = {
+    "BulkOptions": "engine", "run": "engine", "Pacer": "pacing", "check_rate": "pacing",
+    "make_pacer": "pacing", "item_line": "recorder", "strict_hold_reason": "scheduler",
+    "in_shard": "shards", "parse_shard": "shards", "shard_of": "shards",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BLOCKED", "DUPLICATE", "FAILED", "INTERRUPTED", "INVALID", "LINE_FIELD_MAX", "NOT_SENT",

@@ -38,7 +38,6 @@ def run(app: Application, flags: Any, *, timeout: float, retries: int,
     from shipctl.fynd import client, credentials, models
     from shipctl.fynd.apply import UpdateShipmentStatus
     from shipctl.fynd.body import checked_body
-    from shipctl.fynd.move import confirmed
 
     out = app.out
     options = single.http_options(app, timeout=timeout, retries=retries, ca_bundle=ca_bundle)
@@ -47,6 +46,8 @@ def run(app: Application, flags: Any, *, timeout: float, retries: int,
     job = _job(body)
     if dry_run:
         return _dry_run(app, provider, job)
+
+    from shipctl.fynd.move import confirmed
 
     config = credentials.settings(app)
     url = client.status_url(config.url, config.company_id)
