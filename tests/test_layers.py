@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import shipctl
@@ -123,3 +124,49 @@ def test_a_provider_package_declares_without_importing_anything_heavy():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=60).stdout.split()
     assert loaded == []
+
+
+
+
+PROVIDERS = ("shipctl.ewe", "shipctl.fynd", "shipctl.ecom")
+LOWER = ("shipctl.batch", "shipctl.http", "shipctl.inputs")
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _core(module: str) -> bool:
+    return not _within(module, PROVIDERS)
+
+
+def _lower(module: str) -> bool:
+    return _within(module, LOWER)
+
+
+def wrong_imports(graph: dict[str, set[str]], importer: Callable[[str], bool],
+                  forbidden: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(module, what it imports) for each module ``importer`` selects that imports something
+    within ``forbidden``."""
+    return {(module, imported) for module, imports in graph.items() if importer(module)
+            for imported in imports if _within(imported, forbidden)}
+
+
+def test_the_core_never_imports_a_provider():
+    # Providers are found through the registry (shipctl.provider, by name), never imported by
+    # the core: a fourth provider is its own package and one registry line.
+    assert wrong_imports(import_graph(), _core, PROVIDERS) == set()
+
+
+def test_the_lower_layers_never_import_the_command_line():
+    # batch/, http/ and inputs/ know nothing of commands or the command line's glue.
+    assert wrong_imports(import_graph(), _lower, ("shipctl.commands", "shipctl.cli")) == set()
+
+
+def test_the_layer_checks_see_a_wrong_import():
+    graph = {"shipctl.batch.engine": {"shipctl.commands.options"},
+             "shipctl.runner": {"shipctl.ewe.modify"},
+             "shipctl.ewe.modify": {"shipctl.fynd.models", "shipctl.runner"}}
+    assert wrong_imports(graph, _core, PROVIDERS) == {("shipctl.runner", "shipctl.ewe.modify")}
+    assert wrong_imports(graph, _lower, ("shipctl.commands",)) == {
+        ("shipctl.batch.engine", "shipctl.commands.options")}
