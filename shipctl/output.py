@@ -182,6 +182,17 @@ class Results:
         start = '{\n  "results": [],' if self.written == 0 else "\n  ],"
         self._write(f'{start}\n  "summary": {text}\n}}\n', flush=True)
 
+    def stop(self, summary: dict[str, Any], *, interrupted: bool = False) -> None:
+        """Stopped before the end (interrupted, or the input unreadable): when records were
+        written, ``summary`` (the counts so far) closes the document, which stays one document
+        and says ``interrupted: true`` with ``interrupted``; when none were, nothing is
+        written, as if the run never started."""
+        if not self.written:
+            return
+        if interrupted:
+            summary = {**summary, "interrupted": True}
+        self.finish(summary, stopped=True)
+
     def _write(self, text: str, flush: bool = False) -> None:
         stdout = self.out.stdout
         stdout.write(printable(self.out.scrub(text) if self._masked else text))

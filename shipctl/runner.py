@@ -343,69 +343,86 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     ``123456`` an e-mail ``123456@gmail.com`` prints as it is sent. Messages (the problems of
     invalid items, warnings) keep the usual masking of every registered secret.
     """
-    from shipctl import batch, secrets
     from shipctl.batch.seen import SeenBefore
-    from shipctl.output import shorten
+    from shipctl.errors import ExitCode
 
     out = app.out
-    headers = auth.preview()
-    printed = _DryRunResults(out)
-    valid = invalid = duplicate = 0
+    printed = out.results(masked=False)
+    counts = dict.fromkeys(("valid", "invalid", "duplicate"), 0)
     # As a real run: a job whose id came before is a duplicate, not a second request
     # (the engine's own record of ids, on disk, so memory stays flat for any input).
     seen = SeenBefore()
+    headers = auth.preview()
+
+    def summary(code: int) -> dict[str, Any]:
+        # "total", "invalid", "duplicate", "sent" and "exit_code" as in a real run's summary
+        written: dict[str, Any] = {"total": sum(counts.values()), "valid": counts["valid"],
+                                   "invalid": counts["invalid"], "sent": 0, "dry_run": True,
+                                   "exit_code": code}
+        if counts["duplicate"]:  # only providers whose input may repeat an item (Ecom)
+            written["duplicate"] = counts["duplicate"]
+        return written
+
+    try:
+        for index, job in enumerate(jobs, 1):
+            _dry_run_one(out, provider, headers, job, index, seen, printed, counts)
+        code = 1 if counts["invalid"] else 0
+        if out.json_mode:
+            printed.finish(summary(code))
+        else:
+            duplicates = f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
+            out.info(f"dry run: {counts['valid']} request(s) built, {counts['invalid']} invalid"
+                     f"{duplicates}; nothing was sent")
+        return code
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (shipctl.cli): the counts so far, then 130
+        if out.json_mode:
+            printed.stop(summary(int(ExitCode.INTERRUPTED)), interrupted=True)
+        raise
+    finally:
+        seen.close()
+
+
+def _dry_run_one(out: Any, provider: BulkProvider, headers: dict[str, str], job: Job,
+                 index: int, seen: Any, printed: Any, counts: dict[str, int]) -> None:
+    """Job ``index`` of a dry run: its request, or why it would not be sent."""
+    from shipctl import batch, secrets
+    from shipctl.output import printable, shorten
 
     def scrubbed(value: Any) -> Any:  # messages: every registered secret masked
         return value if out.show_secrets else secrets.redact_strings(value)
 
-    for index, job in enumerate(jobs, 1):
-        # A label is whatever the input holds, at any length: keep each heading one line.
-        heading = (f"{shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
-                   f"{shorten(job.label, batch.LINE_FIELD_MAX)}")
-        if job.problems:
-            invalid += 1
-            out.info(f"INVALID {heading}")
-            for problem in job.problems:
-                out.info(f"  {problem}")
-            # {field, line, message} each, as in a real run's records and `validate -o json`
-            printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
-                                  "valid": False, "errors": batch.error_records(job.problems),
-                                  "warnings": list(job.warnings)}))
-            continue
-        first = seen.first(str(job.id), index)
-        if first is not None:
-            duplicate += 1
-            why = f"duplicate of item {first}; would not be sent again"
-            out.info(f"DUPLICATE {heading}  {why}")
-            printed.add(scrubbed({"where": job.where, "label": job.label,
-                                  "status": "duplicate", "valid": True, "message": why,
-                                  "errors": [], "warnings": list(job.warnings)}))
-            continue
-        valid += 1
-        request = dry_run_request(out, provider, headers, job)
-        if out.json_mode:
-            record = {"where": job.where, "label": job.label, "status": "valid", "valid": True,
-                      "errors": [], "warnings": scrubbed(list(job.warnings))}
-            printed.add({**record, "request": request})
-        else:
-            # written as it is: out.print would mask registered secrets inside other values
-            out.stdout.write(_printable(f"# {heading}\n"))
-            out.stdout.write(request + "\n")
-    seen.close()
-    code = 1 if invalid else 0
-    # "total", "invalid", "duplicate", "sent" and "exit_code" as in a real run's summary
-    summary: dict[str, Any] = {"total": valid + invalid + duplicate, "valid": valid,
-                               "invalid": invalid, "sent": 0, "dry_run": True,
-                               "exit_code": code}
-    if duplicate:  # only providers whose input may repeat an item (Ecom) show the count
-        summary["duplicate"] = duplicate
+    # A label is whatever the input holds, at any length: keep each heading one line.
+    heading = (f"{shorten(job.where, batch.LINE_FIELD_MAX, middle=True)}  "
+               f"{shorten(job.label, batch.LINE_FIELD_MAX)}")
+    if job.problems:
+        counts["invalid"] += 1
+        out.info(f"INVALID {heading}")
+        for problem in job.problems:
+            out.info(f"  {problem}")
+        # {field, line, message} each, as in a real run's records and `validate -o json`
+        printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
+                              "valid": False, "errors": batch.error_records(job.problems),
+                              "warnings": list(job.warnings)}))
+        return
+    first = seen.first(str(job.id), index)
+    if first is not None:
+        counts["duplicate"] += 1
+        why = f"duplicate of item {first}; would not be sent again"
+        out.info(f"DUPLICATE {heading}  {why}")
+        printed.add(scrubbed({"where": job.where, "label": job.label, "status": "duplicate",
+                              "valid": True, "message": why, "errors": [],
+                              "warnings": list(job.warnings)}))
+        return
+    counts["valid"] += 1
+    request = dry_run_request(out, provider, headers, job)
     if out.json_mode:
-        printed.finish(summary)
+        printed.add({"where": job.where, "label": job.label, "status": "valid", "valid": True,
+                     "errors": [], "warnings": scrubbed(list(job.warnings)),
+                     "request": request})
     else:
-        duplicates = f", {duplicate} duplicate" if duplicate else ""
-        out.info(f"dry run: {valid} request(s) built, {invalid} invalid{duplicates};"
-                 " nothing was sent")
-    return code
+        # written as it is: out.print would mask registered secrets inside other values
+        out.stdout.write(printable(f"# {heading}\n"))
+        out.stdout.write(request + "\n")
 
 
 def dry_run_request(out: Any, provider: Any, headers: dict[str, str], job: Job) -> Any:
@@ -413,50 +430,11 @@ def dry_run_request(out: Any, provider: Any, headers: dict[str, str], job: Job) 
     requests alike): the record (``-o json``) or the text. ``headers``: ``Auth.preview()``,
     masked by name; of the body only the provider's ``secret_fields`` are masked."""
     from shipctl.http.show import exact_record, exact_text
+    from shipctl.output import printable
 
     call = provider.call(job).with_headers(headers)
     if provider.secret_fields is not None:
         call = dataclasses.replace(call, secret_keys=frozenset(provider.secret_fields))
     if out.json_mode:
         return exact_record(call, show_secrets=out.show_secrets)
-    return _printable(exact_text(call, show_secrets=out.show_secrets))
-
-
-class _DryRunResults:
-    """``Output.results()`` for the dry run: the same documents (``-o json``: one at the end;
-    ``-o jsonl``: a record per line, then the summary), written without masking registered
-    secrets as substrings (each record comes masked as it should be), and with numbers in
-    plain notation with the digits sent (``shipctl.plainjson``)."""
-
-    def __init__(self, out: Any) -> None:
-        self.out = out
-        self.records: list[Any] = []
-
-    def add(self, record: Any) -> None:
-        if self.out.json_lines:
-            self._write(record, indent=None)
-        else:
-            self.records.append(record)
-
-    def finish(self, summary: dict[str, Any]) -> None:
-        if self.out.json_lines:
-            self._write({"summary": summary}, indent=None)
-        else:
-            self._write({"summary": summary, "results": self.records}, indent=2)
-
-    def _write(self, document: Any, indent: int | None) -> None:
-        from shipctl import plainjson
-
-        text = plainjson.dumps(document, indent=indent, ensure_ascii=False)
-        self.out.stdout.write(_printable(text) + "\n")
-        self.out.stdout.flush()
-
-
-def _printable(text: str) -> str:
-    """TEXT as stdout can write it: a lone surrogate (from a "\\ud800" escape in the input,
-    which no UTF-8 holds) as that escape, which inside a JSON string is JSON's own escape."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return printable(exact_text(call, show_secrets=out.show_secrets))

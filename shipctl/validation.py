@@ -209,11 +209,8 @@ class _Report:
 
     def _summary(self, code: int) -> dict[str, Any]:
         counts = self.counts
-        summary = {"total": counts.total, "valid": counts.valid, "invalid": counts.invalid,
-                   **self.checker.summary(counts), "exit_code": code}
-        if counts.interrupted:
-            summary["interrupted"] = True
-        return summary
+        return {"total": counts.total, "valid": counts.valid, "invalid": counts.invalid,
+                **self.checker.summary(counts), "exit_code": code}
 
     def _summary_line(self) -> str:
         counts, checker = self.counts, self.checker
@@ -240,8 +237,7 @@ class _Report:
         of -o json stays whole, saying so); otherwise nothing, as if it never started."""
         counts = self.counts
         if self.results is not None:
-            if self.results.written:
-                self.results.finish(self._summary(code), stopped=True)
+            self.results.stop(self._summary(code), interrupted=counts.interrupted)
         elif counts.total and counts.interrupted:
             self.say(f"{counts.total} read before the interruption: {counts.valid} valid,"
                      f" {counts.invalid} invalid")
