@@ -5,7 +5,7 @@ that never closes — SIGINT and SIGTERM alike end the command with exit 130, "i
 stderr, no traceback, nothing on stdout, and no report or journal written. Each test waits
 until the process really is in that phase (it reads the input: /proc/PID/fdinfo, or it is
 blocked reading stdin: /proc/PID/syscall) before it sends the signal. The bulk engine's own
-handling while it sends is tested in test_batch_signals.py.
+handling while it sends is tested in tests/batch/test_batch_signals.py.
 """
 
 from __future__ import annotations

@@ -739,7 +739,7 @@ def test_on_a_terminal_the_bar_goes_to_stderr_and_stdout_keeps_the_json(tmp_path
     import pty
     import subprocess
 
-    helper = os.path.join(os.path.dirname(__file__), "helpers", "bulk_run.py")
+    helper = os.path.join(os.path.dirname(os.path.dirname(__file__)), "helpers", "bulk_run.py")
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, helper, "--count", "60", "--sleep", "0.01", "--json",

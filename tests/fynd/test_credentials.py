@@ -311,7 +311,7 @@ def test_a_deeply_nested_token_answer_is_an_error_not_a_crash():
 
 @responses.activate
 @pytest.mark.parametrize(("body", "fault"), [
-    # an unusable expires_in is no error: tests/fynd/test_token_trust.py (this run only)
+    # an unusable expires_in is no error: tests/fynd/test_token_cache.py (this run only)
     ({"access_token": 12345, "expires_in": 60}, "an unusable access_token"),
     ({"expires_in": 60}, "an answer without access_token"),
 ])

@@ -17,7 +17,7 @@ from conftest import SAMPLES, run_shipctl
 from shipctl.errors import ExitCode, InputError, ShipctlError, UsageError
 from shipctl.inputs import Item, Location, limits, open_inputs, read_items, sources
 
-DATA = Path(__file__).resolve().parent / "data" / "inputs"
+DATA = Path(__file__).resolve().parents[1] / "data" / "inputs"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 from shipctl.batch import BulkOptions, Job, Outcome, make_pacer, run
 from shipctl.output import Output
 
-HELPER = Path(__file__).parent / "helpers" / "bulk_run.py"
+HELPER = Path(__file__).parent.parent / "helpers" / "bulk_run.py"
 COUNT = 200
 JOBS = 4
 

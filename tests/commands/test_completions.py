@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-COMPLETIONS = Path(__file__).parent.parent / "completions"
+COMPLETIONS = Path(__file__).parents[2] / "completions"
 FILES = {"bash": "shipctl.bash", "zsh": "shipctl.zsh", "fish": "shipctl.fish",
          "powershell": "shipctl.ps1"}
 
