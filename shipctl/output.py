@@ -97,14 +97,8 @@ class Output:
         text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         self.stdout.write(self.scrub(text) + "\n")
 
-    def write_json_line(self, record: Any) -> None:
-        """``-o jsonl``: one JSON object on one line, flushed (for ``jq`` and log shippers)."""
-        text = json.dumps(record, ensure_ascii=False, default=str)
-        self.stdout.write(self.scrub(text) + "\n")
-        self.stdout.flush()
-
     def results(self, *, masked: bool = True) -> Results:
-        """Where the records of ``-o json`` / ``-o jsonl`` go (validate, dry runs)."""
+        """Where the records of ``-o json`` / ``-o jsonl`` go (bulk runs, dry runs, validate)."""
         return Results(self, masked=masked)
 
     def table(self, columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
@@ -140,14 +134,14 @@ signalled = False
 
 class Results:
     """The records of ``-o json`` / ``-o jsonl`` and their summary, each written as it is ready,
-    so memory does not grow with the input (validate, dry runs).
+    so memory does not grow with the input (bulk runs, dry runs, validate).
 
-    ``-o jsonl``: a record per line, flushed, then ``{"summary": {...}}``. ``-o json``: one
-    document ``{"results": [...], "summary": {...}}``, streamed, byte for byte what
-    ``json.dumps(document, indent=2)`` writes but for numbers, which keep the digits the input
-    wrote (``shipctl.plainjson``: a dry run shows what is sent). ``masked``: every registered
-    secret masked in what is written; False when each record comes masked as it should be (a
-    dry run's body is printed as it is sent).
+    ``-o jsonl``: a record per line, flushed (for ``jq`` and log shippers), then
+    ``{"summary": {...}}``. ``-o json``: one document ``{"results": [...], "summary": {...}}``,
+    streamed, byte for byte what ``json.dumps(document, indent=2)`` writes but for numbers,
+    which keep the digits the input wrote (``shipctl.plainjson``: a dry run shows what is
+    sent). ``masked``: every registered secret masked in what is written; False when each
+    record comes masked as it should be (a dry run's body is printed as it is sent).
     """
 
     def __init__(self, out: Output, *, masked: bool = True) -> None:

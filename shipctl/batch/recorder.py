@@ -17,7 +17,6 @@ calls it under its lock, one item at a time, so records are never interleaved.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from shipctl.batch.vocabulary import (
     key_text,
 )
 from shipctl.errors import UsageError
-from shipctl.output import Output, shorten
+from shipctl.output import Output, Results, shorten
 
 
 def utc_now() -> str:
@@ -92,7 +91,7 @@ class Recorder:
         self.journal: Any = None
         self.report: Any = None
         self.progress: _Progress | None = None
-        self.json: _JsonStream | None = None
+        self.json: Results | None = None
 
     def open_files(self, journal: Path | None, report: Path | None, command: str, *,
                    use_journal: bool = True, journal_lock: Any = None) -> None:
@@ -139,8 +138,7 @@ class Recorder:
     def start(self) -> None:
         """stdout and stderr from here on: the JSON document opens, the bar appears."""
         if self.out.json_mode:
-            lines = getattr(self.out, "json_lines", False)
-            self.json = _JsonLinesStream(self.out) if lines else _JsonStream(self.out)
+            self.json = self.out.results()
         if self.out.stderr_is_tty and not self.out.quiet:
             self.progress = _Progress(self.total_hint)
 
@@ -205,7 +203,10 @@ class Recorder:
             self.progress.close()
         self.close_files()
         if self.json is not None:
-            self.json.close(self.summary.as_dict())
+            summary = self.summary
+            # a run cut short says so in its summary, written after the signal all the same
+            self.json.finish(summary.as_dict(),
+                             stopped=summary.interrupted or summary.error_exit is not None)
         else:
             self.out.print(self.summary.line())
 
@@ -256,36 +257,3 @@ class _Progress:
 
     def close(self) -> None:
         self.progress.stop()
-
-
-class _JsonLinesStream:
-    """``-o jsonl``: one record per line as each item finishes, then ``{"summary": {...}}``."""
-
-    def __init__(self, out: Output) -> None:
-        self.out = out
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.out.write_json_line(record)
-
-    def close(self, summary: dict[str, Any]) -> None:
-        self.out.write_json_line({"summary": summary})
-
-
-class _JsonStream:
-    """``{"results": [ ... ], "summary": {...}}`` written piece by piece to stdout."""
-
-    def __init__(self, out: Output) -> None:
-        self.out = out
-        self.count = 0
-        out.stdout.write('{"results": [')
-
-    def add(self, record: dict[str, Any]) -> None:
-        text = json.dumps(record, ensure_ascii=False, default=str)
-        self.out.stdout.write(("\n  " if self.count == 0 else ",\n  ") + self.out.scrub(text))
-        self.count += 1
-
-    def close(self, summary: dict[str, Any]) -> None:
-        text = json.dumps(summary, ensure_ascii=False, indent=2)
-        self.out.stdout.write(("\n" if self.count else "") + '],\n"summary": ')
-        self.out.stdout.write(self.out.scrub(text) + "}\n")
-        self.out.stdout.flush()
