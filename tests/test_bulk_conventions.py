@@ -8,11 +8,7 @@ import os
 
 import pytest
 import requests
-from factories import ewe_request
-
-
-def write_jsonl(path, bodies) -> None:
-    path.write_text("".join(json.dumps(b) + "\n" for b in bodies))
+from factories import ewe_request, write_jsonl
 
 
 def applied(server) -> dict[str, int]:

@@ -138,8 +138,7 @@ class FakeApply(BulkProvider):
 def api():
     server = FakeApi()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def write_bodies(path, bodies: list[dict]) -> str:

@@ -112,8 +112,7 @@ class Moves(BulkProvider):
 def api():
     server = MovingApi()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def run(api: MovingApi, tmp_path, bodies: list[dict], **flags) -> int:
@@ -312,5 +311,4 @@ def test_a_rerun_sends_only_the_parts_that_did_not_succeed(tmp_path, capsys):
         # a third run sends nothing at all
         assert run_once() == 0 and server.asked == {"700001": 1, "700002": 2}
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()

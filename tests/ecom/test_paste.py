@@ -7,18 +7,17 @@ import json
 
 import pytest
 from conftest import SAMPLES
+from factories import ecom_push
 
-from ecom import push
-
-PRETTY = json.dumps(push(), indent=2)
+PRETTY = json.dumps(ecom_push(), indent=2)
 
 # name → (pasted text, words of the leniency warning)
 VARIANTS = {
     "trailing commas": (PRETTY[:-2] + ",\n}\n", "trailing comma at line 12"),
     "single quotes": (PRETTY.replace('"', "'"), "single quotes at lines 2,"),
-    "python dict repr": (repr(push()), "single quotes at line 1"),
+    "python dict repr": (repr(ecom_push()), "single quotes at line 1"),
     "python dict repr with literals": (
-        repr({**push(), "checked": True, "note": None}), "Python literal True at line 1"),
+        repr({**ecom_push(), "checked": True, "note": None}), "Python literal True at line 1"),
     "smart quotes": (PRETTY.replace('"city": "Vadodara"', "“city”: “Vadodara”"),
                      "typographic quotes at line 11"),
     "prose around": ("Hi team,\nEcom sent us this and our hook said 400:\n\n" + PRETTY
@@ -27,7 +26,7 @@ VARIANTS = {
                      "byte-order mark (BOM) at the start ignored"),
     "two back to back": (PRETTY + PRETTY.replace("44591782", "44591783"),
                          "2 objects pasted back to back at lines 1 and 13"),
-    "two on one line": (json.dumps(push()) + json.dumps(push(number="2")),
+    "two on one line": (json.dumps(ecom_push()) + json.dumps(ecom_push(number="2")),
                         "2 objects pasted back to back at line 1"),
 }
 

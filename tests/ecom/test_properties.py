@@ -7,10 +7,10 @@ import io
 import json
 import re
 
+from factories import ecom_push
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecom import push
 from shipctl.ecom.models import KEYS, check, sort_key
 from shipctl.ecom.replay import _sort_key, answer_outcome, basic_credentials, parse_header
 from shipctl.errors import ShipctlError
@@ -30,7 +30,7 @@ json_values = st.recursive(
 # a push with any of its keys changed, dropped, re-cased, or joined by junk
 near_pushes = st.builds(
     lambda changes, dropped, extra: {
-        **{k: v for k, v in {**push(), **changes}.items() if k not in dropped}, **extra},
+        **{k: v for k, v in {**ecom_push(), **changes}.items() if k not in dropped}, **extra},
     st.dictionaries(st.sampled_from(KEYS), json_values, max_size=4),
     st.sets(st.sampled_from(KEYS), max_size=3),
     st.dictionaries(st.sampled_from([k.upper() for k in KEYS] + ["date_time", "x", ""]),
@@ -52,7 +52,7 @@ def test_check_never_raises_and_is_consistent(data):
 
 digit_text = st.text("0123456789", min_size=1, max_size=12)
 valid_pushes = st.builds(
-    lambda awb, number, code, day, extra: push(
+    lambda awb, number, code, day, extra: ecom_push(
         awb=awb, number=number, when=f"2024-02-{day:02d} 23:59:59",
         reason_code=f"{code} - {extra}", reason_code_number=code),
     digit_text, digit_text, st.sampled_from(["777", "001", "0011", "999", "219", "23101"]),

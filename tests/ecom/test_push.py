@@ -6,8 +6,8 @@ import json
 
 import pytest
 from conftest import SAMPLES
+from factories import ecom_push
 
-from ecom import push
 from shipctl.ecom.models import KEYS, check, datetime_problem, looks_like_v2, sort_key
 
 
@@ -20,19 +20,19 @@ def test_keys_are_the_manuals_in_the_manuals_order():
 
 
 def test_a_valid_push_has_no_problem():
-    verdict = check(push())
+    verdict = check(ecom_push())
     assert verdict.valid and verdict.errors == [] and verdict.warnings == []
     assert verdict.v2 is False
 
 
 def _without(key: str) -> dict:
-    data = push()
+    data = ecom_push()
     del data[key]
     return data
 
 
 def _renamed(old: str, new: str) -> dict:
-    return {(new if k == old else k): v for k, v in push().items()}
+    return {(new if k == old else k): v for k, v in ecom_push().items()}
 
 
 # (payload, field, words in the message) for each error
@@ -44,29 +44,30 @@ ERRORS = [
      'did you mean "Employee"? (keys are case-sensitive)'),
     (_renamed("reason_code", "reason_cod"), "reason_cod", 'did you mean "reason_code"?'),
     (_renamed("awb", "AWB"), "AWB", 'did you mean "awb"?'),
-    (push(awb=""), "awb", "must not be empty"),
-    (push(awb="   "), "awb", "must not be empty"),
-    (push(when="2024-03-05T14:07:09"), "datetime", "not T"),
-    (push(when="2024-03-05 14:07:09+05:30"), "datetime", "no time zone"),
-    (push(when="2024-03-05 9:07:09"), "datetime", "must be YYYY-mm-dd HH:MM:SS"),
-    (push(when="YYYY-mm-dd H:M:S"), "datetime", "must be YYYY-mm-dd HH:MM:SS"),
-    (push(when="2024-02-30 10:00:00"), "datetime", "is not a real date and time"),
-    (push(when="2023-02-29 10:00:00"), "datetime", "is not a real date and time"),
-    (push(when="2024-03-05 24:00:00"), "datetime", "is not a real date and time"),
-    (push(when="２０２４-03-05 14:07:09"), "datetime", "must be YYYY-mm-dd"),  # full-width digits
-    (push(reason_code="RTS - Return To Shipper"), "reason_code",
+    (ecom_push(awb=""), "awb", "must not be empty"),
+    (ecom_push(awb="   "), "awb", "must not be empty"),
+    (ecom_push(when="2024-03-05T14:07:09"), "datetime", "not T"),
+    (ecom_push(when="2024-03-05 14:07:09+05:30"), "datetime", "no time zone"),
+    (ecom_push(when="2024-03-05 9:07:09"), "datetime", "must be YYYY-mm-dd HH:MM:SS"),
+    (ecom_push(when="YYYY-mm-dd H:M:S"), "datetime", "must be YYYY-mm-dd HH:MM:SS"),
+    (ecom_push(when="2024-02-30 10:00:00"), "datetime", "is not a real date and time"),
+    (ecom_push(when="2023-02-29 10:00:00"), "datetime", "is not a real date and time"),
+    (ecom_push(when="2024-03-05 24:00:00"), "datetime", "is not a real date and time"),
+    # full-width digits
+    (ecom_push(when="２０２４-03-05 14:07:09"), "datetime", "must be YYYY-mm-dd"),
+    (ecom_push(reason_code="RTS - Return To Shipper"), "reason_code",
      'must start with the reason_code_number and " - "'),
-    (push(reason_code="777-RTS"), "reason_code", '("777 - …")'),
-    (push(reason_code="7777 - x"), "reason_code", 'found "7777 - x"'),
-    (push(reason_code_number=""), "reason_code_number", "must not be empty"),
-    (push(number="4459-1782"), "status_update_number", "must be digits only"),
-    (push(number=""), "status_update_number", "must be digits only"),
-    (push(number="٤٤٥"), "status_update_number", "must be digits only"),  # Arabic-Indic digits
-    (push(number="1.5"), "status_update_number", "must be digits only"),
-    (push(status=None), "status", "must be a string, found null"),
-    (push(city=["Pune"]), "city", "must be a string, found a list"),
-    (push(location={"code": "JRD"}), "location", "must be a string, found an object"),
-    (push(Employee=True), "Employee", "must be a string, found true"),
+    (ecom_push(reason_code="777-RTS"), "reason_code", '("777 - …")'),
+    (ecom_push(reason_code="7777 - x"), "reason_code", 'found "7777 - x"'),
+    (ecom_push(reason_code_number=""), "reason_code_number", "must not be empty"),
+    (ecom_push(number="4459-1782"), "status_update_number", "must be digits only"),
+    (ecom_push(number=""), "status_update_number", "must be digits only"),
+    (ecom_push(number="٤٤٥"), "status_update_number", "must be digits only"),  # Arabic-Indic digits
+    (ecom_push(number="1.5"), "status_update_number", "must be digits only"),
+    (ecom_push(status=None), "status", "must be a string, found null"),
+    (ecom_push(city=["Pune"]), "city", "must be a string, found a list"),
+    (ecom_push(location={"code": "JRD"}), "location", "must be a string, found an object"),
+    (ecom_push(Employee=True), "Employee", "must be a string, found true"),
 ]
 
 
@@ -83,12 +84,12 @@ def test_each_error(data, field, words):
 
 # (payload, field, words) for each warning of a payload that is still valid
 WARNINGS = [
-    (push(extra_key="x"), "extra_key", 'unknown key "extra_key": not part of Ecom\'s push'),
-    (push(awb="AWB_NUMBER"), "awb", "digits only"),
-    (push(number=44591782), "status_update_number", 'write it as "44591782"'),
-    (push(awb=8012345671), "awb", 'write it as "8012345671"'),
-    (push(ref_awb=None), "ref_awb", 'write "" for no return AWB'),
-    (push(code="4242"), "reason_code_number", "is not a reason code shipctl knows"),
+    (ecom_push(extra_key="x"), "extra_key", 'unknown key "extra_key": not part of Ecom\'s push'),
+    (ecom_push(awb="AWB_NUMBER"), "awb", "digits only"),
+    (ecom_push(number=44591782), "status_update_number", 'write it as "44591782"'),
+    (ecom_push(awb=8012345671), "awb", 'write it as "8012345671"'),
+    (ecom_push(ref_awb=None), "ref_awb", 'write "" for no return AWB'),
+    (ecom_push(code="4242"), "reason_code_number", "is not a reason code shipctl knows"),
 ]
 
 
@@ -103,20 +104,20 @@ def test_each_warning_leaves_the_push_valid(data, field, words):
 @pytest.mark.parametrize("code", ["777", "001", "0011", "1230", "219", "233", "77", "999",
                                   "23101", "88802", "33306"])
 def test_known_codes_are_not_warned_about(code):
-    assert check(push(code=code)).warnings == []
+    assert check(ecom_push(code=code)).warnings == []
 
 
 @pytest.mark.parametrize("code", ["778", "208", "234", "0", "12345", "2310", "55555"])
 def test_unknown_codes_are_only_a_warning(code):
-    verdict = check(push(code=code))
+    verdict = check(ecom_push(code=code))
     assert verdict.valid
     assert [p.field for p in verdict.warnings] == ["reason_code_number"]
     assert "ecom codes" in verdict.warnings[0].message
 
 
 def test_ref_awb_may_be_empty_or_set():
-    assert check(push(ref_awb="")).valid
-    assert check(push(ref_awb="9023456781")).valid
+    assert check(ecom_push(ref_awb="")).valid
+    assert check(ecom_push(ref_awb="9023456781")).valid
 
 
 def test_two_spellings_of_one_key_hint_once():
@@ -132,7 +133,7 @@ def test_an_empty_object_lists_each_missing_key():
     assert [p.field for p in verdict.errors] == list(KEYS)
 
 
-@pytest.mark.parametrize("data", [[], "push", 7, None, [push()]])
+@pytest.mark.parametrize("data", [[], "push", 7, None, [ecom_push()]])
 def test_not_an_object(data):
     verdict = check(data)
     assert not verdict.valid
@@ -152,14 +153,14 @@ def test_v2_push_gets_one_clear_message():
 
 
 def test_a_v1_push_with_a_stray_v2_key_is_still_v1():
-    data = push(order_id="O-1")
+    data = ecom_push(order_id="O-1")
     verdict = check(data)
     assert not verdict.v2 and verdict.valid
     assert [p.field for p in verdict.warnings] == ["order_id"]
 
 
 def test_long_values_are_cut_short_in_messages():
-    verdict = check(push(number="x" * 100_000, awb="\n" * 3 + "y" * 5000))
+    verdict = check(ecom_push(number="x" * 100_000, awb="\n" * 3 + "y" * 5000))
     for problem in verdict.errors + verdict.warnings:
         assert len(problem.message) < 300
         assert "\n" not in problem.message
@@ -174,10 +175,10 @@ def test_datetime_rule(text, ok):
 
 
 def test_sort_key_is_time_then_number():
-    scans = [push(number="100", when="2024-03-02 00:00:00"),
-             push(number="20", when="2024-03-01 00:00:00"),
-             push(number="9", when="2024-03-01 00:00:00"),
-             push(number="0010", when="2024-03-01 00:00:00")]
+    scans = [ecom_push(number="100", when="2024-03-02 00:00:00"),
+             ecom_push(number="20", when="2024-03-01 00:00:00"),
+             ecom_push(number="9", when="2024-03-01 00:00:00"),
+             ecom_push(number="0010", when="2024-03-01 00:00:00")]
     ordered = sorted(scans, key=sort_key)
     assert [s["status_update_number"] for s in ordered] == ["9", "0010", "20", "100"]
     # never raises, whatever it is given
@@ -187,7 +188,7 @@ def test_sort_key_is_time_then_number():
 
 def test_problems_come_in_the_order_of_their_keys():
     data = {"status_update_number": "x", "employee": "E",
-            **{k: v for k, v in push(when="bad").items()
+            **{k: v for k, v in ecom_push(when="bad").items()
                if k not in ("status_update_number", "Employee", "city")}}
     verdict = check(data)
     assert [p.field for p in verdict.errors] == ["status_update_number", "employee", "datetime",
@@ -196,13 +197,13 @@ def test_problems_come_in_the_order_of_their_keys():
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_a_number_json_cannot_carry_is_an_error(value):
-    verdict = check(push(city=value))
+    verdict = check(ecom_push(city=value))
     assert not verdict.valid
     assert [p.field for p in verdict.errors] == ["city"]
     assert "is not a number JSON can carry" in verdict.errors[0].message
 
 
 def test_a_lone_surrogate_is_an_error_not_a_crash():
-    verdict = check(push(awb="80123\ud800"))
+    verdict = check(ecom_push(awb="80123\ud800"))
     assert [p.field for p in verdict.errors] == ["awb"]
     assert "lone UTF-16 surrogate" in verdict.errors[0].message

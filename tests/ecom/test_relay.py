@@ -9,11 +9,11 @@ import json
 import signal
 import socket
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from factories import LoopbackServer
 
 from ecom.test_listen import PASSWORD, USER, scan
 from ecom.test_listen import listener as listener  # noqa: F401 - the fixture
@@ -29,7 +29,6 @@ class Downstream:
     def __init__(self, port: int = 0, *, status=lambda number: 200, delay: float = 0.0):
         self.got: list[tuple[str, bytes, dict]] = []  # (number, body, headers)
         self.answered: list[str] = []
-        self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,13 +52,9 @@ class Downstream:
                 with outer.lock:
                     outer.answered.append(number)
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(Handler, port=port)
+        self.lock = self.server.lock
+        self.url = self.server.url + "/hook"
 
     def numbers(self) -> list[str]:
         with self.lock:
@@ -72,8 +67,7 @@ class Downstream:
             time.sleep(0.05)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

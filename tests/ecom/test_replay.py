@@ -9,8 +9,8 @@ import os
 import random
 
 import pytest
+from factories import ecom_push
 
-from ecom import push
 from shipctl.batch.seen import SeenBefore
 from shipctl.batch.sorter import ExternalSorter
 from shipctl.ecom.credentials import basic_credentials
@@ -108,7 +108,7 @@ def test_parse_header_refuses(text):
 
 
 def test_encode_keeps_key_order_and_utf8():
-    data = push(city="Vadodara – ગુજરાત")
+    data = ecom_push(city="Vadodara – ગુજરાત")
     body = encode(data)
     assert body.decode("utf-8").startswith('{"awb": "8012345671", "datetime": ')
     assert "ગુજરાત".encode() in body
@@ -119,7 +119,7 @@ def test_encode_keeps_key_order_and_utf8():
 
 def _scans(count: int, awbs: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
-    scans = [push(awb=str(8000000000 + rng.randrange(awbs)), number=str(rng.randrange(10**9)),
+    scans = [ecom_push(awb=str(8000000000 + rng.randrange(awbs)), number=str(rng.randrange(10**9)),
                   when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:00:00")
              for _ in range(count)]
     rng.shuffle(scans)

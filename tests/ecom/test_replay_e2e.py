@@ -9,9 +9,9 @@ import random
 
 import pytest
 from conftest import SAMPLES
+from factories import Receiver, basic, documented_success, ecom_push, write_jsonl
 
 import shipctl.ecom
-from ecom import Receiver, basic, push, seed_success, write_jsonl
 
 BATCH = SAMPLES / "ecom" / "batch.jsonl"
 PASSWORD = "pässwörd:€ 1"  # non-ASCII, a colon and a space: any password a person may choose
@@ -131,7 +131,7 @@ def test_unsorted_input_arrives_sorted_per_awb_with_awbs_concurrent(cli, receive
     scans = []
     for a in range(8):
         for n in range(6):
-            scans.append(push(awb=f"80000000{a:02d}", number=str(1000 * a + 10 - n),
+            scans.append(ecom_push(awb=f"80000000{a:02d}", number=str(1000 * a + 10 - n),
                               when=f"2024-03-0{1 + n % 3} 1{n}:00:00"))
     rng.shuffle(scans)
     write_jsonl(tmp_path / "scans.jsonl", scans)
@@ -160,7 +160,7 @@ def test_more_scans_than_the_sort_buffer_holds_are_sorted_on_disk(cli, receiver,
     monkeypatch.setattr(ExternalSorter, "_spill", spy)
     hook = receiver()
     rng = random.Random(5)
-    scans = [push(awb=f"7{rng.randrange(12):09d}", number=str(rng.randrange(10**8)),
+    scans = [ecom_push(awb=f"7{rng.randrange(12):09d}", number=str(rng.randrange(10**8)),
                   when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:"
                        f"{rng.randrange(60):02d}:00")
              for _ in range(400)]
@@ -179,11 +179,11 @@ def test_a_refused_scan_blocks_the_later_scans_of_its_awb_only(cli, receiver, tm
             return 200, json.dumps({"awb": arrival.awb, "status": False,
                                     "reason": "out of sequence", "status_update_number": 2}
                                    ).encode()
-        return seed_success(arrival)
+        return documented_success(arrival)
 
     hook = receiver(answer=refuse_second_of_a)
-    a = [push(awb="1111", number=str(n), when=f"2024-03-01 10:00:0{n}") for n in (1, 2, 3, 4)]
-    b = [push(awb="2222", number=str(n), when=f"2024-03-01 10:00:0{n - 10}") for n in (11, 12,
+    a = [ecom_push(awb="1111", number=str(n), when=f"2024-03-01 10:00:0{n}") for n in (1, 2, 3, 4)]
+    b = [ecom_push(awb="2222", number=str(n), when=f"2024-03-01 10:00:0{n - 10}") for n in (11, 12,
                                                                                        13)]
     write_jsonl(tmp_path / "s.jsonl", [a[3], b[2], a[2], b[0], a[1], b[1], a[0]])
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "-j", "4", "-o", "json")
@@ -202,10 +202,10 @@ def test_a_refused_scan_blocks_the_later_scans_of_its_awb_only(cli, receiver, tm
 
 def test_an_invalid_scan_is_not_sent_and_blocks_its_awb(cli, receiver, tmp_path):
     hook = receiver()
-    scans = [push(awb="1111", number="1", when="2024-03-01 10:00:00"),
-             push(awb="1111", number="2", when="2024-03-01 11:00:00", reason_code="bad"),
-             push(awb="1111", number="3", when="2024-03-01 12:00:00"),
-             push(awb="2222", number="4", when="2024-03-01 12:00:00")]
+    scans = [ecom_push(awb="1111", number="1", when="2024-03-01 10:00:00"),
+             ecom_push(awb="1111", number="2", when="2024-03-01 11:00:00", reason_code="bad"),
+             ecom_push(awb="1111", number="3", when="2024-03-01 12:00:00"),
+             ecom_push(awb="2222", number="4", when="2024-03-01 12:00:00")]
     write_jsonl(tmp_path / "s.jsonl", scans)
     result = cli("ecom", "replay", tmp_path / "s.jsonl")
     assert result.code == 1
@@ -221,10 +221,10 @@ def test_a_scan_whose_time_is_unknown_blocks_its_whole_awb(cli, receiver, tmp_pa
     """Which scans come after it cannot be known: none of its AWB's is sent (a gap is never
     followed by later states), whatever its text sorts like."""
     hook = receiver()
-    scans = [push(awb="1111", number="1", when="2024-03-01 10:00:00"),
-             push(awb="1111", number="2", when=when),
-             push(awb="1111", number="3", when="2024-03-01 12:00:00"),
-             push(awb="2222", number="4", when="2024-03-01 12:00:00")]
+    scans = [ecom_push(awb="1111", number="1", when="2024-03-01 10:00:00"),
+             ecom_push(awb="1111", number="2", when=when),
+             ecom_push(awb="1111", number="3", when="2024-03-01 12:00:00"),
+             ecom_push(awb="2222", number="4", when="2024-03-01 12:00:00")]
     write_jsonl(tmp_path / "s.jsonl", scans)
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "-j", "1")
     assert result.code == 1
@@ -235,8 +235,8 @@ def test_a_scan_whose_time_is_unknown_blocks_its_whole_awb(cli, receiver, tmp_pa
 
 def test_a_duplicate_is_reported_and_sent_once_unless_no_dedupe(cli, receiver, tmp_path):
     hook = receiver()
-    write_jsonl(tmp_path / "d.jsonl", [push(number="7"), push(number="7"), push(number="8",
-                                       when="2024-03-06 00:00:00")])
+    write_jsonl(tmp_path / "d.jsonl", [ecom_push(number="7"), ecom_push(number="7"),
+                                       ecom_push(number="8", when="2024-03-06 00:00:00")])
     result = cli("ecom", "replay", tmp_path / "d.jsonl", "-o", "json")
     assert result.code == 0, result.all
     assert hook.numbers() == ["7", "8"]
@@ -250,7 +250,7 @@ def test_a_duplicate_is_reported_and_sent_once_unless_no_dedupe(cli, receiver, t
 
 def test_refused_credentials_stop_the_run_after_one_request(cli, receiver, tmp_path):
     hook = receiver(answer=lambda arrival: (401, b'{"status": false, "reason": "auth"}'))
-    write_jsonl(tmp_path / "s.jsonl", [push(awb=str(n), number=str(n)) for n in range(1, 30)])
+    write_jsonl(tmp_path / "s.jsonl", [ecom_push(awb=str(n), number=str(n)) for n in range(1, 30)])
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "-j", "1")
     assert result.code == 1
     assert len(hook.arrivals) == 1  # not retried, and nothing more was sent
@@ -274,7 +274,7 @@ def test_string_status_and_answers_without_json(cli, receiver, tmp_path):
                "3": (200, b'{"awb": "other", "status": true}'),
                "4": (200, b'{"status": "false", "reason": "closed"}')}
     hook = receiver(answer=lambda arrival: answers[arrival.number])
-    write_jsonl(tmp_path / "s.jsonl", [push(awb=f"9{n}", number=n) for n in "1234"])
+    write_jsonl(tmp_path / "s.jsonl", [ecom_push(awb=f"9{n}", number=n) for n in "1234"])
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "-o", "json")
     assert result.code == 1
     assert len(hook.arrivals) == 4
@@ -294,8 +294,8 @@ def test_json_lines_go_as_written(cli, receiver, tmp_path, source):
     """An export of pushes another sender wrote (compact, \\u escapes, its own key order)
     is re-sent byte for byte; a pretty-printed file is sent in replay's one spelling."""
     hook = receiver()
-    lines = [json.dumps(push(number="1", city="Bengaluru – ಬೆಂಗಳೂರು"), separators=(",", ":")),
-             json.dumps(dict(reversed(push(number="2").items())), separators=(",", ":"))]
+    lines = [json.dumps(ecom_push(number="1", city="Bengaluru – ಬೆಂಗಳೂರು"), separators=(",", ":")),
+             json.dumps(dict(reversed(ecom_push(number="2").items())), separators=(",", ":"))]
     text = "".join(line + "\r\n" for line in lines)
     if source == "file":
         path = tmp_path / "captured.jsonl"
@@ -307,9 +307,9 @@ def test_json_lines_go_as_written(cli, receiver, tmp_path, source):
     assert [a.body for a in hook.arrivals] == [line.encode() for line in lines]
 
     pretty = tmp_path / "pretty.json"
-    pretty.write_text(json.dumps(push(number="3"), indent=2))
+    pretty.write_text(json.dumps(ecom_push(number="3"), indent=2))
     assert cli("ecom", "replay", pretty).code == 0
-    assert hook.arrivals[-1].body == json.dumps(push(number="3")).encode()
+    assert hook.arrivals[-1].body == json.dumps(ecom_push(number="3")).encode()
 
 
 def test_dry_run_masks_the_auth_and_sends_nothing(cli, receiver):
@@ -384,10 +384,10 @@ def test_nan_and_lone_surrogates_are_not_sent_and_every_output_still_writes(
     """JSON allows "\\ud800" and json reads NaN: neither may reach a receiver, and the run's
     report, journal and -o json must still be written (they crashed on the surrogate)."""
     hook = receiver()
-    good = push(awb="3333", number="7")
+    good = ecom_push(awb="3333", number="7")
     lines = [json.dumps(good),
-             json.dumps(push(awb="80123\ud800", number="8")),
-             json.dumps(push(awb="4444", number="9")).replace('"Vadodara"', "NaN")]
+             json.dumps(ecom_push(awb="80123\ud800", number="8")),
+             json.dumps(ecom_push(awb="4444", number="9")).replace('"Vadodara"', "NaN")]
     assert "NaN" in lines[2]
     (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "--report", tmp_path / "r.csv",

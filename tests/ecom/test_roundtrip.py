@@ -7,8 +7,8 @@ import json
 import random
 
 from conftest import SAMPLES
+from factories import ecom_push
 
-from ecom import push
 from ecom.test_listen import PASSWORD, USER, Listener
 
 
@@ -30,7 +30,7 @@ def scans() -> list[dict]:
     items = []
     for a in range(5):
         for s in range(8):
-            items.append(push(awb=f"80100000{a}", number=str(7000 + a * 10 + s),
+            items.append(ecom_push(awb=f"80100000{a}", number=str(7000 + a * 10 + s),
                               when=f"2024-03-0{1 + s // 3} 1{s}:0{a}:00",
                               city=rng.choice(["Vadodara", "Bengaluru – ಬೆಂಗಳೂರು", "Pune"])))
     rng.shuffle(items)
@@ -67,8 +67,9 @@ def test_a_capture_from_another_sender_replays_byte_for_byte(cli, tmp_path):
     first = Listener(tmp_path / "first.sqlite3")
     second = Listener(tmp_path / "second.sqlite3")
     bodies = [
-        json.dumps(push(number="901", status="Delivered – ok"), separators=(",", ":")).encode(),
-        json.dumps(dict(reversed(push(number="902", when="2024-03-06 10:00:00").items())),
+        json.dumps(ecom_push(number="901", status="Delivered – ok"),
+                   separators=(",", ":")).encode(),
+        json.dumps(dict(reversed(ecom_push(number="902", when="2024-03-06 10:00:00").items())),
                    ensure_ascii=False, separators=(", ", ":")).encode(),
     ]
     try:
@@ -105,7 +106,7 @@ def test_a_pretty_printed_capture_replays_as_the_same_json(cli, tmp_path):
     first = Listener(tmp_path / "first.sqlite3")
     second = Listener(tmp_path / "second.sqlite3")
     try:
-        body = json.dumps(push(), indent=4, ensure_ascii=False).encode()
+        body = json.dumps(ecom_push(), indent=4, ensure_ascii=False).encode()
         assert first.post(data=body).status_code == 200
         captured = tmp_path / "captured.jsonl"
         captured.write_text(cli("ecom", "export", "--store", first.store).out)

@@ -8,11 +8,11 @@ import json
 import pytest
 import requests
 from conftest import SAMPLES
+from factories import ecom_push
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shipctl.ecom
-from ecom import push
 from shipctl.ecom.simulator import EcomSimulator
 from shipctl.sandbox import SimRequest
 
@@ -76,19 +76,20 @@ def test_no_config_at_all_with_sandbox(shipctl_proc):
 
 def test_answers_over_http(shared_sandbox):
     url = shared_sandbox.base_url + shipctl.ecom.SANDBOX_PATH
-    good = requests.post(url, json=push(), auth=AUTH, timeout=TIMEOUT)
+    good = requests.post(url, json=ecom_push(), auth=AUTH, timeout=TIMEOUT)
     assert good.status_code == 200
     assert good.json() == {"awb": "8012345671", "status": True, "status_update_number": 44591782}
-    header_auth = requests.post(url, json=push(number="2"), timeout=TIMEOUT,
+    header_auth = requests.post(url, json=ecom_push(number="2"), timeout=TIMEOUT,
                                 headers={"username": AUTH[0], "password": AUTH[1]})
     assert header_auth.status_code == 200
-    wrong = requests.post(url, json=push(number="3"), auth=("sandbox", "nope"), timeout=TIMEOUT)
+    wrong = requests.post(url, json=ecom_push(number="3"), auth=("sandbox", "nope"),
+                          timeout=TIMEOUT)
     assert wrong.status_code == 401 and wrong.json()["status"] is False
     bad = requests.post(url, data=b"{oops", auth=AUTH, timeout=TIMEOUT)
     assert bad.status_code == 400
     assert set(bad.json()) == {"awb", "status", "reason", "status_update_number"}
     assert requests.get(url, auth=AUTH, timeout=TIMEOUT).status_code == 405
-    assert requests.post(url + "/other", json=push(), auth=AUTH,
+    assert requests.post(url + "/other", json=ecom_push(), auth=AUTH,
                          timeout=TIMEOUT).status_code == 404
     stats = ecom_stats(shared_sandbox)
     assert stats["applied"] == {"44591782": 1, "2": 1}
@@ -97,19 +98,19 @@ def test_answers_over_http(shared_sandbox):
 
 def test_reset_clears_the_store_and_counts(shared_sandbox):
     url = shared_sandbox.base_url + shipctl.ecom.SANDBOX_PATH
-    requests.post(url, json=push(), auth=AUTH, timeout=TIMEOUT)
+    requests.post(url, json=ecom_push(), auth=AUTH, timeout=TIMEOUT)
     requests.post(shared_sandbox.base_url + "/_sandbox/reset", timeout=TIMEOUT)
     assert ecom_stats(shared_sandbox) == {"applied": {}, "duplicates": {}, "refused": {},
                                           "order": [], "stored": 0}
     # after a reset the same number is new again
-    assert requests.post(url, json=push(), auth=AUTH, timeout=TIMEOUT).status_code == 200
+    assert requests.post(url, json=ecom_push(), auth=AUTH, timeout=TIMEOUT).status_code == 200
     assert ecom_stats(shared_sandbox)["applied"] == {"44591782": 1}
 
 
 def test_a_file_store_can_be_given(tmp_path):
     simulator = EcomSimulator(store=tmp_path / "sandbox.sqlite3")
     request = SimRequest("POST", shipctl.ecom.SANDBOX_PATH, {}, {
-        "username": AUTH[0], "password": AUTH[1]}, json.dumps(push()).encode())
+        "username": AUTH[0], "password": AUTH[1]}, json.dumps(ecom_push()).encode())
     assert simulator.handle(request).status == 200
     simulator.store.close()
     from shipctl.ecom.receive.store import connect

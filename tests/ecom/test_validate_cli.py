@@ -11,8 +11,7 @@ import time
 
 import pytest
 from conftest import SAMPLES
-
-from ecom import push, write_jsonl
+from factories import ecom_push, write_jsonl
 
 ECOM = SAMPLES / "ecom"
 
@@ -34,7 +33,7 @@ def test_the_sample_directory(cli):
 
 
 def test_each_problem_on_its_own_line_with_its_source_line(cli, tmp_path):
-    data = push(when="2024-02-30 10:00:00", number="12a")
+    data = ecom_push(when="2024-02-30 10:00:00", number="12a")
     data["employee"] = data.pop("Employee")
     path = tmp_path / "p.json"
     path.write_text(json.dumps(data, indent=2))
@@ -52,7 +51,7 @@ def test_each_problem_on_its_own_line_with_its_source_line(cli, tmp_path):
 
 
 def test_a_missing_key_is_named(cli):
-    data = push()
+    data = ecom_push()
     del data["city"], data["Employee"]
     result = cli("ecom", "validate", "-", input=json.dumps(data))
     assert result.code == 1
@@ -61,7 +60,7 @@ def test_a_missing_key_is_named(cli):
 
 
 def test_in_json_lines_only_the_repaired_lines_say_so(cli, tmp_path):
-    lines = [json.dumps(push(number=str(n))) for n in range(1, 5)]
+    lines = [json.dumps(ecom_push(number=str(n))) for n in range(1, 5)]
     lines[1] = lines[1][:-1] + ",}"  # a trailing comma on line 2 only
     path = tmp_path / "capture.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -73,7 +72,7 @@ def test_in_json_lines_only_the_repaired_lines_say_so(cli, tmp_path):
 
 
 def test_warnings_do_not_make_a_push_invalid(cli):
-    result = cli("ecom", "validate", "-", input=json.dumps(push(code="4242", awb="X1")))
+    result = cli("ecom", "validate", "-", input=json.dumps(ecom_push(code="4242", awb="X1")))
     assert result.code == 0, result.all
     assert result.out.startswith("VALID ")
     assert "  warning: <stdin>:1 item 1 awb:" in result.out
@@ -92,8 +91,8 @@ def test_v2_push_one_message(cli):
 
 
 def test_a_list_and_json_lines(cli, tmp_path):
-    (tmp_path / "list.json").write_text(json.dumps([push(number="1"), push(number="x")]))
-    write_jsonl(tmp_path / "b.jsonl", [push(number="2"), {"awb": ""}])
+    (tmp_path / "list.json").write_text(json.dumps([ecom_push(number="1"), ecom_push(number="x")]))
+    write_jsonl(tmp_path / "b.jsonl", [ecom_push(number="2"), {"awb": ""}])
     result = cli("ecom", "validate", tmp_path / "list.json", tmp_path / "b.jsonl")
     assert result.code == 1
     verdicts = [line.split()[0] for line in result.out.splitlines() if not line.startswith(" ")]
@@ -103,7 +102,7 @@ def test_a_list_and_json_lines(cli, tmp_path):
 
 def test_json_output_shape(cli, tmp_path):
     path = tmp_path / "two.jsonl"
-    write_jsonl(path, [push(), push(number="4a", awb="AWB")])
+    write_jsonl(path, [ecom_push(), ecom_push(number="4a", awb="AWB")])
     result = cli("ecom", "validate", path, "-o", "json")
     assert result.code == 1
     document = json.loads(result.out)  # exactly one JSON document on stdout
@@ -129,7 +128,7 @@ def test_json_output_of_nothing_is_still_one_document(cli, tmp_path):
 
 def test_jsonl_output(cli, tmp_path):
     path = tmp_path / "two.jsonl"
-    write_jsonl(path, [push(), push(number="")])
+    write_jsonl(path, [ecom_push(), ecom_push(number="")])
     result = cli("ecom", "validate", path, "-o", "jsonl")
     records = [json.loads(line) for line in result.out.splitlines()]
     assert [r.get("valid") for r in records[:2]] == [True, False]
@@ -158,11 +157,11 @@ def test_prompt_only_on_a_terminal(cli, monkeypatch):
     from shipctl.ecom.validate import PASTE_PROMPT
     from shipctl.output import Output
 
-    piped = cli("ecom", "validate", "-", input=json.dumps(push()))
+    piped = cli("ecom", "validate", "-", input=json.dumps(ecom_push()))
     assert "Ctrl-D" not in piped.all
     monkeypatch.setattr(Output, "stdin_is_tty", property(lambda self: True))
     monkeypatch.setattr(Output, "stderr_is_tty", property(lambda self: True))
-    typed = cli("ecom", "validate", "-", input=json.dumps(push()))
+    typed = cli("ecom", "validate", "-", input=json.dumps(ecom_push()))
     assert typed.code == 0
     assert typed.err.startswith(PASTE_PROMPT + "\n") and "Ctrl-D" in PASTE_PROMPT
     assert "Ctrl-D" not in typed.out
@@ -175,7 +174,7 @@ def test_an_interrupted_json_output_is_still_one_document(tmp_path, output):
     proc = subprocess.Popen(
         [sys.executable, "-m", "shipctl", "ecom", "validate", "-", "-o", output],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    proc.stdin.write("".join(json.dumps(push(number=str(n))) + "\n"
+    proc.stdin.write("".join(json.dumps(ecom_push(number=str(n))) + "\n"
                              for n in range(1, 4)).encode())
     proc.stdin.flush()
     time.sleep(2)  # it has read those and waits for more
@@ -196,23 +195,24 @@ def test_an_interrupted_json_output_is_still_one_document(tmp_path, output):
 def test_print_fixed_prints_the_repaired_pushes(cli):
     """As `ewe validate --print-fixed`: stdout is clean JSON (one push as it is, several as
     one array) that anything reads; the verdicts and the summary go to stderr."""
-    pasted = "From the ticket:\n" + json.dumps(push(), indent=2)[:-2].replace('"', "'") + ",\n}\n"
+    pasted = ("From the ticket:\n" + json.dumps(ecom_push(), indent=2)[:-2].replace('"', "'")
+              + ",\n}\n")
     result = cli("ecom", "validate", "--print-fixed", input=pasted)
     assert result.code == 0, result.all
-    assert json.loads(result.out) == push()
+    assert json.loads(result.out) == ecom_push()
     assert "VALID after repairing " in result.err
     assert "1 payload: 1 valid, 0 invalid" in result.err
 
-    two = json.dumps(push(number="1")) + "\n" + json.dumps(push(number="x")) + "\n"
+    two = json.dumps(ecom_push(number="1")) + "\n" + json.dumps(ecom_push(number="x")) + "\n"
     result = cli("ecom", "validate", "--print-fixed", input=two)
     assert result.code == 1
-    assert json.loads(result.out) == [push(number="1"), push(number="x")]
+    assert json.loads(result.out) == [ecom_push(number="1"), ecom_push(number="x")]
     assert "  <stdin>:2 item 2 status_update_number: must be digits only" in result.err
 
 
 @pytest.mark.parametrize("output", ["json", "jsonl"])
 def test_print_fixed_with_json_output_is_a_usage_error(cli, output):
-    result = cli("ecom", "validate", "--print-fixed", "-o", output, input=json.dumps(push()))
+    result = cli("ecom", "validate", "--print-fixed", "-o", output, input=json.dumps(ecom_push()))
     assert result.code == 2
     assert f"--print-fixed prints JSON of its own: use it without -o {output}" in result.err
     assert result.out == ""

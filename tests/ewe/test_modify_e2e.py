@@ -9,24 +9,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from bisect import bisect_left
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 
 import pytest
 import requests
 from conftest import SAMPLES, audit
-from factories import QUICK_STOP, SANDBOX_DIGEST, ewe_request
+from factories import SANDBOX_DIGEST, LoopbackServer, ewe_request, write_jsonl
 
 from shipctl.ewe import digest as ewe_digest
 
 BULK_JSONL = SAMPLES / "ewe" / "bulk.jsonl"
-
-
-def write_jsonl(path, bodies) -> None:
-    path.write_text("".join(json.dumps(b) + "\n" for b in bodies))
 
 
 def stats(server) -> dict:
@@ -55,7 +50,7 @@ def test_single_yaml_item(cli, sandbox):
     assert sum(applied(server).values()) == 1
 
 
-def test_seed_example_json(cli, sandbox):
+def test_documented_example_json(cli, sandbox):
     server = sandbox()
     result = cli("ewe", "modify", str(SAMPLES / "ewe" / "modify.json"))
     assert result.code == 0, result.err
@@ -335,27 +330,18 @@ def test_rate_is_paced(cli, sandbox, tmp_path):
     assert busiest_second(arrivals) <= 2 * rate
 
 
-class BusyOnceEwe(ThreadingHTTPServer):
+class BusyOnceEwe(LoopbackServer):
     """A stand-in EWE on 127.0.0.1 that records the arrival of *every* request (the sandbox
     only records applied ones) and answers 503 to the first request of each referenceNo."""
-
-    daemon_threads = True
 
     def __init__(self):
         self.arrivals: list[float] = []
         self.references: list[str] = []
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _BusyOnceHandler)
-        self.thread = threading.Thread(target=self.serve_forever, kwargs=QUICK_STOP, daemon=True)
-        self.thread.start()
+        super().__init__(_BusyOnceHandler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/eweApi/ewe/api"
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
+        return super().url + "/eweApi/ewe/api"
 
 
 class _BusyOnceHandler(BaseHTTPRequestHandler):

@@ -1,5 +1,6 @@
-"""Fynd tests. What several of them share: the samples, the docs' request examples as pasted, and
-a comparison of JSON values that tells null, "", absent, 1, 1.0 and true apart."""
+"""Fynd tests. What several of them share: the docs' request examples as pasted, and a comparison
+of JSON values that tells null, "", absent, 1, 1.0 and true apart. The samples, as requests, come
+from tests/factories.py, Fynd."""
 
 from __future__ import annotations
 
@@ -8,28 +9,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "sample_payloads" / "fynd"
-PASTED = SAMPLES / "pasted-from-docs.txt"
+from factories import FYND_SAMPLES, REPO
+
+PASTED = FYND_SAMPLES / "pasted-from-docs.txt"
 # Fynd's "Example Request Payload of Update Shipment Status API" page as published, whole
 PUBLISHED = REPO / "tests" / "data" / "inputs" / "fynd_update_shipment_status_examples.txt"
-
-SAMPLE_NAMES = {
-    1: "01-full-confirmation",
-    2: "02-bag-invoiced",
-    3: "03-full-cancellation",
-    4: "04-partial-confirmation",
-    5: "05-partial-cancellation",
-    6: "06-dp-assignment",
-}
 
 # Example 4 as published: the "shipments" list is not followed by its comma.
 EXAMPLE_4_GAP = '}\n]\n"status"'
 EXAMPLE_4_MENDED = '}\n],\n"status"'
-
-
-def sample(number: int) -> Any:
-    return json.loads((SAMPLES / f"{SAMPLE_NAMES[number]}.json").read_text(encoding="utf-8"))
 
 
 def same(a: Any, b: Any) -> bool:

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import requests
+from factories import FYND_SAMPLE_NAMES, FYND_SAMPLES, fynd_sample, write_jsonl
 
-from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, PASTED, SAMPLE_NAMES, SAMPLES, same, sample
+from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, PASTED, same
 
 
 def stats(server) -> dict:
@@ -19,29 +20,25 @@ def confirm(identifier: str, status: str = "bag_confirmed", **top) -> dict:
                           "status": status}], **top}
 
 
-def write_jsonl(path, bodies) -> None:
-    path.write_text("".join(json.dumps(b) + "\n" for b in bodies))
-
-
 def apply(cli, *args):
     return cli("fynd", "apply", *args)
 
 
 # -- the samples --------------------------------------------------------------------------------
-@pytest.mark.parametrize("number", sorted(SAMPLE_NAMES))
+@pytest.mark.parametrize("number", sorted(FYND_SAMPLE_NAMES))
 def test_every_sample_round_trips_through_the_dry_run(cli, sandbox, number):
     server = sandbox()
-    path = SAMPLES / f"{SAMPLE_NAMES[number]}.json"
+    path = FYND_SAMPLES / f"{FYND_SAMPLE_NAMES[number]}.json"
     result = apply(cli, path, "--dry-run", "-o", "json")
     assert result.code == 0, result.err
     (record,) = json.loads(result.out)["results"]
     request = record["request"]
     assert request["method"] == "PUT" and request["url"].endswith("/shipment/status-internal")
     assert request["headers"]["Authorization"] == "Bearer ********"
-    assert same(request["body"], sample(number))
+    assert same(request["body"], fynd_sample(number))
     if number != 6:  # key order too (example 6 lists entities before products; the SDK's
         # order, products first, is the one sent)
-        assert json.dumps(request["body"]) == json.dumps(sample(number))
+        assert json.dumps(request["body"]) == json.dumps(fynd_sample(number))
     assert stats(server)["requests"] == 0
 
 
@@ -64,7 +61,7 @@ def test_the_docs_pasted_with_the_comma_mended_apply_comments_and_all(cli, sandb
     assert dry.code == 0, dry.err
     bodies = [r["request"]["body"] for r in json.loads(dry.out)["results"]]
     assert len(bodies) == 6
-    assert all(same(body, sample(n)) for n, body in enumerate(bodies, 1))
+    assert all(same(body, fynd_sample(n)) for n, body in enumerate(bodies, 1))
     assert "parsed leniently" in dry.err and "comment" in dry.err
     sent = apply(cli, mended, "--rate", "0")
     # 1 and 3 move placed shipments; 2 and 6 find theirs still placed, 4 finds 12345383008471878029
@@ -235,7 +232,7 @@ def test_a_lone_surrogate_in_an_identifier_is_invalid_not_a_crash(cli, sandbox, 
     """JSON allows "\\ud800": the body is refused, and journal, report and -o json still
     take its label (each crashed on it)."""
     sandbox()
-    body = sample(1)
+    body = fynd_sample(1)
     body["statuses"][0]["shipments"][0]["identifier"] = "1683\ud800"
     path = tmp_path / "body.json"
     path.write_text(json.dumps(body))  # ASCII, with the \ud800 escape

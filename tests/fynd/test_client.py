@@ -7,12 +7,11 @@ import json
 
 import pytest
 import responses
+from factories import fynd_sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipctl.fynd import client
-
-from . import sample
 
 BASE = "https://fynd.test"
 STATUS_URL = client.status_url(BASE, "7")
@@ -124,7 +123,7 @@ def test_every_transition_of_the_answer_is_walked():
     assert not answer.ok
 
 
-def test_the_bare_per_shipment_object_of_the_seed_is_read():
+def test_the_bare_per_shipment_object_of_the_documented_examples_is_read():
     bare = {"status": 200, "final_state": {"bag_not_confirmed": "bag_not_confirmed",
                                            "shipment_id": "12345648882371728210"},
             "identifier": "12345643769771400691"}
@@ -218,7 +217,7 @@ def test_transition_sends_exactly_the_built_body_with_the_bearer_token(cli, fynd
     assert put.request.headers["Authorization"] == "Bearer tok-One-1111"
     assert put.request.headers["Content-Type"] == "application/json"
     # example 4 of Fynd's example page, byte for byte in its key order
-    assert json.loads(put.request.body) == sample(4)
+    assert json.loads(put.request.body) == fynd_sample(4)
     assert list(json.loads(put.request.body)["statuses"][0]) == [
         "shipments", "status", "exclude_bags_next_state"]
     # a partial move's line names its units (fynd transition); the answer's state as given

@@ -104,8 +104,7 @@ def proxied(sandbox, monkeypatch):
     proxy = Proxy(server.settings()["fynd.url"])
     monkeypatch.setenv("SHIPCTL_FYND_URL", proxy.url)
     yield server, proxy
-    proxy.shutdown()
-    proxy.server_close()
+    proxy.close()
 
 
 def fynd_state(server) -> dict:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from factories import REPO, fynd_sample
 
 from shipctl.fynd import flags
 from shipctl.fynd.flags import (
@@ -27,7 +28,7 @@ from shipctl.fynd.flags import (
 )
 from shipctl.fynd.models import check
 
-from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, REPO, pasted_examples, read_leniently, same, sample
+from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, pasted_examples, read_leniently, same
 
 # The parser of each repeatable flag and the build() keyword it feeds.
 REPEATED = {
@@ -86,9 +87,9 @@ FLAG_LINES = {
 @pytest.mark.parametrize("number", sorted(FLAG_LINES))
 def test_flag_line_reproduces_the_sample(number):
     body = from_flags(FLAG_LINES[number])
-    assert same(body, sample(number))
+    assert same(body, fynd_sample(number))
     # and in the key order of Fynd's example page, as sent
-    assert json.dumps(body) == json.dumps(sample(number))
+    assert json.dumps(body) == json.dumps(fynd_sample(number))
 
 
 @pytest.mark.parametrize("number", sorted(FLAG_LINES))
@@ -110,7 +111,7 @@ def test_null_empty_and_absent_exclude_next_state_are_three_bodies():
 
 
 def test_example_6_from_a_data_file():
-    expected = sample(6)
+    expected = fynd_sample(6)
     data_updates = expected["statuses"][0]["shipments"][0]["data_updates"]
     body = from_flags('17564650712821463339 --to bag_packed --exclude-next-state ""',
                       data_file=data_updates)

@@ -7,6 +7,7 @@ import copy
 import json
 
 import pytest
+from factories import fynd_sample
 
 from shipctl.fynd.models import (
     Checked,
@@ -18,7 +19,7 @@ from shipctl.fynd.models import (
     field_names,
 )
 
-from . import same, sample
+from . import same
 
 
 def body(**shipment_extra) -> dict:
@@ -347,8 +348,8 @@ def test_request_is_none_with_problems_but_identifiers_are_read():
 def test_the_body_as_sent_keeps_numbers_text_and_key_order():
     from shipctl.fynd.client import encode
 
-    text = encode(check(sample(6)).request).decode("utf-8")
-    assert json.loads(text) == sample(6)
+    text = encode(check(fynd_sample(6)).request).decode("utf-8")
+    assert json.loads(text) == fynd_sample(6)
     assert '"ewayBillNo":391009665287.0' in text
     assert encode({"t": "Café", "a": 1}) == '{"t":"Café","a":1}'.encode()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from . import REPO
+from factories import REPO
 
 
 def fynd_section() -> str:

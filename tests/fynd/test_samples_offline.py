@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from factories import FYND_SAMPLE_NAMES, FYND_SAMPLES, fynd_sample
 
 from shipctl.errors import ExitCode, InputError
 from shipctl.fynd.models import check
@@ -19,23 +20,20 @@ from . import (
     EXAMPLE_4_MENDED,
     PASTED,
     PUBLISHED,
-    SAMPLE_NAMES,
-    SAMPLES,
     pasted_examples,
     read_leniently,
     same,
-    sample,
 )
 
 
 def test_the_samples_are_the_six_examples():
-    assert sorted(p.name for p in SAMPLES.iterdir()) == sorted(
-        [f"{name}.json" for name in SAMPLE_NAMES.values()] + ["pasted-from-docs.txt"])
+    assert sorted(p.name for p in FYND_SAMPLES.iterdir()) == sorted(
+        [f"{name}.json" for name in FYND_SAMPLE_NAMES.values()] + ["pasted-from-docs.txt"])
 
 
-@pytest.mark.parametrize("number", sorted(SAMPLE_NAMES))
+@pytest.mark.parametrize("number", sorted(FYND_SAMPLE_NAMES))
 def test_sample_is_a_valid_body_sent_as_written(number):
-    text = (SAMPLES / f"{SAMPLE_NAMES[number]}.json").read_text(encoding="utf-8")
+    text = (FYND_SAMPLES / f"{FYND_SAMPLE_NAMES[number]}.json").read_text(encoding="utf-8")
     data = json.loads(text)  # strict JSON: no comments, no trailing commas
     checked = check(data)
     assert checked.problems == []
@@ -46,7 +44,7 @@ def test_sample_is_a_valid_body_sent_as_written(number):
 
 
 def test_only_example_5_warns_its_reasons_name_lines_it_does_not_send():
-    warned = {n: [w.field for w in check(sample(n)).warnings] for n in SAMPLE_NAMES}
+    warned = {n: [w.field for w in check(fynd_sample(n)).warnings] for n in FYND_SAMPLE_NAMES}
     prefix = "statuses.0.shipments.0.reasons.products"
     assert warned == {1: [], 2: [], 3: [], 4: [], 6: [], 5: [
         f"{prefix}.0.filters.0.line_number", f"{prefix}.0.filters.1.line_number",
@@ -56,7 +54,7 @@ def test_only_example_5_warns_its_reasons_name_lines_it_does_not_send():
 
 @pytest.mark.parametrize("number", [1, 2, 3, 5, 6])
 def test_pasted_example_reads_as_its_sample(number, tmp_path):
-    assert same(read_leniently(pasted_examples()[number], tmp_path), sample(number))
+    assert same(read_leniently(pasted_examples()[number], tmp_path), fynd_sample(number))
 
 
 def test_pasted_examples_keep_the_docs_comments_and_trailing_commas(tmp_path):
@@ -85,7 +83,7 @@ def test_pasted_example_4_is_refused_at_its_missing_comma(tmp_path):
     assert caught.value.exit_code == ExitCode.USAGE
     # mended, it is sample 4
     assert same(read_leniently(text.replace(EXAMPLE_4_GAP, EXAMPLE_4_MENDED), tmp_path),
-                sample(4))
+                fynd_sample(4))
 
 
 def test_the_whole_pasted_file_stops_at_example_4():
@@ -101,4 +99,5 @@ def test_the_pasted_examples_are_the_documents_own_text():
     published = PUBLISHED.read_text(encoding="utf-8")
     requests = re.findall(r"\nRequest\n\n(.*?)(?=\n\nResponse\n|\n\n\d\. |\Z)", published,
                           flags=re.DOTALL)
-    assert [r.strip() for r in requests] == [pasted_examples()[n] for n in sorted(SAMPLE_NAMES)]
+    assert [r.strip() for r in requests] == [pasted_examples()[n]
+                                             for n in sorted(FYND_SAMPLE_NAMES)]

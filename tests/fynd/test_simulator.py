@@ -9,10 +9,9 @@ import threading
 
 import pytest
 import requests
+from factories import fynd_sample
 
 from shipctl.fynd import client
-
-from . import sample
 
 COMPANY = "1"
 BASIC = "Basic " + base64.b64encode(b"sandbox:sandbox-secret").decode()
@@ -90,7 +89,7 @@ def test_only_the_client_credentials_grant(shared_sandbox):
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-issued"},
                                      {"Authorization": BASIC}])
 def test_status_internal_needs_a_token_it_issued(shared_sandbox, headers):
-    answer = put(shared_sandbox, sample(1), headers=headers)
+    answer = put(shared_sandbox, fynd_sample(1), headers=headers)
     assert answer.status_code == 401
     assert answer.json()["success"] is False
     assert stats(shared_sandbox)["transitions"] == {}
@@ -100,7 +99,7 @@ def test_an_expired_or_revoked_token_is_401(shared_sandbox):
     headers = bearer(shared_sandbox)
     (simulator,) = [s for s in shared_sandbox.simulators if s.name == "fynd"]
     simulator.revoke_tokens()
-    assert put(shared_sandbox, sample(1), headers=headers).status_code == 401
+    assert put(shared_sandbox, fynd_sample(1), headers=headers).status_code == 401
 
 
 # -- request validation -------------------------------------------------------------------------
@@ -144,14 +143,14 @@ def test_an_invalid_transition_is_a_400_entry_inside_a_200(shared_sandbox):
 
 
 def test_example_4_partial_confirmation_splits_line_1(shared_sandbox):
-    (entry,) = results(put(shared_sandbox, sample(4)))
+    (entry,) = results(put(shared_sandbox, fynd_sample(4)))
     assert entry["status"] == 200
     assert stats(shared_sandbox)["bags"]["12345383008471878029"] == {
         "1": {"bag_confirmed": 5, "bag_not_confirmed": 5}, "2": {"bag_confirmed": 10}}
 
 
 def test_example_5_partial_cancellation_leaves_the_rest_where_it_was(shared_sandbox):
-    (entry,) = results(put(shared_sandbox, sample(5)))
+    (entry,) = results(put(shared_sandbox, fynd_sample(5)))
     assert entry["status"] == 200
     assert stats(shared_sandbox)["bags"]["12345383008471878029"] == {
         "1": {"placed": 5, "bag_not_confirmed": 5}, "2": {"bag_not_confirmed": 10}}
@@ -216,7 +215,7 @@ def test_force_transition_skips_the_map(shared_sandbox):
 
 def test_every_sample_request_is_accepted_by_the_model(shared_sandbox):
     for number in range(1, 7):
-        answer = put(shared_sandbox, sample(number))
+        answer = put(shared_sandbox, fynd_sample(number))
         assert answer.status_code == 200, (number, answer.text)
 
 
@@ -312,7 +311,7 @@ def test_details_of_a_shipment_not_moved_yet(shared_sandbox):
 
 
 def test_details_follow_the_state_machine(shared_sandbox):
-    put(shared_sandbox, sample(4))  # 5 + 10 confirmed, 5 not confirmed
+    put(shared_sandbox, fynd_sample(4))  # 5 + 10 confirmed, 5 not confirmed
     answer = details(shared_sandbox, "12345383008471878029")
     assert sorted(bags_of(answer)) == [(1, "SKU-1", 5, "bag_confirmed"),
                                        (1, "SKU-1", 5, "bag_not_confirmed"),

@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from factories import FYND_SAMPLES, REPO
 
 from shipctl.fynd.states import AUTOMATIC, NEXT, STATES, is_cancellation
-
-from . import REPO, SAMPLES
 
 # Every state named in docs/fynd.md and Fynd's Example Request Payload… page.
 NAMED = """
@@ -30,7 +29,7 @@ def test_every_named_state_has_a_one_line_meaning():
 
 
 def test_the_samples_use_known_states():
-    text = "".join(path.read_text() for path in SAMPLES.glob("*.json"))
+    text = "".join(path.read_text() for path in FYND_SAMPLES.glob("*.json"))
     used = set(re.findall(r'"(?:status|exclude_bags_next_state)": "(\w+)"', text))
     assert used and used <= set(STATES)
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 import requests
+from factories import fynd_sample
 
-from . import same, sample
+from . import same
 
 EXAMPLE_4 = ["12345383008471878029", "--to", "bag_confirmed", "--line", "1:5", "--line", "2:10",
              "--reason", "1:Product Not Available@1:3,2:4",
@@ -109,7 +110,7 @@ def test_a_failed_partial_move_claims_no_units(cli, sandbox):
                           "given entity (ValidationError, status 400)\n")
 
 
-def test_example_4_dry_run_json_is_the_seeds_request(cli, sandbox):
+def test_example_4_dry_run_json_is_the_documented_request(cli, sandbox):
     server = sandbox()
     result = transition(cli, *EXAMPLE_4, "--dry-run", "-o", "json")
     assert result.code == 0, result.err
@@ -117,7 +118,7 @@ def test_example_4_dry_run_json_is_the_seeds_request(cli, sandbox):
     assert document["method"] == "PUT"
     assert document["url"] == (server.base_url + "/fynd/service/platform/order-manage/v1.0/"
                                "company/1/shipment/status-internal")
-    assert json.dumps(document["body"]) == json.dumps(sample(4))  # values and key order
+    assert json.dumps(document["body"]) == json.dumps(fynd_sample(4))  # values and key order
     assert document["headers"]["Authorization"] == "Bearer ********"
     assert stats(server)["requests"] == 0  # no token fetched, nothing sent
 
@@ -146,13 +147,13 @@ def test_null_empty_and_absent_from_the_command_line(cli, flag, value, shown):
 
 
 def test_example_6_from_a_data_file(cli, tmp_path):
-    updates = sample(6)["statuses"][0]["shipments"][0]["data_updates"]
+    updates = fynd_sample(6)["statuses"][0]["shipments"][0]["data_updates"]
     path = tmp_path / "dp.yaml"
     path.write_text(json.dumps(updates))
     result = transition(cli, "17564650712821463339", "--to", "bag_packed",
                         "--exclude-next-state", "", "--data-file", path, "--dry-run", "-o", "json")
     assert result.code == 0, result.err
-    assert same(json.loads(result.out)["body"], sample(6))
+    assert same(json.loads(result.out)["body"], fynd_sample(6))
 
 
 def test_data_and_switches_reach_the_body(cli):
@@ -319,7 +320,7 @@ def test_a_reason_warning_names_the_reason_flag_once_for_all_shipments(cli):
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
-def test_the_seeds_examples_from_the_real_command_line(cli, number, tmp_path):
+def test_the_documented_examples_from_the_real_command_line(cli, number, tmp_path):
     # the flag lines of test_flags, through typer and the command itself (not a re-parse)
     import shlex
 
@@ -330,7 +331,7 @@ def test_the_seeds_examples_from_the_real_command_line(cli, number, tmp_path):
     result = transition(cli, *words, "--dry-run", "-o", "json")
     assert result.code == 0, result.err
     body = json.loads(result.out)["body"]
-    assert json.dumps(body) == json.dumps(sample(number))  # values, types and key order
+    assert json.dumps(body) == json.dumps(fynd_sample(number))  # values, types and key order
     docs = pasted_examples()[number].replace(EXAMPLE_4_GAP, EXAMPLE_4_MENDED)
     assert same(body, read_leniently(docs, tmp_path))  # and the docs as pasted
 

@@ -20,14 +20,14 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import certifi
 import pytest
 import requests
 import responses
-from factories import QUICK_STOP
+from factories import LoopbackServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -654,23 +654,14 @@ class ScriptedServer:
 
             do_GET = do_POST
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api/modifyShipment"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs=QUICK_STOP,
-                                       daemon=True)
+        self.server = LoopbackServer(Handler, tls=tls)
+        self.url = self.server.url + "/api/modifyShipment"
 
     def __enter__(self):
-        self.thread.start()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 OK = (200, {"Content-Type": "application/json"}, b'{"success": true, "code": 0}')

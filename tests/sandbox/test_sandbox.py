@@ -354,14 +354,14 @@ def test_fault_stall_applies_then_answers_nothing_until_the_client_gives_up():
 
 
 def test_a_stall_applies_in_every_simulator():
-    from ecom import push
+    from factories import ecom_push
 
     import shipctl.ecom
     from shipctl.fynd import client
 
     with start_background(faults=Faults(fail_rate=1, fail_mode="stall")) as server:
         with pytest.raises(requests.ReadTimeout):  # Ecom: the push is stored
-            requests.post(server.base_url + shipctl.ecom.SANDBOX_PATH, json=push(number="77"),
+            requests.post(server.base_url + shipctl.ecom.SANDBOX_PATH, json=ecom_push(number="77"),
                           auth=(shipctl.ecom.SANDBOX_USERNAME, shipctl.ecom.SANDBOX_PASSWORD),
                           timeout=(TIMEOUT, 0.3))
         with pytest.raises(requests.ReadTimeout):  # Fynd: the token is issued
