@@ -151,6 +151,13 @@ def fynd_sample(number: int) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def fynd_confirm(identifier: str, status: str = "bag_confirmed", **top: Any) -> dict:
+    """The smallest valid updateShipmentStatus request: one whole shipment to STATUS; ``top``
+    adds top-level keys."""
+    return {"statuses": [{"shipments": [{"identifier": identifier, "products": []}],
+                          "status": status}], **top}
+
+
 # -- Ecom --------------------------------------------------------------------------------------
 
 DOCUMENTED_NUMBER = "44591782"  # the status_update_number of the push in Ecom's manual

@@ -6,18 +6,13 @@ import json
 
 import pytest
 import requests
-from factories import FYND_SAMPLE_NAMES, FYND_SAMPLES, fynd_sample, write_jsonl
+from factories import FYND_SAMPLE_NAMES, FYND_SAMPLES, fynd_confirm, fynd_sample, write_jsonl
 
 from . import EXAMPLE_4_GAP, EXAMPLE_4_MENDED, PASTED, same
 
 
 def stats(server) -> dict:
     return requests.get(server.base_url + "/_sandbox/stats", timeout=10).json()
-
-
-def confirm(identifier: str, status: str = "bag_confirmed", **top) -> dict:
-    return {"statuses": [{"shipments": [{"identifier": identifier, "products": []}],
-                          "status": status}], **top}
 
 
 def apply(cli, *args):
@@ -77,8 +72,8 @@ def test_a_shipments_transitions_go_in_order(cli, sandbox, tmp_path):
     server = sandbox(latency_ms=5)
     bodies = []
     for n in range(20):
-        bodies += [confirm(f"O-{n}"), confirm(f"O-{n}", "bag_invoiced"),
-                   confirm(f"O-{n}", "bag_packed")]
+        bodies += [fynd_confirm(f"O-{n}"), fynd_confirm(f"O-{n}", "bag_invoiced"),
+                   fynd_confirm(f"O-{n}", "bag_packed")]
     write_jsonl(tmp_path / "steps.jsonl", bodies)
     result = apply(cli, tmp_path / "steps.jsonl", "--jobs", "8", "--rate", "0")
     assert result.code == 0, result.err
@@ -92,9 +87,9 @@ def test_a_shipments_transitions_go_in_order(cli, sandbox, tmp_path):
 def test_a_failure_inside_a_200_fails_the_item_and_blocks_its_shipment(cli, sandbox, tmp_path):
     server = sandbox()
     write_jsonl(tmp_path / "x.jsonl", [
-        confirm("F-1", "bag_packed"),  # invalid transition from placed
-        confirm("F-1", "bag_confirmed"),  # assumes the one before happened: blocked
-        confirm("F-2"),
+        fynd_confirm("F-1", "bag_packed"),  # invalid transition from placed
+        fynd_confirm("F-1", "bag_confirmed"),  # assumes the one before happened: blocked
+        fynd_confirm("F-2"),
     ])
     result = apply(cli, tmp_path / "x.jsonl", "--rate", "0", "-o", "json")
     assert result.code == 1
@@ -115,7 +110,7 @@ def test_several_shipments_per_body_are_its_ordering_keys(cli, sandbox, tmp_path
     sandbox()
     two = {"statuses": [{"shipments": [{"identifier": "K-1"}, {"identifier": "K-2"}],
                          "status": "bag_confirmed"}]}
-    write_jsonl(tmp_path / "k.jsonl", [two, confirm("K-2", "bag_invoiced")])
+    write_jsonl(tmp_path / "k.jsonl", [two, fynd_confirm("K-2", "bag_invoiced")])
     result = apply(cli, tmp_path / "k.jsonl", "--rate", "0", "--jobs", "4", "-o", "json")
     assert result.code == 0, result.err
     records = json.loads(result.out)["results"]
@@ -140,7 +135,7 @@ def test_an_invalid_body_is_reported_with_its_line_and_blocks_its_shipment(cli, 
 
 def test_strict_sends_nothing_when_one_body_is_invalid(cli, sandbox, tmp_path):
     server = sandbox()
-    write_jsonl(tmp_path / "s.jsonl", [confirm("S-1"), {"statuses": []}])
+    write_jsonl(tmp_path / "s.jsonl", [fynd_confirm("S-1"), {"statuses": []}])
     result = apply(cli, tmp_path / "s.jsonl", "--strict")
     assert result.code == 1
     assert "statuses: " in result.err
@@ -154,7 +149,7 @@ def test_wrong_credentials_stop_the_run_before_anything_is_sent(cli, sandbox, tm
                                                                monkeypatch):
     server = sandbox()
     monkeypatch.setenv("SHIPCTL_FYND_CLIENT_SECRET", "wrong-secret-value")
-    write_jsonl(tmp_path / "w.jsonl", [confirm(f"W-{n}") for n in range(50)])
+    write_jsonl(tmp_path / "w.jsonl", [fynd_confirm(f"W-{n}") for n in range(50)])
     result = apply(cli, tmp_path / "w.jsonl", "--jobs", "8")
     assert result.code == 2
     assert "check fynd.client_id / fynd.client_secret" in result.err
@@ -165,11 +160,11 @@ def test_wrong_credentials_stop_the_run_before_anything_is_sent(cli, sandbox, tm
 
 def test_a_revoked_token_is_renewed_once_for_all_workers(cli, sandbox, tmp_path):
     server = sandbox(latency_ms=10)
-    write_jsonl(tmp_path / "first.jsonl", [confirm("V-0")])
+    write_jsonl(tmp_path / "first.jsonl", [fynd_confirm("V-0")])
     assert apply(cli, tmp_path / "first.jsonl").code == 0  # caches a token
     (simulator,) = [s for s in server.simulators if s.name == "fynd"]
     simulator.revoke_tokens()
-    write_jsonl(tmp_path / "second.jsonl", [confirm(f"V-{n}") for n in range(1, 41)])
+    write_jsonl(tmp_path / "second.jsonl", [fynd_confirm(f"V-{n}") for n in range(1, 41)])
     result = apply(cli, tmp_path / "second.jsonl", "--jobs", "8", "--rate", "0")
     assert result.code == 0, result.err
     fynd = stats(server)["fynd"]
@@ -184,7 +179,7 @@ def test_a_thousand_bodies_under_faults_one_token_each_shipment_once(cli, sandbo
 
     monkeypatch.setattr(shipctl.http, "sleep", lambda seconds: None)  # back-offs: no waiting
     server = sandbox(fail_rate=0.2, fail_mode="mix", seed=8)
-    write_jsonl(tmp_path / "bulk.jsonl", [confirm(f"M-{n:04d}") for n in range(1000)])
+    write_jsonl(tmp_path / "bulk.jsonl", [fynd_confirm(f"M-{n:04d}") for n in range(1000)])
     report = tmp_path / "report.jsonl"
     result = apply(cli, tmp_path / "bulk.jsonl", "--jobs", "8", "--rate", "0", "--retries", "12",
                    "--report", report)
@@ -202,7 +197,7 @@ def test_a_thousand_bodies_under_faults_one_token_each_shipment_once(cli, sandbo
 
 def test_journal_skips_what_succeeded(cli, sandbox, tmp_path):
     server = sandbox()
-    write_jsonl(tmp_path / "j.jsonl", [confirm("J-1"), confirm("J-2")])
+    write_jsonl(tmp_path / "j.jsonl", [fynd_confirm("J-1"), fynd_confirm("J-2")])
     journal = tmp_path / "j.db"
     assert apply(cli, tmp_path / "j.jsonl", "--journal", journal).code == 0
     again = apply(cli, tmp_path / "j.jsonl", "--journal", journal, "-o", "json")
@@ -213,7 +208,7 @@ def test_journal_skips_what_succeeded(cli, sandbox, tmp_path):
 
 def test_shards_split_by_shipment(cli, sandbox, tmp_path):
     server = sandbox()
-    write_jsonl(tmp_path / "h.jsonl", [confirm(f"H-{n}") for n in range(30)])
+    write_jsonl(tmp_path / "h.jsonl", [fynd_confirm(f"H-{n}") for n in range(30)])
     for k in range(3):
         assert apply(cli, tmp_path / "h.jsonl", "--shard", f"{k}/3", "--rate", "0").code == 0
     assert stats(server)["fynd"]["transitions"] == {f"H-{n}": 1 for n in range(30)}

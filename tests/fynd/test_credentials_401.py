@@ -9,6 +9,7 @@ import json
 
 import pytest
 import responses
+from factories import fynd_confirm, write_jsonl
 
 from shipctl.fynd import client
 
@@ -65,9 +66,7 @@ def test_transition_json_says_it_too(cli, fynd_env):
 def test_a_bulk_run_stops_with_the_same_words(cli, fynd_env, tmp_path):
     tokens_issued_and_refused(responses.PUT, STATUS_URL)
     bodies = tmp_path / "b.jsonl"
-    bodies.write_text("".join(json.dumps({"statuses": [{"shipments": [
-        {"identifier": f"S-{n}", "products": []}], "status": "bag_confirmed"}]}) + "\n"
-        for n in range(5)))
+    write_jsonl(bodies, [fynd_confirm(f"S-{n}") for n in range(5)])
     result = cli("fynd", "apply", str(bodies), "--jobs", "1")
     assert result.code != 0
     assert REFUSED_BY_API in result.err
@@ -110,9 +109,7 @@ def test_a_bulk_run_whose_renewal_is_refused_names_the_secret(cli, fynd_env, tmp
                   json={"success": False, "message": "invalid client credentials"})
     responses.add(responses.PUT, STATUS_URL, status=401, json={"message": "Unauthorized"})
     bodies = tmp_path / "b.jsonl"
-    bodies.write_text("".join(json.dumps({"statuses": [{"shipments": [
-        {"identifier": f"S-{n}", "products": []}], "status": "bag_confirmed"}]}) + "\n"
-        for n in range(3)))
+    write_jsonl(bodies, [fynd_confirm(f"S-{n}") for n in range(3)])
     result = cli("fynd", "apply", str(bodies), "--jobs", "1")
     assert result.code != 0
     assert "check fynd.client_id / fynd.client_secret" in result.err
