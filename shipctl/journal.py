@@ -38,6 +38,7 @@ from typing import Any
 from shipctl import secrets
 from shipctl.batch.vocabulary import BLOCKED, FAILED, INVALID, SUCCEEDED, UNKNOWN
 from shipctl.errors import ShipctlError, UsageError
+from shipctl.output import printable
 
 # "shpj" in ASCII: lets us recognise our own files from the 100-byte SQLite header alone.
 APPLICATION_ID = 0x7368706A
@@ -439,7 +440,7 @@ class Journal:
     def status(self, item_id: str) -> str | None:
         """The item's status from earlier runs (and this one), or None if it has no row."""
         row = self._conn.execute("SELECT status FROM items WHERE id = ?",
-                                 (_storable(item_id),)).fetchone()
+                                 (printable(item_id),)).fetchone()
         return None if row is None else row[0]
 
     def record(
@@ -462,14 +463,14 @@ class Journal:
         import sqlite3
 
         now = _now()
-        rows = [(_storable(item_id), key, secrets.redact(label), secrets.redact(where), status,
+        rows = [(printable(item_id), key, secrets.redact(label), secrets.redact(where), status,
                  None if code is None else secrets.redact(str(code)), secrets.redact(message),
                  attempts, now, self.run_id)]
         for part_id, part in (parts or {}).items():
             if part.status in JOURNALED:
-                rows.append((_storable(part_id), _storable(part.key), secrets.redact(label),
+                rows.append((printable(part_id), printable(part.key), secrets.redact(label),
                              secrets.redact(where), part.status, None,
-                             secrets.redact(_storable(part.message)), attempts, now,
+                             secrets.redact(printable(part.message)), attempts, now,
                              self.run_id))
         try:
             if len(rows) == 1:
@@ -516,9 +517,3 @@ class Journal:
         if self._own_lock is not None:
             self._own_lock.release()
             self._own_lock = None
-
-
-def _storable(item_id: str) -> str:
-    """An id as SQLite can store it: a provider's id may carry an input's lone surrogate
-    (JSON allows "\\ud800"), which UTF-8 cannot; it is kept as its escape."""
-    return item_id.encode("utf-8", "backslashreplace").decode("utf-8")

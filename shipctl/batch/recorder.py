@@ -33,7 +33,7 @@ from shipctl.batch.vocabulary import (
     key_text,
 )
 from shipctl.errors import UsageError
-from shipctl.output import Output, Results, shorten
+from shipctl.output import Output, Results, printable, shorten
 
 
 def utc_now() -> str:
@@ -44,24 +44,18 @@ def utc_now() -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def _storable(text: str) -> str:
-    """``text`` as UTF-8 can carry it: a lone surrogate from an input (JSON allows "\\ud800")
-    becomes its escape, so the journal (SQLite), reports and stdout can all take it."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def record(index: int, job: Job, status: str, message: str, code: Any, attempts: int,
            elapsed_ms: int | None, finished_at: str | None = None) -> dict[str, Any]:
     """One item as reports, journal and JSON show it (label, where and key capped)."""
     key = key_text(job.keys)  # one key as it is, several joined with a space, or None
     return {
         "index": index,
-        "where": shorten(_storable(str(job.where)), RECORD_FIELD_MAX, middle=True),
-        "label": shorten(_storable(str(job.label)), RECORD_FIELD_MAX),
-        "key": None if key is None else shorten(_storable(str(key)), RECORD_FIELD_MAX),
+        "where": shorten(printable(str(job.where)), RECORD_FIELD_MAX, middle=True),
+        "label": shorten(printable(str(job.label)), RECORD_FIELD_MAX),
+        "key": None if key is None else shorten(printable(str(key)), RECORD_FIELD_MAX),
         "status": status,
         "code": code,
-        "message": _storable(message),
+        "message": printable(message),
         "attempts": attempts,
         "elapsed_ms": elapsed_ms,
         # why an invalid item is invalid, one record per problem: {field, line, message}, as

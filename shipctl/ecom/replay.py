@@ -170,9 +170,9 @@ class Replay(BulkProvider):
             warnings.append(text)
             warn(f"{item.where(problem.path)}: {problem.message}")
         number = str(data.get("status_update_number")) if isinstance(data, dict) else ""
-        if verdict.errors:
+        if verdict.problems:
             problems = [[p.message, p.field, item.line_of(p.path), item.where(p.path)]
-                        for p in verdict.errors]
+                        for p in verdict.problems]
             return json.dumps([self._identity(data, ordinal, valid=False), keys, label, where,
                                number, None, problems, warnings])
         # A JSON Lines line (an `ecom export`) goes as it was written, so the receiver gets the

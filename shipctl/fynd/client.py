@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shipctl import nesting
+from shipctl.output import shorten
 
 STATUS_PATH = "/service/platform/order-manage/v1.0/company/{company_id}/shipment/status-internal"
 TOKEN_PATH = "/service/panel/authentication/v1.0/company/{company_id}/oauth/token"
@@ -89,17 +90,13 @@ def _first_line(body: bytes) -> str:
         text = html.unescape(_TAG.sub("", title.group(1).decode("utf-8", "replace")))
         text = " ".join(text.split())
         if text:
-            return printable(_shorten(text))
+            return printable(shorten(text, MESSAGE_MAX))
     text = body[:65536].decode("utf-8", "replace")
     for line in text.splitlines():
         line = " ".join(html.unescape(_TAG.sub(" ", line)).split())
         if line:
-            return printable(_shorten(line))
+            return printable(shorten(line, MESSAGE_MAX))
     return "(empty body)"
-
-
-def _shorten(text: str, limit: int = MESSAGE_MAX) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def printable(text: str) -> str:
@@ -130,7 +127,7 @@ def error_text(status: int, body: bytes) -> str:
         for key in ("message", "error_description", "error"):
             value = document.get(key)
             if isinstance(value, str) and value.strip():
-                return f"HTTP {status}: {printable(_shorten(' '.join(value.split())))}"
+                return f"HTTP {status}: {printable(shorten(' '.join(value.split()), MESSAGE_MAX))}"
     return f"HTTP {status}: {_first_line(body)}"
 
 
@@ -166,7 +163,7 @@ class ShipmentResult:
         if self.states:
             parts.append(self.states)
         if self.message:
-            parts.append(_shorten(self.message))
+            parts.append(shorten(self.message, MESSAGE_MAX))
         return printable("  ".join(parts))
 
 

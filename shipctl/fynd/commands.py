@@ -38,6 +38,15 @@ def complete_state(incomplete: str) -> list[tuple[str, str]]:
         return []
 
 
+ShipmentIdArg = Annotated[
+    str, typer.Argument(metavar="SHIPMENT_ID", help="The shipment.", show_default=False)
+]
+# The options of every command that sends a request to Fynd, after its own, in this order
+# (name, annotation, default); -o comes last.
+_CONNECTION = (("profile", ProfileOpt, None), ("timeout", TimeoutOpt, 30.0),
+               ("retries", RetriesOpt, 3), ("ca_bundle", CaBundleOpt, None))
+_OUTPUT = ("output", OutputOpt, OutputFormat.text)
+
 ForceOpt = Annotated[
     bool,
     typer.Option("--force", help="Send a state shipctl does not know (Fynd's states are per"
@@ -97,9 +106,33 @@ def _signature(options: Any, *shared: tuple[str, Any, Any]) -> inspect.Signature
         default = inspect.Parameter.empty if option.required else option.default
         parameters.append(inspect.Parameter(option.name, plain, default=default,
                                             annotation=Annotated[kind, info]))
-    parameters += [inspect.Parameter(name, plain, default=default, annotation=annotation)
-                   for name, annotation, default in shared]
-    return inspect.Signature(parameters, return_annotation=None)
+    return inspect.Signature(parameters + _parameters(shared), return_annotation=None)
+
+
+def _parameters(shared: tuple[tuple[str, Any, Any], ...]) -> list[inspect.Parameter]:
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return [inspect.Parameter(name, plain, default=default, annotation=annotation)
+            for name, annotation, default in shared]
+
+
+def _single_request(command: Any) -> Any:
+    """A command that reads one thing from Fynd (reasons, show): its own parameters, then
+    the options every request takes (``_CONNECTION`` and -o), which reach it as keywords
+    for ``_requesting``."""
+    own = [parameter for parameter in inspect.signature(command).parameters.values()
+           if parameter.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature(own + _parameters((*_CONNECTION, _OUTPUT)),
+                                              return_annotation=None)
+    return command
+
+
+def _requesting(ctx: typer.Context, request: dict[str, Any]) -> Any:
+    """The application set up by ``request``'s --profile and -o; what is left of ``request``
+    (timeout, retries, ca_bundle) is for the call."""
+    app = get_app(ctx)
+    app.use(profile=request.pop("profile"),
+            json_mode=request.pop("output") is not OutputFormat.text)
+    return app
 
 
 def _declared_transition() -> Any:
@@ -107,11 +140,8 @@ def _declared_transition() -> Any:
     from shipctl.fynd.flags import OPTIONS
 
     _transition.__signature__ = _signature(  # type: ignore[attr-defined]
-        OPTIONS,
-        ("profile", ProfileOpt, None), ("timeout", TimeoutOpt, 30.0),
-        ("retries", RetriesOpt, 3), ("ca_bundle", CaBundleOpt, None),
-        ("dry_run", DryRunOpt, False), ("show_secrets", ShowSecretsOpt, False),
-        ("output", OutputOpt, OutputFormat.text),
+        OPTIONS, *_CONNECTION, ("dry_run", DryRunOpt, False),
+        ("show_secrets", ShowSecretsOpt, False), _OUTPUT,
     )
     return group.command("transition", epilog=EXIT_CODES_HELP)(_transition)
 
@@ -189,11 +219,10 @@ def states(ctx: typer.Context, output: OutputOpt = OutputFormat.text) -> None:
 
 
 @group.command()
+@_single_request
 def reasons(
     ctx: typer.Context,
-    shipment_id: Annotated[
-        str, typer.Argument(metavar="SHIPMENT_ID", help="The shipment.", show_default=False)
-    ],
+    shipment_id: ShipmentIdArg,
     bag: Annotated[
         str, typer.Option("--bag", metavar="BAG_ID", help="The bag.", show_default=False)
     ],
@@ -203,11 +232,7 @@ def reasons(
                      " that `shipctl fynd states` lists.",
                      autocompletion=complete_state, show_default=False),
     ],
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
-    output: OutputOpt = OutputFormat.text,
+    **request: Any,
 ) -> None:
     """List the reasons Fynd allows for moving a bag to a state (the ids --reason takes).
 
@@ -218,24 +243,13 @@ def reasons(
     """
     from shipctl.fynd.reasons import list_reasons
 
-    app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not OutputFormat.text)
-    raise typer.Exit(list_reasons(app, shipment_id, bag, state, timeout=timeout,
-                                  retries=retries, ca_bundle=ca_bundle))
+    app = _requesting(ctx, request)
+    raise typer.Exit(list_reasons(app, shipment_id, bag, state, **request))
 
 
 @group.command()
-def show(
-    ctx: typer.Context,
-    shipment_id: Annotated[
-        str, typer.Argument(metavar="SHIPMENT_ID", help="The shipment.", show_default=False)
-    ],
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 3,
-    ca_bundle: CaBundleOpt = None,
-    output: OutputOpt = OutputFormat.text,
-) -> None:
+@_single_request
+def show(ctx: typer.Context, shipment_id: ShipmentIdArg, **request: Any) -> None:
     """Show a shipment as Fynd has it now: its bags, lines, quantities and states.
 
     Read from Fynd's shipment details (getShipmentById). Check it before building a partial
@@ -249,10 +263,8 @@ def show(
     """
     from shipctl.fynd.show import show as show_shipment
 
-    app = get_app(ctx)
-    app.use(profile=profile, json_mode=output is not OutputFormat.text)
-    raise typer.Exit(show_shipment(app, shipment_id, timeout=timeout, retries=retries,
-                                   ca_bundle=ca_bundle))
+    app = _requesting(ctx, request)
+    raise typer.Exit(show_shipment(app, shipment_id, **request))
 
 
 @group.command()

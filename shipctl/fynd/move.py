@@ -55,6 +55,7 @@ class Move(NamedTuple):
             return result.line()
         from shipctl.fynd.client import MESSAGE_MAX, printable
         from shipctl.fynd.flags import ABSENT
+        from shipctl.output import shorten
 
         sides = f"{self.units()} → {result.states or self.to}"
         if self.rest_to is not None:
@@ -63,9 +64,7 @@ class Move(NamedTuple):
             sides += ", the rest stay"
         parts = [result.identifier or "-", "ok", sides]
         if result.message:
-            message = result.message
-            parts.append(message if len(message) <= MESSAGE_MAX
-                         else message[: MESSAGE_MAX - 1] + "…")
+            parts.append(shorten(result.message, MESSAGE_MAX))
         return printable("  ".join(parts))
 
     def question(self) -> str | None:

@@ -13,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from shipctl.output import shorten
+
 Log = Callable[[str], None]
 
 
@@ -23,10 +25,7 @@ def stamp() -> str:
 
 def log_safe(text: object, limit: int = 120) -> str:
     """Text from a request made safe for one log line: cut at ``limit``, then ``escape``d."""
-    text = str(text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return escape(text)
+    return escape(shorten(str(text), limit))
 
 
 def escape(text: str) -> str:

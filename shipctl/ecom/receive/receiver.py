@@ -42,6 +42,7 @@ from typing import Any
 
 from shipctl import nesting
 from shipctl.ecom import models as rules
+from shipctl.output import printable
 
 MAX_BODY = 1024 * 1024  # larger bodies are answered 413
 # A header whose name holds one of these (any case) carries a credential or something as good
@@ -197,7 +198,7 @@ class Receiver:
         verdict = rules.check(data)
         if not verdict.valid:
             reason = "invalid push: " + "; ".join(
-                f"{p.field}: {p.message}" if p.field else p.message for p in verdict.errors)
+                f"{p.field}: {p.message}" if p.field else p.message for p in verdict.problems)
             return failure(400, reason, data)
         assert isinstance(data, dict)  # check() refuses anything else
         number = str(data["status_update_number"])
@@ -321,8 +322,7 @@ def _not_text(data: object) -> list[str]:
 
 def _shown(text: str, limit: int = 60) -> str:
     """A key or value as a reason may quote it: surrogates as ``\\udXXX``, cut."""
-    text = text[:limit]
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return printable(text[:limit])
 
 
 def _clean(value: object) -> object:
