@@ -198,6 +198,8 @@ def printable(text: str) -> str:
     """TEXT as UTF-8 can carry it (stdout, a report, SQLite): a lone surrogate (from a
     "\\ud800" escape in the input, which no UTF-8 holds) as that escape, which inside a JSON
     string is JSON's own escape."""
+    if text.isascii():  # no surrogate, and a check that costs nothing
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

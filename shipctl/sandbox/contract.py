@@ -8,7 +8,6 @@ size) passed and no fault was drawn for it, and sends back the ``SimResponse`` i
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -75,6 +74,5 @@ def default_simulators() -> list[Simulator]:
     """A new simulator of every provider that has one, in the order of the registry."""
     from shipctl.provider import providers
 
-    return [
-        importlib.import_module(p.simulator).create() for p in providers() if p.simulator
-    ]
+    hooks = (provider.simulator_hook() for provider in providers())
+    return [hook.create() for hook in hooks if hook is not None]
