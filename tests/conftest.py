@@ -2,6 +2,12 @@
 
 Every test gets its own config/cache/data directories, no SHIPCTL_* variables from the
 developer's shell, NO_COLOR and a fixed terminal width, so output is deterministic.
+
+Where tests live: a provider's in tests/<provider>/, a package (its modules import one another,
+``from ecom.test_listen import …``); the core's in folders that mirror shipctl/ (tests/batch,
+tests/http, tests/inputs, …), which are not packages, since tests/http/__init__.py would shadow
+the standard library's http: their file names must be unique across them and tests/. What tests
+build (requests, pushes, stand-in servers) is in tests/factories.py, a section per provider.
 """
 
 from __future__ import annotations

@@ -183,6 +183,25 @@ def ecom_push(awb: str = "8012345671", number: str = DOCUMENTED_NUMBER,
     return data
 
 
+def ecom_scan(number: str = "44590188", awb: str = "8012345671", **changes: Any) -> dict:
+    """One valid v1 push of another kind: an in-scan at a facility; ``changes`` replace keys."""
+    data = {
+        "awb": awb,
+        "datetime": "2024-03-01 19:40:05",
+        "status": "In-scan",
+        "reason_code": "002 - In-scan at Ecom facility",
+        "reason_code_number": "002",
+        "location": "DEL",
+        "Employee": "Ravi Kumar",
+        "status_update_number": number,
+        "order_number": "ORDER-10041",
+        "city": "New Delhi",
+        "ref_awb": "",
+    }
+    data.update(changes)
+    return data
+
+
 class Arrival:
     """One push as a stand-in webhook received it."""
 

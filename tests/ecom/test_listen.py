@@ -24,30 +24,13 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import _seen_secrets, audit
+from factories import ecom_scan
 
 from shipctl.ecom.receive.receiver import MAX_BODY
 
 USER = "ecom-hook"
 PASSWORD = "listen-Pässword-42"  # non-ASCII: RFC 7617's UTF-8
 TIMEOUT = 15
-
-
-def scan(number: str = "44590188", awb: str = "8012345671", **changes) -> dict:
-    document = {
-        "awb": awb,
-        "datetime": "2024-03-01 19:40:05",
-        "status": "In-scan",
-        "reason_code": "002 - In-scan at Ecom facility",
-        "reason_code_number": "002",
-        "location": "DEL",
-        "Employee": "Ravi Kumar",
-        "status_update_number": number,
-        "order_number": "ORDER-10041",
-        "city": "New Delhi",
-        "ref_awb": "",
-    }
-    document.update(changes)
-    return document
 
 
 def basic(user: str = USER, password: str = PASSWORD) -> str:
@@ -143,7 +126,7 @@ def one(listener) -> Listener:
 
 # -- answers ----------------------------------------------------------------------------------
 def test_a_valid_push_is_200_with_an_integer_number_and_stored_raw(one):
-    body = json.dumps(scan(), indent=2, ensure_ascii=False).encode()  # pretty, as some send
+    body = json.dumps(ecom_scan(), indent=2, ensure_ascii=False).encode()  # pretty, as some send
     answer = one.post(data=body, headers={"X-Trace": "abc"})
     assert answer.status_code == 200
     assert answer.json() == {"awb": "8012345671", "status": True,
@@ -158,8 +141,8 @@ def test_a_valid_push_is_200_with_an_integer_number_and_stored_raw(one):
 
 
 def test_a_duplicate_is_200_and_stored_once(one):
-    first = one.post(scan())
-    again = one.post(scan(city="changed"))
+    first = one.post(ecom_scan())
+    again = one.post(ecom_scan(city="changed"))
     assert first.status_code == again.status_code == 200
     assert again.json()["status"] is True
     assert len(one.rows()) == 1 and b"New Delhi" in one.rows()[0][2]
@@ -175,7 +158,7 @@ def test_a_duplicate_is_200_and_stored_once(one):
     (None, {"username": "x", "password": PASSWORD.encode().decode("latin-1")}),
 ])
 def test_wrong_or_missing_credentials_are_401(one, auth, headers):
-    answer = one.post(scan(), auth=None, headers=headers)
+    answer = one.post(ecom_scan(), auth=None, headers=headers)
     assert answer.status_code == 401
     document = answer.json()
     assert document["status"] is False and set(document) == {
@@ -187,7 +170,7 @@ def test_username_and_password_headers_are_accepted_and_redacted(one):
     # requests sends header values as Latin-1; the UTF-8 bytes of the password are what a
     # client that checks custom headers puts on the wire
     wire = PASSWORD.encode().decode("latin-1")
-    answer = one.post(scan(), auth=None, headers={"username": USER, "password": wire})
+    answer = one.post(ecom_scan(), auth=None, headers={"username": USER, "password": wire})
     assert answer.status_code == 200
     headers = dict(json.loads(one.rows()[0][3]))
     assert headers["password"] == "[redacted]" and headers["username"] == USER
@@ -197,8 +180,8 @@ def test_username_and_password_headers_are_accepted_and_redacted(one):
     (b"{\"awb\": ", "not JSON"),
     (b"", "empty body"),
     (b"\xff\xfe", "not UTF-8"),
-    (json.dumps(scan(datetime="yesterday")).encode(), "datetime"),
-    (json.dumps(scan(status_update_number="12a")).encode(), "digits only"),
+    (json.dumps(ecom_scan(datetime="yesterday")).encode(), "datetime"),
+    (json.dumps(ecom_scan(status_update_number="12a")).encode(), "digits only"),
 ])
 def test_invalid_and_unparseable_bodies_are_400_with_the_failure_body(one, data, words):
     answer = one.post(data=data)
@@ -236,7 +219,7 @@ def test_other_paths_and_methods(listener):
     assert requests.post(running.url.rsplit("/", 2)[0] + "/", timeout=TIMEOUT).status_code == 404
     answer = requests.get(running.url, timeout=TIMEOUT)
     assert answer.status_code == 405 and answer.headers["allow"] == "POST"
-    assert running.post(scan()).status_code == 200
+    assert running.post(ecom_scan()).status_code == 200
 
 
 def test_hostile_requests_do_not_stop_it(one):
@@ -246,15 +229,15 @@ def test_hostile_requests_do_not_stop_it(one):
             sock.sendall(junk)
             sock.shutdown(socket.SHUT_WR)
             sock.recv(65536)
-    assert one.post(scan()).status_code == 200
+    assert one.post(ecom_scan()).status_code == 200
     one.stop()
     assert "Traceback" not in one.log
 
 
 # -- log --------------------------------------------------------------------------------------
 def test_one_log_line_per_push_with_time_awb_reason_code_and_result(one):
-    one.post(scan())
-    one.post(scan(number="1", datetime="bad"))
+    one.post(ecom_scan())
+    one.post(ecom_scan(number="1", datetime="bad"))
     assert one.stop() == 0
     lines = [line for line in one.lines if " awb " in line]
     assert len(lines) == 2
@@ -266,10 +249,10 @@ def test_one_log_line_per_push_with_time_awb_reason_code_and_result(one):
 
 
 def test_the_password_never_reaches_the_log_or_the_store(one):
-    one.post(scan())
-    one.post(scan(number="2"), auth=None,
+    one.post(ecom_scan())
+    one.post(ecom_scan(number="2"), auth=None,
              headers={"username": USER, "password": PASSWORD.encode().decode("latin-1")})
-    one.post(scan(number="3"), auth=None, headers={"Authorization": basic(password="guess")})
+    one.post(ecom_scan(number="3"), auth=None, headers={"Authorization": basic(password="guess")})
     one.stop()
     for raw in (one.log, one.store.read_bytes().decode("latin-1")):
         assert PASSWORD not in raw and PASSWORD.encode().decode("latin-1") not in raw
@@ -280,7 +263,7 @@ def test_the_password_never_reaches_the_log_or_the_store(one):
 def test_credentials_from_the_profile(listener, tmp_path):
     env = {"SHIPCTL_ECOM_USERNAME": USER, "SHIPCTL_ECOM_PASSWORD": PASSWORD}
     running = listener(env=env)
-    assert running.post(scan()).status_code == 200
+    assert running.post(ecom_scan()).status_code == 200
 
 
 def test_no_credentials_is_a_usage_error_saying_how_to_set_them(shipctl_proc, tmp_path):
@@ -329,7 +312,7 @@ def test_the_store_defaults_to_the_user_data_dir_and_is_private(isolated_env):
 
 # -- shutdown ---------------------------------------------------------------------------------
 def test_sigint_finishes_the_request_in_flight_and_exits_0(one):
-    body = json.dumps(scan()).encode()
+    body = json.dumps(ecom_scan()).encode()
     with socket.create_connection(("127.0.0.1", one.port), timeout=TIMEOUT) as sock:
         head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {basic()}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
@@ -351,7 +334,7 @@ def test_sigint_finishes_the_request_in_flight_and_exits_0(one):
 
 
 def test_sigterm_stops_it_cleanly_too(one):
-    assert one.post(scan()).status_code == 200
+    assert one.post(ecom_scan()).status_code == 200
     assert one.stop(signal.SIGTERM) == 0
 
 
@@ -359,7 +342,7 @@ def test_sigterm_stops_it_cleanly_too(one):
 def test_forward_to_relays_each_new_push_as_received(listener):
     target = listener()
     front = listener("--forward-to", target.url)
-    body = json.dumps(scan(), ensure_ascii=False).encode()
+    body = json.dumps(ecom_scan(), ensure_ascii=False).encode()
     assert front.post(data=body).status_code == 200
     assert front.post(data=body).status_code == 200  # a duplicate is not relayed again
     deadline = time.monotonic() + TIMEOUT
@@ -378,7 +361,7 @@ def test_a_failing_forward_does_not_lose_the_push(listener):
         sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         front = listener("--forward-to", closed, "--forward-backoff", "0.2s,0.5s")
-        assert front.post(scan()).status_code == 200
+        assert front.post(ecom_scan()).status_code == 200
         deadline = time.monotonic() + 30
         while "attempt 2," not in front.log and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -400,7 +383,7 @@ def test_a_password_in_the_forward_url_is_never_logged(listener):
         sock.bind(("127.0.0.1", 0))
         closed = f"http://relay:f0rward-pw@127.0.0.1:{sock.getsockname()[1]}/"
         front = listener("--forward-to", closed, "--forward-backoff", "0.2s")
-        assert front.post(scan()).status_code == 200
+        assert front.post(ecom_scan()).status_code == 200
         deadline = time.monotonic() + 30
         while "retrying" not in front.log and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -23,8 +23,9 @@ import urllib.request
 import pytest
 import requests
 from conftest import _seen_secrets, audit
+from factories import ecom_scan
 
-from ecom.test_listen import PASSWORD, TIMEOUT, USER, basic, scan
+from ecom.test_listen import PASSWORD, TIMEOUT, USER, basic
 from ecom.test_listen import listener as listener  # noqa: F401, PLC0414 - the fixture
 from shipctl.ecom.receive.receiver import MAX_BODY
 
@@ -82,7 +83,7 @@ def test_urllibs_basic_handler_answers_the_challenge(listener):
     manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
     manager.add_password(None, running.url, USER, PASSWORD)
     opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(manager))
-    request = urllib.request.Request(running.url, data=json.dumps(scan()).encode(),
+    request = urllib.request.Request(running.url, data=json.dumps(ecom_scan()).encode(),
                                      headers={"Content-Type": "application/json"})
     with opener.open(request, timeout=TIMEOUT) as answer:  # 401 first, then with credentials
         assert answer.status == 200
@@ -93,7 +94,7 @@ def test_urllibs_basic_handler_answers_the_challenge(listener):
 def test_credentials_sent_in_iso_8859_1_as_requests_does_are_accepted(listener):
     running = listener()
     # requests encodes a str password as Latin-1: "ä" is one byte, not UTF-8's two
-    answer = requests.post(running.url, json=scan(), auth=(USER, PASSWORD), timeout=TIMEOUT)
+    answer = requests.post(running.url, json=ecom_scan(), auth=(USER, PASSWORD), timeout=TIMEOUT)
     assert answer.status_code == 200
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode("latin-1")).decode()
     assert f"Basic {token}".encode() not in running.store.read_bytes()
@@ -111,7 +112,7 @@ def test_a_username_with_a_colon_is_refused_at_start(shipctl_proc, tmp_path):
 @pytest.mark.timeout(60)
 def test_100_unauthenticated_1_mib_uploads_cost_no_memory_and_do_not_stall(listener):
     running = listener()
-    assert running.post(scan(number="1")).status_code == 200
+    assert running.post(ecom_scan(number="1")).status_code == 200
     before = rss_kb(running.proc.pid)
     junk = b"[" * 31 + b"1," * (MAX_BODY // 2 - 40) + b"1" + b"]" * 31
     statuses: list[object] = []
@@ -136,7 +137,7 @@ def test_100_unauthenticated_1_mib_uploads_cost_no_memory_and_do_not_stall(liste
     good = http.client.HTTPConnection("127.0.0.1", running.port, timeout=TIMEOUT,
                                       source_address=("127.0.0.2", 0))
     started = time.monotonic()
-    good.request("POST", "/", body=json.dumps(scan(number="2")),
+    good.request("POST", "/", body=json.dumps(ecom_scan(number="2")),
                  headers={"Authorization": basic()})
     status = good.getresponse().status
     took = time.monotonic() - started
@@ -185,7 +186,7 @@ def test_an_open_file_limit_of_256_exhausted_by_idle_strangers_still_serves_good
         started = time.monotonic()
         for i in range(20):  # a new connection each, as the strangers keep theirs open
             idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-            answer = requests.post(f"http://127.0.0.1:{port}/", json=scan(number=str(10 + i)),
+            answer = requests.post(f"http://127.0.0.1:{port}/", json=ecom_scan(number=str(10 + i)),
                                    headers={"Authorization": basic()}, timeout=10)
             served += answer.status_code == 200
         assert served == 20 and time.monotonic() - started < 15
@@ -212,7 +213,7 @@ def test_40_wrong_passwords_give_429_and_other_addresses_are_unaffected(listener
     running = listener()
     statuses = []
     for i in range(40):
-        answer = running.post(scan(), auth=None, headers={"Authorization": basic(
+        answer = running.post(ecom_scan(), auth=None, headers={"Authorization": basic(
             password=f"guess-{i}")})
         statuses.append(answer.status_code)
         if answer.status_code == 429:
@@ -220,11 +221,11 @@ def test_40_wrong_passwords_give_429_and_other_addresses_are_unaffected(listener
             assert 50 <= retry <= 60 and answer.json()["status"] is False
     assert statuses == [401] * 20 + [429] * 20
     # even the right password is refused from there for now: guessing stays pointless
-    assert running.post(scan()).status_code == 429
+    assert running.post(ecom_scan()).status_code == 429
     # another address: 127.0.0.2 is this machine too
     other = http.client.HTTPConnection("127.0.0.1", running.port, timeout=TIMEOUT,
                                        source_address=("127.0.0.2", 0))
-    other.request("POST", "/", body=json.dumps(scan()), headers={"Authorization": basic()})
+    other.request("POST", "/", body=json.dumps(ecom_scan()), headers={"Authorization": basic()})
     assert other.getresponse().status == 200
     running.stop()
     refused = [line for line in running.lines if " 401 from 127.0.0.1 " in line]
@@ -237,17 +238,17 @@ def test_40_wrong_passwords_give_429_and_other_addresses_are_unaffected(listener
 def test_trust_proxy_takes_the_address_from_x_forwarded_for(listener):
     behind = listener("--trust-proxy")
     for i in range(21):
-        behind.post(scan(), auth=None, headers={
+        behind.post(ecom_scan(), auth=None, headers={
             "Authorization": basic(password=f"g{i}"),
             "X-Forwarded-For": "198.51.100.1, 203.0.113.9"})  # the proxy appended the last
-    assert behind.post(scan(), headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 429
-    assert behind.post(scan(), headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 200
+    assert behind.post(ecom_scan(), headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 429
+    assert behind.post(ecom_scan(), headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 200
     behind.stop()
     assert " 401 from 203.0.113.9 awb" in behind.log
     assert "198.51.100.1" not in behind.log  # what the client claimed is not its address
 
     direct = listener()  # without --trust-proxy the header is the client's word: ignored
-    direct.post(scan(), auth=None, headers={"X-Forwarded-For": "203.0.113.9"})
+    direct.post(ecom_scan(), auth=None, headers={"X-Forwarded-For": "203.0.113.9"})
     direct.stop()
     assert " 401 from 127.0.0.1 awb" in direct.log and "203.0.113.9" not in direct.log
 
@@ -258,7 +259,7 @@ def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
     running = listener()
     smuggled = (b"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: " + basic().encode()
                 + b"\r\nContent-Length: 5\r\n\r\n{\"a\":")
-    body = json.dumps(scan()).encode()
+    body = json.dumps(ecom_scan()).encode()
     chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n" + smuggled
     sock = head(running.port, f"Authorization: {basic()}", "Transfer-Encoding: chunked",
                 f"Content-Length: {len(body)}", body=chunked)
@@ -283,8 +284,8 @@ SECRETS = {"X-Api-Key": "apikey-7f3a9", "X-Auth-Token": "authtok-81be2",
 @pytest.mark.timeout(30)
 def test_credential_headers_never_reach_the_stores_bytes_or_the_log(listener):
     running = listener()
-    assert running.post(scan(), headers=SECRETS).status_code == 200
-    assert running.post(scan(number="2"), auth=None, headers=SECRETS).status_code == 401
+    assert running.post(ecom_scan(), headers=SECRETS).status_code == 200
+    assert running.post(ecom_scan(number="2"), auth=None, headers=SECRETS).status_code == 401
     running.stop()
     stored = b"".join(p.read_bytes() for p in running.store.parent.glob(running.store.name + "*"))
     for value in SECRETS.values():
@@ -297,7 +298,7 @@ def test_credential_headers_never_reach_the_stores_bytes_or_the_log(listener):
 def test_log_lines_cannot_be_forged_or_disguised(listener):
     running = listener()
     tricks = "A\u2028B\u2029C\x85D\u202eE\u2066F\x1b[31mG\nH"
-    running.post(scan(awb=tricks, reason_code="002 - x\u202ey"))
+    running.post(ecom_scan(awb=tricks, reason_code="002 - x\u202ey"))
     running.stop()
     raw = running.log
     for ch in "\u2028\u2029\x85\u202e\u2066\x1b":
@@ -311,15 +312,15 @@ def test_log_lines_cannot_be_forged_or_disguised(listener):
 def test_a_push_that_cannot_be_stored_as_text_is_400_naming_the_field_and_others_go_on(
         listener):
     running = listener()
-    poison = json.dumps(scan(number="66"))[:-1] + ', "k\\ud800": "v"}'
+    poison = json.dumps(ecom_scan(number="66"))[:-1] + ', "k\\ud800": "v"}'
     answer = running.post(data=poison.encode())
     assert answer.status_code == 400
     assert "k\\ud800: the key holds a lone surrogate" in answer.json()["reason"]
-    number = running.post(data=json.dumps(scan(number="67"))[:-1].encode() + b', "x": 1e999}')
+    number = running.post(data=json.dumps(ecom_scan(number="67"))[:-1].encode() + b', "x": 1e999}')
     text = number.content.decode("utf-8")
     assert number.status_code == 400 and "Infinity" not in text and "NaN" not in text
     assert json.loads(text, parse_constant=pytest.fail)["reason"].count("x: a number") == 1
-    assert running.post(scan(number="68")).status_code == 200
+    assert running.post(ecom_scan(number="68")).status_code == 200
     assert [row[1] for row in running.rows()] == ["68"]
     running.stop()
     assert " 500 " not in running.log and "Traceback" not in running.log
@@ -328,7 +329,7 @@ def test_a_push_that_cannot_be_stored_as_text_is_400_naming_the_field_and_others
 @pytest.mark.timeout(30)
 def test_sighup_finishes_the_request_in_flight_and_exits_0(listener):
     running = listener()
-    body = json.dumps(scan()).encode()
+    body = json.dumps(ecom_scan()).encode()
     sock = head(running.port, f"Authorization: {basic()}", f"Content-Length: {len(body)}",
                 body=body[:20])
     with sock:
@@ -392,7 +393,7 @@ def test_large_bodies_with_credentials_do_not_stall_the_other_clients(listener):
         worst = 0.0
         for i in range(20):
             started = time.monotonic()
-            connection.request("POST", "/", body=json.dumps(scan(number=str(100 + i))),
+            connection.request("POST", "/", body=json.dumps(ecom_scan(number=str(100 + i))),
                                headers={"Authorization": basic()})
             answer = connection.getresponse()
             assert answer.status == 200 and json.loads(answer.read())["status"] is True
@@ -413,7 +414,7 @@ def test_the_servers_own_messages_are_rate_limited(listener):
         with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as sock:
             sock.sendall(b"\x00\x01 not HTTP\r\n\r\n")
             closed(sock)
-    assert running.post(scan()).status_code == 200
+    assert running.post(ecom_scan()).status_code == 200
     running.stop()
     said = [line for line in running.lines if " uvicorn: " in line]
     assert 1 <= len(said) <= 25, len(said)
@@ -448,7 +449,7 @@ def test_the_soft_open_file_limit_is_raised_to_the_hard_one_and_reported(tmp_pat
 def test_past_max_connections_idle_ones_make_room_and_busy_ones_mean_503(listener):
     running = listener("--max-connections", "2")
     assert re.search(r"at most 2 connections at once", running.log)
-    body = json.dumps(scan()).encode()
+    body = json.dumps(ecom_scan()).encode()
     # two connections in a request (credentials given, the body still coming)
     busy = [head(running.port, f"Authorization: {basic()}", f"Content-Length: {len(body)}",
                  body=body[:5]) for _ in range(2)]
@@ -466,7 +467,7 @@ def test_past_max_connections_idle_ones_make_room_and_busy_ones_mean_503(listene
     idle = [socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT)
             for _ in range(2)]
     time.sleep(0.3)
-    assert running.post(scan(number="2")).status_code == 200
+    assert running.post(ecom_scan(number="2")).status_code == 200
     assert [closed(sock, wait=1) for sock in idle] == [True, False]  # the oldest went
     for sock in idle:
         sock.close()

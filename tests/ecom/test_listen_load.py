@@ -12,8 +12,9 @@ import threading
 import time
 
 import pytest
+from factories import ecom_scan
 
-from ecom.test_listen import PASSWORD, USER, Listener, basic, scan
+from ecom.test_listen import PASSWORD, USER, Listener, basic
 
 CONNECTIONS = 200
 PER_CONNECTION = 4
@@ -29,7 +30,7 @@ def running(tmp_path):
 
 
 def post(connection: http.client.HTTPConnection, number: str, awb: str) -> int:
-    body = json.dumps(scan(number=number, awb=awb)).encode()
+    body = json.dumps(ecom_scan(number=number, awb=awb)).encode()
     connection.request("POST", "/", body=body, headers={
         "Authorization": basic(), "Content-Type": "application/json"})
     answer = connection.getresponse()
@@ -129,7 +130,7 @@ def test_slow_clients_do_not_hold_up_the_others(running):
         sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
         slow.append(sock)
     trickle = socket.create_connection(("127.0.0.1", running.port), timeout=10)
-    body = json.dumps(scan(number="1")).encode()
+    body = json.dumps(ecom_scan(number="1")).encode()
     trickle.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: {basic()}\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])  # body pending
     try:
@@ -226,7 +227,7 @@ def test_a_push_that_cannot_be_committed_is_503_never_200(tmp_path, monkeypatch)
     port = int(re.search(r"127\.0\.0\.1:(\d+)/", lines[0]).group(1))
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        body = json.dumps(scan()).encode()
+        body = json.dumps(ecom_scan()).encode()
         connection.request("POST", "/", body=body, headers={"Authorization": basic()})
         answer = connection.getresponse()
         document = json.loads(answer.read())

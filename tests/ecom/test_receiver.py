@@ -8,30 +8,13 @@ import json
 import unicodedata
 
 import pytest
+from factories import ecom_scan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipctl.ecom.receive.receiver import MAX_BODY, REDACTED, Receiver, answer_number
 
 USER, PASSWORD = "ecom-user", "pässwörd:with colon ✓"
-
-
-def scan(**changes) -> dict:
-    document = {
-        "awb": "8012345671",
-        "datetime": "2024-03-01 19:40:05",
-        "status": "In-scan",
-        "reason_code": "002 - In-scan at Ecom facility",
-        "reason_code_number": "002",
-        "location": "DEL",
-        "Employee": "Ravi Kumar",
-        "status_update_number": "44590188",
-        "order_number": "ORDER-10041",
-        "city": "New Delhi",
-        "ref_awb": "",
-    }
-    document.update(changes)
-    return document
 
 
 def basic(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
@@ -45,7 +28,7 @@ def receiver() -> Receiver:
 
 
 def test_a_valid_push_is_200_with_the_number_as_an_integer(receiver):
-    body = json.dumps(scan()).encode()
+    body = json.dumps(ecom_scan()).encode()
     answer = receiver.receive(basic(), body)
     assert answer.status == 200
     assert json.loads(answer.body) == {"awb": "8012345671", "status": True,
@@ -57,7 +40,7 @@ def test_a_valid_push_is_200_with_the_number_as_an_integer(receiver):
 
 def test_basic_auth_is_utf8_per_rfc_7617_and_the_password_may_hold_a_colon(receiver):
     headers = basic()  # the user-id ends at the first colon; the password keeps its own
-    assert receiver.receive(headers, json.dumps(scan()).encode()).status == 200
+    assert receiver.receive(headers, json.dumps(ecom_scan()).encode()).status == 200
 
 
 @pytest.mark.parametrize("configured", ["NFC", "NFD"])
@@ -69,8 +52,9 @@ def test_a_password_matches_however_its_accents_are_composed(configured, sent):
     receiver = Receiver(unicodedata.normalize(configured, "Jörg"),
                         unicodedata.normalize(configured, password))
     headers = basic(unicodedata.normalize(sent, "Jörg"), unicodedata.normalize(sent, password))
-    assert receiver.receive(headers, json.dumps(scan()).encode()).status == 200
-    assert receiver.receive(basic("Jörg", "passwörd"), json.dumps(scan()).encode()).status == 401
+    body = json.dumps(ecom_scan()).encode()
+    assert receiver.receive(headers, body).status == 200
+    assert receiver.receive(basic("Jörg", "passwörd"), body).status == 401
 
 
 @pytest.mark.parametrize("headers", [
@@ -85,7 +69,7 @@ def test_a_password_matches_however_its_accents_are_composed(configured, sent):
     {"password": PASSWORD},
 ])
 def test_wrong_or_missing_credentials_are_401_with_the_failure_body(receiver, headers):
-    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    answer = receiver.receive(headers, json.dumps(ecom_scan()).encode())
     assert answer.status == 401
     document = json.loads(answer.body)
     assert document["status"] is False and "credentials" in document["reason"]
@@ -99,7 +83,7 @@ def test_wrong_or_missing_credentials_are_401_with_the_failure_body(receiver, he
 
 def test_username_and_password_headers_are_accepted(receiver):
     headers = {"username": USER, "password": PASSWORD.encode().decode("latin-1")}
-    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    answer = receiver.receive(headers, json.dumps(ecom_scan()).encode())
     assert answer.status == 200
     assert dict(answer.push.headers) == {"username": USER, "password": REDACTED}
 
@@ -107,7 +91,7 @@ def test_username_and_password_headers_are_accepted(receiver):
 def test_asgi_byte_headers_work_and_auth_headers_are_redacted(receiver):
     headers = [(b"Authorization", basic()["authorization"].encode()),
                (b"Content-Type", b"application/json"), (b"Cookie", b"session=1")]
-    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    answer = receiver.receive(headers, json.dumps(ecom_scan()).encode())
     assert answer.push.headers == [("authorization", REDACTED),
                                    ("content-type", "application/json"), ("cookie", REDACTED)]
 
@@ -128,7 +112,7 @@ def test_unparseable_bodies_are_400_with_the_documented_failure_body(receiver, b
 
 
 def test_invalid_push_is_400_naming_each_problem_and_echoing_awb_and_number(receiver):
-    body = json.dumps(scan(datetime="2024-02-30 10:00:00", employee="x")).encode()
+    body = json.dumps(ecom_scan(datetime="2024-02-30 10:00:00", employee="x")).encode()
     answer = receiver.receive(basic(), body)
     assert answer.status == 400
     document = json.loads(answer.body)
@@ -145,7 +129,7 @@ def test_a_v2_push_is_refused_saying_so(receiver):
 
 
 def test_warnings_are_kept_as_the_validation_result(receiver):
-    body = json.dumps(scan(reason_code="4242 - Strange", reason_code_number="4242")).encode()
+    body = json.dumps(ecom_scan(reason_code="4242 - Strange", reason_code_number="4242")).encode()
     answer = receiver.receive(basic(), body)
     assert answer.status == 200
     assert any("4242" in warning for warning in answer.push.warnings)
@@ -157,7 +141,7 @@ def test_bodies_over_1_mib_are_413(receiver):
 
 
 def test_a_pretty_printed_body_is_stored_raw_and_exported_on_one_line(receiver):
-    body = json.dumps(scan(city="Vadodara – ✓"), indent=2, ensure_ascii=False).encode()
+    body = json.dumps(ecom_scan(city="Vadodara – ✓"), indent=2, ensure_ascii=False).encode()
     body = body.replace(b"\n", b"\r\n")
     push = receiver.receive(basic(), body).push
     assert push.body == body
@@ -166,7 +150,7 @@ def test_a_pretty_printed_body_is_stored_raw_and_exported_on_one_line(receiver):
 
 @pytest.mark.parametrize("around", [b"\n", b"\r\n", b"  \n\n", b"\t"])
 def test_a_one_line_body_with_whitespace_around_it_is_exported_as_written(receiver, around):
-    line = json.dumps(scan(), ensure_ascii=False).encode()  # ", " and ": ", as senders vary
+    line = json.dumps(ecom_scan(), ensure_ascii=False).encode()  # ", " and ": ", as senders vary
     push = receiver.receive(basic(), around + line + around).push
     assert push.compact.encode() == line
 
@@ -217,7 +201,7 @@ def test_basic_credentials_in_iso_8859_1_are_accepted_as_requests_sends_them():
     receiver = Receiver("jörg", "pässword")
     latin = base64.b64encode("jörg:pässword".encode("latin-1")).decode()
     assert receiver.receive({"authorization": f"Basic {latin}"},
-                            json.dumps(scan()).encode()).status == 200
+                            json.dumps(ecom_scan()).encode()).status == 200
     wrong = base64.b64encode("jörg:passwörd".encode("latin-1")).decode()
     assert receiver.receive({"authorization": f"Basic {wrong}"}, b"{}").status == 401
 
@@ -233,7 +217,7 @@ def test_a_username_with_a_colon_is_refused():
                                   "X-Credentials", "x-passwd"])
 def test_every_header_named_like_a_credential_is_redacted(receiver, name):
     headers = [*basic().items(), (name, "s3cret-value"), ("X-Trace", "keep-me")]
-    answer = receiver.receive(headers, json.dumps(scan()).encode())
+    answer = receiver.receive(headers, json.dumps(ecom_scan()).encode())
     stored = dict(answer.push.headers)
     assert stored[name.lower()] == REDACTED and stored["x-trace"] == "keep-me"
     assert "s3cret-value" not in json.dumps(answer.push.headers)

@@ -13,9 +13,9 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from factories import LoopbackServer
+from factories import LoopbackServer, ecom_scan
 
-from ecom.test_listen import PASSWORD, USER, scan
+from ecom.test_listen import PASSWORD, USER
 from ecom.test_listen import listener as listener  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(20)
@@ -100,7 +100,7 @@ def listeners(listener):
 
 
 def twelve_over_three_awbs() -> list[dict]:
-    return [scan(number=str(5000 + n), awb=f"80123456{n % 3}", status=f"step {n // 3}")
+    return [ecom_scan(number=str(5000 + n), awb=f"80123456{n % 3}", status=f"step {n // 3}")
             for n in range(12)]
 
 
@@ -122,7 +122,7 @@ def fill(path, count: int, awbs: int, pad: int = 0) -> None:
         futures = []
         for n in range(count):
             awb, number = f"80{n % awbs:08d}", str(10_000_000 + n)
-            body = json.dumps(scan(number=number, awb=awb, pad="x" * pad)).encode()
+            body = json.dumps(ecom_scan(number=number, awb=awb, pad="x" * pad)).encode()
             futures.append(store.add(Push(
                 body=body, headers=[("authorization", "[redacted]")], awb=awb,
                 datetime="2024-03-01 19:40:05", status_update_number=number,
@@ -186,9 +186,9 @@ def test_a_non_2xx_is_retried_and_holds_the_later_pushes_of_its_awb_only(
     failing = {"6001"}  # the first push of AWB A fails until the test lets it through
     downstream = downstreams(status=lambda number: 500 if number in failing else 200)
     front = listeners(tmp_path / "s.db", "--forward-to", downstream.url, *FAST)
-    assert front.post(scan(number="6001", awb="A")).status_code == 200
-    assert front.post(scan(number="6002", awb="A")).status_code == 200
-    assert front.post(scan(number="7001", awb="B")).status_code == 200
+    assert front.post(ecom_scan(number="6001", awb="A")).status_code == 200
+    assert front.post(ecom_scan(number="6002", awb="A")).status_code == 200
+    assert front.post(ecom_scan(number="7001", awb="B")).status_code == 200
     wait_until(lambda: "7001" in downstream.numbers() and "attempt 3," in front.log)
     assert "6002" not in downstream.numbers()  # held behind 6001
     failing.clear()
@@ -212,8 +212,8 @@ def test_dead_after_the_retry_window_then_retry_dead_sends_it_once(
     store = tmp_path / "s.db"
     front = listeners(store, "--forward-to", downstream.url, *FAST,
                       "--forward-retry-for", "1s")
-    assert front.post(scan(number="6001", awb="A")).status_code == 200
-    assert front.post(scan(number="6002", awb="A")).status_code == 200
+    assert front.post(ecom_scan(number="6001", awb="A")).status_code == 200
+    assert front.post(ecom_scan(number="6002", awb="A")).status_code == 200
     wait_until(lambda: "dead: awb A status_update_number 6001" in front.log)
     assert "--retry-dead sends it again" in front.log
     status = cli("ecom", "forward", "--store", store)
@@ -242,7 +242,7 @@ def test_kill_9_mid_delivery_repeats_at_most_the_pushes_in_flight(
         tmp_path, listeners, downstreams):
     slow = downstreams(delay=0.3)
     store = tmp_path / "s.db"
-    pushes = [scan(number=str(8000 + n), awb=f"AWB{n % 10}") for n in range(40)]
+    pushes = [ecom_scan(number=str(8000 + n), awb=f"AWB{n % 10}") for n in range(40)]
     front = listeners(store, "--forward-to", slow.url, "--forward-concurrency", "4", *FAST)
     for document in pushes:
         assert front.post(document).status_code == 200
@@ -278,7 +278,7 @@ def test_a_second_listener_on_the_store_stands_by_instead_of_sending_twice(
     second = listeners(store, "--forward-to", url, *FAST)
     wait_until(lambda: "another ecom listen relays this store" in second.log)
     for n in range(6):
-        assert (first if n % 2 else second).post(scan(number=str(9000 + n))).status_code == 200
+        assert (first if n % 2 else second).post(ecom_scan(number=str(9000 + n))).status_code == 200
     down_port.close()
     downstream = downstreams(port)
     downstream.wait_for(6)

@@ -120,7 +120,7 @@ def test_encode_keeps_key_order_and_utf8():
 def _scans(count: int, awbs: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     scans = [ecom_push(awb=str(8000000000 + rng.randrange(awbs)), number=str(rng.randrange(10**9)),
-                  when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:00:00")
+                       when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:00:00")
              for _ in range(count)]
     rng.shuffle(scans)
     return scans

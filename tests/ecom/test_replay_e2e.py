@@ -132,7 +132,7 @@ def test_unsorted_input_arrives_sorted_per_awb_with_awbs_concurrent(cli, receive
     for a in range(8):
         for n in range(6):
             scans.append(ecom_push(awb=f"80000000{a:02d}", number=str(1000 * a + 10 - n),
-                              when=f"2024-03-0{1 + n % 3} 1{n}:00:00"))
+                                   when=f"2024-03-0{1 + n % 3} 1{n}:00:00"))
     rng.shuffle(scans)
     write_jsonl(tmp_path / "scans.jsonl", scans)
     result = cli("ecom", "replay", tmp_path / "scans.jsonl", "-j", "8")
@@ -161,8 +161,8 @@ def test_more_scans_than_the_sort_buffer_holds_are_sorted_on_disk(cli, receiver,
     hook = receiver()
     rng = random.Random(5)
     scans = [ecom_push(awb=f"7{rng.randrange(12):09d}", number=str(rng.randrange(10**8)),
-                  when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:"
-                       f"{rng.randrange(60):02d}:00")
+                       when=f"2024-03-{rng.randrange(1, 29):02d} {rng.randrange(24):02d}:"
+                            f"{rng.randrange(60):02d}:00")
              for _ in range(400)]
     write_jsonl(tmp_path / "big.jsonl", scans)
     result = cli("ecom", "replay", tmp_path / "big.jsonl", "-j", "6", "--no-dedupe")
@@ -183,8 +183,8 @@ def test_a_refused_scan_blocks_the_later_scans_of_its_awb_only(cli, receiver, tm
 
     hook = receiver(answer=refuse_second_of_a)
     a = [ecom_push(awb="1111", number=str(n), when=f"2024-03-01 10:00:0{n}") for n in (1, 2, 3, 4)]
-    b = [ecom_push(awb="2222", number=str(n), when=f"2024-03-01 10:00:0{n - 10}") for n in (11, 12,
-                                                                                       13)]
+    b = [ecom_push(awb="2222", number=str(n), when=f"2024-03-01 10:00:0{n - 10}")
+         for n in (11, 12, 13)]
     write_jsonl(tmp_path / "s.jsonl", [a[3], b[2], a[2], b[0], a[1], b[1], a[0]])
     result = cli("ecom", "replay", tmp_path / "s.jsonl", "-j", "4", "-o", "json")
     assert result.code == 1

@@ -31,8 +31,9 @@ def scans() -> list[dict]:
     for a in range(5):
         for s in range(8):
             items.append(ecom_push(awb=f"80100000{a}", number=str(7000 + a * 10 + s),
-                              when=f"2024-03-0{1 + s // 3} 1{s}:0{a}:00",
-                              city=rng.choice(["Vadodara", "Bengaluru – ಬೆಂಗಳೂರು", "Pune"])))
+                                   when=f"2024-03-0{1 + s // 3} 1{s}:0{a}:00",
+                                   city=rng.choice(["Vadodara", "Bengaluru – ಬೆಂಗಳೂರು",
+                                                    "Pune"])))
     rng.shuffle(items)
     return [*items, items[3]]
 

@@ -185,12 +185,14 @@ def listening(tmp_path, listener):
 
 
 def test_the_store_deleted_while_listening_is_503_then_exit_1_with_a_message(listening):
-    from ecom.test_listen import TIMEOUT, scan
+    from factories import ecom_scan
+
+    from ecom.test_listen import TIMEOUT
 
     running = listening()
-    assert running.post(scan(number="1")).status_code == 200
+    assert running.post(ecom_scan(number="1")).status_code == 200
     running.store.unlink()
-    answer = running.post(scan(number="2"))
+    answer = running.post(ecom_scan(number="2"))
     assert answer.status_code == 503
     assert answer.json()["status"] is False and "was deleted" in answer.json()["reason"]
     assert running.proc.wait(TIMEOUT) == 1  # it stops by itself
@@ -201,11 +203,11 @@ def test_the_store_deleted_while_listening_is_503_then_exit_1_with_a_message(lis
 
 
 def test_a_conflicting_duplicate_over_http_is_200_warned_and_exported(listening, cli):
-    from ecom.test_listen import scan
+    from factories import ecom_scan
 
     running = listening()
-    first = json.dumps(scan(number="77", awb="8012345671")).encode()
-    other = json.dumps(scan(number="77", awb="8099999999", status="Delivered")).encode()
+    first = json.dumps(ecom_scan(number="77", awb="8012345671")).encode()
+    other = json.dumps(ecom_scan(number="77", awb="8099999999", status="Delivered")).encode()
     assert running.post(data=first).status_code == 200
     answer = running.post(data=other)
     assert answer.status_code == 200 and answer.json()["status"] is True
