@@ -1,4 +1,4 @@
-"""`ecom listen` under 64 concurrent keep-alive clients (issue 9 benchmark).
+"""`ecom listen` under 64 concurrent keep-alive clients: pushes accepted per second, latency.
 
 Starts `shipctl ecom listen` (uvicorn) in its own process and POSTs valid pushes, each with a
 new status_update_number, from 64 keep-alive connections for --seconds; prints accepted pushes

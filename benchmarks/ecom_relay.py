@@ -1,4 +1,4 @@
-"""`ecom listen --forward-to`: the durable relay's throughput and memory (issue 18 benchmark).
+"""`ecom listen --forward-to`: the durable relay's throughput and memory.
 
 1. **Throughput**: a store holding --pushes pending pushes of --awbs AWBs (as `ecom listen
    --forward-to` leaves them when the downstream was away) is relayed by `shipctl ecom listen

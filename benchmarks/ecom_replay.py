@@ -1,4 +1,4 @@
-"""`shipctl ecom replay` throughput against a slow webhook (issue 9 benchmark).
+"""`shipctl ecom replay` throughput against a slow webhook, and each AWB's scans in order.
 
 Replays N scans over M AWBs (shuffled: every AWB's scans must be sorted back into time order)
 with `--jobs J` to a receiver that answers after `--latency` ms, and prints the throughput

@@ -1,4 +1,4 @@
-"""`shipctl ecom validate` on large JSON Lines captures (issue 9 benchmark).
+"""`shipctl ecom validate` on large JSON Lines captures: time and peak memory.
 
 Prints:
   - the time of `shipctl ecom validate FILE > /dev/null` on a generated 200,000-line JSONL,

@@ -1,4 +1,4 @@
-"""EWE bulk throughput against the sandbox (issue 3 benchmark).
+"""EWE bulk throughput against the sandbox, and client CPU time per request.
 
 Starts `shipctl sandbox --latency 50` in its own process, sends N modifications with
 `shipctl ewe modify --rate 0 --jobs 16`, and prints:

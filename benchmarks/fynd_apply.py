@@ -1,4 +1,4 @@
-"""Fynd bulk throughput against the sandbox (issue 8 benchmark).
+"""Fynd bulk throughput against the sandbox, and the tokens one run needs.
 
 Starts `shipctl sandbox --latency 50` in its own process, sends N bodies (each confirming one
 shipment) with `shipctl fynd apply --jobs 16`, and prints:

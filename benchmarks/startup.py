@@ -1,8 +1,8 @@
 """Start-up benchmark: median wall time of shipctl invocations against the floor of
 `python -c "import typer"` in the same environment.
 
-Targets (issue 2): `--version` ≤ 1.2× the floor, `--help` ≤ 2×. `fynd transition … --dry-run`
-(issue 8) is a whole command: flags → body → request model → the printed request.
+Targets: `--version` ≤ 1.2× the floor, `--help` ≤ 2×. `fynd transition … --dry-run` is a
+whole command: flags → body → request model → the printed request.
 
     python benchmarks/startup.py [--runs 30]
 """

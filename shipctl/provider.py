@@ -147,7 +147,9 @@ def display_name(name: str) -> str:
 
 def fixed_sandbox(section: str, path: str, **credentials: str) -> Callable[[str], dict[str, str]]:
     """``Provider.sandbox_settings`` of an API served at the sandbox's base URL + ``path``
-    with fixed credentials: ``{section}.url`` and ``{section}.<key>`` for each one given."""
+    with fixed credentials: ``{section}.url`` and ``{section}.<key>`` for each one given.
+    The credentials are public, not secrets (docs/conventions.md, Sandbox): `shipctl
+    sandbox` prints them."""
 
     def settings(base_url: str) -> dict[str, str]:
         fixed = {f"{section}.{key}": value for key, value in credentials.items()}

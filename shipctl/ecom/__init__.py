@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
-# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
-# `shipctl sandbox` prints them.
 SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/ecom"

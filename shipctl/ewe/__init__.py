@@ -10,8 +10,6 @@ from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
 MSG_TYPE = "modifyShipment"  # the envelope's msgType, and part of the digest (docs/ewe.md)
 
-# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
-# `shipctl sandbox` prints them.
 SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox-password"
 SANDBOX_PATH = "/eweApi/ewe/api"  # the simulator's prefix: {ewe.url}/modifyShipment

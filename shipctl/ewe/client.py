@@ -80,7 +80,7 @@ class Answer:
 
 
 def parse_answer(status: int, body: bytes) -> Answer:
-    """Interpret an HTTP status and body; never raises."""
+    """EWE's answer (HTTP status and body) as an ``Answer``; never raises."""
     try:
         document = nesting.loads(body.decode("utf-8"))  # a hostile server may nest deep
     except (UnicodeDecodeError, ValueError):

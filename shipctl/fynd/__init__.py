@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from shipctl.provider import KeySpec, Provider, fixed_sandbox
 
-# The fixed, public sandbox credentials (docs/conventions.md, Sandbox). Not secrets:
-# `shipctl sandbox` prints them.
 SANDBOX_COMPANY_ID = "1"
 SANDBOX_CLIENT_ID = "sandbox"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"

@@ -263,7 +263,7 @@ def _result(entry: dict[str, Any]) -> ShipmentResult:
 
 
 def parse_answer(status: int, body: bytes) -> Answer:
-    """Interpret an HTTP status and body; never raises."""
+    """Fynd's answer (HTTP status and body) as an ``Answer``; never raises."""
     if not 200 <= status < 300:
         return Answer(status, error=error_text(status, body))
     document = load_json(body)

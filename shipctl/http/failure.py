@@ -1,4 +1,5 @@
-"""One plain line for a request that got no response: no traceback, no object reprs."""
+"""A request that got no response: whether it may be retried, whether it may have arrived,
+and how to say what went wrong in one line."""
 
 from __future__ import annotations
 

@@ -15,9 +15,10 @@ from shipctl.errors import InputError
 from shipctl.inputs.items import WrittenFloat
 from shipctl.nesting import MAX_DEPTH, too_deep
 
-# json5 is a pure-Python parser (~200 KB/s): the lenient path must stay quick on hostile input
+# json5 is a pure-Python parser, slow on large text: the lenient path must stay quick on
+# hostile input
 LENIENT_LIMIT = 2 * 1024 * 1024  # comments, trailing commas, prose… (fast: json.loads after fixes)
-JSON5_LIMIT = 256 * 1024  # single quotes, unquoted keys… (json5 itself: ~2 s at this size)
+JSON5_LIMIT = 256 * 1024  # single quotes, unquoted keys… (json5 itself parses these)
 MAX_DOCUMENT = 256 * 1024 * 1024  # a whole JSON/YAML document, or one line: /dev/zero must not hang
 # stdin, a pipe, /dev/fd/N… are copied whole before the first item so that a second pass can
 # read them again: an endless stream (`yes |`) must end in an error, not fill the disk
