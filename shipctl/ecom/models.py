@@ -62,11 +62,6 @@ class Verdict:
     def valid(self) -> bool:
         return not self.problems
 
-    @property
-    def errors(self) -> Problems:
-        """``problems`` by the name ecom/replay.py and ecom/receive/receiver.py read."""
-        return self.problems
-
 
 def label(data: Any) -> str:
     """What a person recognises a scan by: its AWB and status_update_number."""

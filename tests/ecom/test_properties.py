@@ -42,8 +42,8 @@ near_pushes = st.builds(
 @given(json_values | near_pushes)
 def test_check_never_raises_and_is_consistent(data):
     verdict = check(data)
-    assert verdict.valid == (not verdict.errors)
-    for problem in verdict.errors + verdict.warnings:
+    assert verdict.valid == (not verdict.problems)
+    for problem in verdict.problems + verdict.warnings:
         assert isinstance(problem.field, str) and problem.message
         assert "\n" not in problem.message and len(problem.message) < 400
     assert isinstance(sort_key(data), tuple)
@@ -73,7 +73,7 @@ def test_valid_pushes_stay_valid_through_json(data):
 def test_dropping_any_key_is_one_error_naming_it(data, key):
     del data[key]
     verdict = check(data)
-    assert [p.field for p in verdict.errors] == [key]
+    assert [p.field for p in verdict.problems] == [key]
 
 
 hostile = (

@@ -21,7 +21,7 @@ def test_keys_are_the_manuals_in_the_manuals_order():
 
 def test_a_valid_push_has_no_problem():
     verdict = check(ecom_push())
-    assert verdict.valid and verdict.errors == [] and verdict.warnings == []
+    assert verdict.valid and verdict.problems == [] and verdict.warnings == []
     assert verdict.v2 is False
 
 
@@ -75,8 +75,8 @@ ERRORS = [
 def test_each_error(data, field, words):
     verdict = check(data)
     assert not verdict.valid
-    matching = [p for p in verdict.errors if p.field == field]
-    assert matching, verdict.errors
+    matching = [p for p in verdict.problems if p.field == field]
+    assert matching, verdict.problems
     assert words in matching[0].message
     if field in data:  # a key that is there points at its own line
         assert matching[0].path == (field,)
@@ -96,7 +96,7 @@ WARNINGS = [
 @pytest.mark.parametrize(("data", "field", "words"), WARNINGS)
 def test_each_warning_leaves_the_push_valid(data, field, words):
     verdict = check(data)
-    assert verdict.valid, verdict.errors
+    assert verdict.valid, verdict.problems
     assert [p.field for p in verdict.warnings] == [field]
     assert words in verdict.warnings[0].message
 
@@ -124,21 +124,21 @@ def test_two_spellings_of_one_key_hint_once():
     data = _renamed("Employee", "employee")
     data["EMPLOYEE"] = "x"
     verdict = check(data)
-    assert [p.field for p in verdict.errors] == ["employee"]
+    assert [p.field for p in verdict.problems] == ["employee"]
     assert [p.field for p in verdict.warnings] == ["EMPLOYEE"]
 
 
 def test_an_empty_object_lists_each_missing_key():
     verdict = check({})
-    assert [p.field for p in verdict.errors] == list(KEYS)
+    assert [p.field for p in verdict.problems] == list(KEYS)
 
 
 @pytest.mark.parametrize("data", [[], "push", 7, None, [ecom_push()]])
 def test_not_an_object(data):
     verdict = check(data)
     assert not verdict.valid
-    assert len(verdict.errors) == 1 and verdict.errors[0].field == ""
-    assert "expected a JSON object" in verdict.errors[0].message
+    assert len(verdict.problems) == 1 and verdict.problems[0].field == ""
+    assert "expected a JSON object" in verdict.problems[0].message
 
 
 def test_v2_push_gets_one_clear_message():
@@ -146,9 +146,9 @@ def test_v2_push_gets_one_clear_message():
           "order_id": "O-1", "shipment_type": "forward", "employee_name": "x"}
     verdict = check(v2)
     assert verdict.v2 and not verdict.valid
-    assert len(verdict.errors) == 1
-    assert "v2 push" in verdict.errors[0].message
-    assert "x-webhook-version: 2.0" in verdict.errors[0].message
+    assert len(verdict.problems) == 1
+    assert "v2 push" in verdict.problems[0].message
+    assert "x-webhook-version: 2.0" in verdict.problems[0].message
     assert looks_like_v2(v2)
 
 
@@ -161,7 +161,7 @@ def test_a_v1_push_with_a_stray_v2_key_is_still_v1():
 
 def test_long_values_are_cut_short_in_messages():
     verdict = check(ecom_push(number="x" * 100_000, awb="\n" * 3 + "y" * 5000))
-    for problem in verdict.errors + verdict.warnings:
+    for problem in verdict.problems + verdict.warnings:
         assert len(problem.message) < 300
         assert "\n" not in problem.message
 
@@ -191,7 +191,7 @@ def test_problems_come_in_the_order_of_their_keys():
             **{k: v for k, v in ecom_push(when="bad").items()
                if k not in ("status_update_number", "Employee", "city")}}
     verdict = check(data)
-    assert [p.field for p in verdict.errors] == ["status_update_number", "employee", "datetime",
+    assert [p.field for p in verdict.problems] == ["status_update_number", "employee", "datetime",
                                                  "city"]
 
 
@@ -199,11 +199,11 @@ def test_problems_come_in_the_order_of_their_keys():
 def test_a_number_json_cannot_carry_is_an_error(value):
     verdict = check(ecom_push(city=value))
     assert not verdict.valid
-    assert [p.field for p in verdict.errors] == ["city"]
-    assert "is not a number JSON can carry" in verdict.errors[0].message
+    assert [p.field for p in verdict.problems] == ["city"]
+    assert "is not a number JSON can carry" in verdict.problems[0].message
 
 
 def test_a_lone_surrogate_is_an_error_not_a_crash():
     verdict = check(ecom_push(awb="80123\ud800"))
-    assert [p.field for p in verdict.errors] == ["awb"]
-    assert "lone UTF-16 surrogate" in verdict.errors[0].message
+    assert [p.field for p in verdict.problems] == ["awb"]
+    assert "lone UTF-16 surrogate" in verdict.problems[0].message
