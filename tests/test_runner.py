@@ -285,3 +285,36 @@ def test_credentials_that_cannot_be_had_mid_run_stop_the_run(api, tmp_path, caps
     assert "check the client secret" in results[TOKEN_LIFETIME]["message"]
     assert statuses[TOKEN_LIFETIME + 1:] == [batch.NOT_SENT] * (20 - TOKEN_LIFETIME - 1)
     assert len(api.applied) == TOKEN_LIFETIME
+
+
+class InterruptedApply(FakeApply):
+    """Ctrl-C (the KeyboardInterrupt shipctl.cli raises) while the third body is read."""
+
+    def jobs(self, items: Iterable, warn) -> Iterator[batch.Job]:
+        for number, job in enumerate(super().jobs(items, warn), 1):
+            if number == 3:
+                raise KeyboardInterrupt
+            yield job
+
+
+@pytest.mark.parametrize("mode", ["json", "jsonl"])
+def test_an_interrupted_dry_run_still_writes_one_document(api, tmp_path, capsys, mode):
+    bodies = [{"n": n, "shipments": [f"S{n}"]} for n in range(4)]
+    path = write_bodies(tmp_path / "bodies.jsonl", bodies)
+    app = Application()
+    app.use(json_mode=True)
+    app.out.json_lines = mode == "jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(app, InterruptedApply(api), RunOptions(paths=[path], rate=0, dry_run=True))
+    text = capsys.readouterr().out
+    if mode == "json":
+        document = json.loads(text)
+        assert list(document) == ["results", "summary"]
+    else:
+        lines = [json.loads(line) for line in text.splitlines()]
+        document = {"results": lines[:-1], **lines[-1]}
+    assert [r["label"] for r in document["results"]] == ["S0", "S1"]
+    assert document["summary"]["interrupted"] is True
+    assert document["summary"]["exit_code"] == 130
+    assert document["summary"]["dry_run"] is True
+    assert api.issued == 0 and api.applied == []
