@@ -43,6 +43,24 @@ def shorten(text: str, width: int, *, middle: bool = False) -> str:
     return text[: width - 1] + "…"
 
 
+def visible(text: str, *, short: bool = False) -> str:
+    """``text`` safe for a terminal or a log line: every character that is not printable as
+    itself written as its escape, ``\\u001b`` (``\\x1b`` below U+0100 with ``short``): C0
+    and C1 controls (an escape sequence could repaint the screen, a newline forge a line),
+    bidi overrides and isolates (they reorder what a reader sees), U+2028/U+2029 (line breaks
+    to many viewers), NBSP and other format characters. Python's ``isprintable`` is exactly
+    that set."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escaped(ord(c), short) for c in text)
+
+
+def _escaped(code: int, short: bool) -> str:
+    if short and code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 class Output:
     def __init__(self, *, json_mode: bool = False, show_secrets: bool = False) -> None:
         self.json_mode = json_mode

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shipctl import nesting
-from shipctl.output import shorten
+from shipctl.output import shorten, visible
 
 STATUS_PATH = "/service/platform/order-manage/v1.0/company/{company_id}/shipment/status-internal"
 TOKEN_PATH = "/service/panel/authentication/v1.0/company/{company_id}/oauth/token"
@@ -90,23 +90,13 @@ def _first_line(body: bytes) -> str:
         text = html.unescape(_TAG.sub("", title.group(1).decode("utf-8", "replace")))
         text = " ".join(text.split())
         if text:
-            return printable(shorten(text, MESSAGE_MAX))
+            return visible(shorten(text, MESSAGE_MAX))
     text = body[:65536].decode("utf-8", "replace")
     for line in text.splitlines():
         line = " ".join(html.unescape(_TAG.sub(" ", line)).split())
         if line:
-            return printable(shorten(line, MESSAGE_MAX))
+            return visible(shorten(line, MESSAGE_MAX))
     return "(empty body)"
-
-
-def printable(text: str) -> str:
-    """TEXT from the server made safe for a terminal: each control character (an escape
-    sequence could repaint the screen or hide what a line says) written as its \\u escape."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else
-                   (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
-                   for c in text)
 
 
 def load_json(body: bytes) -> Any:
@@ -127,7 +117,7 @@ def error_text(status: int, body: bytes) -> str:
         for key in ("message", "error_description", "error"):
             value = document.get(key)
             if isinstance(value, str) and value.strip():
-                return f"HTTP {status}: {printable(shorten(' '.join(value.split()), MESSAGE_MAX))}"
+                return f"HTTP {status}: {visible(shorten(' '.join(value.split()), MESSAGE_MAX))}"
     return f"HTTP {status}: {_first_line(body)}"
 
 
@@ -164,7 +154,7 @@ class ShipmentResult:
             parts.append(self.states)
         if self.message:
             parts.append(shorten(self.message, MESSAGE_MAX))
-        return printable("  ".join(parts))
+        return visible("  ".join(parts))
 
 
 @dataclass
@@ -197,9 +187,9 @@ class Answer:
         failed = self.failed
         if failed:
             listed = "; ".join(f"{s.identifier or '-'}: {s.message or 'failed'}" for s in failed)
-            return printable(f"{len(failed)} of {len(self.shipments)} shipment(s) failed: "
+            return visible(f"{len(failed)} of {len(self.shipments)} shipment(s) failed: "
                              f"{listed}")
-        return printable("; ".join(f"{s.identifier}: {s.states or 'ok'}"
+        return visible("; ".join(f"{s.identifier}: {s.states or 'ok'}"
                                    for s in self.shipments))
 
 

@@ -53,9 +53,9 @@ class Move(NamedTuple):
         moved; how many the rest are, only the shipment knows, so they are "the rest"."""
         if not (result.ok and self.partial):
             return result.line()
-        from shipctl.fynd.client import MESSAGE_MAX, printable
+        from shipctl.fynd.client import MESSAGE_MAX
         from shipctl.fynd.flags import ABSENT
-        from shipctl.output import shorten
+        from shipctl.output import shorten, visible
 
         sides = f"{self.units()} → {result.states or self.to}"
         if self.rest_to is not None:
@@ -65,7 +65,7 @@ class Move(NamedTuple):
         parts = [result.identifier or "-", "ok", sides]
         if result.message:
             parts.append(shorten(result.message, MESSAGE_MAX))
-        return printable("  ".join(parts))
+        return visible("  ".join(parts))
 
     def question(self) -> str | None:
         """What to ask before sending, when the move cancels units (``states.is_cancellation``:

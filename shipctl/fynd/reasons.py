@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipctl.errors import ExitCode, ShipctlError, UsageError
+from shipctl.output import visible
 
 if TYPE_CHECKING:
     from shipctl.app import Application
@@ -38,7 +39,7 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
         out.write_json({"shipment_id": shipment_id, "bag_id": bag_id, "state": state,
                         "reasons": found})
         return int(ExitCode.OK)
-    rows = [[client.printable(_cell(r.get("id"))), client.printable(_cell(r.get("display_name")))]
+    rows = [[visible(_cell(r.get("id"))), visible(_cell(r.get("display_name")))]
             for r in found if isinstance(r, dict)]
     if not rows:
         out.info(f"Fynd lists no reasons for moving bag {bag_id} to {state}")
@@ -50,7 +51,6 @@ def list_reasons(app: Application, shipment_id: str, bag_id: str, state: str, *,
 def _known_state(flag: str, state: str) -> None:
     """A usage error unless STATE is one of Fynd's states that shipctl knows. `fynd reasons`
     has no --force: a misspelt state would only come back as an empty list of reasons."""
-    from shipctl.fynd.client import printable
     from shipctl.fynd.states import STATES
     from shipctl.suggest import nearest
 
@@ -58,7 +58,7 @@ def _known_state(flag: str, state: str) -> None:
         return
     guess = nearest(state, STATES)
     hint = f" (did you mean {guess}?)" if guess else ""
-    raise UsageError(f"{flag} {printable(state)!s}: unknown state{hint}",
+    raise UsageError(f"{flag} {visible(state)!s}: unknown state{hint}",
                      hint="`shipctl fynd states` lists them; nothing was sent")
 
 

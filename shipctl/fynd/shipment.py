@@ -57,6 +57,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shipctl.output import visible
+
 if TYPE_CHECKING:
     import requests
 
@@ -206,7 +208,7 @@ def read_answer(status: int, body: bytes, shipment_id: str) -> ShipmentDetails |
     if document is None:
         return f"HTTP {status}: not JSON"
     found = parse_details(document, shipment_id)
-    return found if isinstance(found, ShipmentDetails) else client.printable(found)
+    return found if isinstance(found, ShipmentDetails) else visible(found)
 
 
 def fetch(session: requests.Session, base_url: str, company_id: str, shipment_id: str,
@@ -300,9 +302,7 @@ def verify(status: Any, shipment: Any, details: ShipmentDetails | str | None, *,
 
 def _printable(verdict: Verdict) -> Verdict:
     """The reason quotes the server (states, bag ids): never a control character in it."""
-    from shipctl.fynd.client import printable
-
-    return Verdict(verdict.outcome, printable(verdict.reason))
+    return Verdict(verdict.outcome, visible(verdict.reason))
 
 
 def verify_in_body(body: Any, identifier: str, details: ShipmentDetails | str | None

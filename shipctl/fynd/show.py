@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shipctl.output import visible
+
 if TYPE_CHECKING:
     from shipctl.app import Application
 
@@ -32,20 +34,20 @@ def show(app: Application, shipment_id: str, *, timeout: float, retries: int,
     if isinstance(found, str):
         # a 401 that stands after a fresh token: the API refused it, not the token endpoint
         hint = f"check {client.TOKEN_CHECK}" if response.status_code in (401, 403) else None
-        raise ShipctlError(f"Fynd shipment {client.printable(shipment_id)}: {found}", hint=hint)
+        raise ShipctlError(f"Fynd shipment {visible(shipment_id)}: {found}", hint=hint)
     if out.json_mode:
         out.write_json(found.record())
         return int(ExitCode.OK)
-    out.print(client.printable(f"shipment {found.shipment_id}: {found.status or 'status unknown'}"
+    out.print(visible(f"shipment {found.shipment_id}: {found.status or 'status unknown'}"
                                f", {len(found.bags)} bag(s)"))
     # units per line and state first: what a partial transition is built from; then each bag
     for line in found.record()["lines"]:
         units = ", ".join(f"{n} {state}" for state, n in line["units"].items()) or "no units"
         number = "?" if line["line_number"] is None else line["line_number"]
-        out.print(client.printable(f"line {number}: {units}"))
+        out.print(visible(f"line {number}: {units}"))
     if found.bags:
         out.table(["BAG", "LINE", "PRODUCT", "QTY", "STATE", "NAME"],
-                  [[client.printable(_cell(v)) for v in (bag.bag_id, bag.line_number,
+                  [[visible(_cell(v)) for v in (bag.bag_id, bag.line_number,
                                                          bag.identifier, bag.quantity,
                                                          bag.state, bag.name)]
                    for bag in found.bags])

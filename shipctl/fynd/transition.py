@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipctl.errors import ExitCode, ShipctlError
+from shipctl.output import visible
 
 if TYPE_CHECKING:
     from shipctl.app import Application
@@ -62,7 +63,7 @@ def run(app: Application, flags: Any, *, timeout: float, retries: int,
         # it again at once could move the units twice.
         ids = list(dict.fromkeys(models.identifiers(body)))
         look = ", ".join(f"`shipctl fynd show {i}`" for i in ids[:3])
-        out.info(client.printable(
+        out.info(visible(
             "the transition was sent and its answer not read: Fynd may have applied it;"
             f" look ({look}{', …' if len(ids) > 3 else ''}) before sending it again"))
         raise
@@ -131,7 +132,6 @@ def _say_settled(app: Application, url: str, outcome: Outcome) -> int:
     """The transition was sent and no complete answer said whether each shipment moved: what
     reading them back decided (applied → ok; nothing moved → sent again; cannot tell →
     unknown, exit 1, never sent twice blindly)."""
-    from shipctl.fynd.client import printable
 
     out = app.out
     code = int(ExitCode.OK if outcome.ok else ExitCode.FAILED)
@@ -148,15 +148,15 @@ def _say_settled(app: Application, url: str, outcome: Outcome) -> int:
         })
         return code
     for part in parts.values():
-        out.print(printable(f"{part.key}  {part.status}  {part.message}"))
+        out.print(visible(f"{part.key}  {part.status}  {part.message}"))
     if outcome.ok:
-        out.info(printable(outcome.message))
+        out.info(visible(outcome.message))
     elif outcome.unknown:
-        out.info(printable(f"unknown: {outcome.message}"))
+        out.info(visible(f"unknown: {outcome.message}"))
         out.info("check each shipment with `shipctl fynd show SHIPMENT` before sending this"
                  " transition again: Fynd may have applied it")
     else:
-        out.info(printable(f"error: {outcome.message}"))
+        out.info(visible(f"error: {outcome.message}"))
     return code
 
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from shipctl.output import shorten
+from shipctl.output import shorten, visible
 
 Log = Callable[[str], None]
 
@@ -29,21 +29,9 @@ def log_safe(text: object, limit: int = 120) -> str:
 
 
 def escape(text: str) -> str:
-    """Every character that is not printable as itself escaped, ``\\x85``, ``\\u202e``:
-    C0 and C1 controls (a newline would forge a log line, ESC drives the terminal), bidi
-    overrides and isolates (they reorder what a reader sees), U+2028/U+2029 (line breaks to
-    many viewers), NBSP and other format characters. Python's ``isprintable`` is exactly
-    that set."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
-
-
-def _escaped(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    """``output.visible``, with the short ``\\x85`` escapes: a log line quotes bytes the way
+    a reader of logs expects (``\\x0a``, ``\\x1b``)."""
+    return visible(text, short=True)
 
 
 class Throttle:
