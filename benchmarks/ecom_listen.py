@@ -52,7 +52,7 @@ HTTP_SERVER = textwrap.dedent("""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # else head and body wait for a delayed ACK: 40 ms
+        disable_nagle_algorithm = True  # else head and body wait for a delayed ACK each time
         def log_message(self, *args):
             pass
         def do_POST(self):

@@ -64,7 +64,7 @@ class Downstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            # else its head and body, written apart, wait for the relay's delayed ACK: 40 ms
+            # else its head and body, written apart, wait for the relay's delayed ACK
             disable_nagle_algorithm = True
 
             def log_message(self, *args):

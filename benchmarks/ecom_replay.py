@@ -70,7 +70,7 @@ class LocalReceiver:
             def setup(self) -> None:
                 super().setup()
                 # headers and body go out as two writes: without this, Nagle's algorithm
-                # and the client's delayed ACK add ~40 ms to every answer
+                # and the client's delayed ACK hold back every answer
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:  # noqa: N802
