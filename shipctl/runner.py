@@ -347,7 +347,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
     from shipctl.errors import ExitCode
 
     out = app.out
-    printed = out.results(masked=False)
+    printed = out.results(masked=False) if out.json_mode else None
     counts = dict.fromkeys(("valid", "invalid", "duplicate"), 0)
     # As a real run: a job whose id came before is a duplicate, not a second request
     # (the engine's own record of ids, on disk, so memory stays flat for any input).
@@ -367,7 +367,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
         for index, job in enumerate(jobs, 1):
             _dry_run_one(out, provider, headers, job, index, seen, printed, counts)
         code = 1 if counts["invalid"] else 0
-        if out.json_mode:
+        if printed is not None:
             printed.finish(summary(code))
         else:
             duplicates = f", {counts['duplicate']} duplicate" if counts["duplicate"] else ""
@@ -375,7 +375,7 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
                      f"{duplicates}; nothing was sent")
         return code
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (shipctl.cli): the counts so far, then 130
-        if out.json_mode:
+        if printed is not None:
             printed.stop(summary(int(ExitCode.INTERRUPTED)), interrupted=True)
         raise
     finally:
@@ -384,7 +384,8 @@ def _dry_run(app: Application, provider: BulkProvider, auth: Auth, jobs: Iterato
 
 def _dry_run_one(out: Any, provider: BulkProvider, headers: dict[str, str], job: Job,
                  index: int, seen: Any, printed: Any, counts: dict[str, int]) -> None:
-    """Job ``index`` of a dry run: its request, or why it would not be sent."""
+    """Job ``index`` of a dry run: its request, or why it would not be sent. ``printed``:
+    the ``Output.results`` of -o json, else None."""
     from shipctl import batch, secrets
     from shipctl.output import printable, shorten
 
@@ -399,23 +400,24 @@ def _dry_run_one(out: Any, provider: BulkProvider, headers: dict[str, str], job:
         out.info(f"INVALID {heading}")
         for problem in job.problems:
             out.info(f"  {problem}")
-        # {field, line, message} each, as in a real run's records and `validate -o json`
-        printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
-                              "valid": False, "errors": batch.error_records(job.problems),
-                              "warnings": list(job.warnings)}))
+        if printed is not None:  # {field, line, message} each, as in `validate -o json`
+            printed.add(scrubbed({"where": job.where, "label": job.label, "status": "invalid",
+                                  "valid": False, "errors": batch.error_records(job.problems),
+                                  "warnings": list(job.warnings)}))
         return
     first = seen.first(str(job.id), index)
     if first is not None:
         counts["duplicate"] += 1
         why = f"duplicate of item {first}; would not be sent again"
         out.info(f"DUPLICATE {heading}  {why}")
-        printed.add(scrubbed({"where": job.where, "label": job.label, "status": "duplicate",
-                              "valid": True, "message": why, "errors": [],
-                              "warnings": list(job.warnings)}))
+        if printed is not None:
+            printed.add(scrubbed({"where": job.where, "label": job.label, "status": "duplicate",
+                                  "valid": True, "message": why, "errors": [],
+                                  "warnings": list(job.warnings)}))
         return
     counts["valid"] += 1
     request = dry_run_request(out, provider, headers, job)
-    if out.json_mode:
+    if printed is not None:
         printed.add({"where": job.where, "label": job.label, "status": "valid", "valid": True,
                      "errors": [], "warnings": scrubbed(list(job.warnings)),
                      "request": request})

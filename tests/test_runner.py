@@ -318,3 +318,12 @@ def test_an_interrupted_dry_run_still_writes_one_document(api, tmp_path, capsys,
     assert document["summary"]["exit_code"] == 130
     assert document["summary"]["dry_run"] is True
     assert api.issued == 0 and api.applied == []
+
+
+def test_a_text_dry_run_prints_requests_only(api, tmp_path, capsys):
+    """Without -o json the invalid items are said on stderr; stdout holds the requests only."""
+    path = write_bodies(tmp_path / "bodies.jsonl", [{"n": 0}, {"n": 1, "shipments": ["A"]}])
+    assert run(FakeApply(api), path, dry_run=True) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("# ") and "results" not in captured.out
+    assert "INVALID" in captured.err
