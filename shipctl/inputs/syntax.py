@@ -14,6 +14,7 @@ from typing import NamedTuple
 from shipctl.errors import InputError
 from shipctl.inputs.limits import digit_limit
 from shipctl.inputs.positions import LineIndex
+from shipctl.output import shorten
 
 # One token of JSON, JSON5 or the prose around them. Strings may not span lines (JSON forbids
 # raw newlines; JSON5 allows only a backslash-newline), so a stray quote in prose stays local.
@@ -157,7 +158,7 @@ def syntax_error(
         if kind == "x":
             what = f"unexpected character {token!r}"
         else:
-            shown = token if len(token) <= 30 else token[:27] + "..."
+            shown = shorten(token, 30)
             what = f"unexpected string {shown}" if kind in STRINGS else f"unexpected '{shown}'"
             hint = _missing_hint(text, tokens, at, stack, where)
     if extra:
