@@ -108,3 +108,15 @@ def test_the_link_checker_sees_links_and_headings(tmp_path: Path):
                     "`[z](q.md)`\n```\n[v](u.md)\n```\n", encoding="utf-8")
     assert anchors(page) == {"a-b-c", "a-b-c-1"}
     assert links(page) == ["other.md#y"]
+
+
+def test_every_test_file_cited_exists():
+    # Code, benchmarks and documents name tests as evidence ("tests/batch/test_batch.py
+    # measures it"): a moved or renamed test must take its citations along.
+    cited = re.compile(r"\btests/[\w/]+\.py\b")
+    places = [REPO / "README.md", REPO / "pyproject.toml", *REPO.glob("docs/*.md"),
+              *REPO.glob("shipctl/**/*.py"), *REPO.glob("benchmarks/*.py")]
+    missing = {(str(place.relative_to(REPO)), path) for place in places
+               for path in cited.findall(place.read_text(encoding="utf-8"))
+               if not (REPO / path).is_file()}
+    assert missing == set()

@@ -13,7 +13,7 @@ import hashlib
 from typing import Any
 
 # Keys held in a dict before they move to SQLite: a few hundred kB, so the memory a run
-# needs stays flat however long its input (tests/test_batch.py measures it).
+# needs stays flat however long its input (tests/batch/test_batch.py measures it).
 MEMORY = 2048
 
 

@@ -7,7 +7,7 @@ the subcommand too: ``groups.ShipctlGroup`` moves them in front of it).
 
 What this relies on in ``typer._click``, which is typer's private copy of click (checked
 against typer 0.27.0 and 0.28.0, the versions pyproject's ``typer>=0.27,<0.29`` allows;
-``tests/test_help_layout.py`` fails when one of these changes):
+``tests/commands/test_help_layout.py`` fails when one of these changes):
 
 - ``_textwrap.TextWrapper``, replaced while help is written: ``formatting.wrap_text``
   imports it at each call, so the replacement is what it uses.

@@ -1,6 +1,7 @@
-"""Ecom Express status push (docs/ecom.md): the push rules, reason codes (``codes``), the
-commands (``commands``, ``receiver_commands``), replay, the receiver and its sandbox
-simulator, beside this file as in ``shipctl/ewe/``.
+"""Ecom Express status push (docs/ecom.md): the push rules (``models``), reason codes
+(``codes``), the wire format (``client``), credentials, validate, replay (the bulk provider),
+the commands, the sandbox simulator, and the receiving side in ``receive/`` (`ecom listen`,
+its store, relay and export, and their commands).
 
 Imported on every invocation: declarations only.
 """

@@ -1,5 +1,5 @@
 """`shipctl ecom …`: validate, codes, replay; then listen, export and forward
-(``receiver_commands``), registered after them so help lists them in that order."""
+(``receive.commands``), registered after them so help lists them in that order."""
 
 from enum import Enum
 from typing import Annotated, Optional
@@ -20,7 +20,7 @@ from shipctl.commands.options import (
     print_fixed_option,
     results_app,
 )
-from shipctl.ecom import receiver_commands
+from shipctl.ecom.receive import commands as receiver_commands
 
 
 class AuthScheme(str, Enum):

@@ -11,8 +11,11 @@ from factories import ecom_push
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shipctl.ecom.client import answer_outcome
+from shipctl.ecom.credentials import basic_credentials
+from shipctl.ecom.headers import parse_header
 from shipctl.ecom.models import KEYS, check, sort_key
-from shipctl.ecom.replay import _sort_key, answer_outcome, basic_credentials, parse_header
+from shipctl.ecom.replay import _sort_key
 from shipctl.errors import ShipctlError
 from shipctl.inputs import read_items
 

@@ -13,9 +13,10 @@ from factories import ecom_push
 
 from shipctl.batch.seen import SeenBefore
 from shipctl.batch.sorter import ExternalSorter
+from shipctl.ecom.client import answer_outcome, encode
 from shipctl.ecom.credentials import basic_credentials
 from shipctl.ecom.headers import parse_header
-from shipctl.ecom.replay import _sort_key, answer_outcome, encode
+from shipctl.ecom.replay import _sort_key
 
 SENT = {"awb": "8012345671", "status_update_number": "44591782"}
 

@@ -12,7 +12,7 @@ README "Receiving pushes"). `ecom listen` receives pushes, stores them and may r
 - ``relay``: ``--forward-to``, a durable relay that reads what to send from the store.
 - ``export``: the store as JSON Lines, its conflicts, the relay's queue.
 - ``options``: checking `ecom listen`'s options, for the thin command in
-  ``shipctl.ecom.receiver_commands``.
+  ``shipctl.ecom.receive.commands``.
 
 Nothing here is imported until one of those commands runs (or the sandbox starts).
 """

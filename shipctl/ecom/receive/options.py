@@ -1,6 +1,6 @@
 """`ecom listen`'s options checked before anything is bound or opened: each mistake a
 UsageError (exit 2) that says what to give instead. The command
-(``shipctl.ecom.receiver_commands``) only gathers the values.
+(``shipctl.ecom.receive.commands``) only gathers the values.
 """
 
 from __future__ import annotations
