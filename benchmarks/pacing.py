@@ -1,9 +1,10 @@
 """How closely a paced bulk run keeps ``--rate`` (docs/conventions.md, Bulk engine): the
 timing the unit tests leave out.
 
-tests/batch/test_batch.py checks what cannot flake (no two starts closer than 1/R, by the pacer's own
-clock); this measures what a busy machine can blur: the start times as send() sees them, over
-a run, against the ideal — span within +5 % of (N-1)/R, and no gap under 95 % of 1/R.
+tests/batch/test_batch.py checks what cannot flake (no two starts closer than 1/R, by the
+pacer's own clock); this measures what a busy machine can blur: the start times as send()
+sees them, over a run, against the ideal — span within +5 % of (N-1)/R, and no gap under 95 %
+of 1/R.
 
     python benchmarks/pacing.py [--rate 10] [--count 20] [--jobs 1 8]
 """
