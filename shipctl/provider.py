@@ -106,6 +106,9 @@ class Provider(NamedTuple):
     root_commands: str | None = None  # RootCommandsHook
     auth_check: str | None = None  # AuthCheckHook
     title: str = ""  # the API's name for people ("Fynd"); "" means name.upper() ("EWE")
+    # The command group's help: its first line is what `shipctl --help` lists, read from
+    # here so that the root's help imports no provider's commands.
+    summary: str = ""
 
     @property
     def display_name(self) -> str:

@@ -65,6 +65,12 @@ def test_the_example_provider_meets_every_hook_protocol(acme):
     assert result.stdout.strip() == "[]"
 
 
+def test_the_example_provider_is_listed_by_the_roots_help(acme):
+    result = acme("--help")
+    assert result.returncode == 0, result.stderr
+    assert "acme         Acme Parcels: validate and send status updates." in result.stdout
+
+
 def test_the_example_provider_validates_offline(acme, tmp_path):
     updates = tmp_path / "updates.jsonl"
     updates.write_text('{"parcel": "P1", "status": "picked_up"}\n'

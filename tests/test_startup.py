@@ -53,6 +53,15 @@ def test_light_commands_import_nothing_heavy(argv):
     assert not [m for m in HEAVY if m in modules]
 
 
+def test_the_roots_help_builds_no_provider_group():
+    # `shipctl --help` lists each group by the summary its provider declares: none of their
+    # command modules (and their flags) is imported for it.
+    modules = loaded_modules(["--help"])
+    assert not [m for m in modules if m.endswith(".commands") and m.count(".") == 2
+                and m.split(".")[1] in ("ewe", "fynd", "ecom")]
+    assert "shipctl.fynd.flags" not in modules
+
+
 def test_digest_needs_no_http_validation_or_rich():
     modules = loaded_modules(["digest", "-u", "test", "--password-stdin"], stdin=b"123456\n")
     assert "hashlib" in modules

@@ -51,12 +51,11 @@ class RootGroup(ShipctlGroup):
 
     def format_commands(self, ctx: typer.Context, formatter) -> None:  # noqa: ANN001
         # The root's help needs only each group's one-line help: a stand-in carrying the
-        # group's help text gives the same line without building the group's commands.
+        # provider's declared summary gives the same line without importing its commands.
         built = self._built
         try:
             self._built = {
-                name: built.get(name) or typer.core.TyperGroup(
-                    name=name, help=provider.commands_hook().group.info.help)
+                name: built.get(name) or typer.core.TyperGroup(name=name, help=provider.summary)
                 for name, provider in self.provider_groups.items()
             }
             super().format_commands(ctx, formatter)

@@ -19,6 +19,8 @@ SANDBOX_PATH = "/ecom"
 PROVIDER = Provider(
     name="ecom",
     title="Ecom Express",
+    summary="Ecom Express status pushes: validate a pasted push, list reason codes, replay"
+    " saved pushes to a webhook, capture them.",
     keys=(
         KeySpec("ecom.url", "the webhook URL that Ecom replays go to", type="url"),
         KeySpec("ecom.username", "Basic-Auth username of the Ecom webhook"),

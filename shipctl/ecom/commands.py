@@ -20,6 +20,7 @@ from shipctl.commands.options import (
     print_fixed_option,
     results_app,
 )
+from shipctl.ecom import PROVIDER
 from shipctl.ecom.receive import commands as receiver_commands
 
 
@@ -28,10 +29,7 @@ class AuthScheme(str, Enum):
     headers = "headers"
 
 
-group = command_group(
-    "Ecom Express status pushes: validate a pasted push, list reason codes, replay saved"
-    " pushes to a webhook, capture them."
-)
+group = command_group(PROVIDER.summary)
 
 
 PrintFixedOpt = print_fixed_option("push", "single quotes, trailing commas, text around it")

@@ -18,6 +18,7 @@ SANDBOX_PATH = "/eweApi/ewe/api"  # the simulator's prefix: {ewe.url}/modifyShip
 
 PROVIDER = Provider(
     name="ewe",
+    summary="EWE (Australia) modifyShipment: send, validate offline, print a template.",
     keys=(
         KeySpec(
             "ewe.url",

@@ -18,8 +18,9 @@ from shipctl.commands.options import (
     print_fixed_option,
     results_app,
 )
+from shipctl.ewe import PROVIDER
 
-group = command_group("EWE (Australia) modifyShipment: send, validate offline, print a template.")
+group = command_group(PROVIDER.summary)
 
 
 class TemplateFormat(str, Enum):

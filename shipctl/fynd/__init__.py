@@ -18,6 +18,7 @@ SANDBOX_PATH = "/fynd"
 PROVIDER = Provider(
     name="fynd",
     title="Fynd",
+    summary="Fynd updateShipmentStatus: move shipments between states, from flags or from files.",
     keys=(
         KeySpec("fynd.url", "Fynd API base URL", default="https://api.fynd.com", type="url"),
         KeySpec("fynd.company_id", "Fynd company id"),

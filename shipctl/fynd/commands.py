@@ -20,10 +20,9 @@ from shipctl.commands.options import (
     ShowSecretsOpt,
     TimeoutOpt,
 )
+from shipctl.fynd import PROVIDER
 
-group = command_group(
-    "Fynd updateShipmentStatus: move shipments between states, from flags or from files."
-)
+group = command_group(PROVIDER.summary)
 
 
 def complete_state(incomplete: str) -> list[tuple[str, str]]:
