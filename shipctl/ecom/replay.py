@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from shipctl.batch.seen import storable
 from shipctl.batch.sorter import ExternalSorter
 from shipctl.ecom import client
-from shipctl.ecom.client import encode
 from shipctl.ecom.credentials import (
     BasicAuth,
     HeaderAuth,
@@ -166,7 +165,7 @@ class Replay(BulkProvider):
         if item.text is not None:
             body = item.text.strip(" \t\r\n\ufeff")
         else:
-            body = encode(data).decode("utf-8")
+            body = client.encode(data).decode("utf-8")
         return json.dumps([self._identity(data, ordinal, valid=True), keys, label, where,
                            number, body, [], warnings])
 
